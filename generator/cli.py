@@ -1,0 +1,101 @@
+"""The `hpo-gen` command line: thin commands over `generator.project`. Results go to
+stdout, problems and logs to stderr. Exit codes: 0 ok, 1 problems or drift, 2 usage or
+internal error."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from generator.problems import ProblemReport, format_problems
+from generator.project import Project
+from generator.writing import diff_tree, write_tree
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+project_option = click.option(
+    "--project",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="The repository root, holding spec/ and overlays/.",
+)
+debug_option = click.option("--debug", is_flag=True, help="Show tracebacks.")
+
+
+def reporting_problems(command: F) -> F:
+    """Turn ProblemReport into its text on stderr and exit 1; anything else unexpected
+    into a one-line internal error and exit 2 (the traceback with --debug)."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        debug = kwargs.get("debug", False)
+        output = kwargs.get("output", "text")
+        try:
+            return command(*args, **kwargs)
+        except ProblemReport as report:
+            if debug:
+                for text in report.tracebacks:
+                    click.echo(text, err=True)
+            if output == "json":
+                click.echo(json.dumps([p.to_json() for p in report.problems], indent=2))
+            else:
+                click.echo(format_problems(report.problems), err=True)
+            sys.exit(1)
+        except Exception as err:
+            if debug:
+                raise
+            click.echo(f"hpo-gen: internal error: {type(err).__name__}: {err}", err=True)
+            click.echo("run again with --debug for the traceback", err=True)
+            sys.exit(2)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="hpo-gen")
+def main() -> None:
+    """Katib hyperparameter experiments as GitOps: specs in Python, validated, rendered
+    into kustomize overlays."""
+
+
+@main.command()
+@project_option
+@click.option("--check", is_flag=True, help="Write nothing; show a diff and exit 1 if stale.")
+@debug_option
+@reporting_problems
+def render(project: Path, check: bool, debug: bool) -> None:
+    """Render spec/ into overlays/."""
+    repo = Project(project)
+    tree = repo.rendered()
+    if check:
+        diff = diff_tree(repo.overlays_dir, tree)
+        if diff:
+            click.echo(diff, nl=False)
+            click.echo("overlays/ is stale: run `hpo-gen render` and commit the result", err=True)
+            sys.exit(1)
+        click.echo("overlays/ is up to date", err=True)
+        return
+    changed = write_tree(repo.overlays_dir, tree)
+    state = "written" if changed else "already up to date"
+    click.echo(f"overlays/: {len(tree)} files {state}", err=True)
+
+
+@main.command()
+@project_option
+@click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@debug_option
+@reporting_problems
+def validate(project: Path, output: str, debug: bool) -> None:
+    """Check every spec without writing anything."""
+    specs = Project(project).validated_specs()
+    if output == "json":
+        click.echo("[]")
+    else:
+        click.echo(f"{len(specs.experiments)} experiments valid", err=True)

@@ -1,0 +1,132 @@
+"""Loading spec modules: imports every Python module of the spec folder as part of the
+`spec` package and gathers the Experiments and Environments they define at module level.
+A module that raises becomes a Problem pointing at the line that raised."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+
+from pydantic import ValidationError
+
+from generator.environments import Environment
+from generator.models import Experiment
+from generator.origin import Origin, display_path
+from generator.problems import Problem, ProblemReport
+
+
+@dataclass
+class SpecSet:
+    """What the spec modules define, in a stable order (by name), and where."""
+
+    experiments: list[Experiment] = field(default_factory=list)
+    environments: list[Environment] = field(default_factory=list)
+    modules: dict[str, str] = field(default_factory=dict)  # experiment -> "spec/<file>.py"
+
+
+def spec_modules(spec_dir: Path) -> list[Path]:
+    return sorted(p for p in spec_dir.glob("*.py") if not p.name.startswith("_"))
+
+
+def load_specs(spec_dir: Path) -> SpecSet:
+    """Import the spec package at `spec_dir`; raises ProblemReport listing every failure."""
+    spec_dir = spec_dir.resolve()
+    if not spec_dir.is_dir():
+        raise ProblemReport(
+            [
+                Problem(
+                    "spec-folder",
+                    (),
+                    f"spec folder {display_path(spec_dir)} does not exist",
+                    "run hpo-gen from the project root, or pass --project",
+                )
+            ]
+        )
+    package = spec_dir.name
+    _forget_package(package)
+    sys.path.insert(0, str(spec_dir.parent))
+    try:
+        return _gather(spec_dir, package)
+    finally:
+        sys.path.remove(str(spec_dir.parent))
+        _forget_package(package)
+
+
+def _gather(spec_dir: Path, package: str) -> SpecSet:
+    found = SpecSet()
+    problems: list[Problem] = []
+    tracebacks: list[str] = []
+    seen: dict[str, Experiment] = {}
+    seen_envs: dict[str, Environment] = {}
+    for path in spec_modules(spec_dir):
+        try:
+            module = importlib.import_module(f"{package}.{path.stem}")
+        except Exception as err:  # a spec module may raise anything: report, never crash
+            problems.append(_import_problem(err, path, spec_dir))
+            tracebacks.append("".join(traceback.format_exception(err)))
+            continue
+        for value in _module_values(module):
+            if isinstance(value, Experiment):
+                other = seen.get(value.name)
+                if other is not None and other is not value:
+                    problems.append(_duplicate(value.name, "experiment", value.origin))
+                elif other is None:
+                    seen[value.name] = value
+                    found.modules[value.name] = f"{package}/{path.name}"
+            elif isinstance(value, Environment):
+                env = seen_envs.get(value.name)
+                if env is not None and env is not value:
+                    problems.append(_duplicate(value.name, "environment", value.origin))
+                seen_envs.setdefault(value.name, value)
+    if problems:
+        raise ProblemReport(problems, tracebacks)
+    found.experiments = [seen[name] for name in sorted(seen)]
+    found.environments = [seen_envs[name] for name in sorted(seen_envs)]
+    return found
+
+
+def _module_values(module: ModuleType) -> list[object]:
+    return [value for name, value in vars(module).items() if not name.startswith("_")]
+
+
+def _import_problem(err: Exception, path: Path, spec_dir: Path) -> Problem:
+    frames = [
+        frame
+        for frame in traceback.extract_tb(err.__traceback__)
+        if Path(frame.filename).resolve().is_relative_to(spec_dir)
+    ]
+    last = frames[-1] if frames else None
+    origin = Origin(display_path(Path(last.filename)), last.lineno or 0) if last else None
+    if isinstance(err, ValidationError):
+        detail = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()
+        )
+        message = f"invalid value for {err.title}: {detail}"
+    else:
+        message = f"{type(err).__name__}: {err}"
+    return Problem(
+        "spec-module",
+        (),
+        f"spec module {display_path(path)} raised {message}",
+        "fix the line above; run with --debug for the full traceback",
+        origin=origin or Origin(display_path(path), 0),
+    )
+
+
+def _duplicate(name: str, what: str, origin: Origin | None) -> Problem:
+    return Problem(
+        f"duplicate-{what}",
+        (),
+        f"two different {what}s are named {name!r}",
+        f"give every {what} its own name",
+        origin=origin,
+    )
+
+
+def _forget_package(package: str) -> None:
+    for name in [m for m in sys.modules if m == package or m.startswith(package + ".")]:
+        del sys.modules[name]

@@ -1,0 +1,85 @@
+"""Validation of a spec set, in Katib's admission order: defaults first, then the rules,
+then the strict schema of the rendered manifest; and the checks on environments."""
+
+from __future__ import annotations
+
+import re
+
+from generator.defaults import with_defaults
+from generator.environments import Environment
+from generator.loading import SpecSet
+from generator.locating import place
+from generator.models import Experiment
+from generator.problems import Problem, ProblemReport, did_you_mean
+from generator.rules import check_experiment
+from generator.schema import check_manifest
+
+BASE_FOLDER = "base"
+_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def validate_experiment(experiment: Experiment) -> tuple[Experiment, list[Problem]]:
+    """The Experiment with Katib's defaults, and every problem it has."""
+    defaulted = with_defaults(experiment)
+    problems = check_experiment(defaulted)
+    schema_problems = check_manifest(defaulted.to_wire(), defaulted.name)
+    return defaulted, problems + place(schema_problems, defaulted, defaulted.name)
+
+
+def validate_specs(specs: SpecSet) -> SpecSet:
+    """The spec set with every Experiment defaulted; raises ProblemReport on any problem."""
+    problems: list[Problem] = []
+    defaulted = []
+    for experiment in specs.experiments:
+        checked, found = validate_experiment(experiment)
+        defaulted.append(checked)
+        problems += found
+    names = [e.name for e in specs.experiments]
+    for env in specs.environments:
+        problems += place(_check_environment(env, names), env, None)
+    if not specs.environments:
+        problems.append(
+            Problem(
+                "environment",
+                (),
+                "the spec folder defines no environment",
+                "declare one, e.g. dev = environment('dev', namespace='hpo-dev')",
+            )
+        )
+    if problems:
+        raise ProblemReport(problems)
+    return SpecSet(defaulted, list(specs.environments), dict(specs.modules))
+
+
+def _check_environment(env: Environment, experiments: list[str]) -> list[Problem]:
+    problems = []
+    where = f"environment {env.name!r}: "
+    if not _DNS1123_LABEL.match(env.name) or env.name == BASE_FOLDER:
+        problems.append(
+            Problem(
+                "environment",
+                ("name",),
+                f"{where}the name must be a DNS-1123 label other than {BASE_FOLDER!r}",
+                "use lower-case letters, digits and '-', e.g. 'dev' or 'prod'",
+            )
+        )
+    if not _DNS1123_LABEL.match(env.namespace):
+        problems.append(
+            Problem(
+                "environment",
+                ("namespace",),
+                f"{where}namespace must be a DNS-1123 label, got {env.namespace!r}",
+                "use lower-case letters, digits and '-', e.g. 'hpo-dev'",
+            )
+        )
+    for index, name in enumerate(env.experiments or ()):
+        if name not in experiments:
+            problems.append(
+                Problem(
+                    "environment",
+                    ("experiments", index),
+                    f"{where}no experiment is named {name!r}",
+                    did_you_mean(name, experiments) if experiments else "define it in spec/",
+                )
+            )
+    return problems

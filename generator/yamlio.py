@@ -1,0 +1,83 @@
+"""YAML reading and writing: the only module that imports ruamel.yaml. Output is block
+style, keys in the order given, strings quoted only where YAML needs it."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError as _YAMLError
+from ruamel.yaml.representer import SafeRepresenter
+
+YAMLError = _YAMLError
+
+
+# Plain words that YAML 1.1 readers (older Kubernetes tooling) take for booleans or null.
+_YAML11_WORDS = re.compile(r"^(y|n|yes|no|on|off|true|false|null|~)$", re.IGNORECASE)
+
+
+def _represent_str(representer: Any, data: str) -> Any:
+    style: str | None = None
+    if "\n" in data:
+        style = "|"
+    elif _YAML11_WORDS.match(data):
+        style = "'"
+    return representer.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+class _Representer(SafeRepresenter):  # type: ignore[misc]
+    """Quotes YAML 1.1 keywords and writes multi-line strings as literal blocks."""
+
+
+_Representer.add_representer(str, _represent_str)
+
+
+def _writer() -> YAML:
+    yaml = YAML(typ="safe", pure=True)
+    yaml.Representer = _Representer
+    yaml.sort_base_mapping_type_on_output = False  # keep the model's field order
+    yaml.default_flow_style = False
+    yaml.width = 4096  # never fold long strings: stable diffs
+    yaml.indent(mapping=2, sequence=2, offset=0)
+    return yaml
+
+
+def dump(data: Mapping[str, Any], header: str | None = None) -> str:
+    """One YAML document, with an optional comment header."""
+    return dump_all([data], header=header)
+
+
+def dump_all(documents: Iterable[Mapping[str, Any]], header: str | None = None) -> str:
+    stream = io.StringIO()
+    if header:
+        for line in header.splitlines():
+            stream.write(f"# {line}\n" if line else "#\n")
+    docs = list(documents)
+    for index, document in enumerate(docs):
+        if index or header:
+            stream.write("---\n")
+        _writer().dump(_plain(document), stream)
+    return stream.getvalue()
+
+
+def load_all(text: str) -> list[Any]:
+    """Every document of a YAML stream as plain Python data (empty documents dropped)."""
+    yaml = YAML(typ="safe", pure=True)
+    return [doc for doc in yaml.load_all(text) if doc is not None]
+
+
+def load(text: str) -> Any:
+    yaml = YAML(typ="safe", pure=True)
+    return yaml.load(text)
+
+
+def _plain(value: Any) -> Any:
+    """Plain dicts and lists, so the safe representer accepts every mapping and sequence."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value

@@ -1,0 +1,28 @@
+"""Random search over an MLP's learning rate and batch size on handwritten digits."""
+
+from generator import SearchSpace, algorithm, categorical, container, double, experiment, job
+from generator import maximize
+from spec.images import TRAINERS_IMAGE
+
+space = SearchSpace(
+    lr=double(0.01, 0.05, description="Learning rate of the optimizer"),
+    batch_size=categorical([32, 64, 128], description="Examples per training step"),
+)
+
+random_search = experiment(
+    "katib-random-search-mnist",
+    objective=maximize("accuracy", goal=0.99, additional_metrics=["loss"]),
+    algorithm=algorithm("random"),
+    parameters=space,
+    max_trial_count=9,
+    parallel_trial_count=3,
+    max_failed_trial_count=3,
+    trial=job(
+        container(
+            image=TRAINERS_IMAGE,
+            command=["python", "-m", "trainers.mnist"],
+            args=[*space.cli_args(), "--epochs=5"],
+            resources={"limits": {"cpu": "1", "memory": "1Gi"}},
+        ),
+    ),
+)
