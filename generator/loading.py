@@ -7,7 +7,6 @@ from __future__ import annotations
 import importlib
 import sys
 import traceback
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
@@ -17,15 +16,7 @@ from generator.environments import Environment
 from generator.models import Experiment
 from generator.origin import Origin, display_path
 from generator.problems import Problem, ProblemReport
-
-
-@dataclass
-class SpecSet:
-    """What the spec modules define, in a stable order (by name), and where."""
-
-    experiments: list[Experiment] = field(default_factory=list)
-    environments: list[Environment] = field(default_factory=list)
-    modules: dict[str, str] = field(default_factory=dict)  # experiment -> "spec/<file>.py"
+from generator.specset import SpecSet
 
 
 def spec_modules(spec_dir: Path) -> list[Path]:

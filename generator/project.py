@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator.loading import SpecSet, load_specs
+from generator.loading import load_specs
+from generator.specset import SpecSet
 from generator.rendering import RenderedTree, render
 from generator.validation import validate_specs
 

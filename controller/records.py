@@ -1,0 +1,86 @@
+"""Trial records: the durable state of an experiment run. Everything the controller
+decides follows from the Experiment spec and these records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+
+
+class TrialState(StrEnum):
+    """Katib's trial conditions (`trial_types.go`)."""
+
+    PENDING = "Pending"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    METRICS_UNAVAILABLE = "MetricsUnavailable"
+    EARLY_STOPPED = "EarlyStopped"
+    KILLED = "Killed"
+
+    @property
+    def is_active(self) -> bool:
+        return self in (TrialState.PENDING, TrialState.RUNNING)
+
+    @property
+    def is_failed(self) -> bool:
+        """Counted against maxFailedTrialCount, as Katib counts them."""
+        return self in (TrialState.FAILED, TrialState.METRICS_UNAVAILABLE)
+
+
+@dataclass(frozen=True)
+class MetricSummary:
+    """Katib's observation of one metric: min, max and latest of the reported values."""
+
+    name: str
+    min: float
+    max: float
+    latest: float
+
+    def value(self, strategy: str) -> float:
+        return {"min": self.min, "max": self.max}.get(strategy, self.latest)
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    name: str
+    assignments: tuple[tuple[str, str], ...]
+    state: TrialState = TrialState.PENDING
+    reason: str = "TrialCreated"
+    message: str = ""
+    metrics: tuple[MetricSummary, ...] = ()
+    start_time: str | None = None
+    completion_time: str | None = None
+    exit_code: int | None = None
+    log: str | None = None
+
+    def metric(self, name: str) -> MetricSummary | None:
+        return next((m for m in self.metrics if m.name == name), None)
+
+    def with_state(self, state: TrialState, reason: str, message: str = "") -> TrialRecord:
+        return replace(self, state=state, reason=reason, message=message)
+
+
+@dataclass(frozen=True)
+class Completion:
+    """How an experiment ended: Katib's condition type, reason and message."""
+
+    condition: str  # "Succeeded" or "Failed"
+    reason: str
+    message: str
+
+
+@dataclass
+class ExperimentRecord:
+    """A run of one Experiment: its trials in creation order, and how it ended."""
+
+    name: str
+    namespace: str | None
+    trials: list[TrialRecord] = field(default_factory=list)
+    start_time: str | None = None
+    completion_time: str | None = None
+    completion: Completion | None = None
+
+    def replace_trial(self, trial: TrialRecord) -> None:
+        index = next(i for i, t in enumerate(self.trials) if t.name == trial.name)
+        self.trials[index] = trial

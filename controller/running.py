@@ -1,0 +1,182 @@
+"""The run loop of one experiment on this machine: the adapters (suggester, executor,
+status sink, clock) around the pure reconcile core. It asks reconcile what to do, starts
+and stops trials, blocks until a trial exits, records what it reported, and repeats until
+the experiment completes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from controller.errors import ControllerError
+from controller.local import TrialExecutor
+from controller.metrics import compile_filters, parse_lines, summarize
+from controller.reconcile import best_trial, objective_value, reconcile
+from controller.records import ExperimentRecord, MetricSummary, TrialRecord, TrialState
+from controller.status import status_document
+from controller.statusfile import GitStatusSink
+from controller.suggestion import make_suggester
+from controller.trialspec import primary_command, trial_values
+from generator.models import Experiment
+
+log = logging.getLogger("hpo-controller")
+
+Clock = Callable[[], str]
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def wanted_metrics(experiment: Experiment) -> list[str]:
+    objective = experiment.spec.objective
+    if objective is None:
+        return []
+    return [objective.objective_metric_name, *(objective.additional_metric_names or [])]
+
+
+def run_experiment(
+    experiment: Experiment,
+    *,
+    environment: str,
+    executor: TrialExecutor,
+    sink: GitStatusSink,
+    clock: Clock = utc_now,
+) -> ExperimentRecord:
+    """Run `experiment` to completion; its status is written after every change."""
+    spec = experiment.spec
+    if spec.algorithm is None or spec.objective is None:
+        raise ControllerError(f"experiment {experiment.name!r} has no algorithm or objective")
+    suggester = make_suggester(spec.algorithm, spec.parameters or [], spec.objective.type)
+    collector = spec.metrics_collector_spec
+    filter_spec = collector.source.filter if collector and collector.source else None
+    filters = compile_filters(filter_spec.metrics_format if filter_spec else None)
+    wanted = wanted_metrics(experiment)
+    record = ExperimentRecord(experiment.name, experiment.metadata.namespace, start_time=clock())
+    stopping: set[str] = set()
+    logs: dict[str, Path] = {}
+
+    def save() -> None:
+        sink.write(experiment.name, status_document(experiment, record, environment))
+
+    save()
+    while True:
+        decision = reconcile(spec, record.trials)
+        if decision.completion is not None and record.completion is None:
+            record.completion = decision.completion
+        for name in decision.stop:
+            if name not in stopping:
+                stopping.add(name)
+                executor.stop(name)
+        active = [t for t in record.trials if t.state.is_active]
+        if record.completion is not None and not active:
+            record.completion_time = clock()
+            save()
+            return record
+        if record.completion is None:
+            for assignments in suggester.suggest(decision.start):
+                trial, log_path = _start(experiment, record, assignments, executor, sink, clock)
+                logs[trial.name] = log_path
+                record.trials.append(trial)
+                active.append(trial)
+            if decision.start:
+                save()
+        if not active:
+            raise ControllerError(f"experiment {experiment.name!r}: no trial to run or wait for")
+        exited = executor.next_exit()
+        if exited is None:
+            continue
+        trial = next(t for t in record.trials if t.name == exited.trial)
+        lines = _read_lines(logs[trial.name])
+        metrics = summarize(parse_lines(lines, wanted, filters))
+        finished = _finish(trial, exited.exit_code, exited.trial in stopping, metrics, wanted)
+        finished = replace(finished, completion_time=clock())
+        record.replace_trial(finished)
+        value = objective_value(spec, finished) if finished.state is TrialState.SUCCEEDED else None
+        suggester.observe(finished.assignments, value)
+        log.info("%s", _describe(finished, experiment))
+        save()
+
+
+def _start(
+    experiment: Experiment,
+    record: ExperimentRecord,
+    assignments: tuple[tuple[str, str], ...],
+    executor: TrialExecutor,
+    sink: GitStatusSink,
+    clock: Clock,
+) -> tuple[TrialRecord, Path]:
+    name = f"{experiment.name}-{len(record.trials) + 1:04d}"
+    template = experiment.spec.trial_template
+    assert template is not None
+    values = trial_values(template, dict(assignments), name, record.namespace or "default")
+    command = primary_command(experiment, values)
+    log_path = executor.start(name, command)
+    shown = ", ".join(f"{k}={v}" for k, v in assignments)
+    log.info("%s started (%s)", name, shown)
+    trial = TrialRecord(
+        name=name,
+        assignments=assignments,
+        state=TrialState.RUNNING,
+        reason="TrialRunning",
+        start_time=clock(),
+        log=_relative(log_path, sink.repo.root),
+    )
+    return trial, log_path
+
+
+def _finish(
+    trial: TrialRecord,
+    exit_code: int,
+    was_stopped: bool,
+    metrics: tuple[MetricSummary, ...],
+    wanted: list[str],
+) -> TrialRecord:
+    done = replace(trial, metrics=metrics, exit_code=exit_code)
+    if was_stopped:
+        return done.with_state(
+            TrialState.KILLED, "TrialKilled", "stopped because the experiment completed"
+        )
+    if exit_code != 0:
+        return done.with_state(TrialState.FAILED, "TrialFailed", f"exit code {exit_code}")
+    if wanted and done.metric(wanted[0]) is None:
+        return done.with_state(
+            TrialState.METRICS_UNAVAILABLE,
+            "MetricsUnavailable",
+            f"the trial exited 0 without reporting {wanted[0]!r}",
+        )
+    return done.with_state(TrialState.SUCCEEDED, "TrialSucceeded")
+
+
+def _read_lines(path: Path) -> list[str]:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _describe(trial: TrialRecord, experiment: Experiment) -> str:
+    metrics = " ".join(f"{m.name}={m.latest:g}" for m in trial.metrics)
+    return f"{trial.name} {trial.state.value}" + (f" ({metrics})" if metrics else "")
+
+
+def summary_line(experiment: Experiment, record: ExperimentRecord) -> str:
+    """One line for a commit subject: how the experiment ended and its best result."""
+    done = record.completion.reason if record.completion else "Running"
+    best = best_trial(experiment.spec, record.trials)
+    if best is None or experiment.spec.objective is None:
+        return f"{experiment.name}: {done}, no successful trial"
+    value = objective_value(experiment.spec, best)
+    shown = ", ".join(f"{k}={v}" for k, v in best.assignments)
+    metric = experiment.spec.objective.objective_metric_name
+    return f"{experiment.name}: {done}, best {metric}={value:g} ({shown})"

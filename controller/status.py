@@ -1,0 +1,127 @@
+"""The status document of an experiment run, as committed to `status/<env>/<name>.yaml`:
+Katib-shaped status (conditions, currentOptimalTrial, counters, trial lists) and every
+trial with its assignments, metrics and state. Pure: records in, plain data out."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from controller.reconcile import best_trial, objective_value
+from controller.records import ExperimentRecord, TrialRecord, TrialState
+from generator.models import Experiment
+
+STATUS_FOLDER = "status"
+
+# Katib's counter and list names, per state.
+_COUNTERS = {
+    TrialState.SUCCEEDED: ("trialsSucceeded", "succeededTrialList"),
+    TrialState.FAILED: ("trialsFailed", "failedTrialList"),
+    TrialState.KILLED: ("trialsKilled", "killedTrialList"),
+    TrialState.PENDING: ("trialsPending", "pendingTrialList"),
+    TrialState.RUNNING: ("trialsRunning", "runningTrialList"),
+    TrialState.EARLY_STOPPED: ("trialsEarlyStopped", "earlyStoppedTrialList"),
+    TrialState.METRICS_UNAVAILABLE: ("trialMetricsUnavailable", "metricsUnavailableTrialList"),
+}
+
+
+def spec_digest(experiment: Experiment) -> str:
+    """A fingerprint of the Experiment's spec: a changed spec means a new run."""
+    canonical = json.dumps(experiment.spec.to_wire(), sort_keys=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def status_document(
+    experiment: Experiment, record: ExperimentRecord, environment: str
+) -> dict[str, Any]:
+    return {
+        "experiment": experiment.name,
+        "namespace": record.namespace,
+        "environment": environment,
+        "specDigest": spec_digest(experiment),
+        "status": _status(experiment, record),
+        "trials": [_trial(t) for t in record.trials],
+    }
+
+
+def _status(experiment: Experiment, record: ExperimentRecord) -> dict[str, Any]:
+    status: dict[str, Any] = {"startTime": record.start_time}
+    if record.completion_time:
+        status["completionTime"] = record.completion_time
+    status["conditions"] = _conditions(record)
+    best = best_trial(experiment.spec, record.trials)
+    if best is not None:
+        status["currentOptimalTrial"] = {
+            "bestTrialName": best.name,
+            "objectiveValue": objective_value(experiment.spec, best),
+            "parameterAssignments": _assignments(best),
+            "observation": {"metrics": _metrics(best)},
+        }
+    status["trials"] = len(record.trials)
+    for state, (counter, _) in _COUNTERS.items():
+        status[counter] = sum(1 for t in record.trials if t.state is state)
+    for state, (_, listed) in _COUNTERS.items():
+        names = [t.name for t in record.trials if t.state is state]
+        if names:
+            status[listed] = names
+    return status
+
+
+def _conditions(record: ExperimentRecord) -> list[dict[str, Any]]:
+    started = record.start_time
+    conditions = [
+        _condition("Created", "True", "ExperimentCreated", "Experiment is created", started),
+    ]
+    done = record.completion
+    if done is None:
+        conditions.append(
+            _condition("Running", "True", "ExperimentRunning", "Experiment is running", started)
+        )
+        return conditions
+    ended = record.completion_time
+    conditions.append(
+        _condition("Running", "False", "ExperimentRunning", "Experiment is running", ended)
+    )
+    conditions.append(_condition(done.condition, "True", done.reason, done.message, ended))
+    return conditions
+
+
+def _condition(kind: str, state: str, reason: str, message: str, at: str | None) -> dict[str, Any]:
+    return {
+        "type": kind,
+        "status": state,
+        "reason": reason,
+        "message": message,
+        "lastUpdateTime": at,
+        "lastTransitionTime": at,
+    }
+
+
+def _assignments(trial: TrialRecord) -> list[dict[str, str]]:
+    return [{"name": name, "value": value} for name, value in trial.assignments]
+
+
+def _metrics(trial: TrialRecord) -> list[dict[str, Any]]:
+    return [{"name": m.name, "min": m.min, "max": m.max, "latest": m.latest} for m in trial.metrics]
+
+
+def _trial(trial: TrialRecord) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "name": trial.name,
+        "state": trial.state.value,
+        "reason": trial.reason,
+    }
+    if trial.message:
+        document["message"] = trial.message
+    document["parameterAssignments"] = _assignments(trial)
+    document["metrics"] = _metrics(trial)
+    for key, value in (
+        ("startTime", trial.start_time),
+        ("completionTime", trial.completion_time),
+        ("exitCode", trial.exit_code),
+        ("log", trial.log),
+    ):
+        if value is not None:
+            document[key] = value
+    return document

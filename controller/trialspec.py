@@ -1,0 +1,101 @@
+"""A trial's concrete workload: the trial template with `${trialParameters.*}` replaced by
+the trial's values, and the primary container's command line. Pure.
+
+Unlike Katib, values are substituted into the parsed template's strings, never into its
+JSON text, so a value holding quotes or backslashes cannot break the manifest."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from controller.errors import ControllerError
+from generator.models import Experiment, TrialTemplate
+from generator.space import placeholder
+
+
+@dataclass(frozen=True)
+class Command:
+    argv: tuple[str, ...]
+    env: tuple[tuple[str, str], ...]
+    working_dir: str | None
+
+
+def trial_values(
+    template: TrialTemplate, assignments: Mapping[str, str], trial_name: str, namespace: str
+) -> dict[str, str]:
+    """trial parameter name -> value, meta references (`${trialSpec.Name}`...) included."""
+    spec = template.trial_spec or {}
+    metadata = spec.get("metadata") or {}
+    meta = {
+        "${trialSpec.Name}": trial_name,
+        "${trialSpec.Namespace}": namespace,
+        "${trialSpec.Kind}": str(spec.get("kind", "")),
+        "${trialSpec.APIVersion}": str(spec.get("apiVersion", "")),
+    }
+    for key, value in (metadata.get("labels") or {}).items():
+        meta[f"${{trialSpec.Labels[{key}]}}"] = value
+    for key, value in (metadata.get("annotations") or {}).items():
+        meta[f"${{trialSpec.Annotations[{key}]}}"] = value
+    values = {}
+    for trial_parameter in template.trial_parameters or []:
+        reference = trial_parameter.reference
+        if reference in assignments:
+            values[trial_parameter.name] = assignments[reference]
+        elif reference in meta:
+            values[trial_parameter.name] = meta[reference]
+        else:
+            raise ControllerError(
+                f"trial parameter {trial_parameter.name!r} references {reference!r}, "
+                "which has no value for this trial"
+            )
+    return values
+
+
+def substitute(node: Any, values: Mapping[str, str]) -> Any:
+    if isinstance(node, str):
+        for name, value in values.items():
+            node = node.replace(placeholder(name), value)
+        return node
+    if isinstance(node, list):
+        return [substitute(item, values) for item in node]
+    if isinstance(node, dict):
+        return {key: substitute(item, values) for key, item in node.items()}
+    return node
+
+
+def primary_command(experiment: Experiment, values: Mapping[str, str]) -> Command:
+    """The primary container's command and args, env and working dir, substituted."""
+    template = experiment.spec.trial_template
+    if template is None or template.trial_spec is None:
+        raise ControllerError(
+            f"experiment {experiment.name!r}: local trials need an inline trialSpec"
+        )
+    spec = substitute(template.trial_spec, values)
+    containers = _containers(spec)
+    wanted = template.primary_container_name
+    container = next((c for c in containers if c.get("name") == wanted), None)
+    if container is None:
+        raise ControllerError(
+            f"experiment {experiment.name!r}: no container named {wanted!r} in the trial spec"
+        )
+    argv = [*container.get("command", []), *container.get("args", [])]
+    if not argv:
+        raise ControllerError(
+            f"experiment {experiment.name!r}: container {wanted!r} has no command; "
+            "local trials cannot read an image's entrypoint"
+        )
+    env = tuple(
+        (str(item["name"]), str(item.get("value", "")))
+        for item in container.get("env", [])
+        if "name" in item
+    )
+    return Command(tuple(str(a) for a in argv), env, container.get("workingDir"))
+
+
+def _containers(spec: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The containers of a Job-shaped spec (spec.template.spec.containers)."""
+    pod = ((spec.get("spec") or {}).get("template") or {}).get("spec") or {}
+    containers = pod.get("containers") or []
+    return [c for c in containers if isinstance(c, dict)]

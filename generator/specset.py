@@ -1,0 +1,18 @@
+"""The set of specs of a repository: its Experiments and Environments, and the spec file
+each Experiment came from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from generator.environments import Environment
+from generator.models import Experiment
+
+
+@dataclass
+class SpecSet:
+    """What the spec modules define, in a stable order (by name), and where."""
+
+    experiments: list[Experiment] = field(default_factory=list)
+    environments: list[Environment] = field(default_factory=list)
+    modules: dict[str, str] = field(default_factory=dict)  # experiment -> "spec/<file>.py"
