@@ -21,7 +21,17 @@ from controller.status import spec_digest
 from controller.statusfile import GitStatusSink
 from generator.models import Experiment
 
-LOG_FOLDER = ".hpo/logs"
+WORK_FOLDER = ".hpo"  # the controller's scratch space in a repository: trial logs
+
+
+def _work_folder(root: Path) -> Path:
+    """`.hpo/`, which ignores itself so trial logs never show up in `git status`."""
+    folder = root / WORK_FOLDER
+    folder.mkdir(exist_ok=True)
+    ignore = folder / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("# hpo-controller's trial logs: never committed\n*\n")
+    return folder
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -71,6 +81,7 @@ def _run(environment: str, only: tuple[str, ...], project: Path, rerun: bool) ->
     if missing:
         raise ControllerError(f"no experiment named {', '.join(missing)} in overlays/{environment}")
     sink = GitStatusSink(repo, environment)
+    logs = _work_folder(repo.root) / "logs" / environment
     all_ok = True
     for experiment in chosen:
         previous = sink.read(experiment.name)
@@ -78,18 +89,21 @@ def _run(environment: str, only: tuple[str, ...], project: Path, rerun: bool) ->
             click.echo(f"{experiment.name}: already complete for this spec (use --rerun)")
             all_ok &= _succeeded_document(previous)
             continue
-        executor = LocalExecutor(repo.root, repo.root / LOG_FOLDER / environment / experiment.name)
+        executor = LocalExecutor(repo.root, logs / experiment.name)
         try:
             record = run_experiment(
                 experiment, environment=environment, executor=executor, sink=sink
             )
         finally:
             executor.shutdown()
-        commit = sink.commit(experiment.name, _commit_message(experiment, record, overlay.namespace))
+        commit = sink.commit(
+            experiment.name, _commit_message(experiment, record, overlay.namespace)
+        )
         click.echo(summary_line(experiment, record))
-        click.echo(f"  results: {sink.relative_path(experiment.name)}" + (
-            f" (commit {commit[:10]})" if commit else " (unchanged)"
-        ))
+        click.echo(
+            f"  results: {sink.relative_path(experiment.name)}"
+            + (f" (commit {commit[:10]})" if commit else " (unchanged)")
+        )
         all_ok &= record.completion is not None and record.completion.condition == "Succeeded"
     return all_ok
 
@@ -104,7 +118,10 @@ def _is_final(document: dict[str, object] | None, experiment: Experiment) -> boo
 def _succeeded_document(document: dict[str, object] | None) -> bool:
     status = document.get("status") if document else None
     conditions = status.get("conditions") if isinstance(status, dict) else None
-    return bool(conditions) and conditions[-1].get("type") == "Succeeded"  # type: ignore[index,union-attr]
+    if not isinstance(conditions, list) or not conditions:
+        return False
+    last = conditions[-1]
+    return isinstance(last, dict) and last.get("type") == "Succeeded"
 
 
 def _commit_message(experiment: Experiment, record: ExperimentRecord, namespace: str | None) -> str:

@@ -48,7 +48,12 @@ class GitRepo:
         email = self._git("config", "user.email", check=False).stdout.strip()
         if name and email:
             return []
-        return ["-c", f"user.name={FALLBACK_IDENTITY[0]}", "-c", f"user.email={FALLBACK_IDENTITY[1]}"]
+        return [
+            "-c",
+            f"user.name={FALLBACK_IDENTITY[0]}",
+            "-c",
+            f"user.email={FALLBACK_IDENTITY[1]}",
+        ]
 
     def commit_paths(self, paths: Sequence[Path], message: str) -> str | None:
         """Commit exactly `paths` (relative to the root); None when they did not change."""

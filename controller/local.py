@@ -43,9 +43,7 @@ class TrialExecutor(Protocol):
 
 
 class LocalExecutor:
-    def __init__(
-        self, workdir: Path, log_dir: Path, grace_seconds: float = DEFAULT_GRACE_SECONDS
-    ):
+    def __init__(self, workdir: Path, log_dir: Path, grace_seconds: float = DEFAULT_GRACE_SECONDS):
         self._workdir = workdir
         self._log_dir = log_dir
         self._grace = grace_seconds

@@ -62,8 +62,8 @@ def completion(spec: ExperimentSpec, trials: Sequence[TrialRecord]) -> Completio
     if objective is not None and objective.goal is not None and best is not None:
         value = objective_value(spec, best)
         assert value is not None
-        reached = value >= objective.goal if objective.type == "maximize" else (
-            value <= objective.goal
+        reached = (
+            value >= objective.goal if objective.type == "maximize" else (value <= objective.goal)
         )
         if reached:
             return Completion(

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Literal, Protocol
 
 import optuna
 from optuna.distributions import (
@@ -70,7 +70,9 @@ class OptunaSuggester:
     def __init__(
         self, sampler: optuna.samplers.BaseSampler, parameters: Sequence[ParameterSpec], goal: str
     ):
-        direction = "maximize" if goal == "maximize" else "minimize"
+        direction: Literal["maximize", "minimize"] = (
+            "maximize" if goal == "maximize" else "minimize"
+        )
         self._study = optuna.create_study(sampler=sampler, direction=direction)
         self._space = distributions(parameters)
         self._open: dict[Assignments, int] = {}

@@ -1,7 +1,7 @@
 """hpo-gen's spec language: Katib experiments written in Python.
 
-    from generator import SearchSpace, algorithm, categorical, container, double
-    from generator import experiment, job, maximize
+from generator import SearchSpace, algorithm, categorical, container, double
+from generator import experiment, job, maximize
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ snake_case in Python and camelCase on the wire."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 from pydantic.alias_generators import to_camel
@@ -30,7 +30,7 @@ class KatibModel(BaseModel):
     def origin(self) -> Origin | None:
         return self._origin
 
-    def located(self, origin: Origin | None) -> KatibModel:
+    def located(self, origin: Origin | None) -> Self:
         """Attach the place the value was written (a no-op when `origin` is None)."""
         if origin is not None:
             self._origin = origin  # a private attribute: frozen fields stay untouched

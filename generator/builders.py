@@ -46,7 +46,7 @@ def _objective(
         objective_metric_name=metric,
         additional_metric_names=list(additional) or None,
     )
-    return objective.located(caller_origin())  # type: ignore[return-value]
+    return objective.located(caller_origin())
 
 
 def algorithm(name: str, **settings: int | float | str) -> AlgorithmSpec:
@@ -58,7 +58,7 @@ def algorithm(name: str, **settings: int | float | str) -> AlgorithmSpec:
         ]
         or None,
     )
-    return spec.located(caller_origin())  # type: ignore[return-value]
+    return spec.located(caller_origin())
 
 
 def container(
@@ -116,7 +116,7 @@ def job(
         trial_parameters=list(extra_trial_parameters) or None,
         trial_spec={"apiVersion": "batch/v1", "kind": "Job", "spec": job_spec},
     )
-    return template.located(caller_origin())  # type: ignore[return-value]
+    return template.located(caller_origin())
 
 
 def experiment(
@@ -158,4 +158,4 @@ def experiment(
         annotations=dict(annotations) if annotations else None,
     )
     result = Experiment(metadata=metadata, spec=spec)
-    return result.located(caller_origin())  # type: ignore[return-value]
+    return result.located(caller_origin())

@@ -35,4 +35,4 @@ def environment(
         experiments=None if experiments is None else tuple(experiments),
         executor=executor,
     )
-    return env.located(caller_origin())  # type: ignore[return-value]
+    return env.located(caller_origin())

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from generator.environments import Environment
 from generator.models import Experiment
-from generator.origin import Origin, display_path
+from generator.origin import Origin, display_path, paths_relative_to
 from generator.problems import Problem, ProblemReport
 from generator.specset import SpecSet
 
@@ -41,7 +41,8 @@ def load_specs(spec_dir: Path) -> SpecSet:
     _forget_package(package)
     sys.path.insert(0, str(spec_dir.parent))
     try:
-        return _gather(spec_dir, package)
+        with paths_relative_to(spec_dir.parent):
+            return _gather(spec_dir, package)
     finally:
         sys.path.remove(str(spec_dir.parent))
         _forget_package(package)

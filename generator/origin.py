@@ -4,10 +4,14 @@ Python specs or from the YAML parser for imported Katib files."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
 _GENERATOR_DIR = Path(__file__).resolve().parent
+_BASE: ContextVar[Path | None] = ContextVar("origin_base", default=None)
 
 
 @dataclass(frozen=True, order=True)
@@ -30,9 +34,21 @@ def caller_origin() -> Origin | None:
     return None
 
 
-def display_path(path: Path) -> str:
-    """A path relative to the working directory when it lies below it, else as given."""
+@contextmanager
+def paths_relative_to(base: Path) -> Iterator[None]:
+    """Within the block, origins name files relative to `base` (a project root)."""
+    token = _BASE.set(base.resolve())
     try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
+        yield
+    finally:
+        _BASE.reset(token)
+
+
+def display_path(path: Path) -> str:
+    """A path relative to the project root being loaded (else the working directory) when
+    it lies below it, else as given."""
+    base = _BASE.get() or Path.cwd().resolve()
+    try:
+        return path.resolve().relative_to(base).as_posix()
     except ValueError:
         return str(path)

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from generator.loading import load_specs
-from generator.specset import SpecSet
 from generator.rendering import RenderedTree, render
+from generator.specset import SpecSet
 from generator.validation import validate_specs
 
 SPEC_FOLDER = "spec"

@@ -9,8 +9,8 @@ from collections.abc import Mapping
 from generator import yamlio
 from generator._base import Manifest
 from generator.environments import Environment
-from generator.specset import SpecSet
 from generator.models import Experiment
+from generator.specset import SpecSet
 from generator.validation import BASE_FOLDER
 
 METRICS_COLLECTOR_LABEL = "katib.kubeflow.org/metrics-collector-injection"

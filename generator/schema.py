@@ -16,8 +16,10 @@ from generator.problems import Problem
 
 @cache
 def experiment_validator() -> Draft202012Validator:
-    text = resources.files("generator").joinpath("schemas/experiment-v1beta1.json").read_text(
-        encoding="utf-8"
+    text = (
+        resources.files("generator")
+        .joinpath("schemas/experiment-v1beta1.json")
+        .read_text(encoding="utf-8")
     )
     schema: dict[str, Any] = json.loads(text)
     return Draft202012Validator(schema)

@@ -48,13 +48,13 @@ class Tunable:
             name=name, parameter_type=self.parameter_type, feasible_space=self.feasible_space
         )
         spec.feasible_space.located(self.origin)
-        return spec.located(self.origin)  # type: ignore[return-value]
+        return spec.located(self.origin)
 
     def trial_parameter_spec(self, name: str) -> TrialParameterSpec:
         spec = TrialParameterSpec(
             name=self.trial_parameter or name, description=self.description, reference=name
         )
-        return spec.located(self.origin)  # type: ignore[return-value]
+        return spec.located(self.origin)
 
 
 def double(
@@ -129,7 +129,7 @@ def _listed(
 ) -> Tunable:
     if isinstance(values, str):
         raise TypeError(f"{parameter_type}() takes a list of values, not the string {values!r}")
-    space = FeasibleSpace(list=[wire_value(v) for v in values])
+    space = FeasibleSpace(list_=[wire_value(v) for v in values])
     return Tunable(parameter_type, space, description, trial_parameter, caller_origin())
 
 

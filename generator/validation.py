@@ -7,12 +7,12 @@ import re
 
 from generator.defaults import with_defaults
 from generator.environments import Environment
-from generator.specset import SpecSet
 from generator.locating import place
 from generator.models import Experiment
 from generator.problems import Problem, ProblemReport, did_you_mean
 from generator.rules import check_experiment
 from generator.schema import check_manifest
+from generator.specset import SpecSet
 
 BASE_FOLDER = "base"
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")

@@ -26,7 +26,7 @@ def current_tree(out_dir: Path) -> RenderedTree:
 def diff_tree(out_dir: Path, tree: RenderedTree, label: str = "overlays") -> str:
     """A unified diff from what is on disk to `tree`; empty when they are the same."""
     current = current_tree(out_dir)
-    chunks = []
+    chunks: list[str] = []
     for name in sorted(set(current) | set(tree)):
         old, new = current.get(name), tree.get(name)
         if old == new:

@@ -28,7 +28,7 @@ def _represent_str(representer: Any, data: str) -> Any:
     return representer.represent_scalar("tag:yaml.org,2002:str", data, style=style)
 
 
-class _Representer(SafeRepresenter):  # type: ignore[misc]
+class _Representer(SafeRepresenter):
     """Quotes YAML 1.1 keywords and writes multi-line strings as literal blocks."""
 
 
@@ -38,7 +38,7 @@ _Representer.add_representer(str, _represent_str)
 def _writer() -> YAML:
     yaml = YAML(typ="safe", pure=True)
     yaml.Representer = _Representer
-    yaml.sort_base_mapping_type_on_output = False  # keep the model's field order
+    yaml.sort_base_mapping_type_on_output = False  # type: ignore[assignment]  # keep field order
     yaml.default_flow_style = False
     yaml.width = 4096  # never fold long strings: stable diffs
     yaml.indent(mapping=2, sequence=2, offset=0)

@@ -1,7 +1,15 @@
 """Random search over an MLP's learning rate and batch size on handwritten digits."""
 
-from generator import SearchSpace, algorithm, categorical, container, double, experiment, job
-from generator import maximize
+from generator import (
+    SearchSpace,
+    algorithm,
+    categorical,
+    container,
+    double,
+    experiment,
+    job,
+    maximize,
+)
 from spec.images import TRAINERS_IMAGE
 
 space = SearchSpace(

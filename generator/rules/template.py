@@ -91,9 +91,7 @@ def _source(template: TrialTemplate) -> list[Problem]:
 
 def _trial_parameters(spec: ExperimentSpec, template: TrialTemplate) -> list[Problem]:
     problems: list[Problem] = []
-    text = (
-        json.dumps(template.trial_spec, ensure_ascii=False) if template.trial_spec else None
-    )
+    text = json.dumps(template.trial_spec, ensure_ascii=False) if template.trial_spec else None
     parameter_names = [p.name for p in spec.parameters or []]
     names: dict[str, int] = {}
     references: dict[str, int] = {}
@@ -131,8 +129,10 @@ def _trial_parameters(spec: ExperimentSpec, template: TrialTemplate) -> list[Pro
             )
         names.setdefault(name, index)
         references.setdefault(reference, index)
-        if parameter_names and not is_meta_reference(reference) and (
-            reference not in parameter_names
+        if (
+            parameter_names
+            and not is_meta_reference(reference)
+            and (reference not in parameter_names)
         ):
             problems.append(
                 Problem(

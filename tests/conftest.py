@@ -1,0 +1,79 @@
+"""Shared fixtures: temporary hpo-gen projects (spec/ in a real git repository) and the
+`--update-golden` flag, the only way golden files are rewritten."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+ENVIRONMENTS = """\
+from generator import environment
+
+dev = environment("dev", namespace="hpo-dev")
+"""
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-golden", action="store_true", help="rewrite golden files from current output"
+    )
+
+
+@pytest.fixture
+def update_golden(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--update-golden"))
+
+
+def git(root: Path, *args: str) -> str:
+    result = subprocess.run(
+        ["git", "-C", str(root), *args], capture_output=True, text=True, check=True
+    )
+    return result.stdout
+
+
+def run_cli(name: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run an installed console script (hpo-gen, hpo-controller) in a fresh process."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    return subprocess.run(
+        [str(BIN / name), *args], cwd=cwd, capture_output=True, text=True, env=env, check=False
+    )
+
+
+ProjectFactory = Callable[..., Path]
+
+
+@pytest.fixture
+def make_project(tmp_path: Path) -> ProjectFactory:
+    """A git repository with spec/ holding the given modules (name -> source) and a dev
+    environment; `copy_spec=True` copies this repository's own spec/ instead."""
+
+    def factory(modules: dict[str, str] | None = None, *, copy_spec: bool = False) -> Path:
+        root = tmp_path / "project"
+        spec = root / "spec"
+        if copy_spec:
+            shutil.copytree(REPO_ROOT / "spec", spec, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            spec.mkdir(parents=True)
+            (spec / "__init__.py").write_text("")
+            (spec / "environments.py").write_text(ENVIRONMENTS)
+        for name, source in (modules or {}).items():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            (root / name).write_text(textwrap.dedent(source))
+        git(root.parent, "init", "--quiet", "--initial-branch=main", str(root))
+        git(root, "config", "user.name", "Test")
+        git(root, "config", "user.email", "test@localhost")
+        git(root, "add", "--all")
+        git(root, "commit", "--quiet", "-m", "initial specs")
+        return root
+
+    return factory

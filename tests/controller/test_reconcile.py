@@ -1,0 +1,98 @@
+"""The reconcile core as a table: (spec budget, trial records) -> decision."""
+
+from __future__ import annotations
+
+import pytest
+
+from controller.reconcile import GOAL_REACHED, MAX_TRIALS_REACHED, Decision, reconcile
+from controller.records import MetricSummary, TrialRecord, TrialState
+from generator.models import ExperimentSpec, MetricStrategy, ObjectiveSpec
+
+S, F, R, MU = (
+    TrialState.SUCCEEDED,
+    TrialState.FAILED,
+    TrialState.RUNNING,
+    TrialState.METRICS_UNAVAILABLE,
+)
+
+
+def spec(
+    max_trials: int | None = 6, parallel: int = 2, max_failed: int | None = 3
+) -> ExperimentSpec:
+    objective = ObjectiveSpec(
+        type="maximize",
+        goal=0.9,
+        objective_metric_name="accuracy",
+        metric_strategies=[MetricStrategy(name="accuracy", value="max")],
+    )
+    return ExperimentSpec(
+        objective=objective,
+        max_trial_count=max_trials,
+        parallel_trial_count=parallel,
+        max_failed_trial_count=max_failed,
+    )
+
+
+def trials(*states: TrialState, best: float = 0.5) -> list[TrialRecord]:
+    metric = (MetricSummary("accuracy", best / 2, best, best / 2),)
+    return [
+        TrialRecord(f"t{i}", (), state=state, metrics=metric if state is S else ())
+        for i, state in enumerate(states)
+    ]
+
+
+@pytest.mark.parametrize(
+    "budget,records,expected",
+    [
+        ({}, [], Decision(2, (), None)),
+        ({}, trials(R), Decision(1, (), None)),
+        ({}, trials(R, R), Decision(0, (), None)),
+        ({}, trials(S, S, S, S, R), Decision(1, (), None)),
+        ({}, trials(S, S, S, S, R, R), Decision(0, (), None)),
+        ({"parallel": 4}, trials(S, S, S), Decision(3, (), None)),
+        ({"max_trials": None}, trials(S, S, S, S, S, S, S), Decision(2, (), None)),
+        ({}, trials(S, MU, S, S, S, R), Decision(0, (), None)),
+    ],
+)
+def test_how_many_trials_to_start(
+    budget: dict,
+    records: list[TrialRecord],
+    expected: Decision,  # type: ignore[type-arg]
+) -> None:
+    assert reconcile(spec(**budget), records) == expected
+
+
+def test_max_trial_count_counts_every_finished_trial() -> None:
+    decision = reconcile(spec(max_failed=None), trials(S, F, MU, S, S, S))
+    assert decision.completion is not None
+    assert decision.completion.reason == MAX_TRIALS_REACHED
+
+
+def test_max_failed_counts_failed_and_metrics_unavailable() -> None:
+    decision = reconcile(spec(), trials(F, MU, S, F))
+    assert decision.completion is not None
+    assert (decision.completion.condition, decision.completion.reason) == (
+        "Failed",
+        "ExperimentFailed",
+    )
+
+
+def test_zero_max_failed_fails_on_the_first_failure_only() -> None:
+    assert reconcile(spec(max_failed=0), trials(S)).completion is None
+    assert reconcile(spec(max_failed=0), trials(S, F)).completion is not None
+
+
+def test_the_goal_is_inclusive_and_running_trials_are_stopped() -> None:
+    records = [*trials(S, R), *trials(S, best=0.9)[:1]]
+    records[2] = TrialRecord("t9", (), state=S, metrics=records[2].metrics)
+    decision = reconcile(spec(), records)
+    assert decision.completion is not None and decision.completion.reason == GOAL_REACHED
+    assert decision.stop == ("t1",)
+    assert decision.start == 0
+
+
+def test_the_goal_comes_before_the_failure_limit() -> None:
+    best = TrialRecord("best", (), state=S, metrics=trials(S, best=1.0)[0].metrics)
+    records = [*trials(F, F, F), best]
+    decision = reconcile(spec(), records)
+    assert decision.completion is not None and decision.completion.reason == GOAL_REACHED

@@ -1,0 +1,169 @@
+"""hpo-controller run on small experiments in temporary git repositories: real
+processes, real kustomize, real commits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from generator import yamlio
+from tests.conftest import ProjectFactory, git, run_cli
+
+TRAIN = """\
+import sys
+
+args = dict(arg.lstrip("-").split("=", 1) for arg in sys.argv[1:])
+x, shift = float(args["x"]), int(args["shift"])
+if x > float(args.get("fail-above", "9")):
+    sys.exit(3)
+if args.get("quiet") != "yes":
+    for epoch in (1, 2):
+        print(f"epoch={epoch} accuracy={(1 - (x - 0.2) ** 2 - 0.1 * shift) * epoch / 2:.6f}")
+"""
+
+SPEC = """\
+from generator import SearchSpace, algorithm, categorical, container, double, experiment, job
+from generator import maximize
+
+space = SearchSpace(x=double(-1.0, 1.0), shift=categorical([0, 1]))
+quadratic = experiment(
+    "quadratic",
+    objective=maximize("accuracy"{goal}),
+    algorithm=algorithm("random", random_state=7),
+    parameters=space,
+    max_trial_count=6,
+    parallel_trial_count=2,
+    max_failed_trial_count={max_failed},
+    trial=job(container(image="trainer:1", command=["python", "train.py"],
+                        args=[*space.cli_args(), {extra}])),
+)
+"""
+
+
+def project(
+    make_project: ProjectFactory, *, goal: str = "", max_failed: int = 6, extra: str = "'--q=1'"
+) -> Path:
+    source = SPEC.format(goal=goal, max_failed=max_failed, extra=extra)
+    root = make_project({"spec/quadratic.py": source, "train.py": TRAIN})
+    assert run_cli("hpo-gen", "render", cwd=root).returncode == 0
+    git(root, "add", "--all")
+    git(root, "commit", "--quiet", "-m", "render")
+    return root
+
+
+def status_of(root: Path) -> dict:  # type: ignore[type-arg]
+    return yamlio.load((root / "status/dev/quadratic.yaml").read_text())  # type: ignore[no-any-return]
+
+
+def test_a_run_commits_the_results_and_nothing_else(make_project: ProjectFactory) -> None:
+    root = project(make_project)
+    (root / "train.py").write_text(TRAIN + "\n# an edit in progress\n")
+    (root / "notes.txt").write_text("staged, not for the controller\n")
+    git(root, "add", "notes.txt")
+    head = git(root, "rev-parse", "HEAD").strip()
+
+    result = run_cli("hpo-controller", "run", "--env", "dev", cwd=root)
+    assert result.returncode == 0, result.stderr
+
+    assert git(root, "rev-list", "--count", f"{head}..HEAD").strip() == "1"
+    changed = git(root, "show", "--name-only", "--format=", "HEAD").split()
+    assert changed == ["status/dev/quadratic.yaml"]
+    assert git(root, "status", "--porcelain").splitlines() == ["A  notes.txt", " M train.py"]
+
+    document = status_of(root)
+    status = document["status"]
+    trials = document["trials"]
+    assert status["trials"] == len(trials) == 6
+    assert status["trialsSucceeded"] == 6
+    assert [c["type"] for c in status["conditions"]] == ["Created", "Running", "Succeeded"]
+    assert status["conditions"][-1]["reason"] == "ExperimentMaxTrialsReached"
+    best = max(trials, key=lambda t: t["metrics"][0]["max"])
+    assert status["currentOptimalTrial"]["bestTrialName"] == best["name"]
+    assert status["currentOptimalTrial"]["objectiveValue"] == best["metrics"][0]["max"]
+    assert status["currentOptimalTrial"]["parameterAssignments"] == best["parameterAssignments"]
+    for trial in trials:
+        [accuracy] = trial["metrics"]
+        first_epoch = accuracy["latest"] / 2
+        expected = sorted([accuracy["latest"], first_epoch])
+        assert [accuracy["min"], accuracy["max"]] == pytest.approx(expected, abs=1e-6)
+
+    subject = git(root, "log", "-1", "--format=%s").strip()
+    assert subject.startswith("quadratic: ExperimentMaxTrialsReached, best accuracy=")
+    assert "Experiment: hpo-dev/quadratic" in git(root, "log", "-1", "--format=%b")
+
+
+def test_the_same_seed_gives_the_same_trials(make_project: ProjectFactory, tmp_path: Path) -> None:
+    root = project(make_project)
+    assert run_cli("hpo-controller", "run", "--env", "dev", cwd=root).returncode == 0
+    first = [t["parameterAssignments"] for t in status_of(root)["trials"]]
+    assert run_cli("hpo-controller", "run", "--env", "dev", "--rerun", cwd=root).returncode == 0
+    second = [t["parameterAssignments"] for t in status_of(root)["trials"]]
+    assert sorted(map(str, first)) == sorted(map(str, second))
+
+
+def test_a_finished_experiment_is_not_run_again(make_project: ProjectFactory) -> None:
+    root = project(make_project)
+    assert run_cli("hpo-controller", "run", "--env", "dev", cwd=root).returncode == 0
+    head = git(root, "rev-parse", "HEAD")
+    again = run_cli("hpo-controller", "run", "--env", "dev", cwd=root)
+    assert again.returncode == 0
+    assert "already complete" in again.stdout
+    assert git(root, "rev-parse", "HEAD") == head
+
+
+def test_the_goal_ends_the_experiment_early(make_project: ProjectFactory) -> None:
+    root = project(make_project, goal=", goal=-5.0")
+    assert run_cli("hpo-controller", "run", "--env", "dev", cwd=root).returncode == 0
+    status = status_of(root)["status"]
+    assert status["conditions"][-1]["reason"] == "ExperimentGoalReached"
+    assert status["trialsSucceeded"] >= 1
+    assert status["trials"] < 6
+
+
+def test_failed_trials_fail_the_experiment_and_are_recorded(make_project: ProjectFactory) -> None:
+    root = project(make_project, max_failed=2, extra="'--fail-above=-2'")
+    result = run_cli("hpo-controller", "run", "--env", "dev", cwd=root)
+    assert result.returncode == 1
+    status = status_of(root)["status"]
+    assert status["conditions"][-1]["type"] == "Failed"
+    assert status["conditions"][-1]["reason"] == "ExperimentFailed"
+    assert status["trialsFailed"] == 2
+    failed = [t for t in status_of(root)["trials"] if t["state"] == "Failed"]
+    assert {t["exitCode"] for t in failed} == {3}
+    assert git(root, "show", "--name-only", "--format=", "HEAD").split() == [
+        "status/dev/quadratic.yaml"
+    ]
+
+
+def test_a_trial_without_the_objective_metric_is_metrics_unavailable(
+    make_project: ProjectFactory,
+) -> None:
+    root = project(make_project, max_failed=1, extra="'--quiet=yes'")
+    assert run_cli("hpo-controller", "run", "--env", "dev", cwd=root).returncode == 1
+    [trial, *_] = status_of(root)["trials"]
+    assert trial["state"] == "MetricsUnavailable"
+    assert trial["exitCode"] == 0
+
+
+def test_an_unknown_environment_is_a_clear_error(make_project: ProjectFactory) -> None:
+    root = project(make_project)
+    result = run_cli("hpo-controller", "run", "--env", "staging", cwd=root)
+    assert result.returncode == 1
+    assert "overlays/staging has no kustomization.yaml" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_the_repository_dev_experiment_runs_to_completion(make_project: ProjectFactory) -> None:
+    root = make_project(copy_spec=True)
+    assert run_cli("hpo-gen", "render", cwd=root).returncode == 0
+    git(root, "add", "--all")
+    git(root, "commit", "--quiet", "-m", "render")
+    result = run_cli("hpo-controller", "run", "--env", "dev", cwd=root)
+    assert result.returncode == 0, result.stderr
+    document = yamlio.load((root / "status/dev/katib-random-search-mnist.yaml").read_text())
+    assert document["status"]["trials"] == 9 or (
+        document["status"]["conditions"][-1]["reason"] == "ExperimentGoalReached"
+    )
+    assert document["status"]["trialsSucceeded"] == document["status"]["trials"]
