@@ -97,7 +97,7 @@ def run_experiment(
         record.replace_trial(finished)
         value = objective_value(spec, finished) if finished.state is TrialState.SUCCEEDED else None
         suggester.observe(finished.assignments, value)
-        log.info("%s", _describe(finished, experiment))
+        log.info("%s", _describe(finished))
         save()
 
 
@@ -165,7 +165,7 @@ def _relative(path: Path, root: Path) -> str:
         return str(path)
 
 
-def _describe(trial: TrialRecord, experiment: Experiment) -> str:
+def _describe(trial: TrialRecord) -> str:
     metrics = " ".join(f"{m.name}={m.latest:g}" for m in trial.metrics)
     return f"{trial.name} {trial.state.value}" + (f" ({metrics})" if metrics else "")
 
