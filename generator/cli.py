@@ -13,6 +13,8 @@ from typing import Any, TypeVar
 
 import click
 
+from generator.checking import UsageProblem, check_paths, katib_context
+from generator.context import Context
 from generator.problems import ProblemReport, format_problems
 from generator.project import Project
 from generator.writing import diff_tree, write_tree
@@ -88,14 +90,35 @@ def render(project: Path, check: bool, debug: bool) -> None:
 
 
 @main.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @project_option
+@click.option(
+    "--katib-config",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Check names against this katib-config (an environment that runs on Katib).",
+)
 @click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @debug_option
 @reporting_problems
-def validate(project: Path, output: str, debug: bool) -> None:
-    """Check every spec without writing anything."""
-    specs = Project(project).validated_specs()
+def validate(
+    paths: tuple[Path, ...], project: Path, katib_config: Path | None, output: str, debug: bool
+) -> None:
+    """Check specs without writing anything: the project's spec/, or the given Python spec
+    modules, Katib YAML files and folders."""
+    try:
+        context = katib_context(katib_config) if katib_config else Context()
+    except UsageProblem as err:
+        raise click.UsageError(str(err)) from err
+    if paths:
+        try:
+            checked = check_paths(paths, context)
+        except UsageProblem as err:
+            raise click.UsageError(str(err)) from err
+        if checked.problems:
+            raise ProblemReport(checked.problems)
+        count = len(checked.experiments)
+    else:
+        count = len(Project(project).validated_specs(context).experiments)
     if output == "json":
         click.echo("[]")
-    else:
-        click.echo(f"{len(specs.experiments)} experiments valid", err=True)
+    click.echo(f"{count} experiment{'s' if count != 1 else ''} valid", err=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from generator.context import Context
 from generator.loading import load_specs
 from generator.rendering import RenderedTree, render
 from generator.specset import SpecSet
@@ -27,9 +28,9 @@ class Project:
     def overlays_dir(self) -> Path:
         return self.root / OVERLAYS_FOLDER
 
-    def validated_specs(self) -> SpecSet:
+    def validated_specs(self, context: Context | None = None) -> SpecSet:
         """Load and validate every spec; raises ProblemReport."""
-        return validate_specs(load_specs(self.spec_dir))
+        return validate_specs(load_specs(self.spec_dir), context)
 
     def rendered(self) -> RenderedTree:
         """What `overlays/` must contain; raises ProblemReport."""

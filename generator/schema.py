@@ -1,5 +1,6 @@
-"""The strict wire-shape check: a rendered Experiment manifest against the JSON schema
-derived from Katib's typed OpenAPI (see `schemas/ORIGIN.md`)."""
+"""The strict wire-shape checks: a rendered Experiment manifest against the JSON schema
+derived from Katib's typed OpenAPI, and a batch/v1 Job trial template against the Job
+schema derived from the kubernetes client (see `schemas/ORIGIN.md`)."""
 
 from __future__ import annotations
 
@@ -15,28 +16,34 @@ from generator.problems import Problem
 
 
 @cache
-def experiment_validator() -> Draft202012Validator:
-    text = (
-        resources.files("generator")
-        .joinpath("schemas/experiment-v1beta1.json")
-        .read_text(encoding="utf-8")
-    )
+def _validator(name: str) -> Draft202012Validator:
+    text = resources.files("generator").joinpath(f"schemas/{name}").read_text(encoding="utf-8")
     schema: dict[str, Any] = json.loads(text)
     return Draft202012Validator(schema)
 
 
 def check_manifest(manifest: Manifest, experiment: str | None = None) -> list[Problem]:
     """Every place where `manifest` departs from the Katib Experiment schema."""
-    problems = []
-    for error in experiment_validator().iter_errors(manifest):
-        path = tuple(error.absolute_path)
-        problems.append(
-            Problem(
-                code="schema",
-                path=path,
-                message=f"does not match Katib's Experiment schema: {error.message}",
-                hint="use only the fields and types of Katib's v1beta1 Experiment API",
-                experiment=experiment,
-            )
+    return [
+        Problem(
+            code="schema",
+            path=tuple(error.absolute_path),
+            message=f"does not match Katib's Experiment schema: {error.message}",
+            hint="use only the fields and types of Katib's v1beta1 Experiment API",
+            experiment=experiment,
         )
-    return problems
+        for error in _validator("experiment-v1beta1.json").iter_errors(manifest)
+    ]
+
+
+def check_job(manifest: Manifest, at: tuple[str | int, ...]) -> list[Problem]:
+    """Every place where a batch/v1 Job trial template departs from the Job schema."""
+    return [
+        Problem(
+            code="trial-job-schema",
+            path=(*at, *error.absolute_path),
+            message=f"is not a valid batch/v1 Job field: {error.message}",
+            hint="use only the fields and types of the Kubernetes batch/v1 Job API",
+        )
+        for error in _validator("job-batch-v1.json").iter_errors(manifest)
+    ]

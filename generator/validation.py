@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from generator.context import Context
 from generator.defaults import with_defaults
 from generator.environments import Environment
 from generator.locating import place
@@ -18,20 +19,22 @@ BASE_FOLDER = "base"
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
-def validate_experiment(experiment: Experiment) -> tuple[Experiment, list[Problem]]:
+def validate_experiment(
+    experiment: Experiment, context: Context | None = None
+) -> tuple[Experiment, list[Problem]]:
     """The Experiment with Katib's defaults, and every problem it has."""
     defaulted = with_defaults(experiment)
-    problems = check_experiment(defaulted)
+    problems = check_experiment(defaulted, context)
     schema_problems = check_manifest(defaulted.to_wire(), defaulted.name)
     return defaulted, problems + place(schema_problems, defaulted, defaulted.name)
 
 
-def validate_specs(specs: SpecSet) -> SpecSet:
+def validate_specs(specs: SpecSet, context: Context | None = None) -> SpecSet:
     """The spec set with every Experiment defaulted; raises ProblemReport on any problem."""
     problems: list[Problem] = []
     defaulted = []
     for experiment in specs.experiments:
-        checked, found = validate_experiment(experiment)
+        checked, found = validate_experiment(experiment, context)
         defaulted.append(checked)
         problems += found
     names = [e.name for e in specs.experiments]

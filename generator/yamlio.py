@@ -3,14 +3,17 @@ style, keys in the order given, strings quoted only where YAML needs it."""
 
 from __future__ import annotations
 
+import datetime
 import io
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError as _YAMLError
 from ruamel.yaml.representer import SafeRepresenter
+from ruamel.yaml.scalarbool import ScalarBoolean
 
 YAMLError = _YAMLError
 
@@ -81,3 +84,59 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     return value
+
+
+# Path of a node inside a document (keys and list indexes) -> its 0-based line.
+LineTable = dict[tuple[str | int, ...], int]
+
+
+def load_all_with_lines(text: str) -> list[tuple[Any, LineTable]]:
+    """Every document of a YAML stream as plain data, with the line of every key and item."""
+    yaml = YAML(typ="rt", pure=True)
+    documents = []
+    for document in yaml.load_all(text):
+        if document is None:
+            continue
+        lines: LineTable = {}
+        start = getattr(getattr(document, "lc", None), "line", 0) or 0
+        lines[()] = start
+        documents.append((_plain_with_lines(document, (), lines), lines))
+    return documents
+
+
+def _plain_with_lines(node: Any, path: tuple[str | int, ...], lines: LineTable) -> Any:
+    if isinstance(node, CommentedMap):
+        result = {}
+        for key, value in node.items():
+            child = (*path, str(key))
+            position = node.lc.key(key)
+            if position is not None:
+                lines[child] = position[0]
+            result[str(key)] = _plain_with_lines(value, child, lines)
+        return result
+    if isinstance(node, CommentedSeq):
+        items = []
+        for index, value in enumerate(node):
+            child = (*path, index)
+            position = node.lc.item(index)
+            if position is not None:
+                lines[child] = position[0]
+            items.append(_plain_with_lines(value, child, lines))
+        return items
+    return _scalar(node)
+
+
+def _scalar(node: Any) -> Any:
+    if node is None or isinstance(node, bool):
+        return node
+    if isinstance(node, ScalarBoolean):
+        return bool(node)
+    if isinstance(node, int):
+        return int(node)
+    if isinstance(node, float):
+        return float(node)
+    if isinstance(node, str):
+        return str(node)
+    if isinstance(node, datetime.date):
+        return node.isoformat()
+    return str(node)

@@ -4,18 +4,24 @@ them all and fills in where each problem was written."""
 
 from __future__ import annotations
 
+from generator.context import Context
 from generator.locating import place
 from generator.models import Experiment
 from generator.problems import Problem
-from generator.rules import experiment, parameters, template
+from generator.rules import algorithm, collector, experiment, nas, parameters, template
 
 __all__ = ["check_experiment"]
 
 
-def check_experiment(subject: Experiment) -> list[Problem]:
+def check_experiment(subject: Experiment, context: Context | None = None) -> list[Problem]:
     """Every problem of `subject`, which must already carry Katib's defaults."""
+    context = context or Context()
+    spec = subject.spec
     found: list[Problem] = []
-    found += experiment.check(subject)
-    found += parameters.check(subject.spec)
-    found += template.check(subject.spec)
+    found += experiment.check(subject, context)
+    found += parameters.check(spec, algorithm.fixed_parameters(spec))
+    found += algorithm.check(spec, subject.metadata.name)
+    found += nas.check(spec)
+    found += collector.check(spec, context)
+    found += template.check(spec, context)
     return place(found, subject, subject.metadata.name)

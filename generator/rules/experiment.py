@@ -1,11 +1,11 @@
-"""Rules on the Experiment as a whole: its name, trial budget, objective, algorithm and
-metrics collector (Katib's `validator.go`, plus the name check Katib gets wrong)."""
+"""Rules on the Experiment as a whole: its name, trial budget, objective, algorithm name
+and resume policy (Katib's `validator.go`, plus the name check Katib gets wrong)."""
 
 from __future__ import annotations
 
 import re
 
-from generator.algorithms import ALGORITHM_NAMES, EARLY_STOPPING_ALGORITHMS
+from generator.context import Context
 from generator.models import Experiment, ExperimentSpec
 from generator.problems import Problem, did_you_mean
 
@@ -13,18 +13,16 @@ MAX_NAME_LENGTH = 40
 _DNS1123_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 RESUME_POLICIES = ("Never", "LongRunning", "FromVolume")
 OBJECTIVE_TYPES = ("maximize", "minimize")
-COLLECTOR_KINDS = ("StdOut", "File", "TensorFlowEvent", "PrometheusMetric", "Custom", "Push")
 
 
-def check(experiment: Experiment) -> list[Problem]:
+def check(experiment: Experiment, context: Context) -> list[Problem]:
     spec = experiment.spec
     return [
         *_name(experiment.metadata.name),
         *_budget(spec),
         *_objective(spec),
-        *_algorithm(spec),
+        *_algorithm(spec, context),
         *_resume_policy(spec),
-        *_collector(spec),
     ]
 
 
@@ -155,7 +153,7 @@ def _objective(spec: ExperimentSpec) -> list[Problem]:
     return problems
 
 
-def _algorithm(spec: ExperimentSpec) -> list[Problem]:
+def _algorithm(spec: ExperimentSpec, context: Context) -> list[Problem]:
     problems = []
     if spec.algorithm is None or not spec.algorithm.algorithm_name:
         problems.append(
@@ -166,24 +164,33 @@ def _algorithm(spec: ExperimentSpec) -> list[Problem]:
                 "choose a suggestion algorithm, e.g. algorithm('random')",
             )
         )
-    elif spec.algorithm.algorithm_name not in ALGORITHM_NAMES:
+    elif spec.algorithm.algorithm_name not in context.algorithm_names:
         name = spec.algorithm.algorithm_name
         problems.append(
             Problem(
                 "algorithm-name",
                 ("spec", "algorithm", "algorithmName"),
-                f"unknown algorithm {name!r}",
-                did_you_mean(name, ALGORITHM_NAMES),
+                f"unknown algorithm {name!r} ({context.source} has no suggestion service for it)",
+                did_you_mean(name, context.algorithm_names),
             )
         )
     stopping = spec.early_stopping
-    if stopping is not None and stopping.algorithm_name not in EARLY_STOPPING_ALGORITHMS:
+    if stopping is not None and not stopping.algorithm_name:
+        problems.append(
+            Problem(
+                "early-stopping-name",
+                ("spec", "earlyStopping", "algorithmName"),
+                "is required",
+                "name the early-stopping algorithm, e.g. median_stop()",
+            )
+        )
+    elif stopping is not None and stopping.algorithm_name not in context.early_stopping_names:
         problems.append(
             Problem(
                 "early-stopping-name",
                 ("spec", "earlyStopping", "algorithmName"),
                 f"unknown early-stopping algorithm {stopping.algorithm_name!r}",
-                did_you_mean(stopping.algorithm_name, EARLY_STOPPING_ALGORITHMS),
+                did_you_mean(stopping.algorithm_name, context.early_stopping_names),
             )
         )
     return problems
@@ -199,22 +206,5 @@ def _resume_policy(spec: ExperimentSpec) -> list[Problem]:
             ("spec", "resumePolicy"),
             f"invalid resume policy {policy!r}",
             did_you_mean(policy, RESUME_POLICIES),
-        )
-    ]
-
-
-def _collector(spec: ExperimentSpec) -> list[Problem]:
-    collector = spec.metrics_collector_spec.collector if spec.metrics_collector_spec else None
-    if collector is None or collector.kind in COLLECTOR_KINDS:
-        return []
-    hint = did_you_mean(collector.kind, COLLECTOR_KINDS)
-    if collector.kind == "None":
-        hint = "Katib renamed the 'None' collector to 'Push'; use 'Push'"
-    return [
-        Problem(
-            "collector-kind",
-            ("spec", "metricsCollectorSpec", "collector", "kind"),
-            f"invalid metrics collector kind {collector.kind!r}",
-            hint,
         )
     ]

@@ -15,7 +15,8 @@ DISTRIBUTIONS = ("uniform", "logUniform", "normal", "logNormal")
 _LOG_DISTRIBUTIONS = ("logUniform", "logNormal")
 
 
-def check(spec: ExperimentSpec) -> list[Problem]:
+def check(spec: ExperimentSpec, fixed: frozenset[str] = frozenset()) -> list[Problem]:
+    """`fixed` names parameters whose range may be a single value (min == max)."""
     parameters = spec.parameters or []
     problems: list[Problem] = []
     if not parameters and spec.nas_config is None:
@@ -50,11 +51,13 @@ def check(spec: ExperimentSpec) -> list[Problem]:
                 )
             )
         seen.setdefault(parameter.name, index)
-        problems += check_parameter(parameter, path)
+        problems += check_parameter(parameter, path, parameter.name in fixed)
     return problems
 
 
-def check_parameter(parameter: ParameterSpec, path: FieldPath) -> list[Problem]:
+def check_parameter(
+    parameter: ParameterSpec, path: FieldPath, may_be_fixed: bool = False
+) -> list[Problem]:
     kind = parameter.parameter_type
     space = parameter.feasible_space
     space_path = (*path, "feasibleSpace")
@@ -78,13 +81,13 @@ def check_parameter(parameter: ParameterSpec, path: FieldPath) -> list[Problem]:
             )
         )
     if kind in ("int", "double"):
-        problems += _numeric(kind, space, space_path)
+        problems += _numeric(kind, space, space_path, may_be_fixed)
     elif kind in ("categorical", "discrete"):
         problems += _listed(kind, space, space_path)
     return problems
 
 
-def _numeric(kind: str, space: FeasibleSpace, path: FieldPath) -> list[Problem]:
+def _numeric(kind: str, space: FeasibleSpace, path: FieldPath, may_be_fixed: bool) -> list[Problem]:
     problems: list[Problem] = []
     builder = "integer" if kind == "int" else "double"
     if space.list_:
@@ -124,7 +127,7 @@ def _numeric(kind: str, space: FeasibleSpace, path: FieldPath) -> list[Problem]:
             continue
         bounds[field] = value
     low, high, step = bounds.get("min"), bounds.get("max"), bounds.get("step")
-    if low is not None and high is not None and low >= high:
+    if low is not None and high is not None and (low > high or (low == high and not may_be_fixed)):
         problems.append(
             Problem(
                 "parameter-range",

@@ -1,14 +1,21 @@
-"""Trial-template rules: the primary container, the trial parameters and their
-`${trialParameters.*}` placeholders (Katib's `validateTrialTemplate`), plus the reverse
-check Katib leaves to trial creation: every search-space parameter is referenced."""
+"""Trial-template rules: the source (inline or ConfigMap), the primary container, the
+trial parameters and their `${trialParameters.*}` placeholders, and the template itself
+once substituted (Katib's `validateTrialTemplate`, a batch/v1 Job checked strictly), plus
+what Katib leaves to trial creation: every search-space parameter is referenced and the
+primary container exists."""
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
+from typing import Any
 
+from generator import yamlio
+from generator.context import Context
 from generator.models import ExperimentSpec, TrialTemplate
 from generator.problems import FieldPath, Problem, did_you_mean
+from generator.schema import check_job
 from generator.space import placeholder
 
 _PLACEHOLDER = re.compile(r"\$\{trialParameters\.(.+?)\}")
@@ -22,7 +29,7 @@ def is_meta_reference(reference: str) -> bool:
     return bool(_META_REFERENCE.match(reference) or _META_INDEXED.match(reference))
 
 
-def check(spec: ExperimentSpec) -> list[Problem]:
+def check(spec: ExperimentSpec, context: Context) -> list[Problem]:
     template = spec.trial_template
     if template is None:
         return [
@@ -63,8 +70,153 @@ def check(spec: ExperimentSpec) -> list[Problem]:
             )
         )
         return problems
-    problems += _trial_parameters(spec, template)
+    text, where = _template_text(template, context, problems)
+    problems += _trial_parameters(spec, template, text)
+    if text is not None and not any(p.code.startswith("trial-parameter") for p in problems):
+        problems += _manifest(template, text, where, context)
     return problems
+
+
+def _template_text(
+    template: TrialTemplate, context: Context, problems: list[Problem]
+) -> tuple[str | None, FieldPath]:
+    """The template as Katib substitutes into it: the inline spec as JSON, or the text of
+    the ConfigMap entry, which must be in the same overlay (or the files validated)."""
+    if template.trial_spec is not None:
+        return json.dumps(template.trial_spec, ensure_ascii=False), (*_TEMPLATE, "trialSpec")
+    source = template.config_map
+    where: FieldPath = (*_TEMPLATE, "configMap")
+    if source is None:
+        return None, where
+    missing = [
+        field
+        for field, value in (
+            ("configMapName", source.config_map_name),
+            ("configMapNamespace", source.config_map_namespace),
+            ("templatePath", source.template_path),
+        )
+        if not value
+    ]
+    for field in missing:
+        problems.append(
+            Problem(
+                "trial-template-configmap",
+                (*where, field),
+                "is required",
+                "name the ConfigMap, its namespace and the key that holds the template",
+            )
+        )
+    if missing:
+        return None, where
+    data = context.config_map(source.config_map_namespace, source.config_map_name or "")
+    if data is None:
+        problems.append(
+            Problem(
+                "trial-template-configmap",
+                (*where, "configMapName"),
+                f"ConfigMap {source.config_map_namespace}/{source.config_map_name} is not "
+                "among the manifests validated, so Katib would reject the Experiment",
+                "render the ConfigMap in the same overlay, or validate its file alongside",
+            )
+        )
+        return None, where
+    text = data.get(source.template_path or "")
+    if text is None:
+        problems.append(
+            Problem(
+                "trial-template-configmap",
+                (*where, "templatePath"),
+                f"ConfigMap {source.config_map_name} has no key {source.template_path!r}",
+                did_you_mean(source.template_path or "", data) if data else "add the key",
+            )
+        )
+    return text, where
+
+
+def _manifest(
+    template: TrialTemplate, text: str, where: FieldPath, context: Context
+) -> list[Problem]:
+    substituted = _PLACEHOLDER.sub("test-value", text)
+    try:
+        manifest = yamlio.load(substituted)
+    except yamlio.YAMLError as err:
+        return [
+            Problem(
+                "trial-template-parse",
+                where,
+                f"does not parse once trial values are substituted: {err}".splitlines()[0],
+                "keep placeholders inside string values of the template",
+            )
+        ]
+    if not isinstance(manifest, dict):
+        return [Problem("trial-template-parse", where, "must be a mapping", "give a manifest")]
+    if template.trial_spec is not None:
+        manifest = template.trial_spec  # keep placeholders: they are strings either way
+    problems: list[Problem] = []
+    metadata = manifest.get("metadata") or {}
+    for field in ("name", "namespace"):
+        if isinstance(metadata, dict) and metadata.get(field):
+            problems.append(
+                Problem(
+                    "trial-template-metadata",
+                    (*where, "metadata", field),
+                    "must be omitted: Katib names each trial's resource after the trial",
+                    f"remove metadata.{field} from the template",
+                )
+            )
+    for field in ("apiVersion", "kind"):
+        if not manifest.get(field):
+            problems.append(
+                Problem("trial-template-kind", (*where, field), "is required", f"set {field}")
+            )
+    api_version, kind = str(manifest.get("apiVersion", "")), str(manifest.get("kind", ""))
+    if (api_version, kind) == ("batch/v1", "Job"):
+        problems += check_job(manifest, where)
+    if context.trial_resources is not None and kind:
+        group, _, version = api_version.rpartition("/")
+        resource = f"{kind}.{version}.{group}"
+        if resource not in context.trial_resources:
+            problems.append(
+                Problem(
+                    "trial-resource",
+                    (*where, "kind"),
+                    f"{context.source} does not let Katib watch {resource}, so its trials "
+                    "would never finish",
+                    "add it to the katib-config's init.controller.trialResources",
+                )
+            )
+    problems += _primary_container(template, manifest, where)
+    return problems
+
+
+def _primary_container(
+    template: TrialTemplate, manifest: dict[str, Any], where: FieldPath
+) -> list[Problem]:
+    names = [c.get("name") for c in _containers(manifest) if isinstance(c, dict)]
+    wanted = template.primary_container_name
+    if not names or not wanted or wanted in names:
+        return []
+    return [
+        Problem(
+            "primary-container",
+            (*_TEMPLATE, "primaryContainerName"),
+            f"no container of the template is named {wanted!r}",
+            did_you_mean(wanted, [str(n) for n in names]),
+        )
+    ]
+
+
+def _containers(node: Any) -> Iterator[Any]:
+    """Every entry of every `containers` list anywhere in a manifest."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "containers" and isinstance(value, list):
+                yield from value
+            else:
+                yield from _containers(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _containers(item)
 
 
 def _source(template: TrialTemplate) -> list[Problem]:
@@ -89,9 +241,10 @@ def _source(template: TrialTemplate) -> list[Problem]:
     return []
 
 
-def _trial_parameters(spec: ExperimentSpec, template: TrialTemplate) -> list[Problem]:
+def _trial_parameters(
+    spec: ExperimentSpec, template: TrialTemplate, text: str | None
+) -> list[Problem]:
     problems: list[Problem] = []
-    text = json.dumps(template.trial_spec, ensure_ascii=False) if template.trial_spec else None
     parameter_names = [p.name for p in spec.parameters or []]
     names: dict[str, int] = {}
     references: dict[str, int] = {}

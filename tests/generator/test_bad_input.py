@@ -127,7 +127,7 @@ def test_the_problem_wording(make_project: ProjectFactory) -> None:
     assert stderr == (
         "1 problem found\n"
         "spec/example.py:8: experiment 'bad-input-example': spec.algorithm.algorithmName: "
-        "unknown algorithm 'radnom' [algorithm-name]\n"
+        "unknown algorithm 'radnom' (hpo-gen has no suggestion service for it) [algorithm-name]\n"
         "  fix: did you mean 'random'?\n"
     )
 
@@ -145,7 +145,7 @@ def test_json_output_lists_the_structured_problems(make_project: ProjectFactory)
             "line": 8,
             "experiment": "bad-input-example",
             "path": "spec.algorithm.algorithmName",
-            "message": "unknown algorithm 'radnom'",
+            "message": "unknown algorithm 'radnom' (hpo-gen has no suggestion service for it)",
             "hint": "did you mean 'random'?",
         }
     ]

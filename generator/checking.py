@@ -1,0 +1,113 @@
+"""`hpo-gen validate PATHS`: checks Python spec modules and Katib YAML files alike and
+gathers every problem. YAML documents given together are one cluster: a ConfigMap in one
+file serves an Experiment in another."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from generator import yamlio
+from generator.context import Context, from_katib_config
+from generator.loading import load_specs
+from generator.models import Experiment
+from generator.origin import Origin, display_path
+from generator.problems import Problem, ProblemReport
+from generator.validation import validate_experiment
+from generator.yamlspecs import YamlDocument, check_documents, read_documents
+
+YAML_SUFFIXES = (".yaml", ".yml")
+
+
+class UsageProblem(Exception):
+    """The paths given cannot be validated at all (exit code 2)."""
+
+
+@dataclass
+class Checked:
+    experiments: list[Experiment] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def katib_context(path: Path) -> Context:
+    """The names a katib-config file allows."""
+    try:
+        documents = yamlio.load_all(path.read_text(encoding="utf-8"))
+    except (OSError, yamlio.YAMLError) as err:
+        raise UsageProblem(f"cannot read the katib-config {path}: {err}") from err
+    for document in documents:
+        if isinstance(document, dict) and document.get("kind") == "KatibConfig":
+            return from_katib_config(document, f"katib-config {display_path(path)}")
+        data = document.get("data") if isinstance(document, dict) else None
+        if isinstance(data, dict) and isinstance(data.get("katib-config.yaml"), str):
+            inner = yamlio.load(data["katib-config.yaml"])
+            return from_katib_config(inner, f"katib-config {display_path(path)}")
+    raise UsageProblem(f"{path} holds no KatibConfig (nor a ConfigMap with katib-config.yaml)")
+
+
+def check_paths(paths: Sequence[Path], context: Context) -> Checked:
+    checked = Checked()
+    yaml_documents: list[YamlDocument] = []
+    for path in paths:
+        if path.is_dir():
+            if (path / "__init__.py").is_file():
+                _check_python(path, None, context, checked)
+            for found in sorted(p for p in path.rglob("*") if p.suffix in YAML_SUFFIXES):
+                yaml_documents += _read_yaml(found, checked)
+        elif path.suffix == ".py":
+            _check_python(path.parent, path, context, checked)
+        elif path.suffix in YAML_SUFFIXES:
+            yaml_documents += _read_yaml(path, checked)
+        else:
+            raise UsageProblem(f"{path}: expected a .py spec module, a YAML file or a folder")
+    result = check_documents(yaml_documents, context)
+    checked.experiments += result.experiments
+    checked.problems += result.problems
+    return checked
+
+
+def _read_yaml(path: Path, checked: Checked) -> list[YamlDocument]:
+    shown = display_path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        checked.problems.append(
+            Problem(
+                "file", (), f"cannot read {shown}: {err}", "check the file", None, Origin(shown, 1)
+            )
+        )
+        return []
+    documents, problems = read_documents(text, shown)
+    checked.problems += problems
+    has_objects = any(isinstance(d.data, dict) and d.data.get("kind") for d in documents)
+    if not problems and not has_objects:
+        checked.problems.append(
+            Problem(
+                "no-experiment",
+                (),
+                f"{shown} holds no Kubernetes object",
+                "give a Katib Experiment (kind: Experiment)",
+                origin=Origin(shown, 1),
+            )
+        )
+    return documents
+
+
+def _check_python(package: Path, module: Path | None, context: Context, checked: Checked) -> None:
+    if not (package / "__init__.py").is_file():
+        raise UsageProblem(
+            f"{module or package}: spec modules live in a package (a folder with __init__.py)"
+        )
+    try:
+        specs = load_specs(package)
+    except ProblemReport as report:
+        checked.problems += report.problems
+        return
+    wanted = f"{package.resolve().name}/{module.name}" if module else None
+    for experiment in specs.experiments:
+        if wanted is not None and specs.modules.get(experiment.name) != wanted:
+            continue
+        defaulted, problems = validate_experiment(experiment, context)
+        checked.experiments.append(defaulted)
+        checked.problems += problems
