@@ -156,10 +156,11 @@ def _objective(spec: ExperimentSpec) -> list[Problem]:
 def _algorithm(spec: ExperimentSpec, context: Context) -> list[Problem]:
     problems = []
     if spec.algorithm is None or not spec.algorithm.algorithm_name:
+        path: tuple[str, ...] = ("spec", "algorithm")
         problems.append(
             Problem(
                 "algorithm",
-                ("spec", "algorithm", "algorithmName"),
+                path if spec.algorithm is None else (*path, "algorithmName"),
                 "is required",
                 "choose a suggestion algorithm, e.g. algorithm('random')",
             )
