@@ -1,29 +1,101 @@
 """hpo-gen's spec language: Katib experiments written in Python.
 
-from generator import SearchSpace, algorithm, categorical, container, double
-from generator import experiment, job, maximize
+from generator import SearchSpace, categorical, container, double, experiment, job
+from generator import maximize, random_search
 """
 
 from __future__ import annotations
 
-from generator.builders import algorithm, container, experiment, job, maximize, minimize
+from generator.builders import (
+    TRIAL_API_VERSION,
+    TRIAL_KIND,
+    TRIAL_NAME,
+    TRIAL_NAMESPACE,
+    algorithm,
+    config_map_source,
+    container,
+    experiment,
+    job,
+    maximize,
+    minimize,
+    trial_annotation,
+    trial_label,
+    trial_parameter,
+    trial_template,
+)
+from generator.collectors import (
+    custom_collector,
+    file_collector,
+    metrics_collector,
+    prometheus_collector,
+    push_collector,
+    stdout_collector,
+    tensorflow_event_collector,
+)
 from generator.environments import Environment, environment
 from generator.models import Experiment
+from generator.nas import nas_config, operation
 from generator.space import SearchSpace, categorical, discrete, double, integer
+from generator.tuning import (
+    bayesian_optimization,
+    cmaes,
+    darts,
+    early_stopping,
+    enas,
+    grid,
+    hyperband,
+    median_stop,
+    multivariate_tpe,
+    pbt,
+    random_search,
+    sobol,
+    tpe,
+)
 
 __all__ = [
+    "TRIAL_API_VERSION",
+    "TRIAL_KIND",
+    "TRIAL_NAME",
+    "TRIAL_NAMESPACE",
     "Environment",
     "Experiment",
     "SearchSpace",
     "algorithm",
+    "bayesian_optimization",
     "categorical",
+    "cmaes",
+    "config_map_source",
     "container",
+    "custom_collector",
+    "darts",
     "discrete",
     "double",
+    "early_stopping",
+    "enas",
     "environment",
     "experiment",
+    "file_collector",
+    "grid",
+    "hyperband",
     "integer",
     "job",
     "maximize",
+    "median_stop",
+    "metrics_collector",
     "minimize",
+    "multivariate_tpe",
+    "nas_config",
+    "operation",
+    "pbt",
+    "prometheus_collector",
+    "push_collector",
+    "random_search",
+    "sobol",
+    "stdout_collector",
+    "tensorflow_event_collector",
+    "tpe",
+    "trial_annotation",
+    "trial_label",
+    "trial_parameter",
+    "trial_template",
 ]

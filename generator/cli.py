@@ -15,6 +15,7 @@ import click
 
 from generator.checking import UsageProblem, check_paths, katib_context
 from generator.context import Context
+from generator.importing import import_files
 from generator.problems import ProblemReport, format_problems
 from generator.project import Project
 from generator.writing import diff_tree, write_tree
@@ -87,6 +88,29 @@ def render(project: Path, check: bool, debug: bool) -> None:
     changed = write_tree(repo.overlays_dir, tree)
     state = "written" if changed else "already up to date"
     click.echo(f"overlays/: {len(tree)} files {state}", err=True)
+
+
+@main.command(name="import")
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("spec"),
+    show_default=True,
+    help="The spec package to write the modules into.",
+)
+@click.option("--force", is_flag=True, help="Replace spec modules that already exist.")
+@debug_option
+@reporting_problems
+def import_(files: tuple[Path, ...], out: Path, force: bool, debug: bool) -> None:
+    """Write a Python spec module for each Katib Experiment in the YAML FILES."""
+    written = import_files(files, out, force=force)
+    for path in written:
+        click.echo(f"wrote {path}")
+    if not any(out.glob("*.py")) or not (out / "__init__.py").exists():
+        click.echo(f"{out} needs an __init__.py and an environment to render", err=True)
 
 
 @main.command()

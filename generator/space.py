@@ -15,8 +15,11 @@ Number = int | float
 Value = int | float | str
 
 
-def wire_number(value: Number) -> str:
-    """Katib carries numbers as strings: ints as digits, floats in Python's shortest repr."""
+def wire_number(value: Number | str) -> str:
+    """Katib carries numbers as strings: ints as digits, floats in Python's shortest repr;
+    a string is taken as written (for spellings such as "1e-3" or "0.00001")."""
+    if isinstance(value, str):
+        return value
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TypeError(f"expected a number, got {value!r} ({type(value).__name__})")
     return str(value) if isinstance(value, int) else repr(float(value))
@@ -58,10 +61,10 @@ class Tunable:
 
 
 def double(
-    min: Number,
-    max: Number,
+    min: Number | str,
+    max: Number | str,
     *,
-    step: Number | None = None,
+    step: Number | str | None = None,
     distribution: str | None = None,
     description: str | None = None,
     trial_parameter: str | None = None,
@@ -71,10 +74,10 @@ def double(
 
 
 def integer(
-    min: int,
-    max: int,
+    min: int | str,
+    max: int | str,
     *,
-    step: int | None = None,
+    step: int | str | None = None,
     distribution: str | None = None,
     description: str | None = None,
     trial_parameter: str | None = None,
@@ -94,7 +97,7 @@ def categorical(
 
 
 def discrete(
-    values: Sequence[Number],
+    values: Sequence[Number | str],
     *,
     description: str | None = None,
     trial_parameter: str | None = None,
@@ -105,9 +108,9 @@ def discrete(
 
 def _numeric(
     parameter_type: str,
-    min: Number,
-    max: Number,
-    step: Number | None,
+    min: Number | str,
+    max: Number | str,
+    step: Number | str | None,
     distribution: str | None,
     description: str | None,
     trial_parameter: str | None,

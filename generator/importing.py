@@ -1,0 +1,466 @@
+"""`hpo-gen import`: writes an idiomatic Python spec module for each Katib Experiment in
+YAML, using the spec language's builders, so that rendering the module gives back the
+Experiment (with Katib's defaults). Every module is executed and compared with its source
+before anything is written."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from generator import pycode
+from generator.builders import TRIAL_API_VERSION, TRIAL_KIND, TRIAL_NAME, TRIAL_NAMESPACE
+from generator.context import Context
+from generator.defaults import with_defaults
+from generator.models import (
+    AlgorithmSpec,
+    EarlyStoppingSpec,
+    Experiment,
+    MetricsCollectorSpec,
+    NasConfig,
+    ObjectiveSpec,
+    ParameterSpec,
+    TrialParameterSpec,
+    TrialTemplate,
+)
+from generator.origin import Origin, display_path
+from generator.problems import Problem, ProblemReport
+from generator.pycode import Call, Code, call
+from generator.schema import check_manifest
+from generator.space import wire_number
+from generator.yamlspecs import check_documents, read_documents
+
+_META = {
+    TRIAL_NAME: "TRIAL_NAME",
+    TRIAL_NAMESPACE: "TRIAL_NAMESPACE",
+    TRIAL_KIND: "TRIAL_KIND",
+    TRIAL_API_VERSION: "TRIAL_API_VERSION",
+}
+# Typed algorithm builders and how their keywords map to Katib's setting names.
+_TYPED_ALGORITHMS: dict[str, tuple[str, dict[str, str]]] = {
+    "random": ("random_search", {"random_state": "random_state"}),
+    "grid": ("grid", {"random_state": "random_state"}),
+    "tpe": (
+        "tpe",
+        {
+            "gamma": "gamma",
+            "prior_weight": "prior_weight",
+            "n_EI_candidates": "n_ei_candidates",
+            "random_state": "random_state",
+        },
+    ),
+    "multivariate-tpe": (
+        "multivariate_tpe",
+        {name: name for name in ("n_startup_trials", "n_ei_candidates", "random_state")},
+    ),
+    "cmaes": ("cmaes", {name: name for name in ("restart_strategy", "sigma", "random_state")}),
+    "sobol": ("sobol", {}),
+    "bayesianoptimization": (
+        "bayesian_optimization",
+        {
+            name: name
+            for name in (
+                "base_estimator",
+                "n_initial_points",
+                "acq_func",
+                "acq_optimizer",
+                "random_state",
+            )
+        },
+    ),
+}
+
+
+class UnimportableError(ValueError):
+    """The Experiment uses something the spec language cannot spell (an unknown parameter
+    or objective type); fix the YAML first."""
+
+
+class _Module:
+    """The pieces of one generated module: imports and top-level assignments."""
+
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+        self.assignments: list[tuple[str, Any]] = []
+
+    def use(self, name: str) -> str:
+        self.names.add(name)
+        return name
+
+    def call(self, function: str, *args: Any, **kwargs: Any) -> Call:
+        self.use(function)
+        return call(function, *args, **kwargs)
+
+
+def module_source(experiment: Experiment, source: str) -> str:
+    """The Python spec module for `experiment` (as parsed, before defaults)."""
+    module = _Module()
+    spec = experiment.spec
+    variable = pycode.identifier(experiment.name)
+    names = [p.name for p in spec.parameters or []]
+    derived, explicit = _trial_parameters(spec.parameters or [], spec.trial_template)
+    if spec.parameters:
+        module.assignments.append(("space", _space(module, spec.parameters, derived)))
+    template = spec.trial_template
+    if template is not None and template.trial_spec is not None:
+        module.assignments.append(("TRIAL_SPEC", template.trial_spec))
+    arguments: dict[str, Any] = {
+        "namespace": experiment.metadata.namespace,
+        "labels": experiment.metadata.labels,
+        "annotations": experiment.metadata.annotations,
+        "objective": _objective(module, spec.objective),
+        "algorithm": _algorithm(module, spec.algorithm),
+        "early_stopping": _early_stopping(module, spec.early_stopping),
+        "parameters": Code("space") if names else None,
+        "nas_config": _nas(module, spec.nas_config),
+        "max_trial_count": spec.max_trial_count,
+        "parallel_trial_count": spec.parallel_trial_count,
+        "max_failed_trial_count": spec.max_failed_trial_count,
+        "resume_policy": spec.resume_policy,
+        "metrics_collector": _collector(module, spec.metrics_collector_spec),
+        "trial_parameters": (
+            [_trial_parameter(module, t) for t in explicit] if explicit is not None else None
+        ),
+        "trial": _template(module, template, explicit is None, len(derived)),
+    }
+    module.assignments.append((variable, module.call("experiment", experiment.name, **arguments)))
+    header = (
+        f'"""Katib Experiment {experiment.name}, imported by `hpo-gen import` from\n{source}\n"""\n'
+    )
+    body = "".join(
+        f"\n{name} = {pycode.render(value, 0, len(name) + 3)}\n"
+        for name, value in module.assignments
+    )
+    code = header + "\n" + pycode.imports("generator", sorted(module.names)) + body
+    if any(len(line) > pycode.LINE_WIDTH and " " in line.strip() for line in code.splitlines()):
+        # A word longer than a line (a shell one-liner, say) cannot be wrapped.
+        code = code.replace('"""\n\n', '"""\n\n# ruff: noqa: E501\n', 1)
+    return code
+
+
+def _trial_parameters(
+    parameters: Sequence[ParameterSpec], template: TrialTemplate | None
+) -> tuple[dict[str, TrialParameterSpec], list[TrialParameterSpec] | None]:
+    """Trial parameters the search space can derive (parameter name -> spec) and, when
+    the template's list is not in the derived order, the whole list to spell by hand."""
+    listed = list(template.trial_parameters or []) if template else []
+    head = listed[: len(parameters)]
+    if template is None or template.trial_parameters is None:
+        return {}, []
+    if len(head) == len(parameters) and all(
+        t.reference == p.name for t, p in zip(head, parameters, strict=True)
+    ):
+        return {p.name: t for p, t in zip(parameters, head, strict=True)}, None
+    return {}, listed
+
+
+def _number(text: str | None, kind: str) -> Any:
+    """A bound as a number when it spells back the same, else the text as written."""
+    if text is None:
+        return None
+    try:
+        value: int | float = int(text) if kind == "int" else float(text)
+    except ValueError:
+        return text
+    return value if wire_number(value) == text else text
+
+
+def _values(values: Sequence[str]) -> list[Any]:
+    numbers = [_number(v, "int") for v in values]
+    return numbers if all(isinstance(n, int) for n in numbers) else list(values)
+
+
+def _tunable(module: _Module, parameter: ParameterSpec, trial: TrialParameterSpec | None) -> Call:
+    space = parameter.feasible_space
+    kind = parameter.parameter_type
+    extra: dict[str, Any] = {}
+    if trial is not None:
+        if trial.name != parameter.name:
+            extra["trial_parameter"] = trial.name
+        extra["description"] = trial.description
+    if kind in ("int", "double"):
+        if space.list_ is not None:
+            raise UnimportableError(f"parameter {parameter.name!r}: a {kind} with a list")
+        function = "integer" if kind == "int" else "double"
+        return module.call(
+            function,
+            _number(space.min, kind),
+            _number(space.max, kind),
+            step=_number(space.step, kind),
+            distribution=space.distribution,
+            **extra,
+        )
+    if kind in ("categorical", "discrete"):
+        if space.min is not None or space.max is not None or space.step is not None:
+            raise UnimportableError(f"parameter {parameter.name!r}: a {kind} with min/max/step")
+        if space.distribution is not None:
+            raise UnimportableError(f"parameter {parameter.name!r}: a {kind} with a distribution")
+        return module.call(kind, _values(space.list_ or []), **extra)
+    raise UnimportableError(f"parameter {parameter.name!r} has the unknown type {kind!r}")
+
+
+def _space(
+    module: _Module, parameters: Sequence[ParameterSpec], trials: dict[str, TrialParameterSpec]
+) -> Call:
+    tunables = {p.name: _tunable(module, p, trials.get(p.name)) for p in parameters}
+    if len(set(tunables)) != len(parameters):
+        raise UnimportableError("two parameters share a name")
+    if all(pycode.is_identifier(name) for name in tunables):
+        return module.call("SearchSpace", **tunables)
+    return module.call("SearchSpace", tunables)
+
+
+def _objective(module: _Module, objective: ObjectiveSpec | None) -> Call | None:
+    if objective is None:
+        return None
+    if objective.type not in ("maximize", "minimize"):
+        raise UnimportableError(
+            f"objective type {objective.type!r} is neither maximize nor minimize"
+        )
+    strategies = (
+        {s.name: s.value for s in objective.metric_strategies}
+        if objective.metric_strategies is not None
+        else None
+    )
+    return module.call(
+        objective.type,
+        objective.objective_metric_name,
+        goal=objective.goal,
+        additional_metrics=objective.additional_metric_names,
+        metric_strategies=strategies,
+    )
+
+
+def _setting(value: str) -> Any:
+    for kind in ("int", "double"):
+        number = _number(value, kind)
+        if not isinstance(number, str):
+            return number
+    return value
+
+
+def _algorithm(module: _Module, spec: AlgorithmSpec | None) -> Call | None:
+    if spec is None:
+        return None
+    settings = {s.name: _setting(s.value) for s in spec.algorithm_settings or []}
+    typed = _TYPED_ALGORITHMS.get(spec.algorithm_name)
+    if (
+        typed is not None
+        and set(settings) <= set(typed[1])
+        and len(settings) == len(spec.algorithm_settings or [])
+    ):
+        function, keywords = typed
+        return module.call(function, **{keywords[k]: v for k, v in settings.items()})
+    return module.call("algorithm", spec.algorithm_name, **settings)
+
+
+def _early_stopping(module: _Module, spec: EarlyStoppingSpec | None) -> Call | None:
+    if spec is None:
+        return None
+    settings = {s.name: _setting(s.value) for s in spec.algorithm_settings or []}
+    known = {"min_trials_required", "start_step"}
+    if spec.algorithm_name == "medianstop" and set(settings) <= known:
+        return module.call("median_stop", **settings)
+    return module.call("early_stopping", spec.algorithm_name, **settings)
+
+
+def _collector(module: _Module, spec: MetricsCollectorSpec | None) -> Call | None:
+    if spec is None:
+        return None
+    # Katib's defaults give a collector-less spec the StdOut collector.
+    kind = spec.collector.kind if spec.collector else "StdOut"
+    source = spec.source
+    path = source.file_system_path if source else None
+    formats = source.filter.metrics_format if source and source.filter else None
+    has_filter = source is not None and source.filter is not None
+    http_get = source.http_get if source else None
+    custom = spec.collector.custom_collector if spec.collector else None
+    where = (path.path, path.kind, path.format) if path else (None, None, None)
+    plain = http_get is None and custom is None
+    if kind == "StdOut" and plain and path is None and (formats or not has_filter):
+        return module.call("stdout_collector", formats)
+    if kind == "Push" and source is None and custom is None:
+        return module.call("push_collector")
+    file_path = where[:2] == (None, None) or (where[0] is not None and where[1] == "File")
+    if kind == "File" and plain and (formats or not has_filter) and file_path:
+        return module.call("file_collector", where[0], file_format=where[2], metrics_format=formats)
+    directory = where[:2] == (None, None) or (where[0] is not None and where[1] == "Directory")
+    if kind == "TensorFlowEvent" and plain and not has_filter and where[2] is None and directory:
+        return module.call("tensorflow_event_collector", where[0])
+    if (
+        kind == "Custom"
+        and custom is not None
+        and http_get is None
+        and not has_filter
+        and (where[2] is None)
+    ):
+        return module.call("custom_collector", custom, path=where[0], path_kind=where[1])
+    return module.call(
+        "metrics_collector",
+        kind,
+        path=where[0],
+        path_kind=where[1],
+        file_format=where[2],
+        metrics_format=formats,
+        http_get=http_get,
+        custom_collector=custom,
+    )
+
+
+def _nas(module: _Module, spec: NasConfig | None) -> Call | None:
+    if spec is None:
+        return None
+    operations = []
+    for operation in spec.operations or []:
+        parameters = operation.parameters or []
+        space = _space(module, parameters, {}) if parameters else None
+        args = (
+            (operation.operation_type, space) if space is not None else (operation.operation_type,)
+        )
+        operations.append(module.call("operation", *args))
+    graph = spec.graph_config
+    return module.call(
+        "nas_config",
+        operations=operations,
+        num_layers=graph.num_layers if graph else None,
+        input_sizes=graph.input_sizes if graph else None,
+        output_sizes=graph.output_sizes if graph else None,
+    )
+
+
+def _trial_parameter(module: _Module, spec: TrialParameterSpec) -> Call:
+    reference: Any = spec.reference
+    if reference in _META:
+        reference = Code(module.use(_META[reference]))
+    return module.call("trial_parameter", spec.name, reference, spec.description)
+
+
+def _template(
+    module: _Module, template: TrialTemplate | None, derived: bool, count: int
+) -> Call | None:
+    if template is None:
+        return None
+    extra = list(template.trial_parameters or [])[count:] if derived else []
+    source = None
+    if template.config_map is not None:
+        cm = template.config_map
+        source = module.call(
+            "config_map_source",
+            cm.config_map_name,
+            namespace=cm.config_map_namespace,
+            template_path=cm.template_path,
+        )
+    spec_argument = (Code("TRIAL_SPEC"),) if template.trial_spec is not None else ()
+    return module.call(
+        "trial_template",
+        *spec_argument,
+        config_map=source,
+        primary_container_name=template.primary_container_name,
+        primary_pod_labels=template.primary_pod_labels,
+        success_condition=template.success_condition,
+        failure_condition=template.failure_condition,
+        retain=template.retain,
+        extra_trial_parameters=[_trial_parameter(module, t) for t in extra] or None,
+    )
+
+
+def check_round_trip(source: str, original: Experiment, filename: str) -> None:
+    """Run the generated module and insist that it builds `original` (with defaults)."""
+    namespace: dict[str, Any] = {"__name__": "hpo_gen_import_check"}
+    exec(compile(source, filename, "exec"), namespace)
+    built = [v for v in namespace.values() if isinstance(v, Experiment)]
+    expected = with_defaults(original).to_wire()
+    if len(built) != 1 or with_defaults(built[0]).to_wire() != expected:
+        raise AssertionError(
+            f"hpo-gen import wrote a module for {original.name!r} that does not rebuild it; "
+            "please report this as a bug"
+        )
+
+
+def import_text(text: str, source: str) -> tuple[dict[str, str], list[Problem]]:
+    """module file name -> source for every Experiment in a YAML text, and the problems
+    that keep documents from being imported (invalid YAML, a shape Katib would refuse)."""
+    documents, problems = read_documents(text, source)
+    modules: dict[str, str] = {}
+    for document in documents:
+        if not document.is_experiment:
+            continue
+        shape = check_documents([document], Context()).problems
+        blocking = [p for p in shape if p.code in {"schema", "unknown-field", "invalid-value"}]
+        if blocking or check_manifest(document.data):
+            problems += blocking
+            continue
+        experiment = Experiment.model_validate(document.data)
+        try:
+            code = module_source(experiment, source)
+        except UnimportableError as err:
+            problems.append(
+                Problem(
+                    "import",
+                    (),
+                    str(err),
+                    "fix the Experiment, then import it again",
+                    experiment.name,
+                    document.origin(()),
+                )
+            )
+            continue
+        check_round_trip(code, experiment, source)
+        modules[f"{pycode.identifier(experiment.name)}.py"] = code
+    return modules, problems
+
+
+SPEC_PACKAGE_DOC = '"""Experiments and environments, one module each; see `hpo-gen render`."""\n'
+
+
+def import_files(files: Sequence[Path], out: Path, *, force: bool = False) -> list[str]:
+    """Write the spec modules for every Experiment in `files` into `out`, all or none."""
+    modules: dict[str, tuple[str, str]] = {}  # file name -> (source YAML, code)
+    problems: list[Problem] = []
+    for path in files:
+        shown = display_path(path)
+        found, trouble = import_text(path.read_text(encoding="utf-8"), shown)
+        problems += trouble
+        for name, code in found.items():
+            if name in modules:
+                problems.append(_clash(name, modules[name][0], shown))
+            modules[name] = (shown, code)
+    for name, (shown, _) in sorted(modules.items()):
+        if (out / name).exists() and not force:
+            problems.append(
+                Problem(
+                    "import-exists",
+                    (),
+                    f"{display_path(out / name)} already exists",
+                    "pass --force to replace it, or import into another --out folder",
+                    origin=Origin(shown, 1),
+                )
+            )
+    if problems:
+        raise ProblemReport(problems)
+    out.mkdir(parents=True, exist_ok=True)
+    if not (out / "__init__.py").exists():
+        _write(out / "__init__.py", SPEC_PACKAGE_DOC)
+    for name, (_, code) in sorted(modules.items()):
+        _write(out / name, code)
+    return [display_path(out / name) for name in sorted(modules)]
+
+
+def _clash(name: str, first: str, second: str) -> Problem:
+    return Problem(
+        "import-clash",
+        (),
+        f"{first} and {second} both hold an Experiment that becomes {name}",
+        "rename one of the Experiments",
+        origin=Origin(second, 1),
+    )
+
+
+def _write(path: Path, text: str) -> None:
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
+        stream.write(text)
+    os.replace(temporary, path)
