@@ -1,6 +1,7 @@
 """`hpo-gen validate PATHS`: checks Python spec modules and Katib YAML files alike and
 gathers every problem. YAML documents given together are one cluster: a ConfigMap in one
-file serves an Experiment in another."""
+file serves an Experiment in another. With `--previous`, changes to experiments already
+rendered at the base revision are checked against Katib's update rules."""
 
 from __future__ import annotations
 
@@ -10,10 +11,13 @@ from pathlib import Path
 
 from generator import yamlio
 from generator.context import Context, from_katib_config
+from generator.defaults import with_defaults
 from generator.loading import load_specs
+from generator.locating import place
 from generator.models import Experiment
 from generator.origin import Origin, display_path
 from generator.problems import Problem, ProblemReport
+from generator.rules.update import DeployedStatus, check_update
 from generator.validation import validate_experiment
 from generator.yamlspecs import YamlDocument, check_documents, read_documents
 
@@ -111,3 +115,32 @@ def _check_python(package: Path, module: Path | None, context: Context, checked:
         defaulted, problems = validate_experiment(experiment, context)
         checked.experiments.append(defaulted)
         checked.problems += problems
+
+
+def check_previous(experiments: Sequence[Experiment], previous: Path) -> list[Problem]:
+    """Katib's update rules for each experiment already rendered under `previous` (a
+    checkout of the base revision), with the status it recorded in each environment."""
+    problems: list[Problem] = []
+    for experiment in experiments:
+        rendered = previous / "overlays" / "base" / experiment.name / "experiment.yaml"
+        if not rendered.is_file():
+            continue  # a new experiment: nothing deployed to change
+        old = with_defaults(Experiment.model_validate(yamlio.load(rendered.read_text("utf-8"))))
+        statuses = sorted((previous / "status").glob(f"*/{experiment.name}.yaml"))
+        for status in [_deployed(path) for path in statuses] or [DeployedStatus()]:
+            problems += place(check_update(experiment, old, status), experiment, experiment.name)
+    return problems
+
+
+def _deployed(path: Path) -> DeployedStatus:
+    document = yamlio.load(path.read_text(encoding="utf-8"))
+    status = document.get("status") if isinstance(document, dict) else None
+    if not isinstance(status, dict):
+        return DeployedStatus()
+    conditions = [c for c in status.get("conditions") or [] if isinstance(c, dict)]
+    last = conditions[-1] if conditions else {}
+    ended = last.get("type") if last.get("type") in ("Succeeded", "Failed") else None
+    trials = status.get("trials")
+    return DeployedStatus(
+        trials if isinstance(trials, int) else 0, ended, last.get("reason") if ended else None
+    )

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import click
 
-from generator.checking import UsageProblem, check_paths, katib_context
+from generator.checking import UsageProblem, check_paths, check_previous, katib_context
 from generator.context import Context
 from generator.importing import import_files
 from generator.problems import ProblemReport, format_problems
@@ -121,11 +121,22 @@ def import_(files: tuple[Path, ...], out: Path, force: bool, debug: bool) -> Non
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Check names against this katib-config (an environment that runs on Katib).",
 )
+@click.option(
+    "--previous",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A checkout of the base revision: changes to its experiments must be ones Katib "
+    "allows on a deployed Experiment.",
+)
 @click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @debug_option
 @reporting_problems
 def validate(
-    paths: tuple[Path, ...], project: Path, katib_config: Path | None, output: str, debug: bool
+    paths: tuple[Path, ...],
+    project: Path,
+    katib_config: Path | None,
+    previous: Path | None,
+    output: str,
+    debug: bool,
 ) -> None:
     """Check specs without writing anything: the project's spec/, or the given Python spec
     modules, Katib YAML files and folders."""
@@ -138,11 +149,14 @@ def validate(
             checked = check_paths(paths, context)
         except UsageProblem as err:
             raise click.UsageError(str(err)) from err
-        if checked.problems:
-            raise ProblemReport(checked.problems)
-        count = len(checked.experiments)
+        experiments, problems = checked.experiments, checked.problems
     else:
-        count = len(Project(project).validated_specs(context).experiments)
+        experiments, problems = Project(project).validated_specs(context).experiments, []
+    if previous is not None:
+        problems += check_previous(experiments, previous)
+    if problems:
+        raise ProblemReport(problems)
+    count = len(experiments)
     if output == "json":
         click.echo("[]")
     click.echo(f"{count} experiment{'s' if count != 1 else ''} valid", err=True)

@@ -149,3 +149,26 @@ def test_json_output_lists_the_structured_problems(make_project: ProjectFactory)
             "hint": "did you mean 'random'?",
         }
     ]
+
+
+def test_changing_a_deployed_experiment_beyond_its_budget_is_caught(
+    make_project: ProjectFactory, tmp_path: Path
+) -> None:
+    import shutil
+
+    root = make_project({"spec/example.py": spec()})
+    assert run_cli("hpo-gen", "render", cwd=root).returncode == 0
+    base = tmp_path / "base"
+    shutil.copytree(root, base)
+    status = base / "status/dev/bad-input-example.yaml"
+    status.parent.mkdir(parents=True)
+    status.write_text("status:\n  trials: 4\n  conditions:\n  - type: Running\n")
+
+    (root / "spec/example.py").write_text(spec().replace("max_trial_count=4", "max_trial_count=9"))
+    assert run_cli("hpo-gen", "validate", "--previous", str(base), cwd=root).returncode == 0
+
+    (root / "spec/example.py").write_text(spec(lr="0.01, 0.08"))
+    result = run_cli("hpo-gen", "validate", "--previous", str(base), cwd=root)
+    assert result.returncode == 1
+    assert "can change in a deployed Experiment; this changes spec.parameters" in result.stderr
+    assert "[update-forbidden]" in result.stderr

@@ -13,7 +13,10 @@ from typing import Any
 import pytest
 
 from generator.context import Context
+from generator.defaults import with_defaults
+from generator.models import Experiment
 from generator.problems import format_path
+from generator.rules.update import DeployedStatus, check_update
 from generator.yamlspecs import YamlDocument, check_documents
 
 Doc = dict[str, Any]
@@ -603,3 +606,53 @@ def test_a_config_without_the_algorithm_or_collector_rejects_them() -> None:
         algorithm_names=frozenset({"test"}), collector_kinds=frozenset({"File", "Custom", "Push"})
     )
     assert paths(fake(), without_stdout) == {f"{MC}.collector.kind"}
+
+
+# validator_test.go's UPDATE cases: the deployed (old) experiment, its status, and the
+# new one. hpo-gen compares defaulted specs, so a new spec that only spells a default
+# (resumePolicy "" for Never) is no change; the restart case changes the budget instead.
+def _experiment(change: Callable[[Doc], None] = lambda d: None) -> Experiment:
+    return with_defaults(Experiment.model_validate(mutated(change)))
+
+
+UPDATE_CASES = [
+    ("a correct resume", _experiment(), DeployedStatus(), _experiment(), set()),
+    (
+        "restarting a finished experiment whose resume policy is Never",
+        _experiment(_set("spec.resumePolicy", "Never")),
+        DeployedStatus(6, "Succeeded", "ExperimentMaxTrialsReached"),
+        _experiment(_set("spec.maxTrialCount", 8)),
+        {"spec.resumePolicy"},
+    ),
+    (
+        "max trial count not above the trials run",
+        _experiment(_set("spec.maxFailedTrialCount", 2)),
+        DeployedStatus(6),
+        _experiment(),
+        {"spec.maxTrialCount"},
+    ),
+    (
+        "changing the algorithm",
+        _experiment(_set("spec.algorithm.algorithmName", "not-test")),
+        DeployedStatus(),
+        _experiment(),
+        {"spec"},
+    ),
+    (
+        "restarting a LongRunning experiment with a larger budget",
+        _experiment(_set("spec.resumePolicy", "LongRunning")),
+        DeployedStatus(6, "Succeeded", "ExperimentMaxTrialsReached"),
+        _experiment(lambda d: spec(d).update(resumePolicy="LongRunning", maxTrialCount=10)),
+        set(),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "old,status,new,expected",
+    [pytest.param(o, s, n, e, id=case) for case, o, s, n, e in UPDATE_CASES],
+)
+def test_katib_update_case(
+    old: Experiment, status: DeployedStatus, new: Experiment, expected: set[str]
+) -> None:
+    assert {format_path(p.path) for p in check_update(new, old, status)} == expected
