@@ -92,7 +92,11 @@ def _run(environment: str, only: tuple[str, ...], project: Path, rerun: bool) ->
         executor = LocalExecutor(repo.root, logs / experiment.name)
         try:
             record = run_experiment(
-                experiment, environment=environment, executor=executor, sink=sink
+                experiment,
+                environment=environment,
+                executor=executor,
+                sink=sink,
+                config_maps=overlay.config_maps,
             )
         finally:
             executor.shutdown()

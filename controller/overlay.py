@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from controller.errors import ControllerError
 from generator import yamlio
+from generator.context import Context
 from generator.models import Experiment
 from generator.problems import format_problems
 from generator.validation import validate_experiment
@@ -26,6 +27,7 @@ class Overlay:
     namespace: str | None
     executor: str
     experiments: list[Experiment]
+    config_maps: dict[tuple[str | None, str], dict[str, str]]
 
 
 def kubectl() -> str:
@@ -61,9 +63,11 @@ def build(overlay_dir: Path) -> list[dict[str, object]]:
 
 def read_overlay(overlay_dir: Path, environment: str) -> Overlay:
     """The Experiments of one environment, validated again as the controller runs them."""
+    documents = build(overlay_dir)
+    context = Context().with_documents(documents)
     experiments = []
     executor = "local"
-    for doc in build(overlay_dir):
+    for doc in documents:
         kind, metadata = doc.get("kind"), doc.get("metadata")
         name = metadata.get("name") if isinstance(metadata, dict) else None
         if kind == "ConfigMap" and name == CONTROLLER_CONFIG:
@@ -71,18 +75,19 @@ def read_overlay(overlay_dir: Path, environment: str) -> Overlay:
             if isinstance(data, dict):
                 executor = str(data.get("executor", executor))
         elif kind == "Experiment":
-            experiments.append(_experiment(doc, overlay_dir))
+            experiments.append(_experiment(doc, overlay_dir, context))
     namespaces = {e.metadata.namespace for e in experiments}
     namespace = namespaces.pop() if len(namespaces) == 1 else None
-    return Overlay(environment, namespace, executor, experiments)
+    config_maps = {key: dict(data) for key, data in context.config_maps.items()}
+    return Overlay(environment, namespace, executor, experiments, config_maps)
 
 
-def _experiment(doc: dict[str, object], overlay_dir: Path) -> Experiment:
+def _experiment(doc: dict[str, object], overlay_dir: Path, context: Context) -> Experiment:
     try:
         experiment = Experiment.model_validate(doc)
     except ValidationError as err:
         raise ControllerError(f"{overlay_dir}: an Experiment does not parse: {err}") from err
-    checked, problems = validate_experiment(experiment)
+    checked, problems = validate_experiment(experiment, context)
     if problems:
         raise ControllerError(f"{overlay_dir}: {format_problems(problems)}")
     return checked

@@ -19,7 +19,7 @@ from controller.records import ExperimentRecord, MetricSummary, TrialRecord, Tri
 from controller.status import status_document
 from controller.statusfile import GitStatusSink
 from controller.suggestion import make_suggester
-from controller.trialspec import primary_command, trial_values
+from controller.trialspec import ConfigMaps, primary_command, trial_manifest, trial_values
 from generator.models import Experiment
 
 log = logging.getLogger("hpo-controller")
@@ -44,6 +44,7 @@ def run_experiment(
     environment: str,
     executor: TrialExecutor,
     sink: GitStatusSink,
+    config_maps: ConfigMaps | None = None,
     clock: Clock = utc_now,
 ) -> ExperimentRecord:
     """Run `experiment` to completion; its status is written after every change."""
@@ -78,7 +79,9 @@ def run_experiment(
             return record
         if record.completion is None:
             for assignments in suggester.suggest(decision.start):
-                trial, log_path = _start(experiment, record, assignments, executor, sink, clock)
+                trial, log_path = _start(
+                    experiment, record, assignments, executor, sink, config_maps or {}, clock
+                )
                 logs[trial.name] = log_path
                 record.trials.append(trial)
                 active.append(trial)
@@ -107,13 +110,14 @@ def _start(
     assignments: tuple[tuple[str, str], ...],
     executor: TrialExecutor,
     sink: GitStatusSink,
+    config_maps: ConfigMaps,
     clock: Clock,
 ) -> tuple[TrialRecord, Path]:
     name = f"{experiment.name}-{len(record.trials) + 1:04d}"
     template = experiment.spec.trial_template
     assert template is not None
     values = trial_values(template, dict(assignments), name, record.namespace or "default")
-    command = primary_command(experiment, values)
+    command = primary_command(experiment, trial_manifest(experiment, values, config_maps))
     log_path = executor.start(name, command)
     shown = ", ".join(f"{k}={v}" for k, v in assignments)
     log.info("%s started (%s)", name, shown)

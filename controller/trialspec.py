@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from controller.errors import ControllerError
+from generator import yamlio
 from generator.models import Experiment, TrialTemplate
 from generator.space import placeholder
 
@@ -65,14 +66,39 @@ def substitute(node: Any, values: Mapping[str, str]) -> Any:
     return node
 
 
-def primary_command(experiment: Experiment, values: Mapping[str, str]) -> Command:
-    """The primary container's command and args, env and working dir, substituted."""
+ConfigMaps = Mapping[tuple[str | None, str], Mapping[str, str]]
+
+
+def trial_manifest(
+    experiment: Experiment, values: Mapping[str, str], config_maps: ConfigMaps
+) -> dict[str, Any]:
+    """The trial's workload: the inline trialSpec or the ConfigMap entry, substituted.
+    ConfigMap text is substituted as text, as Katib does, then parsed."""
     template = experiment.spec.trial_template
-    if template is None or template.trial_spec is None:
+    if template is not None and template.trial_spec is not None:
+        return substitute(template.trial_spec, values)  # type: ignore[no-any-return]
+    source = template.config_map if template else None
+    if source is None:
+        raise ControllerError(f"experiment {experiment.name!r} has no trial template")
+    data = config_maps.get((source.config_map_namespace, source.config_map_name or ""))
+    text = (data or {}).get(source.template_path or "")
+    if text is None:
         raise ControllerError(
-            f"experiment {experiment.name!r}: local trials need an inline trialSpec"
+            f"experiment {experiment.name!r}: ConfigMap {source.config_map_namespace}/"
+            f"{source.config_map_name} with key {source.template_path!r} is not in the overlay"
         )
-    spec = substitute(template.trial_spec, values)
+    manifest = yamlio.load(substitute(text, values))
+    if not isinstance(manifest, dict):
+        raise ControllerError(
+            f"experiment {experiment.name!r}: the trial template is not a mapping"
+        )
+    return manifest
+
+
+def primary_command(experiment: Experiment, spec: Mapping[str, Any]) -> Command:
+    """The primary container's command and args, env and working dir."""
+    template = experiment.spec.trial_template
+    assert template is not None
     containers = _containers(spec)
     wanted = template.primary_container_name
     container = next((c for c in containers if c.get("name") == wanted), None)

@@ -32,6 +32,7 @@ from generator.collectors import (
     stdout_collector,
     tensorflow_event_collector,
 )
+from generator.configmaps import trial_templates
 from generator.environments import Environment, environment
 from generator.models import Experiment
 from generator.nas import nas_config, operation
@@ -98,4 +99,5 @@ __all__ = [
     "trial_label",
     "trial_parameter",
     "trial_template",
+    "trial_templates",
 ]

@@ -12,6 +12,7 @@ from types import ModuleType
 
 from pydantic import ValidationError
 
+from generator.configmaps import TrialTemplates
 from generator.environments import Environment
 from generator.models import Experiment
 from generator.origin import Origin, display_path, paths_relative_to
@@ -54,6 +55,7 @@ def _gather(spec_dir: Path, package: str) -> SpecSet:
     tracebacks: list[str] = []
     seen: dict[str, Experiment] = {}
     seen_envs: dict[str, Environment] = {}
+    seen_templates: dict[str, TrialTemplates] = {}
     for path in spec_modules(spec_dir):
         try:
             module = importlib.import_module(f"{package}.{path.stem}")
@@ -74,10 +76,18 @@ def _gather(spec_dir: Path, package: str) -> SpecSet:
                 if env is not None and env is not value:
                     problems.append(_duplicate(value.name, "environment", value.origin))
                 seen_envs.setdefault(value.name, value)
+            elif isinstance(value, TrialTemplates):
+                known = seen_templates.get(value.name)
+                if known is not None and known is not value:
+                    problems.append(
+                        _duplicate(value.name, "trial-templates ConfigMap", value.origin)
+                    )
+                seen_templates.setdefault(value.name, value)
     if problems:
         raise ProblemReport(problems, tracebacks)
     found.experiments = [seen[name] for name in sorted(seen)]
     found.environments = [seen_envs[name] for name in sorted(seen_envs)]
+    found.trial_templates = [seen_templates[name] for name in sorted(seen_templates)]
     return found
 
 

@@ -8,10 +8,11 @@ from collections.abc import Mapping
 
 from generator import yamlio
 from generator._base import Manifest
+from generator.configmaps import TrialTemplates
 from generator.environments import Environment
 from generator.models import Experiment
 from generator.specset import SpecSet
-from generator.validation import BASE_FOLDER
+from generator.validation import BASE_FOLDER, TEMPLATES_FOLDER
 
 METRICS_COLLECTOR_LABEL = "katib.kubeflow.org/metrics-collector-injection"
 KUSTOMIZATION = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization"}
@@ -28,9 +29,46 @@ def render(specs: SpecSet) -> RenderedTree:
     for experiment in specs.experiments:
         source = specs.modules.get(experiment.name, "spec/")
         tree.update(_base(experiment, source))
+    for templates in specs.trial_templates:
+        tree.update(_templates(templates))
     for env in specs.environments:
-        tree.update(_overlay(env, specs.experiments))
+        tree.update(_overlay(env, specs.experiments, specs.trial_templates))
     return dict(sorted(tree.items()))
+
+
+def _templates(templates: TrialTemplates) -> RenderedTree:
+    folder = f"{TEMPLATES_FOLDER}/{templates.name}"
+    header = _header(f"spec/ (trial templates {templates.name!r})")
+    return {
+        f"{folder}/configmap.yaml": yamlio.dump(templates.manifest(), header),
+        f"{folder}/kustomization.yaml": yamlio.dump(
+            {**KUSTOMIZATION, "resources": ["configmap.yaml"]}, header
+        ),
+    }
+
+
+def _config_map_name(experiment: Experiment) -> str | None:
+    template = experiment.spec.trial_template
+    source = template.config_map if template else None
+    return source.config_map_name if source else None
+
+
+def _namespace_patch(experiment: Experiment, namespace: str) -> Manifest:
+    """Kustomize moves the ConfigMap into the environment's namespace; the Experiment must
+    look for it there (a JSON patch; a namespace is a DNS label, safe to write plainly)."""
+    return {
+        "target": {
+            "group": "kubeflow.org",
+            "version": "v1beta1",
+            "kind": "Experiment",
+            "name": experiment.name,
+        },
+        "patch": (
+            "- op: replace\n"
+            "  path: /spec/trialTemplate/configMap/configMapNamespace\n"
+            f"  value: {namespace}\n"
+        ),
+    }
 
 
 def _header(source: str) -> str:
@@ -47,18 +85,25 @@ def _base(experiment: Experiment, source: str) -> RenderedTree:
     }
 
 
-def _overlay(env: Environment, experiments: list[Experiment]) -> RenderedTree:
+def _overlay(
+    env: Environment, experiments: list[Experiment], templates: list[TrialTemplates]
+) -> RenderedTree:
     header = _header("spec/ (environment " + repr(env.name) + ")")
-    chosen = [e.name for e in experiments if env.experiments is None or e.name in env.experiments]
+    chosen = [e for e in experiments if env.experiments is None or e.name in env.experiments]
+    used = {_config_map_name(e) for e in chosen}
     kustomization: Manifest = {
         **KUSTOMIZATION,
         "namespace": env.namespace,
         "resources": [
             "namespace.yaml",
             "controller-config.yaml",
-            *(f"../{BASE_FOLDER}/{name}" for name in chosen),
+            *(f"../{TEMPLATES_FOLDER}/{t.name}" for t in templates if t.name in used),
+            *(f"../{BASE_FOLDER}/{e.name}" for e in chosen),
         ],
     }
+    patches = [_namespace_patch(e, env.namespace) for e in chosen if _config_map_name(e)]
+    if patches:
+        kustomization["patches"] = patches
     return {
         f"{env.name}/kustomization.yaml": yamlio.dump(kustomization, header),
         f"{env.name}/namespace.yaml": yamlio.dump(_namespace(env.namespace), header),

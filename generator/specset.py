@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from generator.configmaps import TrialTemplates
 from generator.environments import Environment
 from generator.models import Experiment
 
@@ -16,3 +17,4 @@ class SpecSet:
     experiments: list[Experiment] = field(default_factory=list)
     environments: list[Environment] = field(default_factory=list)
     modules: dict[str, str] = field(default_factory=dict)  # experiment -> "spec/<file>.py"
+    trial_templates: list[TrialTemplates] = field(default_factory=list)

@@ -16,6 +16,7 @@ from generator.schema import check_manifest
 from generator.specset import SpecSet
 
 BASE_FOLDER = "base"
+TEMPLATES_FOLDER = "trial-templates"
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
@@ -33,6 +34,8 @@ def validate_specs(specs: SpecSet, context: Context | None = None) -> SpecSet:
     """The spec set with every Experiment defaulted; raises ProblemReport on any problem."""
     problems: list[Problem] = []
     defaulted = []
+    # The overlay renders these ConfigMaps in each environment's own namespace.
+    context = (context or Context()).with_documents(t.manifest() for t in specs.trial_templates)
     for experiment in specs.experiments:
         checked, found = validate_experiment(experiment, context)
         defaulted.append(checked)
@@ -51,18 +54,21 @@ def validate_specs(specs: SpecSet, context: Context | None = None) -> SpecSet:
         )
     if problems:
         raise ProblemReport(problems)
-    return SpecSet(defaulted, list(specs.environments), dict(specs.modules))
+    return SpecSet(
+        defaulted, list(specs.environments), dict(specs.modules), list(specs.trial_templates)
+    )
 
 
 def _check_environment(env: Environment, experiments: list[str]) -> list[Problem]:
     problems = []
     where = f"environment {env.name!r}: "
-    if not _DNS1123_LABEL.match(env.name) or env.name == BASE_FOLDER:
+    if not _DNS1123_LABEL.match(env.name) or env.name in (BASE_FOLDER, TEMPLATES_FOLDER):
         problems.append(
             Problem(
                 "environment",
                 ("name",),
-                f"{where}the name must be a DNS-1123 label other than {BASE_FOLDER!r}",
+                f"{where}the name must be a DNS-1123 label other than {BASE_FOLDER!r} "
+                f"and {TEMPLATES_FOLDER!r}",
                 "use lower-case letters, digits and '-', e.g. 'dev' or 'prod'",
             )
         )

@@ -3,12 +3,13 @@ processes, real kustomize, real commits."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from generator import yamlio
-from tests.conftest import ProjectFactory, git, run_cli
+from tests.conftest import BIN, ProjectFactory, git, run_cli
 
 TRAIN = """\
 import sys
@@ -167,3 +168,87 @@ def test_the_repository_dev_experiment_runs_to_completion(make_project: ProjectF
         document["status"]["conditions"][-1]["reason"] == "ExperimentGoalReached"
     )
     assert document["status"]["trialsSucceeded"] == document["status"]["trials"]
+
+
+CONFIGMAP_SPEC = """\
+from generator import SearchSpace, categorical, config_map_source, container, double
+from generator import experiment, maximize, random_search, trial_template, trial_templates
+
+space = SearchSpace(x=double(-1.0, 1.0), shift=categorical([0, 1]))
+templates = trial_templates(
+    "quadratic-templates",
+    {
+        "job.yaml": {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "spec": {
+                "template": {
+                    "spec": {
+                        "containers": [
+                            container(
+                                image="trainer:1",
+                                command=["python", "train.py"],
+                                args=space.cli_args(),
+                            )
+                        ],
+                        "restartPolicy": "Never",
+                    }
+                }
+            },
+        }
+    },
+)
+quadratic = experiment(
+    "quadratic",
+    objective=maximize("accuracy"),
+    algorithm=random_search(random_state=3),
+    parameters=space,
+    max_trial_count=3,
+    parallel_trial_count=3,
+    trial=trial_template(
+        config_map=config_map_source(
+            "quadratic-templates", namespace="hpo-dev", template_path="job.yaml"
+        ),
+        primary_container_name="training-container",
+        success_condition='status.conditions.#(type=="Complete")#|#(status=="True")#',
+        failure_condition='status.conditions.#(type=="Failed")#|#(status=="True")#',
+    ),
+)
+"""
+
+
+def test_a_configmap_trial_template_is_rendered_patched_and_run(
+    make_project: ProjectFactory,
+) -> None:
+    root = make_project({"spec/quadratic.py": CONFIGMAP_SPEC, "train.py": TRAIN})
+    (root / "spec/environments.py").write_text(
+        "from generator import environment\n\n"
+        "dev = environment('dev', namespace='hpo-dev')\n"
+        "staging = environment('staging', namespace='hpo-staging')\n"
+    )
+    rendered = run_cli("hpo-gen", "render", cwd=root)
+    assert rendered.returncode == 0, rendered.stderr
+    built = subprocess.run(
+        [str(BIN / "kubectl"), "kustomize", str(root / "overlays/staging")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    documents = {d["kind"]: d for d in yamlio.load_all(built)}
+    assert documents["ConfigMap"]["metadata"]["namespace"] == "hpo-staging"
+    source = documents["Experiment"]["spec"]["trialTemplate"]["configMap"]
+    assert source["configMapNamespace"] == "hpo-staging"
+    git(root, "add", "--all")
+    git(root, "commit", "--quiet", "-m", "render")
+    result = run_cli("hpo-controller", "run", "--env", "dev", cwd=root)
+    assert result.returncode == 0, result.stderr
+    assert status_of(root)["status"]["trialsSucceeded"] == 3
+
+
+def test_a_missing_configmap_is_caught_at_render(make_project: ProjectFactory) -> None:
+    source = CONFIGMAP_SPEC.replace('trial_templates(\n    "quadratic', 'trial_templates(\n    "other')
+    root = make_project({"spec/quadratic.py": source, "train.py": TRAIN})
+    result = run_cli("hpo-gen", "render", cwd=root)
+    assert result.returncode == 1
+    assert "[trial-template-configmap]" in result.stderr
+    assert not (root / "overlays").exists()

@@ -47,7 +47,7 @@ def test_the_public_api_is_exactly_the_documented_names() -> None:
         "minimize", "multivariate_tpe", "nas_config", "operation", "pbt",
         "prometheus_collector", "push_collector", "random_search", "sobol", "stdout_collector",
         "tensorflow_event_collector", "tpe", "trial_annotation", "trial_label",
-        "trial_parameter", "trial_template",
+        "trial_parameter", "trial_template", "trial_templates",
     }  # fmt: skip
 
 
