@@ -246,7 +246,7 @@ def test_a_configmap_trial_template_is_rendered_patched_and_run(
 
 
 def test_a_missing_configmap_is_caught_at_render(make_project: ProjectFactory) -> None:
-    source = CONFIGMAP_SPEC.replace('trial_templates(\n    "quadratic', 'trial_templates(\n    "other')
+    source = CONFIGMAP_SPEC.replace('(\n    "quadratic-templates"', '(\n    "other-templates"')
     root = make_project({"spec/quadratic.py": source, "train.py": TRAIN})
     result = run_cli("hpo-gen", "render", cwd=root)
     assert result.returncode == 1
