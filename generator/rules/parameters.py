@@ -62,6 +62,10 @@ def check_parameter(
     space = parameter.feasible_space
     space_path = (*path, "feasibleSpace")
     problems: list[Problem] = []
+    if not parameter.name:
+        problems.append(
+            Problem("parameter-name", (*path, "name"), "is required", "name the parameter")
+        )
     if kind not in PARAMETER_TYPES:
         problems.append(
             Problem(

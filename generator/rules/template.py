@@ -186,6 +186,30 @@ def _manifest(
                 )
             )
     problems += _primary_container(template, manifest, where)
+    problems += _meta_keys(template, metadata if isinstance(metadata, dict) else {})
+    return problems
+
+
+def _meta_keys(template: TrialTemplate, metadata: dict[str, Any]) -> list[Problem]:
+    """`${trialSpec.Labels[key]}` reads the template's own metadata; Katib fails to create
+    every trial when the key is not there."""
+    problems = []
+    for index, trial_parameter in enumerate(template.trial_parameters or []):
+        match = _META_INDEXED.match(trial_parameter.reference)
+        if match is None:
+            continue
+        field, key = match.group(1).lower(), match.group(2)
+        present = metadata.get(field) or {}
+        if not isinstance(present, dict) or key not in present:
+            problems.append(
+                Problem(
+                    "trial-parameter-reference",
+                    (*_TEMPLATE, "trialParameters", index, "reference"),
+                    f"the trial template's metadata has no {field[:-1]} {key!r}, so Katib "
+                    "cannot create trials",
+                    f"add metadata.{field}.{key} to the trial template",
+                )
+            )
     return problems
 
 

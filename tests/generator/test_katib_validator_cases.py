@@ -265,10 +265,12 @@ PARAMETER_CASES = [
 ]
 
 
-def _meta_parameter(reference: str) -> Callable[[Doc], None]:
+def _meta_parameter(reference: str, metadata: Doc | None = None) -> Callable[[Doc], None]:
     def change(doc: Doc) -> None:
         template(doc)["trialParameters"].append({"name": "meta", "reference": reference})
         container(doc)["command"].append("--meta=${trialParameters.meta}")
+        if metadata is not None:
+            template(doc)["trialSpec"]["metadata"] = metadata
 
     return change
 
@@ -346,10 +348,22 @@ TEMPLATE_CASES = [
     ("meta reference trialSpec.Name", _meta_parameter("${trialSpec.Name}"), set()),
     (
         "meta reference to an annotation",
-        _meta_parameter("${trialSpec.Annotations[test-annotation]}"),
+        _meta_parameter(
+            "${trialSpec.Annotations[test-annotation]}", {"annotations": {"test-annotation": "a"}}
+        ),
         set(),
     ),
-    ("meta reference to a label", _meta_parameter("${trialSpec.Labels[test-label]}"), set()),
+    (
+        "meta reference to a label",
+        _meta_parameter("${trialSpec.Labels[test-label]}", {"labels": {"test-label": "l"}}),
+        set(),
+    ),
+    # Katib admits this one and then fails to create every trial; hpo-gen says so up front.
+    (
+        "meta reference to a label the template lacks",
+        _meta_parameter("${trialSpec.Labels[test-label]}"),
+        {f"{TT}.trialParameters[2].reference"},
+    ),
     (
         "template misses a trial parameter",
         lambda d: container(d)["command"].__setitem__(
