@@ -2,13 +2,13 @@
 
 from generator import (
     SearchSpace,
-    algorithm,
     categorical,
     container,
     double,
     experiment,
     job,
     maximize,
+    random_search,
 )
 from spec.images import TRAINERS_IMAGE
 
@@ -20,7 +20,7 @@ space = SearchSpace(
 random_search = experiment(
     "katib-random-search-mnist",
     objective=maximize("accuracy", goal=0.99, additional_metrics=["loss"]),
-    algorithm=algorithm("random"),
+    algorithm=random_search(),
     parameters=space,
     max_trial_count=9,
     parallel_trial_count=3,
