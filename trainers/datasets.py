@@ -1,0 +1,138 @@
+"""Data for the digit classifiers, as in-memory tensors: scikit-learn's bundled 8x8 digits
+(the embedded default, no download), or real MNIST from its four IDX files, plain or
+gzipped. Images are float32 in [0, 1] shaped (N, 1, H, W); labels are int64."""
+
+from __future__ import annotations
+
+import gzip
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+IDX_FILES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+_IMAGES_MAGIC = 0x00000803
+_LABELS_MAGIC = 0x00000801
+
+
+class DataError(Exception):
+    """The data set is missing or malformed; the message says which file and why."""
+
+
+@dataclass(frozen=True)
+class Split:
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    valid_x: torch.Tensor
+    valid_y: torch.Tensor
+
+    @property
+    def classes(self) -> int:
+        return int(max(self.train_y.max().item(), self.valid_y.max().item())) + 1
+
+
+def digits(seed: int, validation_fraction: float = 0.2) -> Split:
+    """scikit-learn's 1797 8x8 digits, shuffled by `seed` and split."""
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    images = torch.from_numpy((bunch.images / 16.0).astype(np.float32)).unsqueeze(1)
+    labels = torch.from_numpy(bunch.target.astype(np.int64))
+    order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))
+    cut = int(len(labels) * (1 - validation_fraction))
+    train, valid = order[:cut], order[cut:]
+    return Split(images[train], labels[train], images[valid], labels[valid])
+
+
+def mnist(data_dir: Path) -> Split:
+    """MNIST's training set for training, its test set (t10k) for validation."""
+    if not data_dir.is_dir():
+        raise DataError(f"--data-dir {data_dir} is not a directory")
+    train_x = read_idx_images(_find(data_dir, IDX_FILES["train_images"]))
+    train_y = read_idx_labels(_find(data_dir, IDX_FILES["train_labels"]))
+    valid_x = read_idx_images(_find(data_dir, IDX_FILES["test_images"]))
+    valid_y = read_idx_labels(_find(data_dir, IDX_FILES["test_labels"]))
+    for images, labels, name in ((train_x, train_y, "train"), (valid_x, valid_y, "t10k")):
+        if len(images) != len(labels):
+            raise DataError(
+                f"{data_dir}: the {name} images ({len(images)}) and labels ({len(labels)}) "
+                "differ in count"
+            )
+    return Split(train_x, train_y, valid_x, valid_y)
+
+
+def _find(data_dir: Path, name: str) -> Path:
+    for candidate in (data_dir / name, data_dir / f"{name}.gz"):
+        if candidate.is_file():
+            return candidate
+    expected = ", ".join(f"{n}[.gz]" for n in IDX_FILES.values())
+    raise DataError(f"{data_dir}: {name} (or {name}.gz) is missing; MNIST needs {expected}")
+
+
+def _read(path: Path) -> bytes:
+    try:
+        if path.suffix == ".gz":
+            with gzip.open(path, "rb") as stream:
+                return stream.read()
+        return path.read_bytes()
+    except (OSError, EOFError) as err:
+        raise DataError(f"{path}: cannot read: {err}") from err
+
+
+def read_idx_images(path: Path) -> torch.Tensor:
+    data = _read(path)
+    if len(data) < 16:
+        raise DataError(f"{path}: too short for an IDX images header")
+    magic, count, rows, cols = struct.unpack(">IIII", data[:16])
+    if magic != _IMAGES_MAGIC:
+        raise DataError(
+            f"{path}: not an IDX images file (magic {magic:#010x}, expected 0x00000803)"
+        )
+    expected = count * rows * cols
+    if len(data) - 16 != expected:
+        raise DataError(
+            f"{path}: the header promises {count} images of {rows}x{cols} "
+            f"({expected} bytes) but the file holds {len(data) - 16}"
+        )
+    pixels = np.frombuffer(data, dtype=np.uint8, offset=16).reshape(count, 1, rows, cols)
+    return torch.from_numpy(pixels.astype(np.float32) / 255.0)
+
+
+def read_idx_labels(path: Path) -> torch.Tensor:
+    data = _read(path)
+    if len(data) < 8:
+        raise DataError(f"{path}: too short for an IDX labels header")
+    magic, count = struct.unpack(">II", data[:8])
+    if magic != _LABELS_MAGIC:
+        raise DataError(
+            f"{path}: not an IDX labels file (magic {magic:#010x}, expected 0x00000801)"
+        )
+    if len(data) - 8 != count:
+        raise DataError(
+            f"{path}: the header promises {count} labels but the file holds {len(data) - 8}"
+        )
+    return torch.from_numpy(np.frombuffer(data, dtype=np.uint8, offset=8).astype(np.int64))
+
+
+def write_idx(path: Path, array: np.ndarray) -> None:
+    """Write uint8 images (N, H, W) or labels (N,) as an IDX file (gzipped for `.gz`)."""
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    if array.ndim == 3:
+        header = struct.pack(">IIII", _IMAGES_MAGIC, *array.shape)
+    elif array.ndim == 1:
+        header = struct.pack(">II", _LABELS_MAGIC, array.shape[0])
+    else:
+        raise ValueError(f"IDX images are (N, H, W) and labels (N,), got shape {array.shape}")
+    payload = header + array.tobytes()
+    if path.suffix == ".gz":
+        with gzip.open(path, "wb") as stream:
+            stream.write(payload)
+    else:
+        path.write_bytes(payload)
