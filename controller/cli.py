@@ -14,11 +14,12 @@ import click
 from controller.errors import ControllerError
 from controller.gitrepo import GitRepo
 from controller.local import LocalExecutor
-from controller.overlay import read_overlay
+from controller.overlay import Overlay, read_overlay
 from controller.records import ExperimentRecord
 from controller.running import run_experiment, summary_line
 from controller.status import spec_digest
 from controller.statusfile import GitStatusSink
+from controller.warmstart import WarmPool
 from generator.models import Experiment
 
 WORK_FOLDER = ".hpo"  # the controller's scratch space in a repository: trial logs
@@ -51,12 +52,24 @@ def main() -> None:
     help="A directory inside the git repository that holds overlays/.",
 )
 @click.option("--rerun", is_flag=True, help="Run experiments whose results are already final.")
+@click.option(
+    "--warm/--cold",
+    default=None,
+    help="Fork `python -m` trials from a warm interpreter (default: the environment's setting).",
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
-def run(environment: str, only: tuple[str, ...], project: Path, rerun: bool, debug: bool) -> None:
+def run(
+    environment: str,
+    only: tuple[str, ...],
+    project: Path,
+    rerun: bool,
+    warm: bool | None,
+    debug: bool,
+) -> None:
     """Run every Experiment of an environment to completion on this machine."""
     logging.basicConfig(level=logging.INFO, format="hpo-controller: %(message)s", stream=sys.stderr)
     try:
-        ok = _run(environment, only, project, rerun)
+        ok = _run(environment, only, project, rerun, warm)
     except ControllerError as err:
         click.echo(f"hpo-controller: {err}", err=True)
         sys.exit(1)
@@ -68,7 +81,9 @@ def run(environment: str, only: tuple[str, ...], project: Path, rerun: bool, deb
     sys.exit(0 if ok else 1)
 
 
-def _run(environment: str, only: tuple[str, ...], project: Path, rerun: bool) -> bool:
+def _run(
+    environment: str, only: tuple[str, ...], project: Path, rerun: bool, warm: bool | None
+) -> bool:
     repo = GitRepo.at(project)
     overlay = read_overlay(repo.root / "overlays" / environment, environment)
     if overlay.executor != "local":
@@ -82,6 +97,25 @@ def _run(environment: str, only: tuple[str, ...], project: Path, rerun: bool) ->
         raise ControllerError(f"no experiment named {', '.join(missing)} in overlays/{environment}")
     sink = GitStatusSink(repo, environment)
     logs = _work_folder(repo.root) / "logs" / environment
+    logs.mkdir(parents=True, exist_ok=True)
+    use_warm = overlay.warm_starts if warm is None else warm
+    pool = WarmPool(log=logs / "zygote.log") if use_warm else None
+    try:
+        return _run_all(chosen, environment, sink, logs, pool, overlay, rerun)
+    finally:
+        if pool is not None:
+            pool.close()
+
+
+def _run_all(
+    chosen: list[Experiment],
+    environment: str,
+    sink: GitStatusSink,
+    logs: Path,
+    pool: WarmPool | None,
+    overlay: Overlay,
+    rerun: bool,
+) -> bool:
     all_ok = True
     for experiment in chosen:
         previous = sink.read(experiment.name)
@@ -89,7 +123,7 @@ def _run(environment: str, only: tuple[str, ...], project: Path, rerun: bool) ->
             click.echo(f"{experiment.name}: already complete for this spec (use --rerun)")
             all_ok &= _succeeded_document(previous)
             continue
-        executor = LocalExecutor(repo.root, logs / experiment.name)
+        executor = LocalExecutor(sink.repo.root, logs / experiment.name, warm=pool)
         try:
             record = run_experiment(
                 experiment,

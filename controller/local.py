@@ -1,9 +1,12 @@
 """The local trial executor: each trial is a process group running the primary container's
 command (never through a shell), its output in a log file. Exits arrive as events on a
-queue, so the run loop blocks instead of polling.
+queue, so the run loop blocks instead of polling. A trial past its deadline
+(activeDeadlineSeconds) is stopped like any other: SIGTERM, then SIGKILL.
 
 Locally, a command starting with `python` or `python3` runs under the controller's own
-interpreter, so trials see the packages installed beside hpo-controller."""
+interpreter, so trials see the packages installed beside hpo-controller; with a warm pool,
+`python -m MODULE` trials are forked from an interpreter that has the heavy modules
+imported already (`controller.warmstart`)."""
 
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from typing import Protocol
 
 from controller.errors import ControllerError
 from controller.trialspec import Command
+from controller.warmstart import WarmPool, warm_module
 
 PYTHON_NAMES = ("python", "python3")
 DEFAULT_GRACE_SECONDS = 10.0
@@ -28,6 +32,7 @@ DEFAULT_GRACE_SECONDS = 10.0
 class TrialExit:
     trial: str
     exit_code: int
+    deadline_exceeded: bool = False
 
 
 class TrialExecutor(Protocol):
@@ -42,13 +47,32 @@ class TrialExecutor(Protocol):
     def shutdown(self) -> None: ...
 
 
+class Process(Protocol):
+    """What the executor needs of a running trial: a subprocess.Popen or a WarmProcess."""
+
+    @property
+    def pid(self) -> int: ...
+
+    def poll(self) -> int | None: ...
+
+    def wait(self, timeout: float | None = None) -> int: ...
+
+
 class LocalExecutor:
-    def __init__(self, workdir: Path, log_dir: Path, grace_seconds: float = DEFAULT_GRACE_SECONDS):
+    def __init__(
+        self,
+        workdir: Path,
+        log_dir: Path,
+        grace_seconds: float = DEFAULT_GRACE_SECONDS,
+        warm: WarmPool | None = None,
+    ):
         self._workdir = workdir
         self._log_dir = log_dir
         self._grace = grace_seconds
+        self._warm = warm
         self._exits: queue.Queue[TrialExit] = queue.Queue()
-        self._processes: dict[str, subprocess.Popen[bytes]] = {}
+        self._processes: dict[str, Process] = {}
+        self._expired: set[str] = set()
         self._lock = threading.Lock()
 
     def start(self, trial: str, command: Command) -> Path:
@@ -63,31 +87,49 @@ class LocalExecutor:
             cwd = Path(command.working_dir)
         self._log_dir.mkdir(parents=True, exist_ok=True)
         log_path = self._log_dir / f"{trial}.log"
-        with open(log_path, "wb") as log:
-            try:
-                process = subprocess.Popen(
-                    argv,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    cwd=cwd,
-                    env=env,
-                    start_new_session=True,  # its own process group, stopped as one
-                )
-            except OSError as err:
-                log.write(f"cannot start {argv[0]!r}: {err}\n".encode())
-                self._exits.put(TrialExit(trial, 127))
-                return log_path
+        log_path.write_bytes(b"")
+        module = warm_module(argv) if self._warm is not None else None
+        process: Process
+        if self._warm is not None and module is not None:
+            process = self._warm.spawn(module, argv[3:], env, cwd, log_path)
+        else:
+            with open(log_path, "wb") as log:
+                try:
+                    process = subprocess.Popen(
+                        argv,
+                        stdin=subprocess.DEVNULL,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        cwd=cwd,
+                        env=env,
+                        start_new_session=True,  # its own process group, stopped as one
+                    )
+                except OSError as err:
+                    log.write(f"cannot start {argv[0]!r}: {err}\n".encode())
+                    self._exits.put(TrialExit(trial, 127))
+                    return log_path
         with self._lock:
             self._processes[trial] = process
         threading.Thread(target=self._wait, args=(trial, process), daemon=True).start()
+        if command.deadline_seconds is not None:
+            timer = threading.Timer(command.deadline_seconds, self._expire, (trial,))
+            timer.daemon = True
+            timer.start()
         return log_path
 
-    def _wait(self, trial: str, process: subprocess.Popen[bytes]) -> None:
+    def _expire(self, trial: str) -> None:
+        with self._lock:
+            if trial not in self._processes:
+                return
+            self._expired.add(trial)
+        self.stop(trial)
+
+    def _wait(self, trial: str, process: Process) -> None:
         code = process.wait()
         with self._lock:
             self._processes.pop(trial, None)
-        self._exits.put(TrialExit(trial, code))
+            expired = trial in self._expired
+        self._exits.put(TrialExit(trial, code, expired))
 
     def stop(self, trial: str) -> None:
         """SIGTERM the trial's process group, SIGKILL after the grace period."""
@@ -116,7 +158,7 @@ class LocalExecutor:
             process.wait()
 
 
-def _signal_group(process: subprocess.Popen[bytes], signum: signal.Signals) -> None:
+def _signal_group(process: Process, signum: signal.Signals) -> None:
     if process.poll() is not None:
         return
     try:

@@ -26,6 +26,7 @@ class Overlay:
     environment: str
     namespace: str | None
     executor: str
+    warm_starts: bool
     experiments: list[Experiment]
     config_maps: dict[tuple[str | None, str], dict[str, str]]
 
@@ -66,7 +67,7 @@ def read_overlay(overlay_dir: Path, environment: str) -> Overlay:
     documents = build(overlay_dir)
     context = Context().with_documents(documents)
     experiments = []
-    executor = "local"
+    executor, warm_starts = "local", True
     for doc in documents:
         kind, metadata = doc.get("kind"), doc.get("metadata")
         name = metadata.get("name") if isinstance(metadata, dict) else None
@@ -74,12 +75,13 @@ def read_overlay(overlay_dir: Path, environment: str) -> Overlay:
             data = doc.get("data")
             if isinstance(data, dict):
                 executor = str(data.get("executor", executor))
+                warm_starts = str(data.get("warmStarts", "true")).lower() == "true"
         elif kind == "Experiment":
             experiments.append(_experiment(doc, overlay_dir, context))
     namespaces = {e.metadata.namespace for e in experiments}
     namespace = namespaces.pop() if len(namespaces) == 1 else None
     config_maps = {key: dict(data) for key, data in context.config_maps.items()}
-    return Overlay(environment, namespace, executor, experiments, config_maps)
+    return Overlay(environment, namespace, executor, warm_starts, experiments, config_maps)
 
 
 def _experiment(doc: dict[str, object], overlay_dir: Path, context: Context) -> Experiment:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from controller.errors import ControllerError
-from controller.local import TrialExecutor
+from controller.local import TrialExecutor, TrialExit
 from controller.metrics import compile_filters, parse_lines, summarize
 from controller.reconcile import best_trial, objective_value, reconcile
 from controller.records import ExperimentRecord, MetricSummary, TrialRecord, TrialState
@@ -95,7 +95,7 @@ def run_experiment(
         trial = next(t for t in record.trials if t.name == exited.trial)
         lines = _read_lines(logs[trial.name])
         metrics = summarize(parse_lines(lines, wanted, filters))
-        finished = _finish(trial, exited.exit_code, exited.trial in stopping, metrics, wanted)
+        finished = _finish(trial, exited, exited.trial in stopping, metrics, wanted)
         finished = replace(finished, completion_time=clock())
         record.replace_trial(finished)
         value = objective_value(spec, finished) if finished.state is TrialState.SUCCEEDED else None
@@ -134,12 +134,19 @@ def _start(
 
 def _finish(
     trial: TrialRecord,
-    exit_code: int,
+    exited: TrialExit,
     was_stopped: bool,
     metrics: tuple[MetricSummary, ...],
     wanted: list[str],
 ) -> TrialRecord:
+    exit_code = exited.exit_code
     done = replace(trial, metrics=metrics, exit_code=exit_code)
+    if exited.deadline_exceeded:
+        return done.with_state(
+            TrialState.FAILED,
+            "TrialFailed. Job reason: DeadlineExceeded",
+            "the trial ran past its activeDeadlineSeconds and was stopped",
+        )
     if was_stopped:
         return done.with_state(
             TrialState.KILLED, "TrialKilled", "stopped because the experiment completed"

@@ -21,6 +21,7 @@ class Command:
     argv: tuple[str, ...]
     env: tuple[tuple[str, str], ...]
     working_dir: str | None
+    deadline_seconds: float | None = None  # a Job's activeDeadlineSeconds
 
 
 def trial_values(
@@ -117,7 +118,13 @@ def primary_command(experiment: Experiment, spec: Mapping[str, Any]) -> Command:
         for item in container.get("env", [])
         if "name" in item
     )
-    return Command(tuple(str(a) for a in argv), env, container.get("workingDir"))
+    deadline = (spec.get("spec") or {}).get("activeDeadlineSeconds")
+    return Command(
+        tuple(str(a) for a in argv),
+        env,
+        container.get("workingDir"),
+        float(deadline) if isinstance(deadline, int | float) and deadline > 0 else None,
+    )
 
 
 def _containers(spec: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -14,12 +14,14 @@ Executor = Literal["local", "kubernetes"]
 
 class Environment(KatibModel):
     """name: the overlay folder; namespace: where the Experiments go; experiments: the
-    names it runs (None: all); executor: local processes or Kubernetes Jobs."""
+    names it runs (None: all); executor: local processes or Kubernetes Jobs; warm_starts:
+    local `python -m` trials fork from an interpreter with torch and friends imported."""
 
     name: str
     namespace: str
     experiments: tuple[str, ...] | None = None
     executor: Executor = "local"
+    warm_starts: bool = True
 
 
 def environment(
@@ -28,11 +30,13 @@ def environment(
     namespace: str,
     experiments: Sequence[str] | None = None,
     executor: Executor = "local",
+    warm_starts: bool = True,
 ) -> Environment:
     env = Environment(
         name=name,
         namespace=namespace,
         experiments=None if experiments is None else tuple(experiments),
         executor=executor,
+        warm_starts=warm_starts,
     )
     return env.located(caller_origin())

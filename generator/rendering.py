@@ -116,7 +116,11 @@ def _controller_config(env: Environment) -> Mapping[str, object]:
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {"name": CONTROLLER_CONFIG},
-        "data": {"environment": env.name, "executor": env.executor},
+        "data": {
+            "environment": env.name,
+            "executor": env.executor,
+            "warmStarts": "true" if env.warm_starts else "false",
+        },
     }
 
 

@@ -1,0 +1,210 @@
+"""Warm trial starts: a pool around one zygote process (`controller.zygote`) that has
+imported the heavy modules already, so a `python -m MODULE` trial starts by a fork
+instead of a fresh interpreter paying the imports again. The handles it returns behave
+like `subprocess.Popen` for the executor: pid, poll(), wait()."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from controller.errors import ControllerError
+
+DEFAULT_PRELOAD = (
+    "numpy",
+    "torch",
+    "torch.nn",
+    "torch.optim",
+    "sklearn",
+    "sklearn.datasets",
+    "sklearn.ensemble",
+    "sklearn.model_selection",
+)
+READY_TIMEOUT = 120.0
+
+
+def warm_module(argv: Sequence[str]) -> str | None:
+    """The module of a `python -m MODULE ...` command line, else None (runs cold)."""
+    if len(argv) >= 3 and Path(argv[0]).name in ("python", "python3") and argv[1] == "-m":
+        return argv[2]
+    if len(argv) >= 3 and argv[0] == sys.executable and argv[1] == "-m":
+        return argv[2]
+    return None
+
+
+class WarmProcess:
+    """A trial forked by the zygote."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.returncode: int | None = None
+        self._done = threading.Event()
+
+    def _exited(self, code: int) -> None:
+        self.returncode = code
+        self._done.set()
+
+    def poll(self) -> int | None:
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if not self._done.wait(timeout):
+            raise subprocess.TimeoutExpired(f"trial {self.pid}", timeout or 0)
+        assert self.returncode is not None
+        return self.returncode
+
+
+class WarmPool:
+    """One zygote for the life of a controller run. Thread-safe."""
+
+    def __init__(self, preload: Sequence[str] = DEFAULT_PRELOAD, log: Path | None = None):
+        self._preload = tuple(preload)
+        self._log = log
+        self._lock = threading.Lock()
+        self._start_lock = threading.Lock()
+        self._started = False
+        self._next_id = 0
+        self._waiting: dict[int, tuple[threading.Event, dict[str, Any]]] = {}
+        self._processes: dict[int, WarmProcess] = {}
+        self._early_exits: dict[int, int] = {}
+        self._ready = threading.Event()
+        self.failed_preloads: list[str] = []
+
+    def start(self) -> None:
+        """Start the zygote (once); it imports the preloaded modules in the background."""
+        with self._start_lock:
+            if self._started:
+                return
+            self._dir = tempfile.mkdtemp(prefix="hpo-zygote-")
+            path = os.path.join(self._dir, "socket")
+            env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+            stderr = open(self._log, "ab") if self._log else subprocess.DEVNULL  # noqa: SIM115
+            try:
+                self._zygote = subprocess.Popen(
+                    [sys.executable, "-m", "controller.zygote", path, *self._preload],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=stderr,
+                    env=env,
+                )
+            finally:
+                if self._log:
+                    stderr.close()  # type: ignore[union-attr]
+            self._socket = self._connect(path)
+            threading.Thread(target=self._read, daemon=True).start()
+            self._started = True
+
+    def _connect(self, path: str) -> socket.socket:
+        deadline = time.monotonic() + READY_TIMEOUT
+        while True:
+            client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                client.connect(path)
+                return client
+            except (FileNotFoundError, ConnectionRefusedError):
+                client.close()
+                if self._zygote.poll() is not None or time.monotonic() > deadline:
+                    raise ControllerError(
+                        "the warm-start process did not start; run with warm starts off"
+                    ) from None
+                time.sleep(0.02)
+
+    def _read(self) -> None:
+        buffered = b""
+        while True:
+            try:
+                chunk = self._socket.recv(65536)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                self._lost()
+                return
+            buffered += chunk
+            while b"\n" in buffered:
+                line, buffered = buffered.split(b"\n", 1)
+                self._handle(json.loads(line))
+
+    def _handle(self, message: dict[str, Any]) -> None:
+        with self._lock:
+            if message.get("ready"):
+                self.failed_preloads = list(message.get("failed", []))
+                self._ready.set()
+            elif "exited" in message:
+                process = self._processes.pop(message["exited"], None)
+                if process is None:
+                    self._early_exits[message["exited"]] = message["code"]
+                else:
+                    process._exited(message["code"])
+            else:
+                event, reply = self._waiting.pop(message["id"])
+                reply.update(message)
+                event.set()
+
+    def _lost(self) -> None:
+        """The zygote died: its trials died with it (they ask to); report them killed."""
+        with self._lock:
+            for process in self._processes.values():
+                process._exited(-9)
+            self._processes.clear()
+            for event, reply in self._waiting.values():
+                reply["error"] = "the warm-start process exited"
+                event.set()
+            self._ready.set()
+
+    def spawn(
+        self, module: str, args: Sequence[str], env: Mapping[str, str], cwd: Path, log: Path
+    ) -> WarmProcess:
+        self.start()
+        if not self._ready.wait(READY_TIMEOUT):
+            raise ControllerError("the warm-start process did not become ready")
+        event = threading.Event()
+        reply: dict[str, Any] = {}
+        with self._lock:
+            self._next_id += 1
+            request = {
+                "id": self._next_id,
+                "module": module,
+                "args": list(args),
+                "env": dict(env),
+                "cwd": str(cwd),
+                "log": str(log),
+            }
+            self._waiting[self._next_id] = (event, reply)
+            self._socket.sendall((json.dumps(request) + "\n").encode())
+        event.wait()
+        if "error" in reply:
+            raise ControllerError(f"warm start of {module} failed: {reply['error']}")
+        process = WarmProcess(int(reply["pid"]))
+        with self._lock:
+            early = self._early_exits.pop(process.pid, None)
+            if early is None:
+                self._processes[process.pid] = process
+        if early is not None:
+            process._exited(early)
+        return process
+
+    def close(self) -> None:
+        """Stop the zygote; any trial still running is killed with it."""
+        if not self._started:
+            return
+        with contextlib.suppress(OSError):
+            self._socket.shutdown(socket.SHUT_RDWR)
+        self._socket.close()
+        try:
+            self._zygote.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._zygote.kill()
+            self._zygote.wait()
+        for name in os.listdir(self._dir):
+            os.unlink(os.path.join(self._dir, name))
+        os.rmdir(self._dir)

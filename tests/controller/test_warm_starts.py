@@ -1,0 +1,200 @@
+"""Warm trial starts behave exactly as cold ones: every behaviour below runs once forked
+from the zygote and once as a fresh `python -m`, and the two must agree."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from controller.local import LocalExecutor, TrialExit
+from controller.trialspec import Command
+from controller.warmstart import DEFAULT_PRELOAD, WarmPool, warm_module
+
+PROBE = """
+import atexit, json, os, signal, subprocess, sys, time
+
+mode = sys.argv[1]
+if mode == "output":
+    print("to stdout", flush=True)
+    print("to stderr", file=sys.stderr, flush=True)
+    print("accuracy=0.5")
+elif mode == "exit":
+    sys.exit(int(sys.argv[2]))
+elif mode == "exit-message":
+    sys.exit("bye")
+elif mode == "raise":
+    raise ValueError("boom")
+elif mode == "identity":
+    print(__name__, sys.argv[1:], os.getcwd() == sys.path[0], os.environ.get("PROBE"))
+    print(sys.stdin.read() == "", os.getpgrp() == os.getpid())
+elif mode == "taint":
+    print(hasattr(json, "tainted"))
+    json.tainted = True
+elif mode == "sleep":
+    print("sleeping", flush=True)
+    time.sleep(60)
+elif mode == "stubborn":
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    print("ignoring SIGTERM", flush=True)
+    time.sleep(60)
+elif mode == "grandchild":
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    print(child.pid, flush=True)
+    time.sleep(60)
+elif mode == "atexit":
+    atexit.register(lambda: print("goodbye"))
+    print("hello")
+"""
+
+
+@pytest.fixture(scope="module")
+def pool() -> Iterator[WarmPool]:
+    warm = WarmPool(preload=("json", "numpy"))
+    yield warm
+    warm.close()
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    (tmp_path / "probe.py").write_text(textwrap.dedent(PROBE))
+    return tmp_path
+
+
+def run(
+    workdir: Path,
+    pool: WarmPool | None,
+    *args: str,
+    stop: bool = False,
+    deadline: float | None = None,
+) -> tuple[TrialExit, str]:
+    executor = LocalExecutor(workdir, workdir / ("warm" if pool else "cold"), 0.5, warm=pool)
+    command = Command(("python", "-m", "probe", *args), (("PROBE", "yes"),), None, deadline)
+    log = executor.start("trial", command)
+    if stop:
+        _wait_for_output(log)
+        executor.stop("trial")
+    exited = executor.next_exit(timeout=60)
+    assert exited is not None, "the trial did not finish"
+    executor.shutdown()
+    return exited, log.read_text()
+
+
+def _wait_for_output(log: Path) -> None:
+    import time
+
+    for _ in range(500):  # the trial says it is ready before it is signalled
+        if log.read_text():
+            return
+        time.sleep(0.01)
+    raise AssertionError("the trial printed nothing")
+
+
+def both(workdir: Path, pool: WarmPool, *args: str, **kwargs: object) -> tuple[tuple, tuple]:  # type: ignore[type-arg]
+    return run(workdir, pool, *args, **kwargs), run(workdir, None, *args, **kwargs)  # type: ignore[arg-type]
+
+
+def test_only_python_dash_m_commands_start_warm() -> None:
+    assert warm_module(["python", "-m", "trainers.mnist", "--lr=1"]) == "trainers.mnist"
+    assert warm_module(["python3", "-m", "x"]) == "x"
+    assert warm_module(["python", "train.py"]) is None
+    assert warm_module(["python", "-u", "-m", "x"]) is None
+    assert warm_module(["bash", "-m", "x"]) is None
+    assert "torch" in DEFAULT_PRELOAD and "sklearn" in DEFAULT_PRELOAD
+
+
+@pytest.mark.parametrize(
+    "args,code",
+    [(("output",), 0), (("exit", "3"), 3), (("exit-message",), 1), (("atexit",), 0)],
+)
+def test_output_and_exit_status_match(
+    workdir: Path, pool: WarmPool, args: tuple[str, ...], code: int
+) -> None:
+    (warm, warm_log), (cold, cold_log) = both(workdir, pool, *args)
+    assert warm.exit_code == cold.exit_code == code
+    assert warm_log == cold_log
+
+
+def test_an_uncaught_exception_fails_the_same_way(workdir: Path, pool: WarmPool) -> None:
+    (warm, warm_log), (cold, cold_log) = both(workdir, pool, "raise")
+    assert warm.exit_code == cold.exit_code == 1
+    assert warm_log.splitlines()[-1] == cold_log.splitlines()[-1] == "ValueError: boom"
+    assert warm_log.startswith("Traceback (most recent call last):")
+
+
+def test_identity_environment_and_stdin_match(workdir: Path, pool: WarmPool) -> None:
+    (warm, warm_log), (cold, cold_log) = both(workdir, pool, "identity")
+    assert warm_log == cold_log == "__main__ ['identity'] True yes\nTrue True\n"
+
+
+def test_trials_do_not_see_each_others_state(workdir: Path, pool: WarmPool) -> None:
+    first = run(workdir, pool, "taint")[1]
+    second = run(workdir, pool, "taint")[1]
+    assert first == second == "False\n"
+
+
+@pytest.mark.parametrize("args,code", [(("sleep",), -15), (("stubborn",), -9)])
+def test_stopping_signals_the_same_way(
+    workdir: Path, pool: WarmPool, args: tuple[str, ...], code: int
+) -> None:
+    (warm, _), (cold, _) = both(workdir, pool, *args, stop=True)
+    assert warm.exit_code == cold.exit_code == code
+
+
+def test_a_deadline_stops_the_trial_the_same_way(workdir: Path, pool: WarmPool) -> None:
+    (warm, _), (cold, _) = both(workdir, pool, "sleep", deadline=0.5)
+    assert (warm.exit_code, warm.deadline_exceeded) == (cold.exit_code, cold.deadline_exceeded)
+    assert (warm.exit_code, warm.deadline_exceeded) == (-15, True)
+
+
+def test_stopping_takes_the_whole_process_group(workdir: Path, pool: WarmPool) -> None:
+    for executor_pool in (pool, None):
+        exited, log = run(workdir, executor_pool, "grandchild", stop=True)
+        assert exited.exit_code == -15
+        grandchild = int(log.split()[0])
+        _assert_gone(grandchild)
+
+
+def _assert_gone(pid: int) -> None:
+    import time
+
+    for _ in range(300):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        if Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z":
+            return  # a zombie waiting for init: it no longer runs
+        time.sleep(0.01)
+    raise AssertionError(f"process {pid} outlived its trial")
+
+
+def test_closing_the_pool_kills_its_trials(workdir: Path) -> None:
+    own = WarmPool(preload=())
+    executor = LocalExecutor(workdir, workdir / "closing", 0.5, warm=own)
+    log = executor.start("trial", Command(("python", "-m", "probe", "sleep"), (), None))
+    _wait_for_output(log)
+    own.close()
+    exited = executor.next_exit(timeout=30)
+    assert exited is not None and exited.exit_code == -9
+
+
+@pytest.mark.slow
+def test_the_mnist_trainer_runs_warm_like_cold(workdir: Path) -> None:
+    pool = WarmPool()
+    try:
+        args = ("python", "-m", "trainers.mnist", "--epochs=2", "--seed=3")
+        outputs = []
+        for warm in (pool, None):
+            executor = LocalExecutor(workdir, workdir / f"mnist-{warm is not None}", warm=warm)
+            log = executor.start("trial", Command(args, (), None))
+            exited = executor.next_exit(timeout=120)
+            assert exited is not None and exited.exit_code == 0
+            outputs.append(log.read_text())
+        assert outputs[0] == outputs[1]
+        assert outputs[0].count("accuracy=") == 2
+    finally:
+        pool.close()
