@@ -29,7 +29,13 @@ random_search = experiment(
         container(
             image=TRAINERS_IMAGE,
             command=["python", "-m", "trainers.mnist"],
-            args=[*space.cli_args(), "--epochs=5"],
+            args=[
+                *space.cli_args(),
+                "--model=mlp",
+                "--optimizer=sgd",
+                "--momentum=0.9",
+                "--epochs=5",
+            ],
             resources={"limits": {"cpu": "1", "memory": "1Gi"}},
         ),
     ),

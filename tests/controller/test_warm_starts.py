@@ -126,7 +126,7 @@ def test_an_uncaught_exception_fails_the_same_way(workdir: Path, pool: WarmPool)
 
 
 def test_identity_environment_and_stdin_match(workdir: Path, pool: WarmPool) -> None:
-    (warm, warm_log), (cold, cold_log) = both(workdir, pool, "identity")
+    (_, warm_log), (_, cold_log) = both(workdir, pool, "identity")
     assert warm_log == cold_log == "__main__ ['identity'] True yes\nTrue True\n"
 
 

@@ -86,8 +86,11 @@ def test_kustomize_builds_each_overlay_with_its_namespace(env: str, namespace: s
     docs = yamlio.load_all(built)
     experiments = [d for d in docs if d["kind"] == "Experiment"]
     namespaces = [d for d in docs if d["kind"] == "Namespace"]
-    assert [e["metadata"]["namespace"] for e in experiments] == [namespace]
-    assert [e["metadata"]["name"] for e in experiments] == ["katib-random-search-mnist"]
+    assert {e["metadata"]["namespace"] for e in experiments} == {namespace}
+    assert sorted(e["metadata"]["name"] for e in experiments) == [
+        "forest-random-search",
+        "katib-random-search-mnist",
+    ]
     assert namespaces[0]["metadata"] == {
         "name": namespace,
         "labels": {"katib.kubeflow.org/metrics-collector-injection": "enabled"},
