@@ -25,6 +25,7 @@ DEFAULT_PRELOAD = (
     "torch",
     "torch.nn",
     "torch.optim",
+    "torch._dynamo",  # imported lazily by the first optimizer: 2 s
     "sklearn",
     "sklearn.datasets",
     "sklearn.ensemble",

@@ -37,6 +37,10 @@ class Split:
     def classes(self) -> int:
         return int(max(self.train_y.max().item(), self.valid_y.max().item())) + 1
 
+    def flattened(self) -> Split:
+        """Images as flat rows, for models that take vectors."""
+        return Split(self.train_x.flatten(1), self.train_y, self.valid_x.flatten(1), self.valid_y)
+
 
 def digits(seed: int, validation_fraction: float = 0.2) -> Split:
     """scikit-learn's 1797 8x8 digits, shuffled by `seed` and split."""

@@ -64,19 +64,24 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def build(args: argparse.Namespace, split: datasets.Split) -> nn.Module:
-    shape = split.train_x.shape[1:]
+def build(args: argparse.Namespace, split: datasets.Split) -> tuple[nn.Module, datasets.Split]:
+    """The model, and the data in the shape it takes: the MLP gets images flattened once."""
     if args.model == "cnn":
         model = networks.cnn(
             args.hidden_size, args.num_layers, split.classes, args.activation, args.dropout
         )
     else:
-        inputs = int(torch.tensor(shape).prod().item())
+        split = split.flattened()
         model = networks.mlp(
-            inputs, args.hidden_size, args.num_layers, split.classes, args.activation, args.dropout
+            split.train_x.shape[1],
+            args.hidden_size,
+            args.num_layers,
+            split.classes,
+            args.activation,
+            args.dropout,
         )
     networks.initialize(model, args.weight_init)
-    return model
+    return model, split
 
 
 def train_epoch(
@@ -116,7 +121,7 @@ def train(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     split = datasets.mnist(args.data_dir) if args.data_dir else datasets.digits(args.seed)
-    model = build(args, split)
+    model, split = build(args, split)
     optimizer = networks.optimizer(args.optimizer, list(model.parameters()), args.lr, args.momentum)
     metrics_file = (
         MetricsFile(args.metrics_file, args.metrics_format) if args.metrics_file else None

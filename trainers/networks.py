@@ -22,11 +22,14 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
 def mlp(
     inputs: int, hidden: int, layers: int, classes: int, activation: str, dropout: float
 ) -> nn.Module:
-    """`layers` hidden layers of `hidden` units over the flattened image."""
-    blocks: list[nn.Module] = [nn.Flatten()]
+    """`layers` hidden layers of `hidden` units over flat inputs (flatten the images once,
+    not every step)."""
+    blocks: list[nn.Module] = []
     width = inputs
     for _ in range(layers):
-        blocks += [nn.Linear(width, hidden), ACTIVATIONS[activation](), nn.Dropout(dropout)]
+        blocks += [nn.Linear(width, hidden), ACTIVATIONS[activation]()]
+        if dropout:
+            blocks.append(nn.Dropout(dropout))
         width = hidden
     blocks.append(nn.Linear(width, classes))
     return nn.Sequential(*blocks)
@@ -46,7 +49,7 @@ def cnn(hidden: int, layers: int, classes: int, activation: str, dropout: float)
     blocks += [
         nn.AdaptiveAvgPool2d(2),
         nn.Flatten(),
-        nn.Dropout(dropout),
+        *([nn.Dropout(dropout)] if dropout else []),
         nn.Linear(channels * 4, hidden),
         ACTIVATIONS[activation](),
         nn.Linear(hidden, classes),
