@@ -252,3 +252,17 @@ def test_a_missing_configmap_is_caught_at_render(make_project: ProjectFactory) -
     assert result.returncode == 1
     assert "[trial-template-configmap]" in result.stderr
     assert not (root / "overlays").exists()
+
+
+def test_warm_starts_are_an_environment_setting(make_project: ProjectFactory) -> None:
+    from controller.overlay import read_overlay
+
+    root = make_project({"spec/quadratic.py": SPEC.format(goal="", max_failed=6, extra="'--q=1'")})
+    (root / "spec/environments.py").write_text(
+        "from generator import environment\n\n"
+        "dev = environment('dev', namespace='hpo-dev')\n"
+        "ci = environment('ci', namespace='hpo-ci', warm_starts=False)\n"
+    )
+    assert run_cli("hpo-gen", "render", cwd=root).returncode == 0
+    assert read_overlay(root / "overlays/dev", "dev").warm_starts is True
+    assert read_overlay(root / "overlays/ci", "ci").warm_starts is False
