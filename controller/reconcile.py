@@ -1,5 +1,7 @@
 """The pure reconcile core: from an Experiment's spec and its trial records, how many
 trials to start, which to stop, and whether the experiment is done. No I/O here.
+An algorithm with nothing more to suggest completes the experiment with
+ExperimentSuggestionEndReached once its last trials finish (Katib loops instead).
 
 Katib's completion rules, in Katib's order (`UpdateExperimentStatusCondition`): the goal
 (inclusive), then maxFailedTrialCount (Failed and MetricsUnavailable trials), then
@@ -16,6 +18,7 @@ from controller.records import Completion, TrialRecord, TrialState
 from generator.models import ExperimentSpec
 
 GOAL_REACHED = "ExperimentGoalReached"
+SUGGESTION_END_REACHED = "ExperimentSuggestionEndReached"
 MAX_TRIALS_REACHED = "ExperimentMaxTrialsReached"
 FAILED = "ExperimentFailed"
 
@@ -87,11 +90,26 @@ def completion(spec: ExperimentSpec, trials: Sequence[TrialRecord]) -> Completio
     return None
 
 
-def reconcile(spec: ExperimentSpec, trials: Sequence[TrialRecord]) -> Decision:
+def reconcile(
+    spec: ExperimentSpec, trials: Sequence[TrialRecord], suggestions_ended: bool = False
+) -> Decision:
+    """`suggestions_ended`: the algorithm has nothing more to suggest (a used-up grid)."""
     active = [t.name for t in trials if t.state.is_active]
     done = completion(spec, trials)
     if done is not None:
         return Decision(0, tuple(active), done)
+    if suggestions_ended:
+        if active:
+            return Decision(0, (), None)  # let the last trials finish
+        return Decision(
+            0,
+            (),
+            Completion(
+                "Succeeded",
+                SUGGESTION_END_REACHED,
+                "Experiment has succeeded because the algorithm has nothing more to suggest",
+            ),
+        )
     parallel = spec.parallel_trial_count or 1
     if spec.max_trial_count is None:
         room = parallel - len(active)

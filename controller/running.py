@@ -16,9 +16,9 @@ from controller.local import TrialExecutor, TrialExit
 from controller.metrics import compile_filters, parse_lines, summarize
 from controller.reconcile import best_trial, objective_value, reconcile
 from controller.records import ExperimentRecord, MetricSummary, TrialRecord, TrialState
+from controller.samplers import make_suggester
 from controller.status import status_document
 from controller.statusfile import GitStatusSink
-from controller.suggestion import make_suggester
 from controller.trialspec import ConfigMaps, primary_command, trial_manifest, trial_values
 from generator.models import Experiment
 
@@ -59,13 +59,14 @@ def run_experiment(
     record = ExperimentRecord(experiment.name, experiment.metadata.namespace, start_time=clock())
     stopping: set[str] = set()
     logs: dict[str, Path] = {}
+    ended = False
 
     def save() -> None:
         sink.write(experiment.name, status_document(experiment, record, environment))
 
     save()
     while True:
-        decision = reconcile(spec, record.trials)
+        decision = reconcile(spec, record.trials, ended)
         if decision.completion is not None and record.completion is None:
             record.completion = decision.completion
         for name in decision.stop:
@@ -78,7 +79,9 @@ def run_experiment(
             save()
             return record
         if record.completion is None:
-            for assignments in suggester.suggest(decision.start):
+            suggestions = suggester.suggest(decision.start)
+            ended = len(suggestions) < decision.start
+            for assignments in suggestions:
                 trial, log_path = _start(
                     experiment, record, assignments, executor, sink, config_maps or {}, clock
                 )
@@ -88,6 +91,8 @@ def run_experiment(
             if decision.start:
                 save()
         if not active:
+            if ended:
+                continue  # reconcile completes it with SuggestionEndReached
             raise ControllerError(f"experiment {experiment.name!r}: no trial to run or wait for")
         exited = executor.next_exit()
         if exited is None:

@@ -1,12 +1,18 @@
-"""Suggestion algorithms behind one seam: a `Suggester` proposes parameter assignments and
-learns from finished trials. Algorithms are an explicit name -> class table.
+"""Suggestion algorithms behind one seam: a `Suggester` proposes parameter assignments,
+learns from finished trials, and can be rebuilt from trial records after a restart.
+Algorithms are an explicit name -> factory table, by Katib's names.
 
-Each suggester keeps one long-lived optuna study per experiment, driven by ask/tell."""
+Every algorithm here is one long-lived optuna study per experiment, driven by ask/tell;
+the sampler decides the algorithm (`controller.samplers`). Unlike Katib's services,
+suggestions are distinct from every trial suggested before (Katib's tpe repeats points
+within a batch), and a finite space that is used up ends the suggestions instead of
+repeating points."""
 
 from __future__ import annotations
 
 import logging
 import math
+import warnings
 from collections.abc import Sequence
 from typing import Literal, Protocol
 
@@ -19,72 +25,123 @@ from optuna.distributions import (
 )
 from optuna.trial import TrialState as OptunaState
 
-from controller.errors import ControllerError
-from generator.models import AlgorithmSpec, ParameterSpec
+from generator.models import ParameterSpec
 
 Assignments = tuple[tuple[str, str], ...]
+# Asks per requested suggestion before a finite space is taken as used up.
+MAX_ASKS = 64
 
 optuna.logging.set_verbosity(logging.WARNING)
 
 
 class Suggester(Protocol):
     def suggest(self, count: int) -> list[Assignments]:
-        """`count` new assignments (name, value as Katib's string), in order."""
+        """Up to `count` new, distinct assignments; fewer only when the space is used up."""
         ...
 
     def observe(self, assignments: Assignments, value: float | None) -> None:
         """A trial with these assignments finished with this objective value (None: failed)."""
         ...
 
+    def restore(self, history: Sequence[tuple[Assignments, float | None]]) -> None:
+        """Rebuild from finished trials (value None: failed), e.g. after a restart."""
+        ...
+
 
 def distributions(parameters: Sequence[ParameterSpec]) -> dict[str, BaseDistribution]:
-    """Katib parameters as optuna distributions (uniform or log-uniform; steps kept)."""
+    """Katib parameters as optuna distributions (uniform or log-uniform; steps kept).
+    optuna has no normal distributions: they sample uniformly over [min, max]."""
     result: dict[str, BaseDistribution] = {}
     for parameter in parameters:
         space = parameter.feasible_space
         log = space.distribution in ("logUniform", "logNormal")
         if parameter.parameter_type == "double":
             step = float(space.step) if space.step and not log else None
-            result[parameter.name] = FloatDistribution(
-                float(space.min or 0), float(space.max or 0), log=log, step=step
-            )
+            low, high = float(space.min or 0), float(space.max or 0)
+            if step is not None:  # optuna needs (high - low) to be a multiple of step
+                high = low + math.floor((high - low) / step + 1e-9) * step
+            result[parameter.name] = FloatDistribution(low, high, log=log, step=step)
         elif parameter.parameter_type == "int":
             step = 1 if log else int(space.step or 1)
-            result[parameter.name] = IntDistribution(
-                int(space.min or 0), int(space.max or 0), log=log, step=step
-            )
+            low, high = int(space.min or 0), int(space.max or 0)
+            high = low + (high - low) // step * step
+            result[parameter.name] = IntDistribution(low, high, log=log, step=step)
         else:
             result[parameter.name] = CategoricalDistribution(list(space.list_ or []))
     return result
 
 
-def _wire(value: object) -> str:
+def space_size(space: dict[str, BaseDistribution]) -> int | None:
+    """How many distinct assignments a space holds, or None when it is continuous."""
+    size = 1
+    for distribution in space.values():
+        if isinstance(distribution, CategoricalDistribution):
+            size *= len(distribution.choices)
+        elif isinstance(distribution, IntDistribution) and not distribution.log:
+            size *= (distribution.high - distribution.low) // distribution.step + 1
+        elif isinstance(distribution, FloatDistribution) and distribution.step is not None:
+            size *= round((distribution.high - distribution.low) / distribution.step) + 1
+        else:
+            return None
+    return size
+
+
+def wire(value: object) -> str:
+    """A value as Katib's string: floats in their shortest repr, rounded to a step's grid."""
     if isinstance(value, float):
-        return repr(value)
+        return repr(round(value, 12))
     return str(value)
 
 
+def _parse(distribution: BaseDistribution, text: str) -> object:
+    if isinstance(distribution, FloatDistribution):
+        return float(text)
+    if isinstance(distribution, IntDistribution):
+        return int(text)
+    return text
+
+
 class OptunaSuggester:
-    """ask/tell over one optuna study; the sampler decides the algorithm."""
+    """ask/tell over one optuna study."""
 
     def __init__(
-        self, sampler: optuna.samplers.BaseSampler, parameters: Sequence[ParameterSpec], goal: str
+        self,
+        sampler: optuna.samplers.BaseSampler,
+        parameters: Sequence[ParameterSpec],
+        goal: str,
     ):
         direction: Literal["maximize", "minimize"] = (
             "maximize" if goal == "maximize" else "minimize"
         )
         self._study = optuna.create_study(sampler=sampler, direction=direction)
         self._space = distributions(parameters)
+        self._size = space_size(self._space)
         self._open: dict[Assignments, int] = {}
+        self._seen: set[Assignments] = set()
 
     def suggest(self, count: int) -> list[Assignments]:
-        result = []
+        result: list[Assignments] = []
         for _ in range(count):
-            trial = self._study.ask(self._space)
-            assignments = tuple((name, _wire(trial.params[name])) for name in self._space)
-            self._open[assignments] = trial.number
-            result.append(assignments)
+            found = self._ask_new()
+            if found is None:
+                break
+            result.append(found)
         return result
+
+    def _ask_new(self) -> Assignments | None:
+        if self._size is not None and len(self._seen) >= self._size:
+            return None
+        for _ in range(MAX_ASKS):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                trial = self._study.ask(self._space)
+            assignments = tuple((name, wire(trial.params[name])) for name in self._space)
+            if assignments not in self._seen:
+                self._seen.add(assignments)
+                self._open[assignments] = trial.number
+                return assignments
+            self._study.tell(trial.number, state=OptunaState.FAIL)  # a repeat: not run
+        return None
 
     def observe(self, assignments: Assignments, value: float | None) -> None:
         number = self._open.pop(assignments, None)
@@ -95,39 +152,17 @@ class OptunaSuggester:
         else:
             self._study.tell(number, value)
 
-
-def _random_state(spec: AlgorithmSpec) -> int | None:
-    for setting in spec.algorithm_settings or []:
-        if setting.name == "random_state":
-            return int(setting.value)
-    return None
-
-
-def random_suggester(
-    spec: AlgorithmSpec, parameters: Sequence[ParameterSpec], goal: str
-) -> Suggester:
-    sampler = optuna.samplers.RandomSampler(seed=_random_state(spec))
-    return OptunaSuggester(sampler, parameters, goal)
-
-
-class SuggesterFactory(Protocol):
-    def __call__(
-        self, spec: AlgorithmSpec, parameters: Sequence[ParameterSpec], goal: str
-    ) -> Suggester: ...
-
-
-ALGORITHMS: dict[str, SuggesterFactory] = {
-    "random": random_suggester,
-}
-
-
-def make_suggester(
-    spec: AlgorithmSpec, parameters: Sequence[ParameterSpec], goal: str
-) -> Suggester:
-    factory = ALGORITHMS.get(spec.algorithm_name)
-    if factory is None:
-        raise ControllerError(
-            f"hpo-controller does not run the {spec.algorithm_name!r} algorithm yet; "
-            f"it runs: {', '.join(sorted(ALGORITHMS))}"
-        )
-    return factory(spec, parameters, goal)
+    def restore(self, history: Sequence[tuple[Assignments, float | None]]) -> None:
+        for assignments, value in history:
+            params = {name: _parse(self._space[name], text) for name, text in assignments}
+            distributions = {name: self._space[name] for name in params}
+            failed = value is None or math.isnan(value)
+            self._study.add_trial(
+                optuna.trial.create_trial(
+                    params=params,
+                    distributions=distributions,
+                    value=None if failed else value,
+                    state=OptunaState.FAIL if failed else OptunaState.COMPLETE,
+                )
+            )
+            self._seen.add(assignments)

@@ -266,3 +266,24 @@ def test_warm_starts_are_an_environment_setting(make_project: ProjectFactory) ->
     assert run_cli("hpo-gen", "render", cwd=root).returncode == 0
     assert read_overlay(root / "overlays/dev", "dev").warm_starts is True
     assert read_overlay(root / "overlays/ci", "ci").warm_starts is False
+
+
+def test_a_used_up_grid_ends_with_suggestion_end_reached(make_project: ProjectFactory) -> None:
+    source = (
+        SPEC.format(goal="", max_failed=6, extra="'--q=1'")
+        .replace("x=double(-1.0, 1.0)", "x=double(-1.0, 1.0, step=1.0)")
+        .replace('algorithm=algorithm("random", random_state=7)', 'algorithm=algorithm("grid")')
+        .replace("max_trial_count=6,", "")
+    )
+    root = make_project({"spec/quadratic.py": source, "train.py": TRAIN})
+    rendered = run_cli("hpo-gen", "render", cwd=root)
+    assert rendered.returncode == 0, rendered.stderr
+    git(root, "add", "--all")
+    git(root, "commit", "--quiet", "-m", "render")
+    result = run_cli("hpo-controller", "run", "--env", "dev", cwd=root)
+    assert result.returncode == 0, result.stderr
+    status = status_of(root)["status"]
+    assert status["conditions"][-1]["reason"] == "ExperimentSuggestionEndReached"
+    assert status["trials"] == status["trialsSucceeded"] == 6  # 3 x values, 2 shifts
+    assignments = {str(t["parameterAssignments"]) for t in status_of(root)["trials"]}
+    assert len(assignments) == 6

@@ -1,0 +1,138 @@
+"""Katib's algorithms as optuna samplers, with Katib's setting names mapped onto each
+sampler's options. Where Katib's service has a setting optuna does not, it is accepted
+(validation already checked it) and has no effect; `docs/algorithms.md` lists each
+mapping."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Sequence
+
+import optuna
+
+from controller.errors import ControllerError
+from controller.grid import GridSuggester
+from controller.suggestion import OptunaSuggester, Suggester
+from generator.models import AlgorithmSpec, ParameterSpec
+
+Settings = dict[str, str]
+
+
+def _seed(settings: Settings) -> int | None:
+    value = settings.get("random_state")
+    return int(value) if value is not None else None
+
+
+def _int(settings: Settings, name: str, default: int) -> int:
+    return int(settings[name]) if name in settings else default
+
+
+def _random(settings: Settings, parameters: Sequence[ParameterSpec]) -> optuna.samplers.BaseSampler:
+    return optuna.samplers.RandomSampler(seed=_seed(settings))
+
+
+def _hyperopt_gamma(fraction: float) -> Callable[[int], int]:
+    """hyperopt's split of good trials: ceil(gamma * sqrt(n)), at most 25."""
+
+    def gamma(n: int) -> int:
+        return min(math.ceil(fraction * math.sqrt(n)), 25)
+
+    return gamma
+
+
+def _tpe(settings: Settings, parameters: Sequence[ParameterSpec]) -> optuna.samplers.BaseSampler:
+    """Katib's hyperopt tpe: gamma and prior_weight as hyperopt reads them; running trials
+    count as bad (constant liar) so a batch is not one point three times."""
+    extra: dict[str, float] = {}
+    if "prior_weight" in settings:  # deprecated in optuna 4.9; passed only when set
+        extra["prior_weight"] = float(settings["prior_weight"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        return optuna.samplers.TPESampler(
+            seed=_seed(settings),
+            gamma=_hyperopt_gamma(float(settings.get("gamma", "0.25"))),
+            n_ei_candidates=_int(settings, "n_EI_candidates", 24),
+            n_startup_trials=10,
+            constant_liar=True,
+            **extra,  # type: ignore[arg-type]
+        )
+
+
+def _multivariate_tpe(
+    settings: Settings, parameters: Sequence[ParameterSpec]
+) -> optuna.samplers.BaseSampler:
+    return optuna.samplers.TPESampler(
+        seed=_seed(settings),
+        multivariate=True,
+        constant_liar=True,
+        n_startup_trials=_int(settings, "n_startup_trials", 10),
+        n_ei_candidates=_int(settings, "n_ei_candidates", 24),
+    )
+
+
+def _cmaes(settings: Settings, parameters: Sequence[ParameterSpec]) -> optuna.samplers.BaseSampler:
+    strategy = settings.get("restart_strategy", "none").lower()
+    return optuna.samplers.CmaEsSampler(
+        seed=_seed(settings),
+        sigma0=float(settings["sigma"]) if "sigma" in settings else None,
+        restart_strategy=None if strategy == "none" else strategy,
+        warn_independent_sampling=False,
+    )
+
+
+def _sobol(settings: Settings, parameters: Sequence[ParameterSpec]) -> optuna.samplers.BaseSampler:
+    return optuna.samplers.QMCSampler(
+        qmc_type="sobol",
+        scramble=True,
+        seed=_seed(settings) if _seed(settings) is not None else 0,
+        warn_asynchronous_seeding=False,
+        warn_independent_sampling=False,
+    )
+
+
+def _bayesian(
+    settings: Settings, parameters: Sequence[ParameterSpec]
+) -> optuna.samplers.BaseSampler:
+    """A Gaussian process with log expected improvement (optuna's GPSampler). Katib's skopt
+    settings base_estimator, acq_func and acq_optimizer have no counterpart and no effect."""
+    return optuna.samplers.GPSampler(
+        seed=_seed(settings),
+        n_startup_trials=_int(settings, "n_initial_points", 10),
+        warn_independent_sampling=False,
+    )
+
+
+SamplerFactory = Callable[[Settings, Sequence[ParameterSpec]], optuna.samplers.BaseSampler]
+
+OPTUNA_ALGORITHMS: dict[str, SamplerFactory] = {
+    "random": _random,
+    "tpe": _tpe,
+    "multivariate-tpe": _multivariate_tpe,
+    "cmaes": _cmaes,
+    "sobol": _sobol,
+    "bayesianoptimization": _bayesian,
+}
+ALGORITHMS = frozenset({*OPTUNA_ALGORITHMS, "grid"})
+
+
+def make_suggester(
+    spec: AlgorithmSpec, parameters: Sequence[ParameterSpec], goal: str
+) -> Suggester:
+    settings = {s.name: s.value for s in spec.algorithm_settings or []}
+    if spec.algorithm_name == "grid":
+        if any(p.parameter_type == "double" and not p.feasible_space.step for p in parameters):
+            raise ControllerError("grid needs a step on every double parameter")
+        return GridSuggester(parameters, _seed(settings))
+    factory = OPTUNA_ALGORITHMS.get(spec.algorithm_name)
+    if factory is None:
+        raise ControllerError(
+            f"hpo-controller does not run the {spec.algorithm_name!r} algorithm yet; "
+            f"it runs: {', '.join(sorted(ALGORITHMS))}"
+        )
+    with warnings.catch_warnings():
+        # GPSampler and QMCSampler are marked experimental in optuna; hpo-gen pins and
+        # tests the behaviour it relies on.
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        sampler = factory(settings, parameters)
+    return OptunaSuggester(sampler, parameters, goal)
