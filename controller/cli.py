@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -17,11 +18,12 @@ from controller.local import LocalExecutor
 from controller.overlay import Overlay, read_overlay
 from controller.records import ExperimentRecord
 from controller.running import run_experiment, summary_line
-from controller.status import spec_digest
+from controller.status import record_from_document, spec_digest
 from controller.statusfile import GitStatusSink
 from controller.warmstart import WarmPool
 from generator.models import Experiment
 
+COMMIT_INTERVAL = 5.0  # seconds between progress commits of a running experiment
 WORK_FOLDER = ".hpo"  # the controller's scratch space in a repository: trial logs
 
 
@@ -118,12 +120,17 @@ def _run_all(
 ) -> bool:
     all_ok = True
     for experiment in chosen:
-        previous = sink.read(experiment.name)
-        if not rerun and _is_final(previous, experiment):
-            click.echo(f"{experiment.name}: already complete for this spec (use --rerun)")
-            all_ok &= _succeeded_document(previous)
-            continue
+        document = sink.read(experiment.name)
+        previous = None
+        if document is not None and document.get("specDigest") == spec_digest(experiment):
+            if not rerun and _is_final(document):
+                click.echo(f"{experiment.name}: already complete for this spec (use --rerun)")
+                all_ok &= _succeeded_document(document)
+                continue
+            if not rerun:
+                previous = record_from_document(document)
         executor = LocalExecutor(sink.repo.root, logs / experiment.name, warm=pool)
+        checkpoint = _Checkpoints(sink, experiment, environment, overlay.namespace)
         try:
             record = run_experiment(
                 experiment,
@@ -131,11 +138,13 @@ def _run_all(
                 executor=executor,
                 sink=sink,
                 config_maps=overlay.config_maps,
+                previous=previous,
+                checkpoint=checkpoint,
             )
         finally:
             executor.shutdown()
         commit = sink.commit(
-            experiment.name, _commit_message(experiment, record, overlay.namespace)
+            experiment.name, commit_message(experiment, record, environment, overlay.namespace)
         )
         click.echo(summary_line(experiment, record))
         click.echo(
@@ -146,10 +155,28 @@ def _run_all(
     return all_ok
 
 
-def _is_final(document: dict[str, object] | None, experiment: Experiment) -> bool:
-    if not document or document.get("specDigest") != spec_digest(experiment):
-        return False
-    status = document.get("status")
+class _Checkpoints:
+    """Commits the status as a run goes, at most once every COMMIT_INTERVAL seconds, so
+    that what a killed controller had finished is in git."""
+
+    def __init__(
+        self, sink: GitStatusSink, experiment: Experiment, environment: str, namespace: str | None
+    ):
+        self.sink, self.experiment = sink, experiment
+        self.environment, self.namespace = environment, namespace
+        self.last = time.monotonic()
+
+    def __call__(self, record: ExperimentRecord) -> None:
+        now = time.monotonic()
+        if now - self.last < COMMIT_INTERVAL or record.completion_time:
+            return
+        self.last = now
+        message = commit_message(self.experiment, record, self.environment, self.namespace)
+        self.sink.commit(self.experiment.name, message)
+
+
+def _is_final(document: dict[str, object] | None) -> bool:
+    status = document.get("status") if document else None
     return isinstance(status, dict) and "completionTime" in status
 
 
@@ -162,13 +189,18 @@ def _succeeded_document(document: dict[str, object] | None) -> bool:
     return isinstance(last, dict) and last.get("type") == "Succeeded"
 
 
-def _commit_message(experiment: Experiment, record: ExperimentRecord, namespace: str | None) -> str:
+def commit_message(
+    experiment: Experiment, record: ExperimentRecord, environment: str, namespace: str | None
+) -> str:
+    """Subject: how the experiment stands and its best result; trailers name it. Results
+    are data, not code: `[skip ci]` keeps them from triggering pipelines."""
     counts: dict[str, int] = {}
     for trial in record.trials:
         counts[trial.state.value] = counts.get(trial.state.value, 0) + 1
     tally = ", ".join(f"{n} {state.lower()}" for state, n in sorted(counts.items()))
     return (
-        f"{summary_line(experiment, record)}\n\n"
+        f"{summary_line(experiment, record)} [skip ci]\n\n"
         f"{len(record.trials)} trials: {tally}.\n\n"
         f"Experiment: {namespace or 'default'}/{experiment.name}\n"
+        f"Environment: {environment}\n"
     )

@@ -49,3 +49,6 @@ class GridSuggester:
 
     def restore(self, history: Sequence[tuple[Assignments, float | None]]) -> None:
         self._seen.update(assignments for assignments, _ in history)
+
+    def reserve(self, assignments: Assignments) -> None:
+        self._seen.add(assignments)

@@ -96,14 +96,14 @@ class LocalExecutor:
             with open(log_path, "wb") as log:
                 try:
                     process = subprocess.Popen(
-                        argv,
+                        [sys.executable, "-m", "controller.launch", *argv],
                         stdin=subprocess.DEVNULL,
                         stdout=log,
                         stderr=subprocess.STDOUT,
                         cwd=cwd,
                         env=env,
                         start_new_session=True,  # its own process group, stopped as one
-                    )
+                    )  # through controller.launch: the trial dies if the controller does
                 except OSError as err:
                     log.write(f"cannot start {argv[0]!r}: {err}\n".encode())
                     self._exits.put(TrialExit(trial, 127))

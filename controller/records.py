@@ -53,6 +53,7 @@ class TrialRecord:
     completion_time: str | None = None
     exit_code: int | None = None
     log: str | None = None
+    restarts: int = 0  # times the trial was re-run because its controller died
 
     def metric(self, name: str) -> MetricSummary | None:
         return next((m for m in self.metrics if m.name == name), None)

@@ -19,6 +19,7 @@ from controller.records import ExperimentRecord, MetricSummary, TrialRecord, Tri
 from controller.samplers import make_suggester
 from controller.status import status_document
 from controller.statusfile import GitStatusSink
+from controller.suggestion import Assignments, Suggester
 from controller.trialspec import ConfigMaps, primary_command, trial_manifest, trial_values
 from generator.models import Experiment
 
@@ -45,9 +46,14 @@ def run_experiment(
     executor: TrialExecutor,
     sink: GitStatusSink,
     config_maps: ConfigMaps | None = None,
+    previous: ExperimentRecord | None = None,
+    checkpoint: Callable[[ExperimentRecord], None] | None = None,
     clock: Clock = utc_now,
 ) -> ExperimentRecord:
-    """Run `experiment` to completion; its status is written after every change."""
+    """Run `experiment` to completion; its status is written after every change and
+    `checkpoint` sees the record after each. With `previous` (an unfinished run of the same
+    spec, read back from its status), the run continues: finished trials count, trials that
+    were running are run again, and the algorithm is rebuilt from the finished ones."""
     spec = experiment.spec
     if spec.algorithm is None or spec.objective is None:
         raise ControllerError(f"experiment {experiment.name!r} has no algorithm or objective")
@@ -56,13 +62,20 @@ def run_experiment(
     filter_spec = collector.source.filter if collector and collector.source else None
     filters = compile_filters(filter_spec.metrics_format if filter_spec else None)
     wanted = wanted_metrics(experiment)
-    record = ExperimentRecord(experiment.name, experiment.metadata.namespace, start_time=clock())
+    if previous is not None:
+        record = _resumed(previous, experiment, suggester)
+    else:
+        record = ExperimentRecord(
+            experiment.name, experiment.metadata.namespace, start_time=clock()
+        )
+    launch = _Launcher(experiment, record, executor, sink, config_maps or {}, clock)
     stopping: set[str] = set()
-    logs: dict[str, Path] = {}
     ended = False
 
     def save() -> None:
         sink.write(experiment.name, status_document(experiment, record, environment))
+        if checkpoint is not None:
+            checkpoint(record)
 
     save()
     while True:
@@ -73,6 +86,9 @@ def run_experiment(
             if name not in stopping:
                 stopping.add(name)
                 executor.stop(name)
+        for index, trial in enumerate(record.trials):
+            if trial.state is TrialState.PENDING and record.completion is None:
+                record.trials[index] = launch.start(trial)
         active = [t for t in record.trials if t.state.is_active]
         if record.completion is not None and not active:
             record.completion_time = clock()
@@ -82,12 +98,9 @@ def run_experiment(
             suggestions = suggester.suggest(decision.start)
             ended = len(suggestions) < decision.start
             for assignments in suggestions:
-                trial, log_path = _start(
-                    experiment, record, assignments, executor, sink, config_maps or {}, clock
-                )
-                logs[trial.name] = log_path
-                record.trials.append(trial)
-                active.append(trial)
+                name = f"{experiment.name}-{len(record.trials) + 1:04d}"
+                record.trials.append(launch.start(TrialRecord(name, assignments)))
+                active.append(record.trials[-1])
             if decision.start:
                 save()
         if not active:
@@ -98,8 +111,7 @@ def run_experiment(
         if exited is None:
             continue
         trial = next(t for t in record.trials if t.name == exited.trial)
-        lines = _read_lines(logs[trial.name])
-        metrics = summarize(parse_lines(lines, wanted, filters))
+        metrics = summarize(parse_lines(_read_lines(launch.logs[trial.name]), wanted, filters))
         finished = _finish(trial, exited, exited.trial in stopping, metrics, wanted)
         finished = replace(finished, completion_time=clock())
         record.replace_trial(finished)
@@ -109,32 +121,74 @@ def run_experiment(
         save()
 
 
-def _start(
-    experiment: Experiment,
-    record: ExperimentRecord,
-    assignments: tuple[tuple[str, str], ...],
-    executor: TrialExecutor,
-    sink: GitStatusSink,
-    config_maps: ConfigMaps,
-    clock: Clock,
-) -> tuple[TrialRecord, Path]:
-    name = f"{experiment.name}-{len(record.trials) + 1:04d}"
-    template = experiment.spec.trial_template
-    assert template is not None
-    values = trial_values(template, dict(assignments), name, record.namespace or "default")
-    command = primary_command(experiment, trial_manifest(experiment, values, config_maps))
-    log_path = executor.start(name, command)
-    shown = ", ".join(f"{k}={v}" for k, v in assignments)
-    log.info("%s started (%s)", name, shown)
-    trial = TrialRecord(
-        name=name,
-        assignments=assignments,
-        state=TrialState.RUNNING,
-        reason="TrialRunning",
-        start_time=clock(),
-        log=_relative(log_path, sink.repo.root),
+def _resumed(
+    previous: ExperimentRecord, experiment: Experiment, suggester: Suggester
+) -> ExperimentRecord:
+    """The previous run, its interrupted trials queued to run again."""
+    spec = experiment.spec
+    history: list[tuple[Assignments, float | None]] = []
+    for index, trial in enumerate(previous.trials):
+        if trial.state.is_active:
+            previous.trials[index] = replace(
+                trial,
+                state=TrialState.PENDING,
+                reason="TrialRestarted",
+                message="run again: hpo-controller stopped while it ran",
+                metrics=(),
+                start_time=None,
+                completion_time=None,
+                exit_code=None,
+                restarts=trial.restarts + 1,
+            )
+            suggester.reserve(trial.assignments)
+        else:
+            succeeded = trial.state in (TrialState.SUCCEEDED, TrialState.EARLY_STOPPED)
+            history.append((trial.assignments, objective_value(spec, trial) if succeeded else None))
+    suggester.restore(history)
+    log.info(
+        "%s: resuming with %d finished trials, %d to run again",
+        experiment.name,
+        len(history),
+        len(previous.trials) - len(history),
     )
-    return trial, log_path
+    return previous
+
+
+class _Launcher:
+    """Starts trials: substitutes the template, hands the command to the executor."""
+
+    def __init__(
+        self,
+        experiment: Experiment,
+        record: ExperimentRecord,
+        executor: TrialExecutor,
+        sink: GitStatusSink,
+        config_maps: ConfigMaps,
+        clock: Clock,
+    ):
+        self.experiment, self.record, self.executor = experiment, record, executor
+        self.sink, self.config_maps, self.clock = sink, config_maps, clock
+        self.logs: dict[str, Path] = {}
+
+    def start(self, trial: TrialRecord) -> TrialRecord:
+        template = self.experiment.spec.trial_template
+        assert template is not None
+        namespace = self.record.namespace or "default"
+        values = trial_values(template, dict(trial.assignments), trial.name, namespace)
+        manifest = trial_manifest(self.experiment, values, self.config_maps)
+        log_path = self.executor.start(trial.name, primary_command(self.experiment, manifest))
+        self.logs[trial.name] = log_path
+        shown = ", ".join(f"{k}={v}" for k, v in trial.assignments)
+        again = f", run {trial.restarts + 1}" if trial.restarts else ""
+        log.info("%s started (%s%s)", trial.name, shown, again)
+        return replace(
+            trial,
+            state=TrialState.RUNNING,
+            reason="TrialRunning",
+            message=trial.message if trial.restarts else "",
+            start_time=self.clock(),
+            log=_relative(log_path, self.sink.repo.root),
+        )
 
 
 def _finish(

@@ -9,7 +9,13 @@ import json
 from typing import Any
 
 from controller.reconcile import best_trial, objective_value
-from controller.records import ExperimentRecord, TrialRecord, TrialState
+from controller.records import (
+    Completion,
+    ExperimentRecord,
+    MetricSummary,
+    TrialRecord,
+    TrialState,
+)
 from generator.models import Experiment
 
 STATUS_FOLDER = "status"
@@ -121,7 +127,47 @@ def _trial(trial: TrialRecord) -> dict[str, Any]:
         ("completionTime", trial.completion_time),
         ("exitCode", trial.exit_code),
         ("log", trial.log),
+        ("restarts", trial.restarts or None),
     ):
         if value is not None:
             document[key] = value
     return document
+
+
+def record_from_document(document: dict[str, Any]) -> ExperimentRecord:
+    """The experiment run a status document describes: the inverse of status_document."""
+    status = document.get("status") or {}
+    record = ExperimentRecord(
+        name=str(document.get("experiment")),
+        namespace=document.get("namespace"),
+        start_time=status.get("startTime"),
+        completion_time=status.get("completionTime"),
+    )
+    conditions = status.get("conditions") or []
+    last = conditions[-1] if conditions else {}
+    if record.completion_time and last.get("type") in ("Succeeded", "Failed"):
+        record.completion = Completion(
+            last["type"], last.get("reason", ""), last.get("message", "")
+        )
+    for trial in document.get("trials") or []:
+        record.trials.append(
+            TrialRecord(
+                name=str(trial["name"]),
+                assignments=tuple(
+                    (str(a["name"]), str(a["value"])) for a in trial.get("parameterAssignments", [])
+                ),
+                state=TrialState(trial["state"]),
+                reason=str(trial.get("reason", "")),
+                message=str(trial.get("message", "")),
+                metrics=tuple(
+                    MetricSummary(m["name"], float(m["min"]), float(m["max"]), float(m["latest"]))
+                    for m in trial.get("metrics", [])
+                ),
+                start_time=trial.get("startTime"),
+                completion_time=trial.get("completionTime"),
+                exit_code=trial.get("exitCode"),
+                log=trial.get("log"),
+                restarts=int(trial.get("restarts", 0)),
+            )
+        )
+    return record

@@ -47,6 +47,10 @@ class Suggester(Protocol):
         """Rebuild from finished trials (value None: failed), e.g. after a restart."""
         ...
 
+    def reserve(self, assignments: Assignments) -> None:
+        """A trial with these assignments runs again (after a restart): never suggest them."""
+        ...
+
 
 def distributions(parameters: Sequence[ParameterSpec]) -> dict[str, BaseDistribution]:
     """Katib parameters as optuna distributions (uniform or log-uniform; steps kept).
@@ -143,9 +147,13 @@ class OptunaSuggester:
             self._study.tell(trial.number, state=OptunaState.FAIL)  # a repeat: not run
         return None
 
+    def reserve(self, assignments: Assignments) -> None:
+        self._seen.add(assignments)
+
     def observe(self, assignments: Assignments, value: float | None) -> None:
         number = self._open.pop(assignments, None)
-        if number is None:
+        if number is None:  # a trial re-run after a restart: the study never asked it
+            self.restore([(assignments, value)])
             return
         if value is None or math.isnan(value):
             self._study.tell(number, state=OptunaState.FAIL)

@@ -1,0 +1,164 @@
+"""The status in git is the durable state: kill hpo-controller with SIGKILL at random
+moments, run it again, and the experiment ends with exactly maxTrialCount trials, none
+lost or repeated, and no trial process outliving its controller."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from generator import yamlio
+from tests.conftest import BIN, ProjectFactory, git, run_cli
+
+TRAIN = """\
+import sys, time
+
+args = dict(arg.lstrip("-").split("=", 1) for arg in sys.argv[1:])
+x = float(args["x"])
+time.sleep(0.15 + (x + 1) / 4)  # 0.15 to 0.65 s: kills land mid-trial
+print(f"accuracy={1 - (x - 0.2) ** 2:.6f}")
+"""
+
+SPEC = """\
+from generator import SearchSpace, container, double, experiment, job, maximize, tpe
+
+space = SearchSpace(x=double(-1.0, 1.0))
+crashy = experiment(
+    "crashy",
+    objective=maximize("accuracy"),
+    algorithm=tpe(random_state=5),
+    parameters=space,
+    max_trial_count=10,
+    parallel_trial_count=3,
+    trial=job(container(image="t:1", command=["python", "train.py"], args=space.cli_args())),
+)
+"""
+
+
+def project(make_project: ProjectFactory) -> Path:
+    root = make_project({"spec/crashy.py": SPEC, "train.py": TRAIN})
+    assert run_cli("hpo-gen", "render", cwd=root).returncode == 0
+    git(root, "add", "--all")
+    git(root, "commit", "--quiet", "-m", "render")
+    return root
+
+
+def trial_processes(root: Path) -> list[int]:
+    """Live processes running this project's train.py."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+            state = (entry / "stat").read_text().split()[2]
+            cwd = os.readlink(entry / "cwd")
+        except OSError:
+            continue
+        if b"train.py" in command and cwd == str(root) and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def kill_at_random(root: Path, rng: random.Random) -> int | None:
+    """Start the controller, SIGKILL it after a random moment; its exit code if it ended."""
+    process = subprocess.Popen(
+        [str(BIN / "hpo-controller"), "run", "--env", "dev", "--cold"],
+        cwd=root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        return process.wait(timeout=rng.uniform(0.5, 3.0))
+    except subprocess.TimeoutExpired:
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        return None
+
+
+def assert_no_orphans(root: Path) -> None:
+    deadline = time.monotonic() + 10
+    while trial_processes(root):
+        assert time.monotonic() < deadline, (
+            f"trials outlived the controller: {trial_processes(root)}"
+        )
+        time.sleep(0.05)
+
+
+def check_final(root: Path) -> dict:  # type: ignore[type-arg]
+    document = yamlio.load((root / "status/dev/crashy.yaml").read_text())
+    status, trials = document["status"], document["trials"]
+    assert status["conditions"][-1]["reason"] == "ExperimentMaxTrialsReached"
+    assert status["trials"] == len(trials) == 10
+    assert status["trialsSucceeded"] == 10
+    names = [t["name"] for t in trials]
+    assert len(set(names)) == 10
+    assert len({str(t["parameterAssignments"]) for t in trials}) == 10
+    return document  # type: ignore[no-any-return]
+
+
+def survive(root: Path, seed: int, kills: int) -> int:
+    rng = random.Random(seed)
+    killed = 0
+    for _ in range(kills):
+        code = kill_at_random(root, rng)
+        assert_no_orphans(root)
+        if code is not None:
+            assert code == 0
+            return killed
+        killed += 1
+    final = run_cli("hpo-controller", "run", "--env", "dev", "--cold", cwd=root)
+    assert final.returncode == 0, final.stderr
+    return killed
+
+
+def running_trials(root: Path) -> int:
+    path = root / "status/dev/crashy.yaml"
+    try:
+        document = yamlio.load(path.read_text())
+    except (OSError, yamlio.YAMLError):
+        return 0
+    return sum(1 for t in document.get("trials", []) if t["state"] == "Running")
+
+
+def test_a_killed_controller_resumes_without_losing_or_repeating_trials(
+    make_project: ProjectFactory,
+) -> None:
+    root = project(make_project)
+    process = subprocess.Popen(
+        [str(BIN / "hpo-controller"), "run", "--env", "dev", "--cold"],
+        cwd=root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while running_trials(root) == 0:  # kill it while trials run
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.02)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert_no_orphans(root)
+    final = run_cli("hpo-controller", "run", "--env", "dev", "--cold", cwd=root)
+    assert final.returncode == 0, final.stderr
+    document = check_final(root)
+    restarted = [t for t in document["trials"] if t.get("restarts")]
+    assert restarted and all(t["restarts"] == 1 for t in restarted)
+    assert all(t["reason"] == "TrialSucceeded" for t in restarted)
+    log = git(root, "log", "--format=%s", "--", "status/dev/crashy.yaml").splitlines()
+    assert all(subject.endswith("[skip ci]") for subject in log)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(6))
+def test_many_random_kills(make_project: ProjectFactory, seed: int) -> None:
+    root = project(make_project)
+    survive(root, seed=seed, kills=6)
+    check_final(root)
