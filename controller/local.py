@@ -40,6 +40,10 @@ class TrialExecutor(Protocol):
         """Start the trial; returns the file its output goes to."""
         ...
 
+    def trial_file(self, trial: str, suffix: str) -> Path:
+        """A fresh path for a file of the trial's own (its metrics file, say)."""
+        ...
+
     def stop(self, trial: str) -> None: ...
 
     def next_exit(self, timeout: float | None = None) -> TrialExit | None: ...
@@ -116,6 +120,12 @@ class LocalExecutor:
             timer.daemon = True
             timer.start()
         return log_path
+
+    def trial_file(self, trial: str, suffix: str) -> Path:
+        self._log_dir.mkdir(parents=True, exist_ok=True)
+        path = self._log_dir / f"{trial}{suffix}"
+        path.unlink(missing_ok=True)
+        return path
 
     def _expire(self, trial: str) -> None:
         with self._lock:

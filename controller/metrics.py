@@ -1,5 +1,6 @@
-"""Metrics collection from a trial's output in Katib's StdOut/TEXT format: which lines
-count, which filters apply, and how values become a min/max/latest summary.
+"""Metrics collection: from a trial's output in Katib's StdOut/TEXT format (which lines
+count, which filters apply), from JSON lines (Katib's File collector in JSON, and Push),
+and how values become a min/max/latest summary.
 
 Katib semantics kept: a line counts only if it contains a wanted metric name; every match
 of every filter on it is recorded; names must equal a wanted metric exactly. Katib's bug
@@ -9,11 +10,16 @@ makes a trial the best."""
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
+from controller.errors import ControllerError
 from controller.records import MetricSummary
+from generator.models import MetricsCollectorSpec
 from trainers.metricline import DEFAULT_FILTER
 
 _NON_FINITE = re.compile(r"([\w|-]+)\s*=\s*([+-]?(?:nan|inf|infinity))\b", re.IGNORECASE)
@@ -58,3 +64,84 @@ def summarize(values: dict[str, list[float]]) -> tuple[MetricSummary, ...]:
         finite = [v for v in series if not math.isnan(v)] or series
         summaries.append(MetricSummary(name, min(finite), max(finite), series[-1]))
     return tuple(summaries)
+
+
+def parse_json_lines(
+    lines: Iterable[str], wanted: Sequence[str]
+) -> tuple[dict[str, list[float]], int]:
+    """Values from JSON lines (Katib's File collector in JSON format, and Push). Unlike
+    Katib (#2162), numbers count as well as numeric strings. Returns the values and how many
+    lines were not JSON objects (skipped, where Katib drops the whole file)."""
+    values: dict[str, list[float]] = {name: [] for name in wanted}
+    skipped = 0
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            skipped += 1
+            continue
+        if not isinstance(record, dict):
+            skipped += 1
+            continue
+        for name in wanted:
+            value = record.get(name)
+            if isinstance(value, bool) or value is None:
+                continue
+            if isinstance(value, int | float):
+                values[name].append(float(value))
+            elif isinstance(value, str):
+                _record(values, name, value)
+    return values, skipped
+
+
+@dataclass(frozen=True)
+class Collector:
+    """Where a trial's metrics come from, by Katib's collector kind: the trial's output
+    (StdOut), a file it writes (File, TEXT or JSON lines), or what it pushes (Push)."""
+
+    kind: str
+    file_format: str  # "TEXT" or "JSON"
+    filters: tuple[re.Pattern[str], ...]
+    wanted: tuple[str, ...]
+    path: str | None = None  # the File collector's path in the container
+
+    def collect(self, output: Path, metrics_file: Path) -> tuple[dict[str, list[float]], str]:
+        """The values, and a note for the trial record when lines were skipped."""
+        source = output if self.kind == "StdOut" else metrics_file
+        lines = _lines(source)
+        if self.kind == "StdOut" or (self.kind == "File" and self.file_format == "TEXT"):
+            return parse_lines(lines, self.wanted, self.filters), ""
+        values, skipped = parse_json_lines(lines, self.wanted)
+        note = f"{skipped} metrics lines were not JSON objects and were skipped" if skipped else ""
+        return values, note
+
+
+LOCAL_COLLECTORS = ("StdOut", "File", "Push")
+
+
+def collector_for(spec: MetricsCollectorSpec | None, wanted: Sequence[str]) -> Collector:
+    """The local collector of an Experiment (Katib's defaults already applied)."""
+    kind = spec.collector.kind if spec and spec.collector else "StdOut"
+    if kind not in LOCAL_COLLECTORS:
+        raise ControllerError(
+            f"the {kind} metrics collector does not run locally; use StdOut, File or Push"
+        )
+    source = spec.source if spec else None
+    path = source.file_system_path if source else None
+    formats = source.filter.metrics_format if source and source.filter else None
+    return Collector(
+        kind=kind,
+        file_format=(path.format if path and path.format else "TEXT"),
+        filters=tuple(compile_filters(formats)),
+        wanted=tuple(wanted),
+        path=path.path if path else None,
+    )
+
+
+def _lines(path: Path) -> list[str]:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return []

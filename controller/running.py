@@ -13,15 +13,22 @@ from pathlib import Path
 
 from controller.errors import ControllerError
 from controller.local import TrialExecutor, TrialExit
-from controller.metrics import compile_filters, parse_lines, summarize
+from controller.metrics import Collector, collector_for, summarize
 from controller.reconcile import best_trial, objective_value, reconcile
 from controller.records import ExperimentRecord, MetricSummary, TrialRecord, TrialState
 from controller.samplers import make_suggester
 from controller.status import status_document
 from controller.statusfile import GitStatusSink
 from controller.suggestion import Assignments, Suggester
-from controller.trialspec import ConfigMaps, primary_command, trial_manifest, trial_values
+from controller.trialspec import (
+    Command,
+    ConfigMaps,
+    primary_command,
+    trial_manifest,
+    trial_values,
+)
 from generator.models import Experiment
+from trainers.reporting import PUSH_ENVIRONMENT
 
 log = logging.getLogger("hpo-controller")
 
@@ -58,17 +65,15 @@ def run_experiment(
     if spec.algorithm is None or spec.objective is None:
         raise ControllerError(f"experiment {experiment.name!r} has no algorithm or objective")
     suggester = make_suggester(spec.algorithm, spec.parameters or [], spec.objective.type)
-    collector = spec.metrics_collector_spec
-    filter_spec = collector.source.filter if collector and collector.source else None
-    filters = compile_filters(filter_spec.metrics_format if filter_spec else None)
     wanted = wanted_metrics(experiment)
+    collector = collector_for(spec.metrics_collector_spec, wanted)
     if previous is not None:
         record = _resumed(previous, experiment, suggester)
     else:
         record = ExperimentRecord(
             experiment.name, experiment.metadata.namespace, start_time=clock()
         )
-    launch = _Launcher(experiment, record, executor, sink, config_maps or {}, clock)
+    launch = _Launcher(experiment, record, executor, sink, config_maps or {}, collector, clock)
     stopping: set[str] = set()
     ended = False
 
@@ -111,8 +116,10 @@ def run_experiment(
         if exited is None:
             continue
         trial = next(t for t in record.trials if t.name == exited.trial)
-        metrics = summarize(parse_lines(_read_lines(launch.logs[trial.name]), wanted, filters))
-        finished = _finish(trial, exited, exited.trial in stopping, metrics, wanted)
+        values, note = collector.collect(launch.logs[trial.name], launch.metrics[trial.name])
+        finished = _finish(trial, exited, exited.trial in stopping, summarize(values), wanted)
+        if note and not finished.message:
+            finished = replace(finished, message=note)
         finished = replace(finished, completion_time=clock())
         record.replace_trial(finished)
         value = objective_value(spec, finished) if finished.state is TrialState.SUCCEEDED else None
@@ -164,11 +171,14 @@ class _Launcher:
         executor: TrialExecutor,
         sink: GitStatusSink,
         config_maps: ConfigMaps,
+        collector: Collector,
         clock: Clock,
     ):
         self.experiment, self.record, self.executor = experiment, record, executor
         self.sink, self.config_maps, self.clock = sink, config_maps, clock
+        self.collector = collector
         self.logs: dict[str, Path] = {}
+        self.metrics: dict[str, Path] = {}
 
     def start(self, trial: TrialRecord) -> TrialRecord:
         template = self.experiment.spec.trial_template
@@ -176,8 +186,11 @@ class _Launcher:
         namespace = self.record.namespace or "default"
         values = trial_values(template, dict(trial.assignments), trial.name, namespace)
         manifest = trial_manifest(self.experiment, values, self.config_maps)
-        log_path = self.executor.start(trial.name, primary_command(self.experiment, manifest))
+        metrics_file = self.executor.trial_file(trial.name, ".metrics")
+        command = self._local(primary_command(self.experiment, manifest), metrics_file)
+        log_path = self.executor.start(trial.name, command)
         self.logs[trial.name] = log_path
+        self.metrics[trial.name] = metrics_file
         shown = ", ".join(f"{k}={v}" for k, v in trial.assignments)
         again = f", run {trial.restarts + 1}" if trial.restarts else ""
         log.info("%s started (%s%s)", trial.name, shown, again)
@@ -189,6 +202,22 @@ class _Launcher:
             start_time=self.clock(),
             log=_relative(log_path, self.sink.repo.root),
         )
+
+    def _local(self, command: Command, metrics_file: Path) -> Command:
+        """Each local trial gets its own metrics file where a pod has its own filesystem:
+        the File collector's path is rewritten in its arguments and environment, and a
+        Push trial is told where to push."""
+        collector = self.collector
+        if collector.kind == "File" and collector.path:
+            own = str(metrics_file)
+            return replace(
+                command,
+                argv=tuple(a.replace(collector.path, own) for a in command.argv),
+                env=tuple((k, v.replace(collector.path, own)) for k, v in command.env),
+            )
+        if collector.kind == "Push":
+            return replace(command, env=(*command.env, (PUSH_ENVIRONMENT, str(metrics_file))))
+        return command
 
 
 def _finish(
@@ -219,13 +248,6 @@ def _finish(
             f"the trial exited 0 without reporting {wanted[0]!r}",
         )
     return done.with_state(TrialState.SUCCEEDED, "TrialSucceeded")
-
-
-def _read_lines(path: Path) -> list[str]:
-    try:
-        return path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        return []
 
 
 def _relative(path: Path, root: Path) -> str:
