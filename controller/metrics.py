@@ -62,7 +62,7 @@ def summarize(values: dict[str, list[float]]) -> tuple[MetricSummary, ...]:
         if not series:
             continue
         finite = [v for v in series if not math.isnan(v)] or series
-        summaries.append(MetricSummary(name, min(finite), max(finite), series[-1]))
+        summaries.append(MetricSummary(name, min(finite), max(finite), series[-1], tuple(series)))
     return tuple(summaries)
 
 

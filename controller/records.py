@@ -36,6 +36,7 @@ class MetricSummary:
     min: float
     max: float
     latest: float
+    values: tuple[float, ...] = ()  # every reported value, in order
 
     def value(self, strategy: str) -> float:
         return {"min": self.min, "max": self.max}.get(strategy, self.latest)

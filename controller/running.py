@@ -11,6 +11,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from controller.earlystopping import MedianStop
 from controller.errors import ControllerError
 from controller.local import TrialExecutor, TrialExit
 from controller.metrics import Collector, collector_for, summarize
@@ -31,6 +32,7 @@ from generator.models import Experiment
 from trainers.reporting import PUSH_ENVIRONMENT
 
 log = logging.getLogger("hpo-controller")
+EARLY_STOPPING_TICK = 0.25  # seconds between checks of running trials' reports
 
 Clock = Callable[[], str]
 
@@ -67,6 +69,8 @@ def run_experiment(
     suggester = make_suggester(spec.algorithm, spec.parameters or [], spec.objective.type)
     wanted = wanted_metrics(experiment)
     collector = collector_for(spec.metrics_collector_spec, wanted)
+    stopper = _early_stopping(experiment)
+    early: set[str] = set()
     if previous is not None:
         record = _resumed(previous, experiment, suggester)
     else:
@@ -112,17 +116,26 @@ def run_experiment(
             if ended:
                 continue  # reconcile completes it with SuggestionEndReached
             raise ControllerError(f"experiment {experiment.name!r}: no trial to run or wait for")
-        exited = executor.next_exit()
+        exited = executor.next_exit(timeout=EARLY_STOPPING_TICK if stopper else None)
         if exited is None:
+            if stopper is not None and record.completion is None:
+                for name in _breaking(stopper, experiment, record, collector, launch, stopping):
+                    log.info("%s early stopped", name)
+                    early.add(name)
+                    stopping.add(name)
+                    executor.stop(name)
             continue
         trial = next(t for t in record.trials if t.name == exited.trial)
         values, note = collector.collect(launch.logs[trial.name], launch.metrics[trial.name])
-        finished = _finish(trial, exited, exited.trial in stopping, summarize(values), wanted)
+        finished = _finish(
+            trial, exited, exited.trial in stopping, summarize(values), wanted, trial.name in early
+        )
         if note and not finished.message:
             finished = replace(finished, message=note)
         finished = replace(finished, completion_time=clock())
         record.replace_trial(finished)
-        value = objective_value(spec, finished) if finished.state is TrialState.SUCCEEDED else None
+        counted = finished.state in (TrialState.SUCCEEDED, TrialState.EARLY_STOPPED)
+        value = objective_value(spec, finished) if counted else None
         suggester.observe(finished.assignments, value)
         log.info("%s", _describe(finished))
         save()
@@ -220,15 +233,62 @@ class _Launcher:
         return command
 
 
+def _early_stopping(experiment: Experiment) -> MedianStop | None:
+    stopping = experiment.spec.early_stopping
+    if stopping is None:
+        return None
+    if stopping.algorithm_name != "medianstop":
+        raise ControllerError(
+            f"hpo-controller does not run the {stopping.algorithm_name!r} early stopping; "
+            "it runs: medianstop"
+        )
+    return MedianStop.from_spec(stopping)
+
+
+def _breaking(
+    stopper: MedianStop,
+    experiment: Experiment,
+    record: ExperimentRecord,
+    collector: Collector,
+    launch: _Launcher,
+    stopping: set[str],
+) -> list[str]:
+    """Running trials whose reports so far break the early-stopping rule."""
+    objective = experiment.spec.objective
+    assert objective is not None
+    name = objective.objective_metric_name
+    succeeded = [
+        summary.values
+        for trial in record.trials
+        if trial.state is TrialState.SUCCEEDED and (summary := trial.metric(name)) is not None
+    ]
+    threshold = stopper.threshold(succeeded)
+    if threshold is None:
+        return []
+    breaking = []
+    for trial in record.trials:
+        if trial.state is not TrialState.RUNNING or trial.name in stopping:
+            continue
+        values, _ = collector.collect(launch.logs[trial.name], launch.metrics[trial.name])
+        if stopper.should_stop(values.get(name, []), threshold, objective.type == "maximize"):
+            breaking.append(trial.name)
+    return breaking
+
+
 def _finish(
     trial: TrialRecord,
     exited: TrialExit,
     was_stopped: bool,
     metrics: tuple[MetricSummary, ...],
     wanted: list[str],
+    early_stopped: bool = False,
 ) -> TrialRecord:
     exit_code = exited.exit_code
     done = replace(trial, metrics=metrics, exit_code=exit_code)
+    if early_stopped:
+        return done.with_state(
+            TrialState.EARLY_STOPPED, "TrialEarlyStopped", "Trial is early stopped"
+        )
     if exited.deadline_exceeded:
         return done.with_state(
             TrialState.FAILED,

@@ -62,7 +62,7 @@ def _status(experiment: Experiment, record: ExperimentRecord) -> dict[str, Any]:
             "bestTrialName": best.name,
             "objectiveValue": objective_value(experiment.spec, best),
             "parameterAssignments": _assignments(best),
-            "observation": {"metrics": _metrics(best)},
+            "observation": {"metrics": _metrics(best, series=False)},
         }
     status["trials"] = len(record.trials)
     for state, (counter, _) in _COUNTERS.items():
@@ -108,8 +108,12 @@ def _assignments(trial: TrialRecord) -> list[dict[str, str]]:
     return [{"name": name, "value": value} for name, value in trial.assignments]
 
 
-def _metrics(trial: TrialRecord) -> list[dict[str, Any]]:
-    return [{"name": m.name, "min": m.min, "max": m.max, "latest": m.latest} for m in trial.metrics]
+def _metrics(trial: TrialRecord, series: bool = True) -> list[dict[str, Any]]:
+    return [
+        {"name": m.name, "min": m.min, "max": m.max, "latest": m.latest}
+        | ({"values": list(m.values)} if series and m.values else {})
+        for m in trial.metrics
+    ]
 
 
 def _trial(trial: TrialRecord) -> dict[str, Any]:
@@ -160,7 +164,13 @@ def record_from_document(document: dict[str, Any]) -> ExperimentRecord:
                 reason=str(trial.get("reason", "")),
                 message=str(trial.get("message", "")),
                 metrics=tuple(
-                    MetricSummary(m["name"], float(m["min"]), float(m["max"]), float(m["latest"]))
+                    MetricSummary(
+                        m["name"],
+                        float(m["min"]),
+                        float(m["max"]),
+                        float(m["latest"]),
+                        tuple(float(v) for v in m.get("values", [])),
+                    )
                     for m in trial.get("metrics", [])
                 ),
                 start_time=trial.get("startTime"),
