@@ -17,8 +17,8 @@ from controller.local import TrialExecutor, TrialExit
 from controller.metrics import Collector, collector_for, summarize
 from controller.reconcile import best_trial, objective_value, reconcile
 from controller.records import ExperimentRecord, MetricSummary, TrialRecord, TrialState
+from controller.results import result_files
 from controller.samplers import make_suggester
-from controller.status import status_document
 from controller.statusfile import GitStatusSink
 from controller.suggestion import Assignments, Suggester
 from controller.trialspec import (
@@ -82,7 +82,7 @@ def run_experiment(
     ended = False
 
     def save() -> None:
-        sink.write(experiment.name, status_document(experiment, record, environment))
+        sink.write(experiment.name, result_files(experiment, record, environment))
         if checkpoint is not None:
             checkpoint(record)
 

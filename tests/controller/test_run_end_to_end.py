@@ -42,6 +42,14 @@ quadratic = experiment(
 """
 
 
+RESULT_FILES = [
+    "status/dev/quadratic-objective.svg",
+    "status/dev/quadratic-parallel.svg",
+    "status/dev/quadratic.md",
+    "status/dev/quadratic.yaml",
+]
+
+
 def project(
     make_project: ProjectFactory, *, goal: str = "", max_failed: int = 6, extra: str = "'--q=1'"
 ) -> Path:
@@ -69,7 +77,7 @@ def test_a_run_commits_the_results_and_nothing_else(make_project: ProjectFactory
 
     assert git(root, "rev-list", "--count", f"{head}..HEAD").strip() == "1"
     changed = git(root, "show", "--name-only", "--format=", "HEAD").split()
-    assert changed == ["status/dev/quadratic.yaml"]
+    assert changed == RESULT_FILES
     assert git(root, "status", "--porcelain").splitlines() == ["A  notes.txt", " M train.py"]
 
     document = status_of(root)
@@ -132,9 +140,7 @@ def test_failed_trials_fail_the_experiment_and_are_recorded(make_project: Projec
     assert status["trialsFailed"] == 2
     failed = [t for t in status_of(root)["trials"] if t["state"] == "Failed"]
     assert {t["exitCode"] for t in failed} == {3}
-    assert git(root, "show", "--name-only", "--format=", "HEAD").split() == [
-        "status/dev/quadratic.yaml"
-    ]
+    assert git(root, "show", "--name-only", "--format=", "HEAD").split() == RESULT_FILES
 
 
 def test_a_trial_without_the_objective_metric_is_metrics_unavailable(
