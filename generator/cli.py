@@ -18,6 +18,7 @@ from generator.context import Context
 from generator.importing import import_files
 from generator.problems import ProblemReport, format_problems
 from generator.project import Project
+from generator.results import best, format_best, read_results
 from generator.writing import diff_tree, write_tree
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -160,3 +161,50 @@ def validate(
     if output == "json":
         click.echo("[]")
     click.echo(f"{count} experiment{'s' if count != 1 else ''} valid", err=True)
+
+
+@main.command()
+@project_option
+@click.option("--env", "environment", help="Only this environment.")
+@click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@debug_option
+@reporting_problems
+def status(project: Path, environment: str | None, output: str, debug: bool) -> None:
+    """Show how each experiment stands, from the results in status/."""
+    results = read_results(project, environment)
+    if output == "json":
+        click.echo(json.dumps([r.to_json() for r in results], indent=2))
+        return
+    if not results:
+        click.echo("no results yet: run `hpo-controller run --env ENV`", err=True)
+        return
+    for result in results:
+        state = f"{result.state} ({result.reason})" if result.reason else result.state
+        line = (
+            f"{result.environment}/{result.name}: {state}, {result.trials} trials, "
+            f"{result.succeeded} succeeded, {result.failed} failed"
+        )
+        if result.best_trial is not None:
+            line += f"; best {result.objective}={result.best_value:g} ({result.best_trial})"
+        click.echo(line)
+
+
+@main.command(name="best")
+@click.argument("name")
+@project_option
+@click.option("--env", "environment", help="The environment, when NAME ran in several.")
+@click.option(
+    "--format",
+    "style",
+    type=click.Choice(["json", "args", "env"]),
+    default="json",
+    show_default=True,
+    help="json for programs, args for a command line, env for `export`/a .env file.",
+)
+@debug_option
+@reporting_problems
+def best_command(
+    name: str, project: Path, environment: str | None, style: str, debug: bool
+) -> None:
+    """Print the best parameters of experiment NAME for the next pipeline step."""
+    click.echo(format_best(best(project, name, environment), style))  # type: ignore[arg-type]

@@ -293,3 +293,27 @@ def test_a_used_up_grid_ends_with_suggestion_end_reached(make_project: ProjectFa
     assert status["trials"] == status["trialsSucceeded"] == 6  # 3 x values, 2 shifts
     assignments = {str(t["parameterAssignments"]) for t in status_of(root)["trials"]}
     assert len(assignments) == 6
+
+
+def test_status_and_best_read_the_committed_results(make_project: ProjectFactory) -> None:
+    import json
+
+    root = project(make_project)
+    assert run_cli("hpo-gen", "best", "quadratic", cwd=root).returncode == 1
+    assert run_cli("hpo-controller", "run", "--env", "dev", cwd=root).returncode == 0
+    [shown] = json.loads(run_cli("hpo-gen", "status", "--output", "json", cwd=root).stdout)
+    document = status_of(root)
+    optimal = document["status"]["currentOptimalTrial"]
+    assert shown["experiment"] == "quadratic" and shown["state"] == "Succeeded"
+    assert shown["trials"] == 6 and shown["best"]["trial"] == optimal["bestTrialName"]
+    text = run_cli("hpo-gen", "status", cwd=root).stdout
+    assert text.startswith("dev/quadratic: Succeeded (ExperimentMaxTrialsReached), 6 trials")
+    best = json.loads(run_cli("hpo-gen", "best", "quadratic", cwd=root).stdout)
+    values = {a["name"]: a["value"] for a in optimal["parameterAssignments"]}
+    assert best["parameters"] == values
+    args = run_cli("hpo-gen", "best", "quadratic", "--format", "args", cwd=root).stdout
+    assert args.split() == [f"--x={values['x']}", f"--shift={values['shift']}"]
+    env = run_cli("hpo-gen", "best", "quadratic", "--format", "env", cwd=root).stdout
+    assert env.splitlines() == [f"X={values['x']}", f"SHIFT={values['shift']}"]
+    missing = run_cli("hpo-gen", "best", "quadratik", cwd=root)
+    assert missing.returncode == 1 and "did you mean 'quadratic'?" in missing.stderr

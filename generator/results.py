@@ -1,0 +1,124 @@
+"""Reading the results hpo-controller committed under `status/<env>/`: the state of each
+experiment, and its best trial handed to the next pipeline step as JSON, command-line
+arguments or environment variables."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from generator import yamlio
+from generator.problems import Problem, ProblemReport, did_you_mean
+
+STATUS_FOLDER = "status"
+BestFormat = Literal["json", "args", "env"]
+
+
+@dataclass(frozen=True)
+class ExperimentResult:
+    environment: str
+    name: str
+    state: str  # Running, Succeeded or Failed
+    reason: str
+    trials: int
+    succeeded: int
+    failed: int
+    best_trial: str | None
+    objective: str | None
+    best_value: float | None
+    parameters: dict[str, str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "environment": self.environment,
+            "experiment": self.name,
+            "state": self.state,
+            "reason": self.reason,
+            "trials": self.trials,
+            "succeeded": self.succeeded,
+            "failed": self.failed,
+            "best": None
+            if self.best_trial is None
+            else {
+                "trial": self.best_trial,
+                "objective": {"name": self.objective, "value": self.best_value},
+                "parameters": self.parameters,
+            },
+        }
+
+
+def read_results(root: Path, environment: str | None = None) -> list[ExperimentResult]:
+    """Every experiment's result, sorted by environment and name."""
+    folder = root / STATUS_FOLDER
+    results = []
+    for path in sorted(folder.glob("*/*.yaml")):
+        if environment is not None and path.parent.name != environment:
+            continue
+        document = yamlio.load(path.read_text(encoding="utf-8"))
+        if isinstance(document, dict) and "status" in document:
+            results.append(_result(path.parent.name, document))
+    return results
+
+
+def _result(environment: str, document: dict[str, Any]) -> ExperimentResult:
+    status = document.get("status") or {}
+    conditions = status.get("conditions") or [{}]
+    last = conditions[-1]
+    ended = last.get("type") in ("Succeeded", "Failed") and status.get("completionTime")
+    optimal = status.get("currentOptimalTrial") or {}
+    metrics = (optimal.get("observation") or {}).get("metrics") or []
+    return ExperimentResult(
+        environment=environment,
+        name=str(document.get("experiment")),
+        state=str(last.get("type")) if ended else "Running",
+        reason=str(last.get("reason", "")) if ended else "",
+        trials=int(status.get("trials", 0)),
+        succeeded=int(status.get("trialsSucceeded", 0)),
+        failed=int(status.get("trialsFailed", 0)) + int(status.get("trialMetricsUnavailable", 0)),
+        best_trial=optimal.get("bestTrialName"),
+        objective=metrics[0]["name"] if metrics else None,
+        best_value=optimal.get("objectiveValue"),
+        parameters={
+            str(a["name"]): str(a["value"]) for a in optimal.get("parameterAssignments") or []
+        },
+    )
+
+
+def best(root: Path, name: str, environment: str | None) -> ExperimentResult:
+    """The result of one experiment that has a best trial; ProblemReport otherwise."""
+    results = read_results(root, environment)
+    found = [r for r in results if r.name == name]
+    where = f"environment {environment!r}" if environment else "any environment"
+    if not found:
+        names = sorted({r.name for r in results})
+        hint = did_you_mean(name, names) if names else "run `hpo-controller run --env ENV` first"
+        raise ProblemReport([Problem("results", (), f"no results for {name!r} in {where}", hint)])
+    if len(found) > 1:
+        envs = ", ".join(r.environment for r in found)
+        raise ProblemReport(
+            [Problem("results", (), f"{name!r} has results in {envs}", "choose one with --env")]
+        )
+    result = found[0]
+    if result.best_trial is None:
+        raise ProblemReport(
+            [Problem("results", (), f"{name!r} has no successful trial yet", "wait for a trial")]
+        )
+    return result
+
+
+def format_best(result: ExperimentResult, style: BestFormat) -> str:
+    if style == "json":
+        return json.dumps({"experiment": result.name} | result.to_json()["best"], indent=2)
+    if style == "args":  # as SearchSpace.cli_args() passes them
+        return " ".join(
+            shlex.quote(f"--{name.replace('_', '-')}={value}")
+            for name, value in result.parameters.items()
+        )
+    return "\n".join(
+        f"{re.sub(r'[^A-Za-z0-9]+', '_', name).upper()}={shlex.quote(value)}"
+        for name, value in result.parameters.items()
+    )
