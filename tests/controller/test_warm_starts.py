@@ -198,3 +198,25 @@ def test_the_mnist_trainer_runs_warm_like_cold(workdir: Path) -> None:
         assert outputs[0].count("accuracy=") == 2
     finally:
         pool.close()
+
+
+def test_a_missing_command_fails_the_trial_with_127(workdir: Path) -> None:
+    executor = LocalExecutor(workdir, workdir / "missing", 0.5)
+    executor.start("trial", Command(("/no/such/trainer", "--lr=1"), (), None))
+    exited = executor.next_exit(timeout=30)
+    assert exited is not None and exited.exit_code == 127
+
+
+def test_the_python_launcher_execs_the_trial_or_exits_127() -> None:
+    import subprocess
+    import sys
+
+    ok = subprocess.run([sys.executable, "-m", "controller.launch", "true"], check=False)
+    missing = subprocess.run(
+        [sys.executable, "-m", "controller.launch", "/no/such/trainer"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (ok.returncode, missing.returncode) == (0, 127)
+    assert "cannot start '/no/such/trainer'" in missing.stderr
