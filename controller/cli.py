@@ -17,6 +17,7 @@ from controller.gitrepo import GitRepo
 from controller.local import LocalExecutor
 from controller.overlay import Overlay, read_overlay
 from controller.records import ExperimentRecord
+from controller.results import result_files
 from controller.running import run_experiment, summary_line
 from controller.status import record_from_document, spec_digest
 from controller.statusfile import GitStatusSink
@@ -143,6 +144,7 @@ def _run_all(
             )
         finally:
             executor.shutdown()
+        sink.write(experiment.name, result_files(experiment, record, environment))
         commit = sink.commit(
             experiment.name, commit_message(experiment, record, environment, overlay.namespace)
         )
@@ -171,6 +173,9 @@ class _Checkpoints:
         if now - self.last < COMMIT_INTERVAL or record.completion_time:
             return
         self.last = now
+        self.sink.write(
+            self.experiment.name, result_files(self.experiment, record, self.environment)
+        )
         message = commit_message(self.experiment, record, self.environment, self.namespace)
         self.sink.commit(self.experiment.name, message)
 

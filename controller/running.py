@@ -6,6 +6,7 @@ the experiment completes."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -17,7 +18,7 @@ from controller.local import TrialExecutor, TrialExit
 from controller.metrics import Collector, collector_for, summarize
 from controller.reconcile import best_trial, objective_value, reconcile
 from controller.records import ExperimentRecord, MetricSummary, TrialRecord, TrialState
-from controller.results import result_files
+from controller.results import status_file
 from controller.samplers import make_suggester
 from controller.statusfile import GitStatusSink
 from controller.suggestion import Assignments, Suggester
@@ -33,6 +34,7 @@ from trainers.reporting import PUSH_ENVIRONMENT
 
 log = logging.getLogger("hpo-controller")
 EARLY_STOPPING_TICK = 0.25  # seconds between checks of running trials' reports
+SAVE_INTERVAL = 1.0  # seconds between rewrites of a running experiment's status
 
 Clock = Callable[[], str]
 
@@ -81,12 +83,23 @@ def run_experiment(
     stopping: set[str] = set()
     ended = False
 
-    def save() -> None:
-        sink.write(experiment.name, result_files(experiment, record, environment))
+    saved_at = float("-inf")
+    dirty = False
+
+    def save(force: bool = False) -> None:
+        """Rewrite the status at most every SAVE_INTERVAL seconds (always when forced). A
+        trial that ends between writes is simply run again if the controller dies."""
+        nonlocal saved_at, dirty
+        now = time.monotonic()
+        if not force and now - saved_at < SAVE_INTERVAL:
+            dirty = True
+            return
+        sink.write(experiment.name, status_file(experiment, record, environment))
+        saved_at, dirty = now, False
         if checkpoint is not None:
             checkpoint(record)
 
-    save()
+    save(force=True)
     while True:
         decision = reconcile(spec, record.trials, ended)
         if decision.completion is not None and record.completion is None:
@@ -101,7 +114,7 @@ def run_experiment(
         active = [t for t in record.trials if t.state.is_active]
         if record.completion is not None and not active:
             record.completion_time = clock()
-            save()
+            save(force=True)
             return record
         if record.completion is None:
             suggestions = suggester.suggest(decision.start)
@@ -116,7 +129,12 @@ def run_experiment(
             if ended:
                 continue  # reconcile completes it with SuggestionEndReached
             raise ControllerError(f"experiment {experiment.name!r}: no trial to run or wait for")
-        exited = executor.next_exit(timeout=EARLY_STOPPING_TICK if stopper else None)
+        waits = [EARLY_STOPPING_TICK] if stopper else []
+        if dirty:
+            waits.append(max(saved_at + SAVE_INTERVAL - time.monotonic(), 0.0))
+        exited = executor.next_exit(timeout=min(waits) if waits else None)
+        if dirty and time.monotonic() - saved_at >= SAVE_INTERVAL:
+            save()
         if exited is None:
             if stopper is not None and record.completion is None:
                 for name in _breaking(stopper, experiment, record, collector, launch, stopping):

@@ -38,8 +38,8 @@ class _Representer(SafeRepresenter):
 _Representer.add_representer(str, _represent_str)
 
 
-def _writer() -> YAML:
-    yaml = YAML(typ="safe", pure=True)
+def _writer(fast: bool = False) -> YAML:
+    yaml = YAML(typ="safe", pure=not fast)
     yaml.Representer = _Representer
     yaml.sort_base_mapping_type_on_output = False  # type: ignore[assignment]  # keep field order
     yaml.default_flow_style = False
@@ -48,12 +48,16 @@ def _writer() -> YAML:
     return yaml
 
 
-def dump(data: Mapping[str, Any], header: str | None = None) -> str:
-    """One YAML document, with an optional comment header."""
-    return dump_all([data], header=header)
+def dump(data: Mapping[str, Any], header: str | None = None, fast: bool = False) -> str:
+    """One YAML document, with an optional comment header. `fast` uses libyaml's emitter
+    (ruamel.yaml.clib) for large documents written often; rendered overlays keep the
+    pure emitter so that their bytes never depend on an optional extension."""
+    return dump_all([data], header=header, fast=fast)
 
 
-def dump_all(documents: Iterable[Mapping[str, Any]], header: str | None = None) -> str:
+def dump_all(
+    documents: Iterable[Mapping[str, Any]], header: str | None = None, fast: bool = False
+) -> str:
     stream = io.StringIO()
     if header:
         for line in header.splitlines():
@@ -62,7 +66,7 @@ def dump_all(documents: Iterable[Mapping[str, Any]], header: str | None = None) 
     for index, document in enumerate(docs):
         if index or header:
             stream.write("---\n")
-        _writer().dump(_plain(document), stream)
+        _writer(fast).dump(_plain(document), stream)
     return stream.getvalue()
 
 

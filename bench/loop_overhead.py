@@ -1,0 +1,90 @@
+"""Loop overhead: `hpo-controller run` of 200 trials of a trivial command
+(`python -c "print('accuracy=0.5')"`) at parallelism 2, against the floor measured in the
+same run: the same 200 processes run back to back, two at a time, by a bare script.
+
+    python bench/loop_overhead.py [--trials 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+CODE = "print('accuracy=0.5')"
+SPEC = """\
+from generator import SearchSpace, container, double, environment, experiment, job, maximize
+from generator import random_search
+
+dev = environment("dev", namespace="hpo-dev")
+space = SearchSpace(x=double(0.0, 1.0))
+trivial = experiment(
+    "trivial",
+    objective=maximize("accuracy"),
+    algorithm=random_search(random_state=1),
+    parameters=space,
+    max_trial_count={trials},
+    parallel_trial_count=2,
+    trial=job(container(image="t:1", command=["python", "-c", {code!r}], args=space.cli_args())),
+)
+"""
+
+
+def controller_seconds(trials: int) -> float:
+    root = Path(tempfile.mkdtemp(prefix="bench-loop-"))
+    (root / "spec").mkdir()
+    (root / "spec" / "__init__.py").write_text("")
+    (root / "spec" / "trivial.py").write_text(SPEC.format(trials=trials, code=CODE))
+    git = ["git", "-C", str(root)]
+    subprocess.run([*git, "init", "--quiet"], check=True)
+    subprocess.run([str(BIN / "hpo-gen"), "render"], cwd=root, check=True, capture_output=True)
+    subprocess.run([*git, "add", "--all"], check=True)
+    identity = ["-c", "user.name=bench", "-c", "user.email=bench@localhost"]
+    subprocess.run([*git, *identity, "commit", "--quiet", "-m", "bench"], check=True)
+    started = time.perf_counter()
+    result = subprocess.run(
+        [str(BIN / "hpo-controller"), "run", "--env", "dev", "--cold"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    elapsed = time.perf_counter() - started
+    if result.returncode != 0:
+        raise SystemExit(result.stderr)
+    shutil.rmtree(root)
+    return elapsed
+
+
+def floor_seconds(trials: int) -> float:
+    def one(index: int) -> None:
+        subprocess.run(
+            [sys.executable, "-c", CODE, f"--x={index / trials}"], capture_output=True, check=True
+        )
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(one, range(trials)))
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--trials", type=int, default=200)
+    trials = parser.parse_args().trials
+    floor = floor_seconds(trials)
+    controller = controller_seconds(trials)
+    print(f"{trials} trials of python -c {CODE!r}, 2 at a time")
+    print(f"floor (bare script): {floor:.2f} s")
+    print(f"hpo-controller run: {controller:.2f} s (kustomize build and git commits included)")
+    print(f"overhead: {(controller / floor - 1) * 100:.0f}% over the floor (target: within 10%)")
+
+
+if __name__ == "__main__":
+    main()
