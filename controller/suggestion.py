@@ -135,7 +135,10 @@ class OptunaSuggester:
     def _ask_new(self) -> Assignments | None:
         if self._size is not None and len(self._seen) >= self._size:
             return None
-        for _ in range(MAX_ASKS):
+        # A seeded sampler rebuilt after a restart replays its sequence: let it run past
+        # the points it has already given, then it continues as if never interrupted.
+        attempts = MAX_ASKS + (len(self._seen) if self._size is None else 0)
+        for _ in range(attempts):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 trial = self._study.ask(self._space)

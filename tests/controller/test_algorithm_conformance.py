@@ -126,3 +126,11 @@ def test_grid_values_follow_katib() -> None:
     suggester = make_suggester(algorithm("grid"), NUMERIC, "maximize")
     every = suggester.suggest(41 * 11 + 5)
     assert len(every) == 41 * 11
+
+
+@pytest.mark.parametrize("name", ["random", "sobol"])
+def test_a_rebuilt_seeded_suggester_continues_its_sequence(name: str) -> None:
+    whole = run(name, 90)
+    rebuilt = make_suggester(algorithm(name), MIXED, "maximize")
+    rebuilt.restore([(a, objective(a)) for a in whole[:80]])
+    assert rebuilt.suggest(10) == whole[80:]
