@@ -1,7 +1,7 @@
 """Katib's algorithms as optuna samplers, with Katib's setting names mapped onto each
 sampler's options. Where Katib's service has a setting optuna does not, it is accepted
 (validation already checked it) and has no effect; `docs/algorithms.md` lists each
-mapping."""
+mapping (hyperband and pbt are not run yet)."""
 
 from __future__ import annotations
 
