@@ -16,6 +16,7 @@ from controller.errors import ControllerError
 from controller.gitrepo import GitRepo
 from controller.local import LocalExecutor
 from controller.overlay import Overlay, read_overlay
+from controller.reconcile import restartable
 from controller.records import ExperimentRecord
 from controller.results import result_files
 from controller.running import run_experiment, summary_line
@@ -123,13 +124,16 @@ def _run_all(
     for experiment in chosen:
         document = sink.read(experiment.name)
         previous = None
-        if document is not None and document.get("specDigest") == spec_digest(experiment):
-            if not rerun and _is_final(document):
+        if not rerun and document and document.get("specDigest") == spec_digest(experiment):
+            previous = record_from_document(document)
+            done = previous.completion
+            if done is not None and not restartable(experiment.spec, previous.trials, done):
                 click.echo(f"{experiment.name}: already complete for this spec (use --rerun)")
-                all_ok &= _succeeded_document(document)
+                all_ok &= done.condition == "Succeeded"
                 continue
-            if not rerun:
-                previous = record_from_document(document)
+            if done is not None:  # a raised budget: continue, as Katib's LongRunning resume
+                click.echo(f"{experiment.name}: restarting for its raised budget")
+                previous.completion, previous.completion_time = None, None
         executor = LocalExecutor(sink.repo.root, logs / experiment.name, warm=pool)
         checkpoint = _Checkpoints(sink, experiment, environment, overlay.namespace)
         try:
@@ -178,20 +182,6 @@ class _Checkpoints:
         )
         message = commit_message(self.experiment, record, self.environment, self.namespace)
         self.sink.commit(self.experiment.name, message)
-
-
-def _is_final(document: dict[str, object] | None) -> bool:
-    status = document.get("status") if document else None
-    return isinstance(status, dict) and "completionTime" in status
-
-
-def _succeeded_document(document: dict[str, object] | None) -> bool:
-    status = document.get("status") if document else None
-    conditions = status.get("conditions") if isinstance(status, dict) else None
-    if not isinstance(conditions, list) or not conditions:
-        return False
-    last = conditions[-1]
-    return isinstance(last, dict) and last.get("type") == "Succeeded"
 
 
 def commit_message(

@@ -117,3 +117,16 @@ def reconcile(
         finished = len(trials) - len(active)
         room = min(parallel, spec.max_trial_count - finished) - len(active)
     return Decision(max(room, 0), (), None)
+
+
+RESTARTABLE_POLICIES = ("LongRunning", "FromVolume")
+
+
+def restartable(spec: ExperimentSpec, trials: Sequence[TrialRecord], done: Completion) -> bool:
+    """Whether a finished run continues under a raised budget, as Katib's resume does: it
+    ended on maxTrialCount, its resumePolicy allows it, and the budget now has room."""
+    return (
+        done.reason == MAX_TRIALS_REACHED
+        and spec.resume_policy in RESTARTABLE_POLICIES
+        and (spec.max_trial_count is None or spec.max_trial_count > len(trials))
+    )

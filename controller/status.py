@@ -32,9 +32,14 @@ _COUNTERS = {
 }
 
 
+BUDGET_FIELDS = ("parallelTrialCount", "maxTrialCount", "maxFailedTrialCount")
+
+
 def spec_digest(experiment: Experiment) -> str:
-    """A fingerprint of the Experiment's spec: a changed spec means a new run."""
-    canonical = json.dumps(experiment.spec.to_wire(), sort_keys=True, separators=(",", ":"))
+    """A fingerprint of the Experiment's spec but its trial budget: a changed search means a
+    new run, a changed budget the same run (Katib lets only the budget change)."""
+    wire = {k: v for k, v in experiment.spec.to_wire().items() if k not in BUDGET_FIELDS}
+    canonical = json.dumps(wire, sort_keys=True, separators=(",", ":"))
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 

@@ -317,3 +317,32 @@ def test_status_and_best_read_the_committed_results(make_project: ProjectFactory
     assert env.splitlines() == [f"X={values['x']}", f"SHIFT={values['shift']}"]
     missing = run_cli("hpo-gen", "best", "quadratik", cwd=root)
     assert missing.returncode == 1 and "did you mean 'quadratic'?" in missing.stderr
+
+
+@pytest.mark.parametrize("policy,continues", [("LongRunning", True), ("Never", False)])
+def test_a_raised_budget_continues_a_long_running_experiment(
+    make_project: ProjectFactory, policy: str, continues: bool
+) -> None:
+    source = SPEC.format(goal="", max_failed=6, extra="'--q=1'").replace(
+        "max_trial_count=6,", f"max_trial_count=6, resume_policy={policy!r},"
+    )
+    root = make_project({"spec/quadratic.py": source, "train.py": TRAIN})
+    assert run_cli("hpo-gen", "render", cwd=root).returncode == 0
+    git(root, "add", "--all")
+    git(root, "commit", "--quiet", "-m", "render")
+    assert run_cli("hpo-controller", "run", "--env", "dev", cwd=root).returncode == 0
+    first = status_of(root)["trials"]
+    (root / "spec/quadratic.py").write_text(
+        source.replace("max_trial_count=6,", "max_trial_count=9,")
+    )
+    assert run_cli("hpo-gen", "render", cwd=root).returncode == 0
+    again = run_cli("hpo-controller", "run", "--env", "dev", cwd=root)
+    assert again.returncode == 0, again.stderr
+    trials = status_of(root)["trials"]
+    if continues:
+        assert "restarting for its raised budget" in again.stdout
+        assert len(trials) == 9 and trials[:6] == first
+        assert len({str(t["parameterAssignments"]) for t in trials}) == 9
+    else:
+        assert "already complete" in again.stdout
+        assert trials == first
