@@ -5,9 +5,9 @@ internal error."""
 
 from __future__ import annotations
 
-import logging
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import click
@@ -16,6 +16,7 @@ from controller.errors import ControllerError
 from controller.gitrepo import GitRepo
 from controller.local import LocalExecutor
 from controller.overlay import Overlay, read_overlay
+from controller.progress import LiveDisplay, configure_logging
 from controller.reconcile import restartable
 from controller.records import ExperimentRecord
 from controller.results import result_files
@@ -61,6 +62,13 @@ def main() -> None:
     default=None,
     help="Fork `python -m` trials from a warm interpreter (default: the environment's setting).",
 )
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Log lines on stderr as text or as JSON objects.",
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def run(
     environment: str,
@@ -68,12 +76,19 @@ def run(
     project: Path,
     rerun: bool,
     warm: bool | None,
+    log_format: str,
     debug: bool,
 ) -> None:
-    """Run every Experiment of an environment to completion on this machine."""
-    logging.basicConfig(level=logging.INFO, format="hpo-controller: %(message)s", stream=sys.stderr)
+    """Run every Experiment of an environment to completion on this machine. On a terminal
+    a live display shows a bar per experiment; elsewhere each trial is a log line."""
+    live = log_format == "text" and sys.stderr.isatty()
+    configure_logging(log_format, quiet=live)
     try:
-        ok = _run(environment, only, project, rerun, warm)
+        if live:
+            with LiveDisplay() as display:
+                ok = _run(environment, only, project, rerun, warm, display)
+        else:
+            ok = _run(environment, only, project, rerun, warm, None)
     except ControllerError as err:
         click.echo(f"hpo-controller: {err}", err=True)
         sys.exit(1)
@@ -86,7 +101,12 @@ def run(
 
 
 def _run(
-    environment: str, only: tuple[str, ...], project: Path, rerun: bool, warm: bool | None
+    environment: str,
+    only: tuple[str, ...],
+    project: Path,
+    rerun: bool,
+    warm: bool | None,
+    display: LiveDisplay | None,
 ) -> bool:
     repo = GitRepo.at(project)
     overlay = read_overlay(repo.root / "overlays" / environment, environment)
@@ -105,7 +125,7 @@ def _run(
     use_warm = overlay.warm_starts if warm is None else warm
     pool = WarmPool(log=logs / "zygote.log") if use_warm else None
     try:
-        return _run_all(chosen, environment, sink, logs, pool, overlay, rerun)
+        return _run_all(chosen, environment, sink, logs, pool, overlay, rerun, display)
     finally:
         if pool is not None:
             pool.close()
@@ -119,6 +139,7 @@ def _run_all(
     pool: WarmPool | None,
     overlay: Overlay,
     rerun: bool,
+    display: LiveDisplay | None,
 ) -> bool:
     all_ok = True
     for experiment in chosen:
@@ -145,6 +166,7 @@ def _run_all(
                 config_maps=overlay.config_maps,
                 previous=previous,
                 checkpoint=checkpoint,
+                on_change=partial(display.update, experiment) if display else None,
             )
         finally:
             executor.shutdown()

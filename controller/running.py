@@ -59,12 +59,14 @@ def run_experiment(
     config_maps: ConfigMaps | None = None,
     previous: ExperimentRecord | None = None,
     checkpoint: Callable[[ExperimentRecord], None] | None = None,
+    on_change: Callable[[ExperimentRecord], None] | None = None,
     clock: Clock = utc_now,
 ) -> ExperimentRecord:
-    """Run `experiment` to completion; its status is written after every change and
-    `checkpoint` sees the record after each. With `previous` (an unfinished run of the same
-    spec, read back from its status), the run continues: finished trials count, trials that
-    were running are run again, and the algorithm is rebuilt from the finished ones."""
+    """Run `experiment` to completion. The status is written as the run goes (at most every
+    SAVE_INTERVAL seconds); `checkpoint` sees the record after each write, `on_change` after
+    each change. With `previous` (an unfinished run of the same spec, read back from its
+    status), the run continues: finished trials count, trials that were running are run
+    again, and the algorithm is rebuilt from the finished ones."""
     spec = experiment.spec
     if spec.algorithm is None or spec.objective is None:
         raise ControllerError(f"experiment {experiment.name!r} has no algorithm or objective")
@@ -90,6 +92,8 @@ def run_experiment(
         """Rewrite the status at most every SAVE_INTERVAL seconds (always when forced). A
         trial that ends between writes is simply run again if the controller dies."""
         nonlocal saved_at, dirty
+        if on_change is not None:
+            on_change(record)
         now = time.monotonic()
         if not force and now - saved_at < SAVE_INTERVAL:
             dirty = True

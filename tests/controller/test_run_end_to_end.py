@@ -346,3 +346,15 @@ def test_a_raised_budget_continues_a_long_running_experiment(
     else:
         assert "already complete" in again.stdout
         assert trials == first
+
+
+def test_json_logs_are_one_object_a_line(make_project: ProjectFactory) -> None:
+    import json
+
+    root = project(make_project)
+    result = run_cli("hpo-controller", "run", "--env", "dev", "--log-format", "json", cwd=root)
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stderr.splitlines()]
+    assert {r["level"] for r in records} == {"info"}
+    assert sum("started" in r["message"] for r in records) == 6
+    assert all(r["time"].endswith("Z") for r in records)
