@@ -1,7 +1,7 @@
 """Random search over a random forest's size and depth, cross-validated on digits."""
 
-from generator import SearchSpace, container, experiment, integer, job, maximize, random_search
-from spec.images import TRAINERS_IMAGE
+from generator import SearchSpace, experiment, integer, maximize, random_search
+from spec.trainers import forest_trial
 
 space = SearchSpace(
     n_estimators=integer(50, 200, description="Trees in the forest"),
@@ -16,12 +16,5 @@ forest_random_search = experiment(
     max_trial_count=20,
     parallel_trial_count=4,
     max_failed_trial_count=3,
-    trial=job(
-        container(
-            image=TRAINERS_IMAGE,
-            command=["python", "-m", "trainers.forest"],
-            args=[*space.cli_args(), "--dataset=digits", "--folds=3"],
-            resources={"limits": {"cpu": "1", "memory": "1Gi"}},
-        ),
-    ),
+    trial=forest_trial(*space.cli_args(), "--dataset=digits", "--folds=3"),
 )

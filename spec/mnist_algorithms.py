@@ -4,18 +4,16 @@ from generator import (
     SearchSpace,
     categorical,
     cmaes,
-    container,
     double,
     experiment,
     integer,
-    job,
     maximize,
     multivariate_tpe,
     sobol,
     tpe,
 )
 from generator import grid as grid_search
-from spec.images import TRAINERS_IMAGE
+from spec.trainers import mnist_trial
 
 space = SearchSpace(
     lr=double(0.005, 0.05, distribution="logUniform"),
@@ -34,13 +32,7 @@ def mnist_search(name: str, algorithm, parameters: SearchSpace = space, trials: 
         max_trial_count=trials,
         parallel_trial_count=2,
         max_failed_trial_count=2,
-        trial=job(
-            container(
-                image=TRAINERS_IMAGE,
-                command=["python", "-m", "trainers.mnist"],
-                args=[*parameters.cli_args(), "--model=mlp", "--optimizer=sgd", "--epochs=4"],
-            ),
-        ),
+        trial=mnist_trial(*parameters.cli_args(), "--model=mlp", "--optimizer=sgd", "--epochs=4"),
     )
 
 

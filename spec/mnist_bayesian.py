@@ -5,15 +5,13 @@ from generator import (
     SearchSpace,
     bayesian_optimization,
     categorical,
-    container,
     double,
     experiment,
     integer,
-    job,
     maximize,
     minimize,
 )
-from spec.images import TRAINERS_IMAGE
+from spec.trainers import mnist_trial
 
 simple_space = SearchSpace(lr=double(0.01, 0.05), momentum=double(0.5, 0.9))
 
@@ -25,13 +23,7 @@ bayesian_simple = experiment(
     max_trial_count=12,
     parallel_trial_count=3,
     max_failed_trial_count=3,
-    trial=job(
-        container(
-            image=TRAINERS_IMAGE,
-            command=["python", "-m", "trainers.mnist"],
-            args=[*simple_space.cli_args(), "--model=mlp", "--optimizer=sgd", "--epochs=5"],
-        ),
-    ),
+    trial=mnist_trial(*simple_space.cli_args(), "--model=mlp", "--optimizer=sgd", "--epochs=5"),
 )
 
 cnn_space = SearchSpace(
@@ -50,18 +42,12 @@ bayesian_cnn = experiment(
     max_trial_count=12,
     parallel_trial_count=3,
     max_failed_trial_count=6,
-    trial=job(
-        container(
-            image=TRAINERS_IMAGE,
-            command=["python", "-m", "trainers.mnist"],
-            args=[
-                f"--lr={cnn_space['learning-rate']}",
-                f"--batch-size={cnn_space['batch-size']}",
-                f"--optimizer={cnn_space['optimizer']}",
-                "--model=cnn",
-                "--num-layers=2",
-                "--epochs=3",
-            ],
-        ),
+    trial=mnist_trial(
+        f"--lr={cnn_space['learning-rate']}",
+        f"--batch-size={cnn_space['batch-size']}",
+        f"--optimizer={cnn_space['optimizer']}",
+        "--model=cnn",
+        "--num-layers=2",
+        "--epochs=3",
     ),
 )

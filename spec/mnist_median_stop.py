@@ -4,16 +4,14 @@ are read with a filter of their own rather than Katib's default."""
 
 from generator import (
     SearchSpace,
-    container,
     double,
     experiment,
-    job,
     maximize,
     median_stop,
     random_search,
     stdout_collector,
 )
-from spec.images import TRAINERS_IMAGE
+from spec.trainers import mnist_trial
 
 space = SearchSpace(lr=double(0.001, 0.05), momentum=double(0.0, 0.9))
 
@@ -26,11 +24,5 @@ median_stop_search = experiment(
     parameters=space,
     max_trial_count=10,
     parallel_trial_count=2,
-    trial=job(
-        container(
-            image=TRAINERS_IMAGE,
-            command=["python", "-m", "trainers.mnist"],
-            args=[*space.cli_args(), "--model=mlp", "--optimizer=sgd", "--epochs=10"],
-        ),
-    ),
+    trial=mnist_trial(*space.cli_args(), "--model=mlp", "--optimizer=sgd", "--epochs=10"),
 )

@@ -52,6 +52,14 @@ def run_cli(name: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str
 ProjectFactory = Callable[..., Path]
 
 
+def render_and_commit(root: Path) -> None:
+    """Render the project's overlays and commit them, as a user does before a run."""
+    rendered = run_cli("hpo-gen", "render", cwd=root)
+    assert rendered.returncode == 0, rendered.stderr
+    git(root, "add", "--all")
+    git(root, "commit", "--quiet", "-m", "render")
+
+
 @pytest.fixture
 def make_project(tmp_path: Path) -> ProjectFactory:
     """A git repository with spec/ holding the given modules (name -> source) and a dev

@@ -10,7 +10,7 @@ import pytest
 
 from controller.metrics import compile_filters, parse_json_lines, parse_lines
 from generator import yamlio
-from tests.conftest import ProjectFactory, git, run_cli
+from tests.conftest import ProjectFactory, render_and_commit, run_cli
 
 TRAIN = """\
 import json, logging, sys
@@ -82,10 +82,7 @@ def test_each_collector_reads_what_the_trial_reports(
     collector, extra = CASES[mode]
     spec = SPEC.format(collector=collector, mode=mode, extra=extra)
     root = make_project({"spec/collected.py": spec, "train.py": TRAIN})
-    rendered = run_cli("hpo-gen", "render", cwd=root)
-    assert rendered.returncode == 0, rendered.stderr
-    git(root, "add", "--all")
-    git(root, "commit", "--quiet", "-m", "render")
+    render_and_commit(root)
     result = run_cli("hpo-controller", "run", "--env", "dev", "--cold", cwd=root)
     assert result.returncode == 0, result.stderr
     document = yamlio.load((root / "status/dev/collected.yaml").read_text())

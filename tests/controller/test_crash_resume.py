@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from generator import yamlio
-from tests.conftest import BIN, ProjectFactory, git, run_cli
+from tests.conftest import BIN, ProjectFactory, git, render_and_commit, run_cli
 
 TRAIN = """\
 import sys, time
@@ -43,9 +43,7 @@ crashy = experiment(
 
 def project(make_project: ProjectFactory) -> Path:
     root = make_project({"spec/crashy.py": SPEC, "train.py": TRAIN})
-    assert run_cli("hpo-gen", "render", cwd=root).returncode == 0
-    git(root, "add", "--all")
-    git(root, "commit", "--quiet", "-m", "render")
+    render_and_commit(root)
     return root
 
 
@@ -66,15 +64,19 @@ def trial_processes(root: Path) -> list[int]:
     return found
 
 
-def kill_at_random(root: Path, rng: random.Random) -> int | None:
-    """Start the controller, SIGKILL it after a random moment; its exit code if it ended."""
-    process = subprocess.Popen(
+def start_controller(root: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
         [str(BIN / "hpo-controller"), "run", "--env", "dev", "--cold"],
         cwd=root,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
+
+
+def kill_at_random(root: Path, rng: random.Random) -> int | None:
+    """Start the controller, SIGKILL it after a random moment; its exit code if it ended."""
+    process = start_controller(root)
     try:
         return process.wait(timeout=rng.uniform(0.5, 3.0))
     except subprocess.TimeoutExpired:
@@ -132,13 +134,7 @@ def test_a_killed_controller_resumes_without_losing_or_repeating_trials(
     make_project: ProjectFactory,
 ) -> None:
     root = project(make_project)
-    process = subprocess.Popen(
-        [str(BIN / "hpo-controller"), "run", "--env", "dev", "--cold"],
-        cwd=root,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    process = start_controller(root)
     deadline = time.monotonic() + 60
     while running_trials(root) == 0:  # kill it while trials run
         assert time.monotonic() < deadline and process.poll() is None

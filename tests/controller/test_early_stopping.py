@@ -7,7 +7,7 @@ import pytest
 
 from controller.earlystopping import MedianStop
 from generator import yamlio
-from tests.conftest import ProjectFactory, git, run_cli
+from tests.conftest import ProjectFactory, render_and_commit, run_cli
 
 
 def test_the_threshold_is_the_mean_of_early_averages() -> None:
@@ -66,9 +66,7 @@ stopping = experiment(
 
 def test_weak_trials_are_stopped_while_they_run(make_project: ProjectFactory) -> None:
     root = make_project({"spec/stopping.py": SPEC, "train.py": TRAIN})
-    assert run_cli("hpo-gen", "render", cwd=root).returncode == 0
-    git(root, "add", "--all")
-    git(root, "commit", "--quiet", "-m", "render")
+    render_and_commit(root)
     result = run_cli("hpo-controller", "run", "--env", "dev", "--cold", cwd=root)
     assert result.returncode == 0, result.stderr
     document = yamlio.load((root / "status/dev/stopping.yaml").read_text())

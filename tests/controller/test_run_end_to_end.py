@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from generator import yamlio
-from tests.conftest import BIN, ProjectFactory, git, run_cli
+from tests.conftest import BIN, ProjectFactory, git, render_and_commit, run_cli
 
 TRAIN = """\
 import sys
@@ -55,9 +55,7 @@ def project(
 ) -> Path:
     source = SPEC.format(goal=goal, max_failed=max_failed, extra=extra)
     root = make_project({"spec/quadratic.py": source, "train.py": TRAIN})
-    assert run_cli("hpo-gen", "render", cwd=root).returncode == 0
-    git(root, "add", "--all")
-    git(root, "commit", "--quiet", "-m", "render")
+    render_and_commit(root)
     return root
 
 
@@ -164,9 +162,7 @@ def test_an_unknown_environment_is_a_clear_error(make_project: ProjectFactory) -
 @pytest.mark.slow
 def test_the_repository_dev_experiment_runs_to_completion(make_project: ProjectFactory) -> None:
     root = make_project(copy_spec=True)
-    assert run_cli("hpo-gen", "render", cwd=root).returncode == 0
-    git(root, "add", "--all")
-    git(root, "commit", "--quiet", "-m", "render")
+    render_and_commit(root)
     result = run_cli("hpo-controller", "run", "--env", "dev", cwd=root)
     assert result.returncode == 0, result.stderr
     document = yamlio.load((root / "status/dev/katib-random-search-mnist.yaml").read_text())
@@ -282,10 +278,7 @@ def test_a_used_up_grid_ends_with_suggestion_end_reached(make_project: ProjectFa
         .replace("max_trial_count=6,", "")
     )
     root = make_project({"spec/quadratic.py": source, "train.py": TRAIN})
-    rendered = run_cli("hpo-gen", "render", cwd=root)
-    assert rendered.returncode == 0, rendered.stderr
-    git(root, "add", "--all")
-    git(root, "commit", "--quiet", "-m", "render")
+    render_and_commit(root)
     result = run_cli("hpo-controller", "run", "--env", "dev", cwd=root)
     assert result.returncode == 0, result.stderr
     status = status_of(root)["status"]
@@ -327,9 +320,7 @@ def test_a_raised_budget_continues_a_long_running_experiment(
         "max_trial_count=6,", f"max_trial_count=6, resume_policy={policy!r},"
     )
     root = make_project({"spec/quadratic.py": source, "train.py": TRAIN})
-    assert run_cli("hpo-gen", "render", cwd=root).returncode == 0
-    git(root, "add", "--all")
-    git(root, "commit", "--quiet", "-m", "render")
+    render_and_commit(root)
     assert run_cli("hpo-controller", "run", "--env", "dev", cwd=root).returncode == 0
     first = status_of(root)["trials"]
     (root / "spec/quadratic.py").write_text(
