@@ -17,11 +17,10 @@ from controller.gitrepo import GitRepo
 from controller.local import LocalExecutor
 from controller.overlay import Overlay, read_overlay
 from controller.progress import LiveDisplay, configure_logging
-from controller.reconcile import restartable
 from controller.records import ExperimentRecord
 from controller.results import result_files
 from controller.running import run_experiment, summary_line
-from controller.status import record_from_document, spec_digest
+from controller.status import resume_point
 from controller.statusfile import GitStatusSink
 from controller.warmstart import WarmPool
 from generator.models import Experiment
@@ -143,18 +142,13 @@ def _run_all(
 ) -> bool:
     all_ok = True
     for experiment in chosen:
-        document = sink.read(experiment.name)
-        previous = None
-        if not rerun and document and document.get("specDigest") == spec_digest(experiment):
-            previous = record_from_document(document)
-            done = previous.completion
-            if done is not None and not restartable(experiment.spec, previous.trials, done):
-                click.echo(f"{experiment.name}: already complete for this spec (use --rerun)")
-                all_ok &= done.condition == "Succeeded"
-                continue
-            if done is not None:  # a raised budget: continue, as Katib's LongRunning resume
-                click.echo(f"{experiment.name}: restarting for its raised budget")
-                previous.completion, previous.completion_time = None, None
+        start = resume_point(experiment, sink.read(experiment.name), rerun)
+        if start.finished is not None:
+            click.echo(f"{experiment.name}: already complete for this spec (use --rerun)")
+            all_ok &= start.finished.condition == "Succeeded"
+            continue
+        if start.restarting:
+            click.echo(f"{experiment.name}: restarting for its raised budget")
         executor = LocalExecutor(sink.repo.root, logs / experiment.name, warm=pool)
         checkpoint = _Checkpoints(sink, experiment, environment, overlay.namespace)
         try:
@@ -164,7 +158,7 @@ def _run_all(
                 executor=executor,
                 sink=sink,
                 config_maps=overlay.config_maps,
-                previous=previous,
+                previous=start.previous,
                 checkpoint=checkpoint,
                 on_change=partial(display.update, experiment) if display else None,
             )

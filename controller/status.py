@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from typing import Any
 
-from controller.reconcile import best_trial, objective_value
+from controller.reconcile import best_trial, objective_value, restartable
 from controller.records import (
     Completion,
     ExperimentRecord,
@@ -186,3 +187,31 @@ def record_from_document(document: dict[str, Any]) -> ExperimentRecord:
             )
         )
     return record
+
+
+@dataclass(frozen=True)
+class ResumePoint:
+    """Where a run of an experiment starts from its status document: `previous` to
+    continue (None: a fresh run), or `finished` when it is complete for this spec."""
+
+    previous: ExperimentRecord | None = None
+    finished: Completion | None = None
+    restarting: bool = False
+
+
+def resume_point(
+    experiment: Experiment, document: dict[str, Any] | None, rerun: bool
+) -> ResumePoint:
+    """A run continues its unfinished predecessor of the same spec (budget aside); a
+    finished one restarts only where Katib would (ended on maxTrialCount, resumePolicy
+    LongRunning or FromVolume, room in the raised budget)."""
+    if rerun or not document or document.get("specDigest") != spec_digest(experiment):
+        return ResumePoint()
+    previous = record_from_document(document)
+    done = previous.completion
+    if done is None:
+        return ResumePoint(previous)
+    if not restartable(experiment.spec, previous.trials, done):
+        return ResumePoint(finished=done)
+    previous.completion, previous.completion_time = None, None
+    return ResumePoint(previous, restarting=True)
