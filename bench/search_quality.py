@@ -113,7 +113,7 @@ def main() -> None:
     parser.add_argument("--bo-seeds", type=int, default=5)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
-    algorithms = sorted(ALGORITHMS - {"grid"})
+    algorithms = sorted(ALGORITHMS - {"grid", "hyperband"})
     tasks = [
         (algorithm, problem, batch, seed)
         for algorithm in algorithms

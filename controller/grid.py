@@ -39,6 +39,10 @@ class GridSuggester:
         random.Random(seed).shuffle(self._order)
         self._seen: set[Assignments] = set()
 
+    @property
+    def exhausted(self) -> bool:
+        return len(self._seen) >= len(self._order)
+
     def suggest(self, count: int) -> list[Assignments]:
         fresh = [a for a in self._order if a not in self._seen][:count]
         self._seen.update(fresh)

@@ -122,7 +122,7 @@ def run_experiment(
             return record
         if record.completion is None:
             suggestions = suggester.suggest(decision.start)
-            ended = len(suggestions) < decision.start
+            ended = len(suggestions) < decision.start and suggester.exhausted
             for assignments in suggestions:
                 name = f"{experiment.name}-{len(record.trials) + 1:04d}"
                 record.trials.append(launch.start(TrialRecord(name, assignments)))
@@ -132,7 +132,10 @@ def run_experiment(
         if not active:
             if ended:
                 continue  # reconcile completes it with SuggestionEndReached
-            raise ControllerError(f"experiment {experiment.name!r}: no trial to run or wait for")
+            raise ControllerError(
+                f"experiment {experiment.name!r}: the algorithm suggests nothing while no "
+                "trial runs"
+            )
         waits = [EARLY_STOPPING_TICK] if stopper else []
         if dirty:
             waits.append(max(saved_at + SAVE_INTERVAL - time.monotonic(), 0.0))

@@ -1,7 +1,7 @@
 """Katib's algorithms as optuna samplers, with Katib's setting names mapped onto each
 sampler's options. Where Katib's service has a setting optuna does not, it is accepted
 (validation already checked it) and has no effect; `docs/algorithms.md` lists each
-mapping (hyperband and pbt are not run yet)."""
+mapping (pbt is not run yet)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import optuna
 
 from controller.errors import ControllerError
 from controller.grid import GridSuggester
+from controller.hyperband import HyperbandSuggester
 from controller.suggestion import OptunaSuggester, Suggester
 from generator.models import AlgorithmSpec, ParameterSpec
 
@@ -113,13 +114,15 @@ OPTUNA_ALGORITHMS: dict[str, SamplerFactory] = {
     "sobol": _sobol,
     "bayesianoptimization": _bayesian,
 }
-ALGORITHMS = frozenset({*OPTUNA_ALGORITHMS, "grid"})
+ALGORITHMS = frozenset({*OPTUNA_ALGORITHMS, "grid", "hyperband"})
 
 
 def make_suggester(
     spec: AlgorithmSpec, parameters: Sequence[ParameterSpec], goal: str
 ) -> Suggester:
     settings = {s.name: s.value for s in spec.algorithm_settings or []}
+    if spec.algorithm_name == "hyperband":
+        return HyperbandSuggester(parameters, settings, goal, _seed(settings))
     if spec.algorithm_name == "grid":
         if any(p.parameter_type == "double" and not p.feasible_space.step for p in parameters):
             raise ControllerError("grid needs a step on every double parameter")

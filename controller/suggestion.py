@@ -35,8 +35,14 @@ optuna.logging.set_verbosity(logging.WARNING)
 
 
 class Suggester(Protocol):
+    @property
+    def exhausted(self) -> bool:
+        """Nothing more will ever be suggested (a used-up space, a finished schedule)."""
+        ...
+
     def suggest(self, count: int) -> list[Assignments]:
-        """Up to `count` new, distinct assignments; fewer only when the space is used up."""
+        """Up to `count` new, distinct assignments; fewer when the space is used up (then
+        `exhausted`) or when the algorithm waits for running trials (hyperband's rungs)."""
         ...
 
     def observe(self, assignments: Assignments, value: float | None) -> None:
@@ -122,12 +128,14 @@ class OptunaSuggester:
         self._size = space_size(self._space)
         self._open: dict[Assignments, int] = {}
         self._seen: set[Assignments] = set()
+        self.exhausted = False
 
     def suggest(self, count: int) -> list[Assignments]:
         result: list[Assignments] = []
         for _ in range(count):
             found = self._ask_new()
             if found is None:
+                self.exhausted = True
                 break
             result.append(found)
         return result
