@@ -6,6 +6,7 @@ from generator import (
     cmaes,
     double,
     experiment,
+    hyperband,
     integer,
     maximize,
     multivariate_tpe,
@@ -43,3 +44,16 @@ multivariate_tpe_search = mnist_search(
 cmaes_search = mnist_search("katib-cmaes", cmaes(random_state=1, sigma=0.3))
 sobol_search = mnist_search("katib-sobol", sobol())
 grid = mnist_search("katib-grid", grid_search(random_state=1), grid_space, trials=6)
+
+hyperband_space = SearchSpace(
+    lr=double(0.005, 0.05), momentum=double(0.5, 0.9), epochs=integer(1, 9)
+)
+hyperband_search = experiment(
+    "katib-hyperband",
+    objective=maximize("accuracy", goal=0.99, additional_metrics=["loss"]),
+    algorithm=hyperband(resource_name="epochs", r_l=9, eta=3),
+    parameters=hyperband_space,
+    parallel_trial_count=9,
+    max_failed_trial_count=3,
+    trial=mnist_trial(*hyperband_space.cli_args(), "--model=mlp", "--optimizer=sgd"),
+)
