@@ -74,12 +74,17 @@ def _multivariate_tpe(
 
 def _cmaes(settings: Settings, parameters: Sequence[ParameterSpec]) -> optuna.samplers.BaseSampler:
     strategy = settings.get("restart_strategy", "none").lower()
-    return optuna.samplers.CmaEsSampler(
-        seed=_seed(settings),
-        sigma0=float(settings["sigma"]) if "sigma" in settings else None,
-        restart_strategy=None if strategy == "none" else strategy,
-        warn_independent_sampling=False,
-    )
+    extra: dict[str, float] = {}
+    if "sigma" in settings:  # sigma0 is deprecated in optuna 4.9; passed only when set
+        extra["sigma0"] = float(settings["sigma"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        return optuna.samplers.CmaEsSampler(
+            seed=_seed(settings),
+            restart_strategy=None if strategy == "none" else strategy,
+            warn_independent_sampling=False,
+            **extra,  # type: ignore[arg-type]
+        )
 
 
 def _sobol(settings: Settings, parameters: Sequence[ParameterSpec]) -> optuna.samplers.BaseSampler:
