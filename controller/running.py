@@ -8,10 +8,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from controller.background import BackgroundSuggester
 from controller.earlystopping import MedianStop
 from controller.errors import ControllerError
 from controller.local import TrialExecutor, TrialExit
@@ -21,7 +23,7 @@ from controller.records import ExperimentRecord, MetricSummary, TrialRecord, Tri
 from controller.results import status_file
 from controller.samplers import make_suggester
 from controller.statusfile import GitStatusSink
-from controller.suggestion import Assignments, Suggester
+from controller.suggestion import Assignments, Suggester, SuggesterFactory
 from controller.trialspec import (
     Command,
     ConfigMaps,
@@ -34,6 +36,7 @@ from trainers.reporting import PUSH_ENVIRONMENT
 
 log = logging.getLogger("hpo-controller")
 EARLY_STOPPING_TICK = 0.25  # seconds between checks of running trials' reports
+SUGGESTION_TICK = 0.01  # seconds between looks at a suggestion being computed
 SAVE_INTERVAL = 1.0  # seconds between rewrites of a running experiment's status
 
 Clock = Callable[[], str]
@@ -61,16 +64,18 @@ def run_experiment(
     checkpoint: Callable[[ExperimentRecord], None] | None = None,
     on_change: Callable[[ExperimentRecord], None] | None = None,
     clock: Clock = utc_now,
+    suggester_factory: SuggesterFactory = make_suggester,
 ) -> ExperimentRecord:
     """Run `experiment` to completion. The status is written as the run goes (at most every
     SAVE_INTERVAL seconds); `checkpoint` sees the record after each write, `on_change` after
     each change. With `previous` (an unfinished run of the same spec, read back from its
     status), the run continues: finished trials count, trials that were running are run
-    again, and the algorithm is rebuilt from the finished ones."""
+    again, and the algorithm is rebuilt from the finished ones. Suggestions are computed on
+    their own thread while the loop goes on recording and stopping trials."""
     spec = experiment.spec
     if spec.algorithm is None or spec.objective is None:
         raise ControllerError(f"experiment {experiment.name!r} has no algorithm or objective")
-    suggester = make_suggester(spec.algorithm, spec.parameters or [], spec.objective.type)
+    suggester = suggester_factory(spec.algorithm, spec.parameters or [], spec.objective.type)
     wanted = wanted_metrics(experiment)
     collector = collector_for(spec.metrics_collector_spec, wanted)
     stopper = _early_stopping(experiment)
@@ -82,9 +87,12 @@ def run_experiment(
             experiment.name, experiment.metadata.namespace, start_time=clock()
         )
     launch = _Launcher(experiment, record, executor, sink, config_maps or {}, collector, clock)
+    background = BackgroundSuggester(suggester)
+    pending: Future[list[Assignments]] | None = None
+    requested = 0
+    ready: list[Assignments] = []
     stopping: set[str] = set()
     ended = False
-
     saved_at = float("-inf")
     dirty = False
 
@@ -104,66 +112,84 @@ def run_experiment(
             checkpoint(record)
 
     save(force=True)
-    while True:
-        decision = reconcile(spec, record.trials, ended)
-        if decision.completion is not None and record.completion is None:
-            record.completion = decision.completion
-        for name in decision.stop:
-            if name not in stopping:
-                stopping.add(name)
-                executor.stop(name)
-        for index, trial in enumerate(record.trials):
-            if trial.state is TrialState.PENDING and record.completion is None:
-                record.trials[index] = launch.start(trial)
-        active = [t for t in record.trials if t.state.is_active]
-        if record.completion is not None and not active:
-            record.completion_time = clock()
-            save(force=True)
-            return record
-        if record.completion is None:
-            suggestions = suggester.suggest(decision.start)
-            ended = len(suggestions) < decision.start and suggester.exhausted
-            for assignments in suggestions:
-                name = f"{experiment.name}-{len(record.trials) + 1:04d}"
-                record.trials.append(launch.start(TrialRecord(name, assignments)))
-                active.append(record.trials[-1])
-            if decision.start:
-                save()
-        if not active:
-            if ended:
-                continue  # reconcile completes it with SuggestionEndReached
-            raise ControllerError(
-                f"experiment {experiment.name!r}: the algorithm suggests nothing while no "
-                "trial runs"
-            )
-        waits = [EARLY_STOPPING_TICK] if stopper else []
-        if dirty:
-            waits.append(max(saved_at + SAVE_INTERVAL - time.monotonic(), 0.0))
-        exited = executor.next_exit(timeout=min(waits) if waits else None)
-        if dirty and time.monotonic() - saved_at >= SAVE_INTERVAL:
-            save()
-        if exited is None:
-            if stopper is not None and record.completion is None:
-                for name in _breaking(stopper, experiment, record, collector, launch, stopping):
-                    log.info("%s early stopped", name)
-                    early.add(name)
+    try:
+        while True:
+            decision = reconcile(spec, record.trials, ended and not ready)
+            if decision.completion is not None and record.completion is None:
+                record.completion = decision.completion
+            for name in decision.stop:
+                if name not in stopping:
                     stopping.add(name)
                     executor.stop(name)
-            continue
-        trial = next(t for t in record.trials if t.name == exited.trial)
-        values, note = collector.collect(launch.logs[trial.name], launch.metrics[trial.name])
-        finished = _finish(
-            trial, exited, exited.trial in stopping, summarize(values), wanted, trial.name in early
-        )
-        if note and not finished.message:
-            finished = replace(finished, message=note)
-        finished = replace(finished, completion_time=clock())
-        record.replace_trial(finished)
-        counted = finished.state in (TrialState.SUCCEEDED, TrialState.EARLY_STOPPED)
-        value = objective_value(spec, finished) if counted else None
-        suggester.observe(finished.assignments, value)
-        log.info("%s", _describe(finished))
-        save()
+            for index, trial in enumerate(record.trials):
+                if trial.state is TrialState.PENDING and record.completion is None:
+                    record.trials[index] = launch.start(trial)
+            active = [t for t in record.trials if t.state.is_active]
+            if record.completion is not None and not active:
+                record.completion_time = clock()
+                save(force=True)
+                return record
+            if pending is not None and pending.done():
+                ready += pending.result()
+                ended = len(ready) < requested and background.exhausted
+                pending = None
+            if record.completion is None:
+                starting = ready[: decision.start]
+                del ready[: decision.start]
+                for assignments in starting:
+                    name = f"{experiment.name}-{len(record.trials) + 1:04d}"
+                    record.trials.append(launch.start(TrialRecord(name, assignments)))
+                    active.append(record.trials[-1])
+                if starting:
+                    save()
+                wanted_now = decision.start - len(starting) - len(ready)
+                if pending is None and not ended and wanted_now > 0:
+                    requested = wanted_now
+                    pending = background.request(wanted_now)
+            if not active and pending is None:
+                if ended:
+                    continue  # reconcile completes it with SuggestionEndReached
+                raise ControllerError(
+                    f"experiment {experiment.name!r}: the algorithm suggests nothing while "
+                    "no trial runs"
+                )
+            waits = [EARLY_STOPPING_TICK] if stopper else []
+            if pending is not None:
+                waits.append(SUGGESTION_TICK)
+            if dirty:
+                waits.append(max(saved_at + SAVE_INTERVAL - time.monotonic(), 0.0))
+            exited = executor.next_exit(timeout=min(waits) if waits else None)
+            if dirty and time.monotonic() - saved_at >= SAVE_INTERVAL:
+                save()
+            if exited is None:
+                if stopper is not None and record.completion is None:
+                    for name in _breaking(stopper, experiment, record, collector, launch, stopping):
+                        log.info("%s early stopped", name)
+                        early.add(name)
+                        stopping.add(name)
+                        executor.stop(name)
+                continue
+            trial = next(t for t in record.trials if t.name == exited.trial)
+            values, note = collector.collect(launch.logs[trial.name], launch.metrics[trial.name])
+            finished = _finish(
+                trial,
+                exited,
+                exited.trial in stopping,
+                summarize(values),
+                wanted,
+                trial.name in early,
+            )
+            if note and not finished.message:
+                finished = replace(finished, message=note)
+            finished = replace(finished, completion_time=clock())
+            record.replace_trial(finished)
+            counted = finished.state in (TrialState.SUCCEEDED, TrialState.EARLY_STOPPED)
+            value = objective_value(spec, finished) if counted else None
+            background.observe(finished.assignments, value)
+            log.info("%s", _describe(finished))
+            save()
+    finally:
+        background.close()
 
 
 def _resumed(

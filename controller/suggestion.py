@@ -25,7 +25,7 @@ from optuna.distributions import (
 )
 from optuna.trial import TrialState as OptunaState
 
-from generator.models import ParameterSpec
+from generator.models import AlgorithmSpec, ParameterSpec
 
 Assignments = tuple[tuple[str, str], ...]
 # Asks per requested suggestion before a finite space is taken as used up.
@@ -56,6 +56,12 @@ class Suggester(Protocol):
     def reserve(self, assignments: Assignments) -> None:
         """A trial with these assignments runs again (after a restart): never suggest them."""
         ...
+
+
+class SuggesterFactory(Protocol):
+    def __call__(
+        self, spec: AlgorithmSpec, parameters: Sequence[ParameterSpec], goal: str
+    ) -> Suggester: ...
 
 
 def distributions(parameters: Sequence[ParameterSpec]) -> dict[str, BaseDistribution]:

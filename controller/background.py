@@ -1,0 +1,31 @@
+"""Suggestions off the run loop: a suggester driven from its own thread, so that a slow
+algorithm (a Gaussian process refitting at each suggestion) never keeps the loop from
+recording finished trials, stopping trials or writing the status. Every call to the
+suggester goes through that one thread, in order, so it needs no locking of its own."""
+
+from __future__ import annotations
+
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from controller.suggestion import Assignments, Suggester
+
+
+class BackgroundSuggester:
+    def __init__(self, inner: Suggester):
+        self._inner = inner
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="suggester")
+
+    @property
+    def exhausted(self) -> bool:
+        return self._inner.exhausted
+
+    def request(self, count: int) -> Future[list[Assignments]]:
+        """Start computing `count` suggestions; the future holds them."""
+        return self._thread.submit(self._inner.suggest, count)
+
+    def observe(self, assignments: Assignments, value: float | None) -> None:
+        """Queued after any suggestion being computed; the loop does not wait for it."""
+        self._thread.submit(self._inner.observe, assignments, value)
+
+    def close(self) -> None:
+        self._thread.shutdown(wait=True, cancel_futures=True)

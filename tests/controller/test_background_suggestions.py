@@ -1,0 +1,92 @@
+"""A slow algorithm does not hold the run loop: trials that finish while a suggestion is
+being computed are recorded when they finish, not when the suggestion arrives."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from controller.gitrepo import GitRepo
+from controller.local import LocalExecutor
+from controller.running import run_experiment
+from controller.samplers import make_suggester
+from controller.statusfile import GitStatusSink
+from controller.suggestion import Assignments, Suggester
+from generator import SearchSpace, container, double, experiment, job, maximize, random_search
+from generator.defaults import with_defaults
+from generator.models import AlgorithmSpec, ParameterSpec
+from tests.conftest import ProjectFactory
+
+TRAIN = "import sys, time; time.sleep(0.3); print('accuracy=0.5')"
+
+
+class SlowAfterFirst:
+    """A real random suggester whose every suggestion after the first takes 1.5 s, the
+    way a Gaussian process refit can."""
+
+    def __init__(self, inner: Suggester):
+        self.inner, self.calls = inner, 0
+
+    @property
+    def exhausted(self) -> bool:
+        return self.inner.exhausted
+
+    def suggest(self, count: int) -> list[Assignments]:
+        self.calls += 1
+        if self.calls > 1:
+            time.sleep(1.5)
+        return self.inner.suggest(count)
+
+    def observe(self, assignments: Assignments, value: float | None) -> None:
+        self.inner.observe(assignments, value)
+
+    def restore(self, history: Sequence[tuple[Assignments, float | None]]) -> None:
+        self.inner.restore(history)
+
+    def reserve(self, assignments: Assignments) -> None:
+        self.inner.reserve(assignments)
+
+
+def slow_factory(spec: AlgorithmSpec, parameters: Sequence[ParameterSpec], goal: str) -> Suggester:
+    return SlowAfterFirst(make_suggester(spec, parameters, goal))
+
+
+def seconds(start: str, end: str) -> float:
+    parse = lambda text: datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ")  # noqa: E731
+    return (parse(end) - parse(start)).total_seconds()
+
+
+def test_trials_are_recorded_while_a_suggestion_is_computed(
+    make_project: ProjectFactory, tmp_path: Path
+) -> None:
+    root = make_project()
+    space = SearchSpace(x=double(0.0, 1.0))
+    spec = with_defaults(
+        experiment(
+            "slow",
+            objective=maximize("accuracy"),
+            algorithm=random_search(random_state=1),
+            parameters=space,
+            max_trial_count=3,
+            parallel_trial_count=2,
+            trial=job(
+                container(image="t:1", command=["python", "-c", TRAIN], args=space.cli_args())
+            ),
+        )
+    )
+    executor = LocalExecutor(root, tmp_path / "logs")
+    record = run_experiment(
+        spec,
+        environment="dev",
+        executor=executor,
+        sink=GitStatusSink(GitRepo(root), "dev"),
+        suggester_factory=slow_factory,
+    )
+    executor.shutdown()
+    assert len(record.trials) == 3
+    first, second, _ = record.trials
+    for trial in (first, second):
+        assert trial.start_time and trial.completion_time
+        assert seconds(trial.start_time, trial.completion_time) < 1.2  # not held for 1.5 s
