@@ -55,7 +55,13 @@ class TrialExecutor(Protocol):
 
     def stop(self, trial: str) -> None: ...
 
-    def next_exit(self, timeout: float | None = None) -> TrialExit | None: ...
+    def next_exit(self, timeout: float | None = None) -> TrialExit | None:
+        """The next trial to end, or None after `timeout` or a wake()."""
+        ...
+
+    def wake(self) -> None:
+        """Make a waiting next_exit() return None now (something else needs the loop)."""
+        ...
 
     def shutdown(self) -> None: ...
 
@@ -83,7 +89,7 @@ class LocalExecutor:
         self._log_dir = log_dir
         self._grace = grace_seconds
         self._warm = warm
-        self._exits: queue.Queue[TrialExit] = queue.Queue()
+        self._exits: queue.Queue[TrialExit | None] = queue.Queue()
         self._processes: dict[str, Process] = {}
         self._expired: set[str] = set()
         self._lock = threading.Lock()
@@ -166,6 +172,9 @@ class LocalExecutor:
             return self._exits.get(timeout=timeout)
         except queue.Empty:
             return None
+
+    def wake(self) -> None:
+        self._exits.put(None)
 
     def shutdown(self) -> None:
         """Kill every trial still running (the controller is going away)."""

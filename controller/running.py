@@ -36,7 +36,6 @@ from trainers.reporting import PUSH_ENVIRONMENT
 
 log = logging.getLogger("hpo-controller")
 EARLY_STOPPING_TICK = 0.25  # seconds between checks of running trials' reports
-SUGGESTION_TICK = 0.01  # seconds between looks at a suggestion being computed
 SAVE_INTERVAL = 1.0  # seconds between rewrites of a running experiment's status
 
 Clock = Callable[[], str]
@@ -146,6 +145,7 @@ def run_experiment(
                 if pending is None and not ended and wanted_now > 0:
                     requested = wanted_now
                     pending = background.request(wanted_now)
+                    pending.add_done_callback(lambda _: executor.wake())
             if not active and pending is None:
                 if ended:
                     continue  # reconcile completes it with SuggestionEndReached
@@ -154,8 +154,6 @@ def run_experiment(
                     "no trial runs"
                 )
             waits = [EARLY_STOPPING_TICK] if stopper else []
-            if pending is not None:
-                waits.append(SUGGESTION_TICK)
             if dirty:
                 waits.append(max(saved_at + SAVE_INTERVAL - time.monotonic(), 0.0))
             exited = executor.next_exit(timeout=min(waits) if waits else None)
