@@ -146,9 +146,11 @@ def test_a_trial_without_the_objective_metric_is_metrics_unavailable(
 ) -> None:
     root = project(make_project, max_failed=1, extra="'--quiet=yes'")
     assert run_cli("hpo-controller", "run", "--env", "dev", cwd=root).returncode == 1
-    [trial, *_] = status_of(root)["trials"]
-    assert trial["state"] == "MetricsUnavailable"
-    assert trial["exitCode"] == 0
+    trials = status_of(root)["trials"]
+    unavailable = [t for t in trials if t["state"] == "MetricsUnavailable"]
+    assert unavailable and all(t["exitCode"] == 0 for t in unavailable)
+    # the first to finish fails the experiment; one still running then is stopped
+    assert {t["state"] for t in trials} <= {"MetricsUnavailable", "Killed"}
 
 
 def test_an_unknown_environment_is_a_clear_error(make_project: ProjectFactory) -> None:
