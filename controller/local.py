@@ -23,9 +23,8 @@ from typing import Protocol
 
 from controller.errors import ControllerError
 from controller.trialspec import Command
-from controller.warmstart import WarmPool, warm_module
+from controller.warmstart import PYTHON_NAMES, WarmPool, warm_module
 
-PYTHON_NAMES = ("python", "python3")
 # A cold trial is started through one of these so that it dies with the controller:
 # util-linux's setpriv (a C program, ~2 ms) where there is one, else controller.launch.
 _SETPRIV = shutil.which("setpriv")

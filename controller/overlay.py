@@ -16,9 +16,8 @@ from generator import yamlio
 from generator.context import Context
 from generator.models import Experiment
 from generator.problems import format_problems
+from generator.rendering import CONTROLLER_CONFIG
 from generator.validation import validate_experiment
-
-CONTROLLER_CONFIG = "hpo-controller"
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 from controller.records import Completion, TrialRecord, TrialState
 from generator.models import ExperimentSpec
+from generator.rules.update import MAX_TRIALS_REACHED, RESTARTABLE_POLICIES
 
 GOAL_REACHED = "ExperimentGoalReached"
 SUGGESTION_END_REACHED = "ExperimentSuggestionEndReached"
-MAX_TRIALS_REACHED = "ExperimentMaxTrialsReached"
 FAILED = "ExperimentFailed"
 
 
@@ -117,9 +117,6 @@ def reconcile(
         finished = len(trials) - len(active)
         room = min(parallel, spec.max_trial_count - finished) - len(active)
     return Decision(max(room, 0), (), None)
-
-
-RESTARTABLE_POLICIES = ("LongRunning", "FromVolume")
 
 
 def restartable(spec: ExperimentSpec, trials: Sequence[TrialRecord], done: Completion) -> bool:

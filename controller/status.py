@@ -18,8 +18,7 @@ from controller.records import (
     TrialState,
 )
 from generator.models import Experiment
-
-STATUS_FOLDER = "status"
+from generator.rules.update import BUDGET_FIELDS
 
 # Katib's counter and list names, per state.
 _COUNTERS = {
@@ -31,9 +30,6 @@ _COUNTERS = {
     TrialState.EARLY_STOPPED: ("trialsEarlyStopped", "earlyStoppedTrialList"),
     TrialState.METRICS_UNAVAILABLE: ("trialMetricsUnavailable", "metricsUnavailableTrialList"),
 }
-
-
-BUDGET_FIELDS = ("parallelTrialCount", "maxTrialCount", "maxFailedTrialCount")
 
 
 def spec_digest(experiment: Experiment) -> str:

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from controller.gitrepo import GitRepo
-from controller.status import STATUS_FOLDER
 from generator import yamlio
+from generator.results import STATUS_FOLDER
 
 
 class GitStatusSink:

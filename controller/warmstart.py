@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import socket
 import subprocess
@@ -32,11 +33,13 @@ DEFAULT_PRELOAD = (
     "sklearn.model_selection",
 )
 READY_TIMEOUT = 120.0
+log = logging.getLogger("hpo-controller")
+PYTHON_NAMES = ("python", "python3")  # commands that run under the controller's interpreter
 
 
 def warm_module(argv: Sequence[str]) -> str | None:
     """The module of a `python -m MODULE ...` command line, else None (runs cold)."""
-    if len(argv) >= 3 and Path(argv[0]).name in ("python", "python3") and argv[1] == "-m":
+    if len(argv) >= 3 and Path(argv[0]).name in PYTHON_NAMES and argv[1] == "-m":
         return argv[2]
     if len(argv) >= 3 and argv[0] == sys.executable and argv[1] == "-m":
         return argv[2]
@@ -79,7 +82,6 @@ class WarmPool:
         self._processes: dict[int, WarmProcess] = {}
         self._early_exits: dict[int, int] = {}
         self._ready = threading.Event()
-        self.failed_preloads: list[str] = []
 
     def start(self) -> None:
         """Start the zygote (once); it imports the preloaded modules in the background."""
@@ -138,7 +140,11 @@ class WarmPool:
     def _handle(self, message: dict[str, Any]) -> None:
         with self._lock:
             if message.get("ready"):
-                self.failed_preloads = list(message.get("failed", []))
+                if message.get("failed"):
+                    log.warning(
+                        "warm starts could not preload %s: trials that import them start slower",
+                        ", ".join(message["failed"]),
+                    )
                 self._ready.set()
             elif "exited" in message:
                 process = self._processes.pop(message["exited"], None)

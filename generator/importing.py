@@ -29,7 +29,6 @@ from generator.models import (
 from generator.origin import Origin, display_path
 from generator.problems import Problem, ProblemReport
 from generator.pycode import Call, Code, call
-from generator.schema import check_manifest
 from generator.space import wire_number
 from generator.yamlspecs import check_documents, read_documents
 
@@ -390,7 +389,7 @@ def import_text(text: str, source: str) -> tuple[dict[str, str], list[Problem]]:
             continue
         shape = check_documents([document], Context()).problems
         blocking = [p for p in shape if p.code in {"schema", "unknown-field", "invalid-value"}]
-        if blocking or check_manifest(document.data):
+        if blocking:  # check_documents ran the schema and the model parse already
             problems += blocking
             continue
         experiment = Experiment.model_validate(document.data)

@@ -15,10 +15,9 @@ from generator.context import Context
 from generator.models import Experiment
 from generator.origin import Origin
 from generator.problems import FieldPath, Problem
+from generator.rendering import METRICS_COLLECTOR_LABEL
 from generator.schema import check_manifest
 from generator.validation import validate_experiment
-
-METRICS_COLLECTOR_LABEL = "katib.kubeflow.org/metrics-collector-injection"
 
 
 @dataclass

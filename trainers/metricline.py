@@ -5,11 +5,9 @@ default filter (`pkg/metricscollector/v1beta1/common/const.go`). No third-party 
 from __future__ import annotations
 
 import math
-import re
 
 # Katib's default metricsFormat: group 1 is the metric name, group 2 its value.
 DEFAULT_FILTER = r"([\w|-]+)\s*=\s*([+-]?\d*(\.\d+)?([Ee][+-]?\d+)?)"
-DEFAULT_PATTERN = re.compile(DEFAULT_FILTER)
 
 
 def format_value(value: float) -> str:

@@ -3,13 +3,9 @@ any size (8x8 digits or 28x28 MNIST)."""
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 from torch import nn
 
-Activation = Literal["relu", "tanh", "sigmoid", "leaky_relu", "gelu"]
-WeightInit = Literal["default", "xavier", "kaiming", "normal"]
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
     "tanh": nn.Tanh,

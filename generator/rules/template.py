@@ -136,22 +136,21 @@ def _template_text(
 def _manifest(
     template: TrialTemplate, text: str, where: FieldPath, context: Context
 ) -> list[Problem]:
-    substituted = _PLACEHOLDER.sub("test-value", text)
-    try:
-        manifest = yamlio.load(substituted)
-    except yamlio.YAMLError as err:
-        return [
-            Problem(
-                "trial-template-parse",
-                where,
-                f"does not parse once trial values are substituted: {err}".splitlines()[0],
-                "keep placeholders inside string values of the template",
-            )
-        ]
-    if not isinstance(manifest, dict):
-        return [Problem("trial-template-parse", where, "must be a mapping", "give a manifest")]
-    if template.trial_spec is not None:
-        manifest = template.trial_spec  # keep placeholders: they are strings either way
+    manifest = template.trial_spec  # inline: values go into its strings, it stays parsed
+    if manifest is None:  # a ConfigMap entry: Katib substitutes its text, then parses it
+        try:
+            manifest = yamlio.load(_PLACEHOLDER.sub("test-value", text))
+        except yamlio.YAMLError as err:
+            return [
+                Problem(
+                    "trial-template-parse",
+                    where,
+                    f"does not parse once trial values are substituted: {err}".splitlines()[0],
+                    "keep placeholders inside string values of the template",
+                )
+            ]
+        if not isinstance(manifest, dict):
+            return [Problem("trial-template-parse", where, "must be a mapping", "give a manifest")]
     problems: list[Problem] = []
     metadata = manifest.get("metadata") or {}
     for field in ("name", "namespace"):
