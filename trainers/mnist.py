@@ -1,5 +1,6 @@
 """A classifier of handwritten digits, tuned by hpo-gen's MNIST experiments: an MLP or a
-CNN, trained on in-memory tensors (no per-sample Python work). The embedded data set is
+CNN, trained on in-memory tensors (no per-sample Python work), the MLP with a hand-written
+training step (trainers/fastmlp.py). The embedded data set is
 scikit-learn's bundled 8x8 digits; `--data-dir` reads real MNIST IDX files.
 
 Every epoch prints one Katib StdOut line, `epoch=3 loss=0.1234 accuracy=0.9567` (loss on
@@ -20,6 +21,7 @@ import torch
 from torch import nn
 
 from trainers import datasets, networks
+from trainers.fastmlp import FlatMLP
 from trainers.reporting import MetricsFile, print_metrics
 
 
@@ -84,27 +86,39 @@ def build(args: argparse.Namespace, split: datasets.Split) -> tuple[nn.Module, d
     return model, split
 
 
-def train_epoch(
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    images: torch.Tensor,
-    labels: torch.Tensor,
-    batch_size: int,
-    generator: torch.Generator,
-) -> float:
-    """One pass in shuffled batches sliced from the tensors; the mean training loss."""
-    model.train()
-    loss_fn = nn.functional.cross_entropy
-    order = torch.randperm(len(labels), generator=generator)
-    total = 0.0
-    for start in range(0, len(order), batch_size):
-        batch = order[start : start + batch_size]
-        optimizer.zero_grad(set_to_none=True)
-        loss = loss_fn(model(images[batch]), labels[batch])
-        loss.backward()  # type: ignore[no-untyped-call]
-        optimizer.step()
-        total += loss.item() * len(batch)
-    return total / len(labels)
+class AutogradFitter:
+    """The CNN's training step: autograd and a torch.optim optimizer."""
+
+    def __init__(self, model: nn.Module, optimizer: str, lr: float, momentum: float) -> None:
+        self.model = model
+        self.optimizer = networks.optimizer(optimizer, list(model.parameters()), lr, momentum)
+
+    def epoch(
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        batch_size: int,
+        generator: torch.Generator,
+    ) -> float:
+        """One pass in shuffled batches sliced from the tensors; the mean training loss."""
+        self.model.train()
+        order = torch.randperm(len(labels), generator=generator)
+        total = 0.0
+        for start in range(0, len(order), batch_size):
+            batch = order[start : start + batch_size]
+            self.optimizer.zero_grad(set_to_none=True)
+            loss = nn.functional.cross_entropy(self.model(images[batch]), labels[batch])
+            loss.backward()  # type: ignore[no-untyped-call]
+            self.optimizer.step()
+            total += loss.item() * len(batch)
+        return total / len(labels)
+
+
+def fitter(args: argparse.Namespace, model: nn.Module) -> FlatMLP | AutogradFitter:
+    """The MLP trains with the hand-written step (trainers/fastmlp.py), the CNN with autograd."""
+    if args.model == "mlp":
+        return FlatMLP(model, args.activation, args.dropout, args.optimizer, args.lr, args.momentum)
+    return AutogradFitter(model, args.optimizer, args.lr, args.momentum)
 
 
 def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
@@ -122,14 +136,14 @@ def train(args: argparse.Namespace) -> None:
     torch.manual_seed(args.seed)
     split = datasets.mnist(args.data_dir) if args.data_dir else datasets.digits(args.seed)
     model, split = build(args, split)
-    optimizer = networks.optimizer(args.optimizer, list(model.parameters()), args.lr, args.momentum)
+    fit = fitter(args, model)
     metrics_file = (
         MetricsFile(args.metrics_file, args.metrics_format) if args.metrics_file else None
     )
     shuffle = torch.Generator().manual_seed(args.seed)
     best, stale = -1.0, 0
     for epoch in range(1, args.epochs + 1):
-        loss = train_epoch(model, optimizer, split.train_x, split.train_y, args.batch_size, shuffle)
+        loss = fit.epoch(split.train_x, split.train_y, args.batch_size, shuffle)
         valid = accuracy(model, split.valid_x, split.valid_y)
         print_metrics(epoch=epoch, loss=loss, accuracy=valid)
         if metrics_file is not None:
