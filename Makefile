@@ -28,4 +28,4 @@ test: lint
 	$(BIN)/pytest
 
 golden: venv
-	$(BIN)/pytest tests/generator/test_golden.py --update-golden
+	$(BIN)/pytest tests/generator/test_render.py --update-golden

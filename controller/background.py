@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from controller.suggestion import Assignments, Suggester
+from controller.suggestion import Suggestion, TrialSuggester
 
 
 class BackgroundSuggester:
-    def __init__(self, inner: Suggester):
+    def __init__(self, inner: TrialSuggester):
         self._inner = inner
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="suggester")
 
@@ -19,13 +19,13 @@ class BackgroundSuggester:
     def exhausted(self) -> bool:
         return self._inner.exhausted
 
-    def request(self, count: int) -> Future[list[Assignments]]:
+    def request(self, count: int) -> Future[list[Suggestion]]:
         """Start computing `count` suggestions; the future holds them."""
-        return self._thread.submit(self._inner.suggest, count)
+        return self._thread.submit(self._inner.suggest_trials, count)
 
-    def observe(self, assignments: Assignments, value: float | None) -> None:
+    def observe(self, trial: str, suggestion: Suggestion, value: float | None) -> None:
         """Queued after any suggestion being computed; the loop does not wait for it."""
-        self._thread.submit(self._inner.observe, assignments, value)
+        self._thread.submit(self._inner.trial_finished, trial, suggestion, value)
 
     def close(self) -> None:
         self._thread.shutdown(wait=True, cancel_futures=True)

@@ -26,16 +26,18 @@ from controller.warmstart import WarmPool
 from generator.models import Experiment
 
 COMMIT_INTERVAL = 5.0  # seconds between progress commits of a running experiment
-WORK_FOLDER = ".hpo"  # the controller's scratch space in a repository: trial logs
+# The controller's space in a repository, never committed: trial logs, and pbt's
+# checkpoint folders (the experiment's volume) under volumes/<env>/<experiment>.
+WORK_FOLDER = ".hpo"
 
 
 def _work_folder(root: Path) -> Path:
-    """`.hpo/`, which ignores itself so trial logs never show up in `git status`."""
+    """`.hpo/`, which ignores itself so its files never show up in `git status`."""
     folder = root / WORK_FOLDER
     folder.mkdir(exist_ok=True)
     ignore = folder / ".gitignore"
     if not ignore.exists():
-        ignore.write_text("# hpo-controller's trial logs: never committed\n*\n")
+        ignore.write_text("# hpo-controller's trial logs and volumes: never committed\n*\n")
     return folder
 
 
@@ -161,6 +163,7 @@ def _run_all(
                 previous=start.previous,
                 checkpoint=checkpoint,
                 on_change=partial(display.update, experiment) if display else None,
+                volume=logs.parent.parent / "volumes" / environment / experiment.name,
             )
         finally:
             executor.shutdown()

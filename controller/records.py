@@ -55,6 +55,7 @@ class TrialRecord:
     exit_code: int | None = None
     log: str | None = None
     restarts: int = 0  # times the trial was re-run because its controller died
+    labels: tuple[tuple[str, str], ...] = ()  # put on the trial by its algorithm (pbt)
 
     def metric(self, name: str) -> MetricSummary | None:
         return next((m for m in self.metrics if m.name == name), None)

@@ -6,6 +6,7 @@ the experiment completes."""
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -18,12 +19,18 @@ from controller.earlystopping import MedianStop
 from controller.errors import ControllerError
 from controller.local import TrialExecutor, TrialExit
 from controller.metrics import Collector, collector_for, summarize
+from controller.pbt import PARENT_LABEL
 from controller.reconcile import best_trial, objective_value, reconcile
 from controller.records import ExperimentRecord, MetricSummary, TrialRecord, TrialState
 from controller.results import status_file
 from controller.samplers import make_suggester
 from controller.statusfile import GitStatusSink
-from controller.suggestion import Assignments, Suggester, SuggesterFactory
+from controller.suggestion import (
+    SuggesterFactory,
+    Suggestion,
+    TrialSuggester,
+    as_trial_suggester,
+)
 from controller.trialspec import (
     Command,
     ConfigMaps,
@@ -64,17 +71,22 @@ def run_experiment(
     on_change: Callable[[ExperimentRecord], None] | None = None,
     clock: Clock = utc_now,
     suggester_factory: SuggesterFactory = make_suggester,
+    volume: Path | None = None,
 ) -> ExperimentRecord:
     """Run `experiment` to completion. The status is written as the run goes (at most every
     SAVE_INTERVAL seconds); `checkpoint` sees the record after each write, `on_change` after
     each change. With `previous` (an unfinished run of the same spec, read back from its
     status), the run continues: finished trials count, trials that were running are run
     again, and the algorithm is rebuilt from the finished ones. Suggestions are computed on
-    their own thread while the loop goes on recording and stopping trials."""
+    their own thread while the loop goes on recording and stopping trials. `volume` is the
+    experiment's persistent folder (Katib's FromVolume claim): pbt keeps each trial's
+    checkpoint folder there."""
     spec = experiment.spec
     if spec.algorithm is None or spec.objective is None:
         raise ControllerError(f"experiment {experiment.name!r} has no algorithm or objective")
-    suggester = suggester_factory(spec.algorithm, spec.parameters or [], spec.objective.type)
+    suggester = as_trial_suggester(
+        suggester_factory(spec.algorithm, spec.parameters or [], spec.objective.type)
+    )
     wanted = wanted_metrics(experiment)
     collector = collector_for(spec.metrics_collector_spec, wanted)
     stopper = _early_stopping(experiment)
@@ -86,10 +98,11 @@ def run_experiment(
             experiment.name, experiment.metadata.namespace, start_time=clock()
         )
     launch = _Launcher(experiment, record, executor, sink, config_maps or {}, collector, clock)
+    launch.checkpoints = _checkpoints(experiment, volume, fresh=previous is None)
     background = BackgroundSuggester(suggester)
-    pending: Future[list[Assignments]] | None = None
+    pending: Future[list[Suggestion]] | None = None
     requested = 0
-    ready: list[Assignments] = []
+    ready: list[Suggestion] = []
     stopping: set[str] = set()
     ended = False
     saved_at = float("-inf")
@@ -135,9 +148,10 @@ def run_experiment(
             if record.completion is None:
                 starting = ready[: decision.start]
                 del ready[: decision.start]
-                for assignments in starting:
+                for suggestion in starting:
                     name = f"{experiment.name}-{len(record.trials) + 1:04d}"
-                    record.trials.append(launch.start(TrialRecord(name, assignments)))
+                    trial = TrialRecord(name, suggestion.assignments, labels=suggestion.labels)
+                    record.trials.append(launch.start(trial))
                     active.append(record.trials[-1])
                 if starting:
                     save()
@@ -183,19 +197,23 @@ def run_experiment(
             record.replace_trial(finished)
             counted = finished.state in (TrialState.SUCCEEDED, TrialState.EARLY_STOPPED)
             value = objective_value(spec, finished) if counted else None
-            background.observe(finished.assignments, value)
+            background.observe(finished.name, _suggestion(finished), value)
             log.info("%s", _describe(finished))
             save()
     finally:
         background.close()
 
 
+def _suggestion(trial: TrialRecord) -> Suggestion:
+    return Suggestion(trial.assignments, trial.labels)
+
+
 def _resumed(
-    previous: ExperimentRecord, experiment: Experiment, suggester: Suggester
+    previous: ExperimentRecord, experiment: Experiment, suggester: TrialSuggester
 ) -> ExperimentRecord:
     """The previous run, its interrupted trials queued to run again."""
     spec = experiment.spec
-    history: list[tuple[Assignments, float | None]] = []
+    history: list[tuple[str, Suggestion, float | None]] = []
     for index, trial in enumerate(previous.trials):
         if trial.state.is_active:
             previous.trials[index] = replace(
@@ -209,11 +227,12 @@ def _resumed(
                 exit_code=None,
                 restarts=trial.restarts + 1,
             )
-            suggester.reserve(trial.assignments)
+            suggester.trial_rerun(trial.name, _suggestion(trial))
         else:
             succeeded = trial.state in (TrialState.SUCCEEDED, TrialState.EARLY_STOPPED)
-            history.append((trial.assignments, objective_value(spec, trial) if succeeded else None))
-    suggester.restore(history)
+            value = objective_value(spec, trial) if succeeded else None
+            history.append((trial.name, _suggestion(trial), value))
+    suggester.rebuild(history)
     log.info(
         "%s: resuming with %d finished trials, %d to run again",
         experiment.name,
@@ -241,6 +260,7 @@ class _Launcher:
         self.collector = collector
         self.logs: dict[str, Path] = {}
         self.metrics: dict[str, Path] = {}
+        self.checkpoints: _CheckpointFolders | None = None
 
     def start(self, trial: TrialRecord) -> TrialRecord:
         template = self.experiment.spec.trial_template
@@ -250,6 +270,8 @@ class _Launcher:
         manifest = trial_manifest(self.experiment, values, self.config_maps)
         metrics_file = self.executor.trial_file(trial.name, ".metrics")
         command = self._local(primary_command(self.experiment, manifest), metrics_file)
+        if self.checkpoints is not None:
+            command = self.checkpoints.mount(trial, command)
         log_path = self.executor.start(trial.name, command)
         self.logs[trial.name] = log_path
         self.metrics[trial.name] = metrics_file
@@ -280,6 +302,53 @@ class _Launcher:
         if collector.kind == "Push":
             return replace(command, env=(*command.env, (PUSH_ENVIRONMENT, str(metrics_file))))
         return command
+
+
+class _CheckpointFolders:
+    """pbt's trial folders, as Katib mounts them: each trial sees its own folder at the
+    `suggestion_trial_dir` path, a copy of its parent's when it has one. Locally the path
+    is rewritten in the trial's arguments, environment and working directory."""
+
+    def __init__(self, volume: Path, trial_dir: str):
+        self.volume, self.trial_dir = volume, trial_dir.rstrip("/") or "/"
+
+    def mount(self, trial: TrialRecord, command: Command) -> Command:
+        folder = self.volume / trial.name
+        if folder.exists():  # a trial run again starts from its parent, not its own leftovers
+            shutil.rmtree(folder)
+        parent = dict(trial.labels).get(PARENT_LABEL)
+        if parent and (self.volume / parent).is_dir():
+            shutil.copytree(self.volume / parent, folder)
+        else:
+            if parent:
+                log.warning("%s: its parent %s left no checkpoint folder", trial.name, parent)
+            folder.mkdir(parents=True)
+        own = str(folder)
+
+        def rewrite(text: str) -> str:
+            return text.replace(self.trial_dir, own)
+
+        return replace(
+            command,
+            argv=tuple(rewrite(a) for a in command.argv),
+            env=tuple((k, rewrite(v)) for k, v in command.env),
+            working_dir=rewrite(command.working_dir) if command.working_dir else None,
+        )
+
+
+def _checkpoints(
+    experiment: Experiment, volume: Path | None, fresh: bool
+) -> _CheckpointFolders | None:
+    algorithm = experiment.spec.algorithm
+    if algorithm is None or algorithm.algorithm_name != "pbt":
+        return None
+    if volume is None:
+        raise ControllerError(f"experiment {experiment.name!r}: pbt needs a volume folder")
+    settings = {s.name: s.value for s in algorithm.algorithm_settings or []}
+    if fresh and volume.exists():
+        shutil.rmtree(volume)  # a fresh run: no checkpoints of an earlier one
+    volume.mkdir(parents=True, exist_ok=True)
+    return _CheckpointFolders(volume, settings.get("suggestion_trial_dir", "/"))
 
 
 def _early_stopping(experiment: Experiment) -> MedianStop | None:

@@ -1,7 +1,8 @@
 """Katib's algorithms as optuna samplers, with Katib's setting names mapped onto each
 sampler's options. Where Katib's service has a setting optuna does not, it is accepted
 (validation already checked it) and has no effect; `docs/algorithms.md` lists each
-mapping (pbt is not run yet)."""
+mapping. hyperband, grid and pbt are hpo-controller's own (`controller/hyperband.py`,
+`grid.py`, `pbt.py`)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ import optuna
 from controller.errors import ControllerError
 from controller.grid import GridSuggester
 from controller.hyperband import HyperbandSuggester
-from controller.suggestion import OptunaSuggester, Suggester
+from controller.pbt import PbtSuggester
+from controller.suggestion import OptunaSuggester, Suggester, TrialSuggester
 from generator.models import AlgorithmSpec, ParameterSpec
 
 Settings = dict[str, str]
@@ -119,13 +121,15 @@ OPTUNA_ALGORITHMS: dict[str, SamplerFactory] = {
     "sobol": _sobol,
     "bayesianoptimization": _bayesian,
 }
-ALGORITHMS = frozenset({*OPTUNA_ALGORITHMS, "grid", "hyperband"})
+ALGORITHMS = frozenset({*OPTUNA_ALGORITHMS, "grid", "hyperband", "pbt"})
 
 
 def make_suggester(
     spec: AlgorithmSpec, parameters: Sequence[ParameterSpec], goal: str
-) -> Suggester:
+) -> Suggester | TrialSuggester:
     settings = {s.name: s.value for s in spec.algorithm_settings or []}
+    if spec.algorithm_name == "pbt":
+        return PbtSuggester(parameters, settings, goal, _seed(settings))
     if spec.algorithm_name == "hyperband":
         return HyperbandSuggester(parameters, settings, goal, _seed(settings))
     if spec.algorithm_name == "grid":

@@ -126,6 +126,8 @@ def _trial(trial: TrialRecord) -> dict[str, Any]:
     }
     if trial.message:
         document["message"] = trial.message
+    if trial.labels:
+        document["labels"] = dict(trial.labels)
     document["parameterAssignments"] = _assignments(trial)
     document["metrics"] = _metrics(trial)
     for key, value in (
@@ -180,6 +182,7 @@ def record_from_document(document: dict[str, Any]) -> ExperimentRecord:
                 exit_code=trial.get("exitCode"),
                 log=trial.get("log"),
                 restarts=int(trial.get("restarts", 0)),
+                labels=tuple((str(k), str(v)) for k, v in (trial.get("labels") or {}).items()),
             )
         )
     return record

@@ -14,7 +14,8 @@ import logging
 import math
 import warnings
 from collections.abc import Sequence
-from typing import Literal, Protocol
+from dataclasses import dataclass
+from typing import Literal, Protocol, runtime_checkable
 
 import optuna
 from optuna.distributions import (
@@ -28,6 +29,7 @@ from optuna.trial import TrialState as OptunaState
 from generator.models import AlgorithmSpec, ParameterSpec
 
 Assignments = tuple[tuple[str, str], ...]
+Labels = tuple[tuple[str, str], ...]
 # Asks per requested suggestion before a finite space is taken as used up.
 MAX_ASKS = 64
 
@@ -58,10 +60,77 @@ class Suggester(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Suggestion:
+    """A trial to create: its assignments and the labels the algorithm puts on it (pbt's
+    generation and parent)."""
+
+    assignments: Assignments
+    labels: Labels = ()
+
+    def label(self, name: str) -> str | None:
+        return dict(self.labels).get(name)
+
+
+@runtime_checkable
+class TrialSuggester(Protocol):
+    """An algorithm whose suggestions are trials rather than points: the same assignments
+    may run twice (pbt continues a checkpoint with them), so it learns results by trial
+    name. The run loop drives every algorithm through this seam; `ByAssignments` adapts a
+    `Suggester`."""
+
+    @property
+    def exhausted(self) -> bool: ...
+
+    def suggest_trials(self, count: int) -> list[Suggestion]: ...
+
+    def trial_finished(self, trial: str, suggestion: Suggestion, value: float | None) -> None:
+        """`trial`, created from `suggestion`, finished with this objective value (None:
+        failed, killed or without the metric)."""
+        ...
+
+    def rebuild(self, history: Sequence[tuple[str, Suggestion, float | None]]) -> None:
+        """Continue after a restart from the finished trials, in creation order."""
+        ...
+
+    def trial_rerun(self, trial: str, suggestion: Suggestion) -> None:
+        """`trial` was running when the controller died and runs again."""
+        ...
+
+
+class ByAssignments:
+    """A `Suggester` as a `TrialSuggester`: trials are known by their assignments."""
+
+    def __init__(self, inner: Suggester):
+        self.inner = inner
+
+    @property
+    def exhausted(self) -> bool:
+        return self.inner.exhausted
+
+    def suggest_trials(self, count: int) -> list[Suggestion]:
+        return [Suggestion(assignments) for assignments in self.inner.suggest(count)]
+
+    def trial_finished(self, trial: str, suggestion: Suggestion, value: float | None) -> None:
+        self.inner.observe(suggestion.assignments, value)
+
+    def rebuild(self, history: Sequence[tuple[str, Suggestion, float | None]]) -> None:
+        self.inner.restore([(suggestion.assignments, value) for _, suggestion, value in history])
+
+    def trial_rerun(self, trial: str, suggestion: Suggestion) -> None:
+        self.inner.reserve(suggestion.assignments)
+
+
+def as_trial_suggester(suggester: Suggester | TrialSuggester) -> TrialSuggester:
+    if isinstance(suggester, TrialSuggester):
+        return suggester
+    return ByAssignments(suggester)
+
+
 class SuggesterFactory(Protocol):
     def __call__(
         self, spec: AlgorithmSpec, parameters: Sequence[ParameterSpec], goal: str
-    ) -> Suggester: ...
+    ) -> Suggester | TrialSuggester: ...
 
 
 def distributions(parameters: Sequence[ParameterSpec]) -> dict[str, BaseDistribution]:

@@ -171,6 +171,7 @@ ALGORITHMS: Final[dict[str, AlgorithmInfo]] = {
                 Setting("n_population", integer(5), required=True),
                 Setting("truncation_threshold", real(0, 1), required=True),
                 Setting("resample_probability", real(0, 1)),
+                _SEED,  # Katib's service ignores names it does not know
             ),
         ),
         AlgorithmInfo(

@@ -103,13 +103,17 @@ def pbt(
     n_population: int,
     truncation_threshold: float,
     resample_probability: float | None = None,
+    random_state: int | None = None,
 ) -> AlgorithmSpec:
-    """Population-based training; needs resume_policy='FromVolume'."""
+    """Population-based training; needs resume_policy='FromVolume'. Each trial's
+    checkpoint folder is mounted at `suggestion_trial_dir`. `random_state` seeds
+    hpo-controller's draws (Katib's service ignores it)."""
     settings = _settings(
         suggestion_trial_dir=suggestion_trial_dir,
         n_population=n_population,
         truncation_threshold=truncation_threshold,
         resample_probability=resample_probability,
+        random_state=random_state,
     )
     return algorithm("pbt", **settings).located(caller_origin())
 

@@ -53,6 +53,21 @@ class FlatOptimizer:
         self.first = torch.zeros_like(params)  # momentum buffer / Adam's first moment
         self.second = torch.zeros_like(params)  # squared average / Adam's second moment
 
+    def state(self) -> dict[str, object]:
+        return {"steps": self.steps, "first": self.first, "second": self.second}
+
+    def load(self, state: dict[str, object]) -> None:
+        """Continue from `state()` (the learning rate stays this optimizer's own)."""
+        first, second = state["first"], state["second"]
+        assert isinstance(first, torch.Tensor) and isinstance(second, torch.Tensor)
+        if first.shape != self.first.shape:
+            raise ValueError(
+                f"optimizer state for {first.numel()} parameters, not {self.first.numel()}"
+            )
+        self.steps = int(state["steps"])  # type: ignore[call-overload]
+        self.first.copy_(first)
+        self.second.copy_(second)
+
     def step(self, grad: torch.Tensor) -> None:
         self.steps += 1
         if self.name == "sgd":
@@ -110,6 +125,12 @@ class FlatMLP:
         ]
         self.optimizer = FlatOptimizer(optimizer, self.params, lr, momentum)
         self.classes = self.linears[-1].out_features
+
+    def state(self) -> dict[str, object]:
+        return self.optimizer.state()
+
+    def load(self, state: dict[str, object]) -> None:
+        self.optimizer.load(state)
 
     @staticmethod
     def _views(flat: torch.Tensor, like: list[torch.Tensor]) -> list[torch.Tensor]:

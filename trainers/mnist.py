@@ -54,6 +54,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--data-dir", type=Path, help="MNIST IDX files (default: bundled digits)")
     parser.add_argument("--metrics-file", type=Path, help="also append metrics to this file")
     parser.add_argument("--metrics-format", choices=["text", "json"], default="text")
+    parser.add_argument(
+        "--checkpoint-dir",
+        type=Path,
+        help="continue from the checkpoint here, if any, and save one after each epoch "
+        "(for pbt: each trial starts from its parent's folder)",
+    )
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     args = parser.parse_args(argv)
     for name in ("lr", "batch_size", "epochs", "hidden_size", "num_layers", "threads"):
@@ -92,6 +98,16 @@ class AutogradFitter:
     def __init__(self, model: nn.Module, optimizer: str, lr: float, momentum: float) -> None:
         self.model = model
         self.optimizer = networks.optimizer(optimizer, list(model.parameters()), lr, momentum)
+        self.lr = lr
+
+    def state(self) -> dict[str, object]:
+        return dict(self.optimizer.state_dict())
+
+    def load(self, state: dict[str, object]) -> None:
+        """Continue from `state()` with this run's learning rate."""
+        self.optimizer.load_state_dict(state)
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.lr
 
     def epoch(
         self,
@@ -131,20 +147,57 @@ def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> fl
     return correct / len(labels)
 
 
+CHECKPOINT = "mnist.pt"
+
+
+class CheckpointError(Exception):
+    pass
+
+
+def resume(folder: Path, model: nn.Module, fit: FlatMLP | AutogradFitter) -> int:
+    """Load the checkpoint in `folder` into the model and its optimizer; the epochs it has
+    trained (0 without a checkpoint)."""
+    path = folder / CHECKPOINT
+    if not path.exists():
+        return 0
+    try:
+        saved = torch.load(path, weights_only=True)
+        model.load_state_dict(saved["model"])
+        fit.load(saved["optimizer"])
+    except (RuntimeError, ValueError, KeyError, EOFError, OSError) as err:
+        raise CheckpointError(
+            f"cannot continue from {path}: {err}; it was saved by another model or "
+            "optimizer (same --model, --hidden-size, --num-layers and --optimizer needed)"
+        ) from err
+    return int(saved["epoch"])
+
+
+def save(folder: Path, model: nn.Module, fit: FlatMLP | AutogradFitter, epoch: int) -> None:
+    """Write the checkpoint whole or not at all: a trial killed while saving leaves the
+    previous one."""
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = folder / f".{CHECKPOINT}.partial"
+    torch.save({"model": model.state_dict(), "optimizer": fit.state(), "epoch": epoch}, partial)
+    partial.replace(folder / CHECKPOINT)
+
+
 def train(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     split = datasets.mnist(args.data_dir) if args.data_dir else datasets.digits(args.seed)
     model, split = build(args, split)
     fit = fitter(args, model)
+    done = resume(args.checkpoint_dir, model, fit) if args.checkpoint_dir else 0
     metrics_file = (
         MetricsFile(args.metrics_file, args.metrics_format) if args.metrics_file else None
     )
-    shuffle = torch.Generator().manual_seed(args.seed)
+    shuffle = torch.Generator().manual_seed(args.seed + done)
     best, stale = -1.0, 0
-    for epoch in range(1, args.epochs + 1):
+    for epoch in range(done + 1, done + args.epochs + 1):
         loss = fit.epoch(split.train_x, split.train_y, args.batch_size, shuffle)
         valid = accuracy(model, split.valid_x, split.valid_y)
+        if args.checkpoint_dir:
+            save(args.checkpoint_dir, model, fit, epoch)
         print_metrics(epoch=epoch, loss=loss, accuracy=valid)
         if metrics_file is not None:
             metrics_file.write(epoch=epoch, loss=loss, accuracy=valid)
@@ -158,7 +211,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         train(args)
-    except datasets.DataError as err:
+    except (datasets.DataError, CheckpointError) as err:
         print(f"python -m trainers.mnist: error: {err}", file=sys.stderr)
         return 2
     return 0

@@ -24,8 +24,10 @@ MIXED = SearchSpace(
 ).parameters()
 NUMERIC = SearchSpace(x=double(-1.0, 1.0, step=0.05), y=integer(-5, 5)).parameters()
 SPACES = {"grid": NUMERIC, "cmaes": NUMERIC}
-# hyperband needs a resource parameter and waits for each rung: test_hyperband.py
-SUGGESTING = sorted(ALGORITHMS - {"hyperband"})
+# hyperband needs a resource parameter and waits for each rung: test_hyperband.py.
+# pbt's suggestions are trials that continue a parent's checkpoint, and repeat
+# assignments by design: test_pbt.py.
+SUGGESTING = sorted(ALGORITHMS - {"hyperband", "pbt"})
 
 
 def algorithm(name: str, seed: int = 7) -> AlgorithmSpec:

@@ -147,3 +147,29 @@ def test_importing_trainers_does_not_import_torch() -> None:
     code = "import sys, trainers; print('torch' in sys.modules, 'sklearn' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False False"
+
+
+def test_a_checkpoint_folder_continues_training(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "trial"
+    first = run(capsys, "--epochs=2", "--lr=0.05", f"--checkpoint-dir={folder}")
+    later = run(capsys, "--epochs=2", "--lr=0.01", f"--checkpoint-dir={folder}")
+    assert later["epoch"] == [3.0, 4.0]
+    assert later["loss"][0] < first["loss"][0], "it starts from the trained model"
+    assert sorted(p.name for p in folder.iterdir()) == ["mnist.pt"]
+    cnn = tmp_path / "cnn"
+    run(capsys, "--model=cnn", "--optimizer=adam", "--epochs=1", f"--checkpoint-dir={cnn}")
+    assert run(capsys, "--model=cnn", "--optimizer=adam", "--epochs=1", f"--checkpoint-dir={cnn}")[
+        "epoch"
+    ] == [2.0]
+
+
+def test_a_checkpoint_of_another_model_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "--epochs=1", f"--checkpoint-dir={tmp_path}")
+    assert mnist.main(["--epochs=1", "--hidden-size=64", f"--checkpoint-dir={tmp_path}"]) == 2
+    error = capsys.readouterr().err
+    assert f"cannot continue from {tmp_path / 'mnist.pt'}" in error
+    assert "--hidden-size" in error
