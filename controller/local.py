@@ -49,7 +49,8 @@ class TrialExecutor(Protocol):
         ...
 
     def trial_file(self, trial: str, suffix: str) -> Path:
-        """A fresh path for a file of the trial's own (its metrics file, say)."""
+        """A fresh path (nothing there) for a file or folder of the trial's own: its
+        metrics file or event folder."""
         ...
 
     def stop(self, trial: str) -> None: ...
@@ -138,6 +139,8 @@ class LocalExecutor:
     def trial_file(self, trial: str, suffix: str) -> Path:
         self._log_dir.mkdir(parents=True, exist_ok=True)
         path = self._log_dir / f"{trial}{suffix}"
+        if path.is_dir():  # a trial's event folder, from an earlier run of it
+            shutil.rmtree(path)
         path.unlink(missing_ok=True)
         return path
 

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from controller import tfevents
 from controller.errors import ControllerError
 from controller.records import MetricSummary
 from generator.models import MetricsCollectorSpec
@@ -99,7 +100,8 @@ def parse_json_lines(
 @dataclass(frozen=True)
 class Collector:
     """Where a trial's metrics come from, by Katib's collector kind: the trial's output
-    (StdOut), a file it writes (File, TEXT or JSON lines), or what it pushes (Push)."""
+    (StdOut), a file it writes (File, TEXT or JSON lines), the event files it writes into
+    a folder (TensorFlowEvent), or what it pushes (Push)."""
 
     kind: str
     file_format: str  # "TEXT" or "JSON"
@@ -109,6 +111,8 @@ class Collector:
 
     def collect(self, output: Path, metrics_file: Path) -> tuple[dict[str, list[float]], str]:
         """The values, and a note for the trial record when lines were skipped."""
+        if self.kind == "TensorFlowEvent":
+            return tfevents.read_folder(metrics_file, list(self.wanted)), ""
         source = output if self.kind == "StdOut" else metrics_file
         lines = _lines(source)
         if self.kind == "StdOut" or (self.kind == "File" and self.file_format == "TEXT"):
@@ -118,7 +122,7 @@ class Collector:
         return values, note
 
 
-LOCAL_COLLECTORS = ("StdOut", "File", "Push")
+LOCAL_COLLECTORS = ("StdOut", "File", "TensorFlowEvent", "Push")
 
 
 def collector_for(spec: MetricsCollectorSpec | None, wanted: Sequence[str]) -> Collector:
@@ -126,7 +130,8 @@ def collector_for(spec: MetricsCollectorSpec | None, wanted: Sequence[str]) -> C
     kind = spec.collector.kind if spec and spec.collector else "StdOut"
     if kind not in LOCAL_COLLECTORS:
         raise ControllerError(
-            f"the {kind} metrics collector does not run locally; use StdOut, File or Push"
+            f"the {kind} metrics collector does not run locally; use "
+            + ", ".join(LOCAL_COLLECTORS)
         )
     source = spec.source if spec else None
     path = source.file_system_path if source else None

@@ -288,16 +288,20 @@ class _Launcher:
         )
 
     def _local(self, command: Command, metrics_file: Path) -> Command:
-        """Each local trial gets its own metrics file where a pod has its own filesystem:
-        the File collector's path is rewritten in its arguments and environment, and a
-        Push trial is told where to push."""
+        """Each local trial gets its own metrics file (or event folder) where a pod has its
+        own filesystem: the File or TensorFlowEvent collector's path is rewritten in its
+        arguments and environment, and a Push trial is told where to push."""
         collector = self.collector
-        if collector.kind == "File" and collector.path:
-            own = str(metrics_file)
+        if collector.kind in ("File", "TensorFlowEvent") and collector.path:
+            path, own = collector.path, str(metrics_file)
+            if collector.kind == "TensorFlowEvent":  # a folder of the trial's own
+                shutil.rmtree(metrics_file, ignore_errors=True)
+                metrics_file.mkdir(parents=True)
+                path = path.rstrip("/") or "/"
             return replace(
                 command,
-                argv=tuple(a.replace(collector.path, own) for a in command.argv),
-                env=tuple((k, v.replace(collector.path, own)) for k, v in command.env),
+                argv=tuple(a.replace(path, own) for a in command.argv),
+                env=tuple((k, v.replace(path, own)) for k, v in command.env),
             )
         if collector.kind == "Push":
             return replace(command, env=(*command.env, (PUSH_ENVIRONMENT, str(metrics_file))))

@@ -1,6 +1,7 @@
 """Metrics collectors end to end: StdOut with Katib's default or a custom filter (lines
 with RFC 3339 timestamps, Python logging lines), File in TEXT and JSON (numbers accepted,
-unlike Katib), and Push through trainers.report_metrics."""
+unlike Katib), TensorFlowEvent from the event files PyTorch's SummaryWriter writes, and
+Push through trainers.report_metrics."""
 
 from __future__ import annotations
 
@@ -40,11 +41,18 @@ elif mode == "push":
     from trainers import report_metrics
     for epoch, accuracy in values:
         report_metrics(epoch=epoch, accuracy=accuracy)
+elif mode == "tfevent":
+    from torch.utils.tensorboard import SummaryWriter
+    with SummaryWriter(args["logdir"] + "/train") as writer:
+        for epoch, accuracy in values:
+            writer.add_scalar("accuracy", accuracy, epoch)
+            writer.add_scalar("accuracy_top5", 1.0, epoch)  # not read as accuracy
 """
 
 SPEC = """\
 from generator import SearchSpace, container, double, experiment, job, maximize, random_search
 from generator import file_collector, push_collector, stdout_collector
+from generator import tensorflow_event_collector
 
 space = SearchSpace(x=double(0.0, 1.0))
 collected = experiment(
@@ -72,6 +80,7 @@ CASES = {
         "'--metrics=/var/log/katib/metrics.json'",
     ),
     "push": ("push_collector()", "'--x2=0'"),
+    "tfevent": ("tensorflow_event_collector()", "'--logdir=/var/log/katib/tfevent/'"),
 }
 
 
@@ -94,7 +103,7 @@ def test_each_collector_reads_what_the_trial_reports(
         assert accuracy["min"] == pytest.approx(0.5 + x / 10, abs=1e-4)
         if mode == "file-json":
             assert trial["message"] == "1 metrics lines were not JSON objects and were skipped"
-    if mode.startswith("file"):  # each trial wrote its own file, not the container's path
+    if mode.startswith("file") or mode == "tfevent":  # each trial wrote its own, not the pod's
         assert not Path("/var/log/katib").exists()
 
 
