@@ -130,8 +130,7 @@ def collector_for(spec: MetricsCollectorSpec | None, wanted: Sequence[str]) -> C
     kind = spec.collector.kind if spec and spec.collector else "StdOut"
     if kind not in LOCAL_COLLECTORS:
         raise ControllerError(
-            f"the {kind} metrics collector does not run locally; use "
-            + ", ".join(LOCAL_COLLECTORS)
+            f"the {kind} metrics collector does not run locally; use " + ", ".join(LOCAL_COLLECTORS)
         )
     source = spec.source if spec else None
     path = source.file_system_path if source else None

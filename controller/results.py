@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 from controller.plots import objective_plot, parallel_plot
-from controller.records import ExperimentRecord
-from controller.status import status_document
+from controller.records import ExperimentRecord, TrialRecord
+from controller.status import spec_digest, status_document, status_head, trial_document
 from controller.summary import summary_markdown
 from generator import yamlio
 from generator.models import Experiment
@@ -19,6 +19,35 @@ def status_file(
     """The machine-readable status alone: what a run rewrites as it goes."""
     document = status_document(experiment, record, environment)
     return {f"{experiment.name}.yaml": yamlio.dump(document, STATUS_HEADER, fast=True)}
+
+
+class StatusWriter:
+    """`status_file` for a run that rewrites its status often: each trial's YAML is kept
+    from the write before and only trials that changed are serialized again (a finished
+    trial never changes), so a write costs what changed, not the whole run. The text is
+    the same as `status_file`'s."""
+
+    def __init__(self, experiment: Experiment, environment: str):
+        self.experiment, self.environment = experiment, environment
+        self.digest = spec_digest(experiment)
+        self.fragments: dict[TrialRecord, str] = {}
+
+    def __call__(self, record: ExperimentRecord) -> dict[str, str]:
+        if not record.trials:
+            return status_file(self.experiment, record, self.environment)
+        head = status_head(self.experiment, record, self.environment, self.digest)
+        fragments = {trial: self._fragment(trial) for trial in record.trials}
+        self.fragments = fragments
+        text = yamlio.dump(head, STATUS_HEADER, fast=True) + "trials:\n"
+        return {f"{self.experiment.name}.yaml": text + "".join(fragments.values())}
+
+    def _fragment(self, trial: TrialRecord) -> str:
+        """The trial as an item of the `trials:` list, as the whole document has it."""
+        known = self.fragments.get(trial)
+        if known is not None:
+            return known
+        text = yamlio.dump({"trials": [trial_document(trial)]}, fast=True)
+        return text.split("\n", 1)[1]
 
 
 def result_files(

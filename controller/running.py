@@ -22,8 +22,8 @@ from controller.metrics import Collector, collector_for, summarize
 from controller.pbt import PARENT_LABEL
 from controller.reconcile import best_trial, objective_value, reconcile
 from controller.records import ExperimentRecord, MetricSummary, TrialRecord, TrialState
-from controller.results import status_file
-from controller.samplers import make_suggester
+from controller.results import StatusWriter
+from controller.samplers import RESULT_INDEPENDENT, make_suggester
 from controller.statusfile import GitStatusSink
 from controller.suggestion import (
     SuggesterFactory,
@@ -118,11 +118,16 @@ def run_experiment(
         if not force and now - saved_at < SAVE_INTERVAL:
             dirty = True
             return
-        sink.write(experiment.name, status_file(experiment, record, environment))
+        sink.write(experiment.name, status_text(record))
         saved_at, dirty = now, False
         if checkpoint is not None:
             checkpoint(record)
 
+    status_text = StatusWriter(experiment, environment)
+    # Algorithms that do not learn from results get their next suggestions computed
+    # ahead, so a free slot is filled at once instead of after a round trip.
+    independent = spec.algorithm.algorithm_name in RESULT_INDEPENDENT
+    lookahead = (spec.parallel_trial_count or 1) if independent else 0
     save(force=True)
     try:
         while True:
@@ -155,7 +160,10 @@ def run_experiment(
                     active.append(record.trials[-1])
                 if starting:
                     save()
-                wanted_now = decision.start - len(starting) - len(ready)
+                wanted_now = decision.start - len(starting) + lookahead - len(ready)
+                if spec.max_trial_count is not None:  # never more than the budget holds
+                    room = spec.max_trial_count - len(record.trials) - len(ready)
+                    wanted_now = min(wanted_now, room)
                 if pending is None and not ended and wanted_now > 0:
                     requested = wanted_now
                     pending = background.request(wanted_now)

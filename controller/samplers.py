@@ -122,6 +122,8 @@ OPTUNA_ALGORITHMS: dict[str, SamplerFactory] = {
     "bayesianoptimization": _bayesian,
 }
 ALGORITHMS = frozenset({*OPTUNA_ALGORITHMS, "grid", "hyperband", "pbt"})
+# Algorithms whose suggestions do not depend on any trial's result.
+RESULT_INDEPENDENT = frozenset({"random", "sobol", "grid"})
 
 
 def make_suggester(

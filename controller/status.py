@@ -43,13 +43,24 @@ def spec_digest(experiment: Experiment) -> str:
 def status_document(
     experiment: Experiment, record: ExperimentRecord, environment: str
 ) -> dict[str, Any]:
+    return status_head(experiment, record, environment) | {
+        "trials": [trial_document(t) for t in record.trials]
+    }
+
+
+def status_head(
+    experiment: Experiment,
+    record: ExperimentRecord,
+    environment: str,
+    digest: str | None = None,
+) -> dict[str, Any]:
+    """The status document but its trials (which come last)."""
     return {
         "experiment": experiment.name,
         "namespace": record.namespace,
         "environment": environment,
-        "specDigest": spec_digest(experiment),
+        "specDigest": digest or spec_digest(experiment),
         "status": _status(experiment, record),
-        "trials": [_trial(t) for t in record.trials],
     }
 
 
@@ -118,7 +129,7 @@ def _metrics(trial: TrialRecord, series: bool = True) -> list[dict[str, Any]]:
     ]
 
 
-def _trial(trial: TrialRecord) -> dict[str, Any]:
+def trial_document(trial: TrialRecord) -> dict[str, Any]:
     document: dict[str, Any] = {
         "name": trial.name,
         "state": trial.state.value,

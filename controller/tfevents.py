@@ -240,4 +240,3 @@ def read_folder(root: Path, metrics: list[str]) -> dict[str, list[float]]:
         for metric, entries in found.items()
         if entries
     }
-

@@ -1,11 +1,13 @@
-"""The result files a person reads: the Markdown summary and the two SVG pictures."""
+"""The result files: the status a run rewrites as it goes, the Markdown summary a person
+reads and the two SVG pictures."""
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ElementTree
+from dataclasses import replace
 
 from controller.records import Completion, ExperimentRecord, MetricSummary, TrialRecord, TrialState
-from controller.results import result_files
+from controller.results import StatusWriter, result_files, status_file
 from generator import (
     SearchSpace,
     categorical,
@@ -88,3 +90,18 @@ def test_a_run_without_values_still_draws() -> None:
     files = result_files(spec, record, "dev")
     assert "no trial has reported a value yet" in files["summary-example-objective.svg"]
     assert "No trial has reported the objective yet." in files["summary-example.md"]
+
+
+def test_the_incremental_status_writer_writes_what_the_whole_dump_writes() -> None:
+    spec, record = example()
+    writer = StatusWriter(spec, "dev")
+    full = ExperimentRecord("summary-example", "hpo-dev", [], "2026-01-01T00:00:00Z")
+    assert writer(full) == status_file(spec, full, "dev")
+    for trial in record.trials:  # trials appear running, then finish, one at a time
+        full.trials.append(replace(trial, state=TrialState.RUNNING, metrics=()))
+        assert writer(full) == status_file(spec, full, "dev")
+        full.replace_trial(replace(trial, labels=(("k", "v: with colon"),)))
+        assert writer(full) == status_file(spec, full, "dev")
+    full.completion = record.completion
+    assert writer(full) == status_file(spec, full, "dev")
+    assert len(writer.fragments) == len(full.trials)
