@@ -107,6 +107,7 @@ def run_experiment(
     ended = False
     saved_at = float("-inf")
     dirty = False
+    status_text = StatusWriter(experiment, environment)
 
     def save(force: bool = False) -> None:
         """Rewrite the status at most every SAVE_INTERVAL seconds (always when forced). A
@@ -123,7 +124,6 @@ def run_experiment(
         if checkpoint is not None:
             checkpoint(record)
 
-    status_text = StatusWriter(experiment, environment)
     # Algorithms that do not learn from results get their next suggestions computed
     # ahead, so a free slot is filled at once instead of after a round trip.
     independent = spec.algorithm.algorithm_name in RESULT_INDEPENDENT

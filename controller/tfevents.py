@@ -10,6 +10,8 @@ SummaryWriter writes them) or a `tensor` (TF2's `tf.summary.scalar`). A record c
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -216,6 +218,22 @@ def matches(tag: str, metric: str, file: Path, root: Path) -> bool:
     return not folders or list(parts[-len(folders) :]) == folders
 
 
+@functools.lru_cache(maxsize=512)
+def _file_scalars(path: str, size: int, mtime_ns: int) -> tuple[Scalar, ...]:
+    """A file's scalars, read again only when its size or time changes (a running trial's
+    folder is read at every early-stopping check)."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError:
+        return ()
+    found: list[Scalar] = []
+    # Not an event file, or a damaged one: what came before the damage counts.
+    with contextlib.suppress(ValueError, struct.error):
+        for scalar in scalars(data):
+            found.append(scalar)
+    return tuple(found)
+
+
 def read_folder(root: Path, metrics: list[str]) -> dict[str, list[float]]:
     """Every value of `metrics` in the event files under `root`, each metric's in
     wall-time order (Katib orders its observation log by time)."""
@@ -224,17 +242,14 @@ def read_folder(root: Path, metrics: list[str]) -> dict[str, list[float]]:
         return {}
     for index, file in enumerate(sorted(p for p in root.rglob("*") if p.is_file())):
         try:
-            data = file.read_bytes()
+            stat = file.stat()
         except OSError:
             continue
-        try:
-            for position, scalar in enumerate(scalars(data)):
-                for metric in metrics:
-                    if matches(scalar.tag, metric, file, root):
-                        order = index * 1_000_000 + position
-                        found[metric].append((scalar.wall_time, order, scalar.value))
-        except (ValueError, struct.error):
-            continue  # not an event file, or a damaged one: Katib skips it as well
+        for position, scalar in enumerate(_file_scalars(str(file), stat.st_size, stat.st_mtime_ns)):
+            for metric in metrics:
+                if matches(scalar.tag, metric, file, root):
+                    order = index * 1_000_000 + position
+                    found[metric].append((scalar.wall_time, order, scalar.value))
     return {
         metric: [value for _, _, value in sorted(entries)]
         for metric, entries in found.items()
