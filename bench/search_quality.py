@@ -12,12 +12,18 @@ defaults (10 startup trials, 24 EI candidates) and the seed, asks `study.ask()` 
 requested trial and tells completed trials (`pkg/suggestion/v1beta1/optuna`); the same
 sampler driven that way, on the same problems and seeds ("katib multivariate-tpe").
 
+When hyperopt is installed (`pip install hyperopt`; not a dependency of hpo-gen), a
+second baseline re-enacts Katib's tpe service (`pkg/suggestion/v1beta1/hyperopt`):
+hyperopt's `tpe.suggest` with `n_startup_jobs` set to the request's size, each further
+trial of a request suggested with the same seed from the same trials ("katib tpe").
+
     python bench/search_quality.py [--seeds 10] [--bo-seeds 5]
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import math
 import statistics
 import warnings
@@ -147,6 +153,61 @@ def katib_regrets(task: tuple[str, str, int, int]) -> tuple[str, str, int, float
     return "katib multivariate-tpe", problem, batch, at25 - optimum, best - optimum
 
 
+def katib_tpe_regrets(task: tuple[str, str, int, int]) -> tuple[str, str, int, float, float]:
+    """Katib's tpe service, driven as it drives hyperopt (only doubles, ints and
+    categoricals without steps, as in these problems)."""
+    import hyperopt  # optional: the bench's second baseline
+    import numpy as np
+
+    _, problem, batch, seed = task
+    parameters, function, optimum = PROBLEMS[problem]
+    space: dict[str, object] = {}
+    for p in parameters:
+        feasible = p.feasible_space
+        if p.parameter_type == "double":
+            space[p.name] = hyperopt.hp.uniform(p.name, float(feasible.min), float(feasible.max))
+        elif p.parameter_type == "int":
+            space[p.name] = hyperopt.hp.uniformint(p.name, float(feasible.min), float(feasible.max))
+        else:
+            space[p.name] = hyperopt.hp.choice(p.name, feasible.list_)
+    domain = hyperopt.Domain(None, space, pass_expr_memo_ctrl=None)
+    trials = hyperopt.Trials()
+    rstate = np.random.RandomState(seed)
+    best, at25, done, first = math.inf, math.inf, 0, True
+    while done < 50:
+        count = min(batch, 50 - done)
+        ids = trials.new_trial_ids(count)
+        call_seed = rstate.randint(2**31 - 1)
+        if first:
+            docs = hyperopt.tpe.suggest(ids, domain, trials, call_seed, n_startup_jobs=count)
+            first = False
+        else:  # one call per trial, each with the same seed and the same trials
+            docs = [
+                hyperopt.tpe.suggest([i], domain, trials, call_seed, n_startup_jobs=count)[0]
+                for i in ids
+            ]
+        for doc in docs:
+            values = {}
+            for p in parameters:
+                raw = doc["misc"]["vals"][p.name][0]
+                if p.parameter_type == "categorical":
+                    values[p.name] = str((p.feasible_space.list_ or [])[int(raw)])
+                elif p.parameter_type == "int":
+                    values[p.name] = str(int(raw))
+                else:
+                    values[p.name] = str(float(raw))
+            value = function(values)
+            doc["result"] = {"loss": value, "status": hyperopt.STATUS_OK}
+            doc["state"] = hyperopt.JOB_STATE_DONE
+            best = min(best, value)
+            done += 1
+            if done == 25:
+                at25 = best
+        trials.insert_trial_docs(docs)
+        trials.refresh()
+    return "katib tpe", problem, batch, at25 - optimum, best - optimum
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seeds", type=int, default=10)
@@ -165,7 +226,11 @@ def main() -> None:
     with Pool(args.workers) as pool:
         results = pool.map(regrets, tasks, chunksize=1)
         results += pool.map(katib_regrets, katib, chunksize=1)
-    algorithms.append("katib multivariate-tpe")
+        algorithms.append("katib multivariate-tpe")
+        if importlib.util.find_spec("hyperopt") is not None:
+            tpe = [t for t in tasks if t[0] == "tpe"]
+            results += pool.map(katib_tpe_regrets, tpe, chunksize=1)
+            algorithms.append("katib tpe")
     print("median regret after 25 / 50 trials (lower is better)")
     print("| algorithm | " + " | ".join(f"{p} seq | {p} x3" for p in PROBLEMS) + " |")
     print("| --- |" + " --- |" * (2 * len(PROBLEMS)))
