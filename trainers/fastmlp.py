@@ -178,6 +178,7 @@ class FlatMLP:
                 grad = self.derive(grad, saved[index - 1])
         return loss, used
 
+    @torch.no_grad()
     def epoch(
         self,
         images: torch.Tensor,
@@ -187,16 +188,6 @@ class FlatMLP:
     ) -> float:
         """One pass in shuffled batches; the mean training loss."""
         self.model.train()
-        with torch.no_grad():
-            return self._epoch(images, labels, batch_size, generator)
-
-    def _epoch(
-        self,
-        images: torch.Tensor,
-        labels: torch.Tensor,
-        batch_size: int,
-        generator: torch.Generator,
-    ) -> float:
         targets = nn.functional.one_hot(labels, self.classes).to(images.dtype)
         order = torch.randperm(len(labels), generator=generator)
         total = torch.zeros((), dtype=images.dtype)
