@@ -1,7 +1,7 @@
 """A classifier of handwritten digits, tuned by hpo-gen's MNIST experiments: an MLP or a
 CNN, trained on in-memory tensors (no per-sample Python work), the MLP with a hand-written
-training step (trainers/fastmlp.py). The embedded data set is
-scikit-learn's bundled 8x8 digits; `--data-dir` reads real MNIST IDX files.
+training step (trainers/fastmlp.py). The embedded data set is scikit-learn's bundled 8x8
+digits; `--data-dir` reads real MNIST IDX files; `--checkpoint-dir` continues training.
 
 Every epoch prints one Katib StdOut line, `epoch=3 loss=0.1234 accuracy=0.9567` (loss on
 the training data, accuracy on the validation data), and appends it to `--metrics-file`
