@@ -10,6 +10,7 @@ imported already (`controller.warmstart`)."""
 
 from __future__ import annotations
 
+import math
 import os
 import queue
 import shutil
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Protocol
 
 from controller.errors import ControllerError
-from controller.trialspec import Command
+from controller.trialspec import Command, Demand
 from controller.warmstart import PYTHON_NAMES, WarmPool, warm_module
 
 # A cold trial is started through one of these so that it dies with the controller:
@@ -66,6 +67,38 @@ class TrialExecutor(Protocol):
 
     def shutdown(self) -> None: ...
 
+    def capacity(self, demand: Demand) -> int:
+        """How many trials of this demand can run at once."""
+        ...
+
+
+@dataclass(frozen=True)
+class Machine:
+    cores: float
+    memory: int  # bytes available to new processes
+
+    @classmethod
+    def this_one(cls) -> Machine:
+        """The cores this process may run on and the memory the kernel calls available."""
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+        memory = 0
+        try:
+            with open("/proc/meminfo") as info:
+                for line in info:
+                    if line.startswith("MemAvailable:"):
+                        memory = int(line.split()[1]) * 1024
+        except (OSError, ValueError, IndexError):
+            memory = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        return cls(float(cores or os.cpu_count() or 1), memory)
+
+    def capacity(self, demand: Demand) -> int:
+        """Trials that fit side by side (at least one): by their cores, and by their
+        memory when they name it."""
+        fits = math.floor(self.cores / demand.cpu + 1e-9)
+        if demand.memory and self.memory:
+            fits = min(fits, self.memory // demand.memory)
+        return max(int(fits), 1)
+
 
 class Process(Protocol):
     """What the executor needs of a running trial: a subprocess.Popen or a WarmProcess."""
@@ -85,7 +118,9 @@ class LocalExecutor:
         log_dir: Path,
         grace_seconds: float = DEFAULT_GRACE_SECONDS,
         warm: WarmPool | None = None,
+        machine: Machine | None = None,
     ):
+        self._machine = machine or Machine.this_one()
         self._workdir = workdir
         self._log_dir = log_dir
         self._grace = grace_seconds
@@ -172,6 +207,9 @@ class LocalExecutor:
         timer = threading.Timer(self._grace, _signal_group, (process, signal.SIGKILL))
         timer.daemon = True
         timer.start()
+
+    def capacity(self, demand: Demand) -> int:
+        return self._machine.capacity(demand)
 
     def next_exit(self, timeout: float | None = None) -> TrialExit | None:
         try:

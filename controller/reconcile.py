@@ -91,9 +91,14 @@ def completion(spec: ExperimentSpec, trials: Sequence[TrialRecord]) -> Completio
 
 
 def reconcile(
-    spec: ExperimentSpec, trials: Sequence[TrialRecord], suggestions_ended: bool = False
+    spec: ExperimentSpec,
+    trials: Sequence[TrialRecord],
+    suggestions_ended: bool = False,
+    capacity: int | None = None,
 ) -> Decision:
-    """`suggestions_ended`: the algorithm has nothing more to suggest (a used-up grid)."""
+    """`suggestions_ended`: the algorithm has nothing more to suggest (a used-up grid).
+    `capacity`: at most this many trials at once, whatever parallelTrialCount says (what
+    the machine can bear)."""
     active = [t.name for t in trials if t.state.is_active]
     done = completion(spec, trials)
     if done is not None:
@@ -110,7 +115,7 @@ def reconcile(
                 "Experiment has succeeded because the algorithm has nothing more to suggest",
             ),
         )
-    parallel = spec.parallel_trial_count or 1
+    parallel = min(spec.parallel_trial_count or 1, capacity or 1 << 30)
     if spec.max_trial_count is None:
         room = parallel - len(active)
     else:

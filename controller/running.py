@@ -35,6 +35,7 @@ from controller.trialspec import (
     Command,
     ConfigMaps,
     primary_command,
+    trial_demand,
     trial_manifest,
     trial_values,
 )
@@ -124,14 +125,15 @@ def run_experiment(
         if checkpoint is not None:
             checkpoint(record)
 
+    capacity = _capacity(experiment, executor, config_maps or {})
     # Algorithms that do not learn from results get their next suggestions computed
     # ahead, so a free slot is filled at once instead of after a round trip.
     independent = spec.algorithm.algorithm_name in RESULT_INDEPENDENT
-    lookahead = (spec.parallel_trial_count or 1) if independent else 0
+    lookahead = min(spec.parallel_trial_count or 1, capacity) if independent else 0
     save(force=True)
     try:
         while True:
-            decision = reconcile(spec, record.trials, ended and not ready)
+            decision = reconcile(spec, record.trials, ended and not ready, capacity)
             if decision.completion is not None and record.completion is None:
                 record.completion = decision.completion
             for name in decision.stop:
@@ -210,6 +212,27 @@ def run_experiment(
             save()
     finally:
         background.close()
+
+
+def _capacity(experiment: Experiment, executor: TrialExecutor, config_maps: ConfigMaps) -> int:
+    """How many trials run at once: parallelTrialCount, or fewer where the executor's
+    machine cannot hold that many of this experiment's trials (said in the log)."""
+    demand = trial_demand(experiment, config_maps)
+    capacity = executor.capacity(demand)
+    parallel = experiment.spec.parallel_trial_count or 1
+    if capacity < parallel:
+        memory = f" and {demand.memory / 2**30:.3g} GiB" if demand.memory else ""
+        log.info(
+            "%s: %d trials at a time, not parallelTrialCount %d: each asks for %g cores%s, "
+            "more than this machine has for %d",
+            experiment.name,
+            capacity,
+            parallel,
+            demand.cpu,
+            memory,
+            parallel,
+        )
+    return capacity
 
 
 def _suggestion(trial: TrialRecord) -> Suggestion:

@@ -96,17 +96,22 @@ def trial_manifest(
     return manifest
 
 
-def primary_command(experiment: Experiment, spec: Mapping[str, Any]) -> Command:
-    """The primary container's command and args, env and working dir."""
+def _primary(experiment: Experiment, spec: Mapping[str, Any]) -> dict[str, Any]:
     template = experiment.spec.trial_template
     assert template is not None
-    containers = _containers(spec)
     wanted = template.primary_container_name
-    container = next((c for c in containers if c.get("name") == wanted), None)
+    container = next((c for c in _containers(spec) if c.get("name") == wanted), None)
     if container is None:
         raise ControllerError(
             f"experiment {experiment.name!r}: no container named {wanted!r} in the trial spec"
         )
+    return container
+
+
+def primary_command(experiment: Experiment, spec: Mapping[str, Any]) -> Command:
+    """The primary container's command and args, env and working dir."""
+    container = _primary(experiment, spec)
+    wanted = container.get("name")
     argv = [*container.get("command", []), *container.get("args", [])]
     if not argv:
         raise ControllerError(
@@ -125,6 +130,59 @@ def primary_command(experiment: Experiment, spec: Mapping[str, Any]) -> Command:
         container.get("workingDir"),
         float(deadline) if isinstance(deadline, int | float) and deadline > 0 else None,
     )
+
+
+@dataclass(frozen=True)
+class Demand:
+    """What one trial asks of a machine: its primary container's requests (or limits,
+    which Kubernetes takes as requests when no request is given)."""
+
+    cpu: float  # cores; a trial that names none counts as one
+    memory: int  # bytes; 0 when it names none
+
+
+DEFAULT_CPU = 1.0
+_MEMORY_UNITS = {
+    "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
+    "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18,
+}  # fmt: skip
+
+
+def trial_demand(experiment: Experiment, config_maps: ConfigMaps) -> Demand:
+    """The demand of the experiment's trials, read from the template before substitution
+    (a quantity that is a trial parameter counts as not given)."""
+    container = _primary(experiment, trial_manifest(experiment, {}, config_maps))
+    resources = container.get("resources") or {}
+    requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
+    cpu = cpu_quantity(requests.get("cpu", limits.get("cpu")))
+    memory = memory_quantity(requests.get("memory", limits.get("memory")))
+    return Demand(DEFAULT_CPU if cpu is None else cpu, memory or 0)
+
+
+def cpu_quantity(value: object) -> float | None:
+    """A Kubernetes CPU quantity in cores ("500m", "1", 2), or None."""
+    text = str(value).strip() if value is not None else ""
+    try:
+        cores = float(text[:-1]) / 1000 if text.endswith("m") else float(text)
+    except ValueError:
+        return None
+    return cores if cores > 0 and cores == cores else None
+
+
+def memory_quantity(value: object) -> int | None:
+    """A Kubernetes memory quantity in bytes ("1Gi", "512M", "1e9", 1024), or None."""
+    text = str(value).strip() if value is not None else ""
+    for suffix in sorted(_MEMORY_UNITS, key=len, reverse=True):
+        if text.endswith(suffix):
+            number, scale = text[: -len(suffix)], _MEMORY_UNITS[suffix]
+            break
+    else:
+        number, scale = text, 1
+    try:
+        amount = float(number) * scale
+    except ValueError:
+        return None
+    return int(amount) if amount > 0 else None
 
 
 def _containers(spec: Mapping[str, Any]) -> list[dict[str, Any]]:
