@@ -221,16 +221,14 @@ def _capacity(experiment: Experiment, executor: TrialExecutor, config_maps: Conf
     capacity = executor.capacity(demand)
     parallel = experiment.spec.parallel_trial_count or 1
     if capacity < parallel:
-        memory = f" and {demand.memory / 2**30:.3g} GiB" if demand.memory else ""
         log.info(
-            "%s: %d trials at a time, not parallelTrialCount %d: each asks for %g cores%s, "
-            "more than this machine has for %d",
+            "%s: %d trials at a time, not parallelTrialCount %d: each takes %s, and this "
+            "machine holds %d such trials",
             experiment.name,
             capacity,
             parallel,
-            demand.cpu,
-            memory,
-            parallel,
+            demand.describe(),
+            capacity,
         )
     return capacity
 

@@ -139,6 +139,12 @@ class Demand:
 
     cpu: float  # cores; a trial that names none counts as one
     memory: int  # bytes; 0 when it names none
+    cpu_named: bool = True
+
+    def describe(self) -> str:
+        cpu = f"{self.cpu:g} core{'s' if self.cpu != 1 else ''}"
+        text = cpu if self.cpu_named else f"{cpu} (it requests none)"
+        return text + (f" and {self.memory / 2**30:.3g} GiB" if self.memory else "")
 
 
 DEFAULT_CPU = 1.0
@@ -156,7 +162,7 @@ def trial_demand(experiment: Experiment, config_maps: ConfigMaps) -> Demand:
     requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
     cpu = cpu_quantity(requests.get("cpu", limits.get("cpu")))
     memory = memory_quantity(requests.get("memory", limits.get("memory")))
-    return Demand(DEFAULT_CPU if cpu is None else cpu, memory or 0)
+    return Demand(DEFAULT_CPU if cpu is None else cpu, memory or 0, cpu is not None)
 
 
 def cpu_quantity(value: object) -> float | None:

@@ -77,7 +77,9 @@ def test_the_demand_is_the_primary_containers_requests_or_limits() -> None:
     assert trial_demand(sleepy(limits), {}) == Demand(0.5, GiB)
     both = {"requests": {"cpu": "250m"}, "limits": {"cpu": "2", "memory": "2Gi"}}
     assert trial_demand(sleepy(both), {}) == Demand(0.25, 2 * GiB)
-    assert trial_demand(sleepy(None), {}) == Demand(1.0, 0)
+    assert trial_demand(sleepy(None), {}) == Demand(1.0, 0, cpu_named=False)
+    assert Demand(1.0, 0, cpu_named=False).describe() == "1 core (it requests none)"
+    assert Demand(0.5, GiB).describe() == "0.5 cores and 1 GiB"
 
 
 def test_reconcile_starts_no_more_than_the_capacity() -> None:
