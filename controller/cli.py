@@ -18,7 +18,7 @@ from controller.local import LocalExecutor
 from controller.overlay import Overlay, read_overlay
 from controller.progress import LiveDisplay, configure_logging
 from controller.records import ExperimentRecord
-from controller.results import result_files
+from controller.results import summary_files
 from controller.running import run_experiment, summary_line
 from controller.status import resume_point
 from controller.statusfile import GitStatusSink
@@ -167,7 +167,7 @@ def _run_all(
             )
         finally:
             executor.shutdown()
-        sink.write(experiment.name, result_files(experiment, record, environment))
+        sink.write(experiment.name, summary_files(experiment, record, environment))
         commit = sink.commit(
             experiment.name, commit_message(experiment, record, environment, overlay.namespace)
         )
@@ -197,7 +197,7 @@ class _Checkpoints:
             return
         self.last = now
         self.sink.write(
-            self.experiment.name, result_files(self.experiment, record, self.environment)
+            self.experiment.name, summary_files(self.experiment, record, self.environment)
         )
         message = commit_message(self.experiment, record, self.environment, self.namespace)
         self.sink.commit(self.experiment.name, message)

@@ -55,6 +55,7 @@ class _Sampler:
     name: str
     kind: str
     values: tuple[str, ...]  # the grid or the list, as Katib's strings
+    numbers: tuple[float, ...] = ()  # the grid as numbers
 
     @classmethod
     def of(cls, parameter: ParameterSpec) -> _Sampler:
@@ -70,7 +71,7 @@ class _Sampler:
             grid = tuple(str(round(low + i * step)) for i in range(count))
         else:
             grid = tuple(wire(low + i * step) for i in range(count))
-        return cls(parameter.name, "number", grid)
+        return cls(parameter.name, "number", grid, tuple(float(v) for v in grid))
 
     def sample(self, rng: random.Random) -> str:
         return rng.choice(self.values)
@@ -80,15 +81,14 @@ class _Sampler:
             index = self.values.index(value) + rng.choice((-1, 1))
             return self.values[index % len(self.values)]
         factor = rng.choice(PERTURBATIONS)
-        numbers = [float(v) for v in self.values]
-        current = _nearest(numbers, float(value))
-        target = _nearest(numbers, float(value) * factor)
+        current = _nearest(self.numbers, float(value))
+        target = _nearest(self.numbers, float(value) * factor)
         if target == current:  # too small a change to leave its grid point: one step
-            target = min(max(current + (1 if factor > 1 else -1), 0), len(numbers) - 1)
+            target = min(max(current + (1 if factor > 1 else -1), 0), len(self.numbers) - 1)
         return self.values[target]
 
 
-def _nearest(grid: list[float], value: float) -> int:
+def _nearest(grid: tuple[float, ...], value: float) -> int:
     return min(range(len(grid)), key=lambda i: abs(grid[i] - value))
 
 
@@ -102,14 +102,16 @@ class PbtSuggester:
         goal: str,
         seed: int | None,
     ):
-        try:
-            self.trial_dir = settings["suggestion_trial_dir"]
-            self._population = int(settings["n_population"])
-            self._threshold = float(settings["truncation_threshold"])
-        except KeyError as err:
+        # suggestion_trial_dir is required too; the run loop mounts the folders there.
+        if any(
+            name not in settings
+            for name in ("suggestion_trial_dir", "n_population", "truncation_threshold")
+        ):
             raise ControllerError(
                 "pbt needs the settings suggestion_trial_dir, n_population and truncation_threshold"
-            ) from err
+            )
+        self._population = int(settings["n_population"])
+        self._threshold = float(settings["truncation_threshold"])
         resample = settings.get("resample_probability")
         self._resample = float(resample) if resample is not None else None
         if self._population < 5 or not 0 <= self._threshold <= 1:

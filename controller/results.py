@@ -53,10 +53,19 @@ class StatusWriter:
 def result_files(
     experiment: Experiment, record: ExperimentRecord, environment: str
 ) -> dict[str, str]:
-    """Every result file: the status, the summary and the pictures (for each commit)."""
+    """Every result file: the status, the summary and the pictures."""
+    return status_file(experiment, record, environment) | summary_files(
+        experiment, record, environment
+    )
+
+
+def summary_files(
+    experiment: Experiment, record: ExperimentRecord, environment: str
+) -> dict[str, str]:
+    """The files for people (the summary and the pictures), written with each commit; the
+    run loop has just written the status itself."""
     name = experiment.name
     return {
-        **status_file(experiment, record, environment),
         f"{name}.md": summary_markdown(experiment, record, environment),
         f"{name}-objective.svg": objective_plot(experiment, record.trials),
         f"{name}-parallel.svg": parallel_plot(experiment, record.trials),

@@ -322,16 +322,11 @@ class _Launcher:
         arguments and environment, and a Push trial is told where to push."""
         collector = self.collector
         if collector.kind in ("File", "TensorFlowEvent") and collector.path:
-            path, own = collector.path, str(metrics_file)
+            path = collector.path
             if collector.kind == "TensorFlowEvent":  # a folder of the trial's own
-                shutil.rmtree(metrics_file, ignore_errors=True)
-                metrics_file.mkdir(parents=True)
+                metrics_file.mkdir(parents=True)  # trial_file left nothing there
                 path = path.rstrip("/") or "/"
-            return replace(
-                command,
-                argv=tuple(a.replace(path, own) for a in command.argv),
-                env=tuple((k, v.replace(path, own)) for k, v in command.env),
-            )
+            return command.relocated(path, str(metrics_file))
         if collector.kind == "Push":
             return replace(command, env=(*command.env, (PUSH_ENVIRONMENT, str(metrics_file))))
         return command
@@ -356,17 +351,7 @@ class _CheckpointFolders:
             if parent:
                 log.warning("%s: its parent %s left no checkpoint folder", trial.name, parent)
             folder.mkdir(parents=True)
-        own = str(folder)
-
-        def rewrite(text: str) -> str:
-            return text.replace(self.trial_dir, own)
-
-        return replace(
-            command,
-            argv=tuple(rewrite(a) for a in command.argv),
-            env=tuple((k, rewrite(v)) for k, v in command.env),
-            working_dir=rewrite(command.working_dir) if command.working_dir else None,
-        )
+        return command.relocated(self.trial_dir, str(folder), working_dir=True)
 
 
 def _checkpoints(

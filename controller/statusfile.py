@@ -45,7 +45,8 @@ class GitStatusSink:
         self._written[experiment] = [self.folder / name for name in sorted(files)]
 
     def commit(self, experiment: str, message: str) -> str | None:
-        paths = self._written.get(experiment) or [self.relative_path(experiment)]
+        # The status is always among them: the run loop writes it, the summary separately.
+        paths = sorted({*self._written.get(experiment, []), self.relative_path(experiment)})
         return self.repo.commit_paths(paths, message)
 
 

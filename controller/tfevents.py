@@ -121,7 +121,7 @@ def fields(data: bytes) -> Iterator[tuple[int, int, int | bytes]]:
         yield number, wire, value
 
 
-def _packed(value: int | bytes, wire: int, fmt: str) -> list[float]:
+def _packed(value: int | bytes, fmt: str) -> list[float]:
     """A repeated numeric field: packed (bytes) or one element (raw bits)."""
     size = struct.calcsize(fmt)
     if isinstance(value, bytes):
@@ -141,7 +141,7 @@ def tensor_scalar(data: bytes) -> float | None:
     """The value of a TensorProto holding one number, or None for anything else."""
     dtype, dims, content = DT_FLOAT, 0, b""
     values: list[float] = []
-    for number, wire, value in fields(data):
+    for number, _, value in fields(data):
         if number == TENSOR_DTYPE and isinstance(value, int):
             dtype = value
         elif number == TENSOR_SHAPE and isinstance(value, bytes):
@@ -149,15 +149,14 @@ def tensor_scalar(data: bytes) -> float | None:
         elif number == TENSOR_CONTENT and isinstance(value, bytes):
             content = value
         elif number == TENSOR_FLOATS:
-            values += _packed(value, wire, "f")
+            values += _packed(value, "f")
         elif number == TENSOR_DOUBLES:
-            values += _packed(value, wire, "d")
+            values += _packed(value, "d")
         elif number in (TENSOR_INTS, TENSOR_INT64S):
-            values += _packed(value, wire, "q")
+            values += _packed(value, "q")
         elif number == TENSOR_HALVES:
             values += [
-                struct.unpack("<e", int(v).to_bytes(2, "little"))[0]
-                for v in _packed(value, wire, "i")
+                struct.unpack("<e", int(v).to_bytes(2, "little"))[0] for v in _packed(value, "i")
             ]
     if dims:
         return None  # not a scalar
@@ -206,16 +205,16 @@ def _value(data: bytes) -> tuple[str, float] | None:
     return (tag, float(result)) if result is not None else None
 
 
-def matches(tag: str, metric: str, file: Path, root: Path) -> bool:
+def matches(tag: str, metric: str, folder: tuple[str, ...]) -> bool:
     """Katib's rule for which tags feed a metric, without its prefix match (Katib reads
     `accuracy_top5` as `accuracy`): the tag is the metric's last path part (or ends in `/`
     and it, under a name scope), and a metric written `dir/name` reads only the files in
-    a folder `dir` (`train/accuracy`: the event files under `train/`)."""
+    a folder `dir` (`train/accuracy`: the event files under `train/`). `folder`: the
+    event file's folder, as path parts below the collector's root."""
     *folders, name = metric.split("/")
     if tag != name and not tag.endswith("/" + name):
         return False
-    parts = file.parent.relative_to(root).parts
-    return not folders or list(parts[-len(folders) :]) == folders
+    return not folders or list(folder[-len(folders) :]) == folders
 
 
 @functools.lru_cache(maxsize=512)
@@ -245,9 +244,10 @@ def read_folder(root: Path, metrics: list[str]) -> dict[str, list[float]]:
             stat = file.stat()
         except OSError:
             continue
+        folder = file.parent.relative_to(root).parts
         for position, scalar in enumerate(_file_scalars(str(file), stat.st_size, stat.st_mtime_ns)):
             for metric in metrics:
-                if matches(scalar.tag, metric, file, root):
+                if matches(scalar.tag, metric, folder):
                     order = index * 1_000_000 + position
                     found[metric].append((scalar.wall_time, order, scalar.value))
     return {

@@ -23,6 +23,20 @@ class Command:
     working_dir: str | None
     deadline_seconds: float | None = None  # a Job's activeDeadlineSeconds
 
+    def relocated(self, path: str, local: str, working_dir: bool = False) -> Command:
+        """The command with a container path replaced by a local one in its arguments and
+        environment (and working directory), where a pod would mount or write it."""
+
+        def move(text: str) -> str:
+            return text.replace(path, local)
+
+        return Command(
+            tuple(move(a) for a in self.argv),
+            tuple((k, move(v)) for k, v in self.env),
+            move(self.working_dir) if working_dir and self.working_dir else self.working_dir,
+            self.deadline_seconds,
+        )
+
 
 def trial_values(
     template: TrialTemplate, assignments: Mapping[str, str], trial_name: str, namespace: str
