@@ -9,6 +9,7 @@ import sys
 import time
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -16,7 +17,7 @@ from controller.errors import ControllerError
 from controller.gitrepo import GitRepo
 from controller.local import LocalExecutor
 from controller.overlay import Overlay, read_overlay
-from controller.progress import LiveDisplay, configure_logging
+from controller.progress import configure_logging
 from controller.records import ExperimentRecord
 from controller.results import summary_files
 from controller.running import run_experiment, summary_line
@@ -24,6 +25,9 @@ from controller.status import resume_point
 from controller.statusfile import GitStatusSink
 from controller.warmstart import WarmPool
 from generator.models import Experiment
+
+if TYPE_CHECKING:
+    from controller.live import LiveDisplay
 
 COMMIT_INTERVAL = 5.0  # seconds between progress commits of a running experiment
 # The controller's space in a repository, never committed: trial logs, and pbt's
@@ -86,6 +90,8 @@ def run(
     configure_logging(log_format, quiet=live)
     try:
         if live:
+            from controller.live import LiveDisplay  # rich: loaded only for a terminal
+
             with LiveDisplay() as display:
                 ok = _run(environment, only, project, rerun, warm, display)
         else:

@@ -125,6 +125,9 @@ class LocalExecutor:
         self._log_dir = log_dir
         self._grace = grace_seconds
         self._warm = warm
+        # What every trial inherits: this process's environment when the executor began
+        # (read once; os.environ costs a decode per variable on every read).
+        self._environment = dict(os.environ)
         self._exits: queue.Queue[TrialExit | None] = queue.Queue()
         self._processes: dict[str, Process] = {}
         self._expired: set[str] = set()
@@ -137,7 +140,7 @@ class LocalExecutor:
         argv = list(command.argv)
         if argv[0] in PYTHON_NAMES:
             argv[0] = sys.executable
-        env = {**os.environ, **dict(command.env)}
+        env = {**self._environment, **dict(command.env)}
         env["KATIB_TRIAL_NAME"] = trial
         env.setdefault("PYTHONUNBUFFERED", "1")
         cwd = self._workdir
@@ -145,10 +148,10 @@ class LocalExecutor:
             cwd = Path(command.working_dir)
         self._log_dir.mkdir(parents=True, exist_ok=True)
         log_path = self._log_dir / f"{trial}.log"
-        log_path.write_bytes(b"")
         module = warm_module(argv) if self._warm is not None else None
         process: Process
         if self._warm is not None and module is not None:
+            log_path.write_bytes(b"")  # the warm child appends to it
             process = self._warm.spawn(module, argv[3:], env, cwd, log_path)
         else:
             with open(log_path, "wb") as log:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from controller.records import Completion, TrialRecord, TrialState
+from controller.records import Completion, TrialRecord
 from generator.models import ExperimentSpec
 from generator.rules.update import MAX_TRIALS_REACHED, RESTARTABLE_POLICIES
 
@@ -34,53 +34,68 @@ def objective_value(spec: ExperimentSpec, trial: TrialRecord) -> float | None:
     """The trial's objective as Katib reads it: by the metric's strategy."""
     if spec.objective is None:
         return None
-    name = spec.objective.objective_metric_name
+    name, strategy = _objective_reading(spec)
     summary = trial.metric(name)
-    if summary is None:
-        return None
+    return None if summary is None else summary.value(strategy)
+
+
+def _objective_reading(spec: ExperimentSpec) -> tuple[str, str]:
+    """The objective metric's name and strategy (`latest` unless metricStrategies says)."""
+    assert spec.objective is not None
+    name = spec.objective.objective_metric_name
     strategy = next(
         (s.value for s in spec.objective.metric_strategies or [] if s.name == name), "latest"
     )
-    return summary.value(strategy)
+    return name, strategy
 
 
 def best_trial(spec: ExperimentSpec, trials: Sequence[TrialRecord]) -> TrialRecord | None:
     """The finished trial with the best objective value (the first of equals)."""
-    maximize = spec.objective is not None and spec.objective.type == "maximize"
-    best: tuple[float, TrialRecord] | None = None
+    if spec.objective is None:
+        return None
+    maximize = spec.objective.type == "maximize"
+    name, strategy = _objective_reading(spec)
+    best: TrialRecord | None = None
+    best_value = 0.0
     for trial in trials:
-        if trial.state not in (TrialState.SUCCEEDED, TrialState.EARLY_STOPPED):
+        if not trial.state.is_scored:
             continue
-        value = objective_value(spec, trial)
-        if value is None or value != value:  # absent or nan
+        summary = trial.metric(name)
+        if summary is None:
             continue
-        if best is None or (value > best[0] if maximize else value < best[0]):
-            best = (value, trial)
-    return best[1] if best else None
+        value = summary.value(strategy)
+        if value != value:  # nan
+            continue
+        if best is None or (value > best_value if maximize else value < best_value):
+            best, best_value = trial, value
+    return best
 
 
 def completion(spec: ExperimentSpec, trials: Sequence[TrialRecord]) -> Completion | None:
     objective = spec.objective
-    best = best_trial(spec, trials)
-    if objective is not None and objective.goal is not None and best is not None:
-        value = objective_value(spec, best)
-        assert value is not None
-        reached = (
-            value >= objective.goal if objective.type == "maximize" else (value <= objective.goal)
-        )
-        if reached:
+    if objective is not None and objective.goal is not None:
+        best = best_trial(spec, trials)
+        value = None if best is None else objective_value(spec, best)
+        if value is not None and (
+            value >= objective.goal if objective.type == "maximize" else value <= objective.goal
+        ):
             return Completion(
                 "Succeeded",
                 GOAL_REACHED,
                 "Experiment has succeeded because Objective goal has reached",
             )
-    failed = sum(1 for t in trials if t.state.is_failed)
+    failed = finished = 0
+    for trial in trials:
+        state = trial.state
+        if not state.is_active:
+            finished += 1
+            if state.is_failed:
+                failed += 1
     limit = spec.max_failed_trial_count
     if limit is not None and failed != 0 and failed >= limit:
         return Completion(
             "Failed", FAILED, "Experiment has failed because max failed count has reached"
         )
-    finished = sum(1 for t in trials if not t.state.is_active)
     if spec.max_trial_count is not None and finished >= spec.max_trial_count:
         return Completion(
             "Succeeded",

@@ -20,12 +20,17 @@ class TrialState(StrEnum):
 
     @property
     def is_active(self) -> bool:
-        return self in (TrialState.PENDING, TrialState.RUNNING)
+        return self is TrialState.PENDING or self is TrialState.RUNNING
 
     @property
     def is_failed(self) -> bool:
         """Counted against maxFailedTrialCount, as Katib counts them."""
-        return self in (TrialState.FAILED, TrialState.METRICS_UNAVAILABLE)
+        return self is TrialState.FAILED or self is TrialState.METRICS_UNAVAILABLE
+
+    @property
+    def is_scored(self) -> bool:
+        """Its objective counts: the trial ran to its end or was stopped early."""
+        return self is TrialState.SUCCEEDED or self is TrialState.EARLY_STOPPED
 
 
 @dataclass(frozen=True)
@@ -39,7 +44,11 @@ class MetricSummary:
     values: tuple[float, ...] = ()  # every reported value, in order
 
     def value(self, strategy: str) -> float:
-        return {"min": self.min, "max": self.max}.get(strategy, self.latest)
+        if strategy == "min":
+            return self.min
+        if strategy == "max":
+            return self.max
+        return self.latest
 
 
 @dataclass(frozen=True)
@@ -58,7 +67,10 @@ class TrialRecord:
     labels: tuple[tuple[str, str], ...] = ()  # put on the trial by its algorithm (pbt)
 
     def metric(self, name: str) -> MetricSummary | None:
-        return next((m for m in self.metrics if m.name == name), None)
+        for summary in self.metrics:
+            if summary.name == name:
+                return summary
+        return None
 
     def with_state(self, state: TrialState, reason: str, message: str = "") -> TrialRecord:
         return replace(self, state=state, reason=reason, message=message)

@@ -205,7 +205,7 @@ def run_experiment(
                 finished = replace(finished, message=note)
             finished = replace(finished, completion_time=clock())
             record.replace_trial(finished)
-            counted = finished.state in (TrialState.SUCCEEDED, TrialState.EARLY_STOPPED)
+            counted = finished.state.is_scored
             value = objective_value(spec, finished) if counted else None
             background.observe(finished.name, _suggestion(finished), value)
             log.info("%s", _describe(finished))
@@ -258,7 +258,7 @@ def _resumed(
             )
             suggester.trial_rerun(trial.name, _suggestion(trial))
         else:
-            succeeded = trial.state in (TrialState.SUCCEEDED, TrialState.EARLY_STOPPED)
+            succeeded = trial.state.is_scored
             value = objective_value(spec, trial) if succeeded else None
             history.append((trial.name, _suggestion(trial), value))
     suggester.rebuild(history)
@@ -290,6 +290,7 @@ class _Launcher:
         self.logs: dict[str, Path] = {}
         self.metrics: dict[str, Path] = {}
         self.checkpoints: _CheckpointFolders | None = None
+        self.folders: dict[Path, str] = {}
 
     def start(self, trial: TrialRecord) -> TrialRecord:
         template = self.experiment.spec.trial_template
@@ -313,8 +314,15 @@ class _Launcher:
             reason="TrialRunning",
             message=trial.message if trial.restarts else "",
             start_time=self.clock(),
-            log=_relative(log_path, self.sink.repo.root),
+            log=self._shown(log_path),
         )
+
+    def _shown(self, log_path: Path) -> str:
+        """The log's path as the status shows it: relative to the repository when inside."""
+        folder = self.folders.get(log_path.parent)
+        if folder is None:  # one folder for every trial: resolved once, not per trial
+            folder = self.folders[log_path.parent] = _relative(log_path.parent, self.sink.repo.root)
+        return log_path.name if folder == "." else f"{folder}/{log_path.name}"
 
     def _local(self, command: Command, metrics_file: Path) -> Command:
         """Each local trial gets its own metrics file (or event folder) where a pod has its

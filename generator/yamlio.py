@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import io
 import re
+import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -38,7 +39,19 @@ class _Representer(SafeRepresenter):
 _Representer.add_representer(str, _represent_str)
 
 
+_writers = threading.local()
+
+
 def _writer(fast: bool = False) -> YAML:
+    """A configured writer, made once per thread and kind: making one costs as much as
+    writing a small document."""
+    made: dict[bool, YAML] = _writers.__dict__.setdefault("made", {})
+    if fast not in made:
+        made[fast] = _new_writer(fast)
+    return made[fast]
+
+
+def _new_writer(fast: bool) -> YAML:
     yaml = YAML(typ="safe", pure=not fast)
     yaml.Representer = _Representer
     yaml.sort_base_mapping_type_on_output = False  # type: ignore[assignment]  # keep field order

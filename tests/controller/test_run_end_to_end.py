@@ -351,3 +351,39 @@ def test_json_logs_are_one_object_a_line(make_project: ProjectFactory) -> None:
     assert {r["level"] for r in records} == {"info"}
     assert sum("started" in r["message"] for r in records) == 6
     assert all(r["time"].endswith("Z") for r in records)
+
+
+def test_a_terminal_gets_a_live_bar_with_the_best_value(make_project: ProjectFactory) -> None:
+    import os
+    import pty
+
+    root = project(make_project)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env |= {"COLUMNS": "100", "TERM": "xterm"}
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [str(BIN / "hpo-controller"), "run", "--env", "dev"],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=follower,
+        env=env,
+    )
+    os.close(follower)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the terminal closed with the controller
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(leader)
+    out, _ = process.communicate(timeout=60)
+    assert process.returncode == 0
+    assert b"quadratic:" in out
+    screen = shown.decode(errors="replace")
+    best = status_of(root)["status"]["currentOptimalTrial"]["objectiveValue"]
+    assert "quadratic" in screen and "6/6" in screen
+    assert f"best accuracy={best:.4g}" in screen
+    assert "started" not in screen  # the bar replaces the per-trial log lines
