@@ -1,7 +1,9 @@
 """The local trial executor: each trial is a process group running the primary container's
 command (never through a shell), its output in a log file. Exits arrive as events on a
 queue, so the run loop blocks instead of polling. A trial past its deadline
-(activeDeadlineSeconds) is stopped like any other: SIGTERM, then SIGKILL.
+(activeDeadlineSeconds) is stopped like any other: SIGTERM, then SIGKILL. Should the
+controller die before it can stop them, a watchdog process kills its trials
+(`controller.watchdog`).
 
 Locally, a command starting with `python` or `python3` runs under the controller's own
 interpreter, so trials see the packages installed beside hpo-controller; with a warm pool,
@@ -13,6 +15,7 @@ from __future__ import annotations
 import math
 import os
 import queue
+import secrets
 import shutil
 import signal
 import subprocess
@@ -26,15 +29,8 @@ from typing import Protocol
 from controller.errors import ControllerError
 from controller.trialspec import Command, Demand
 from controller.warmstart import PYTHON_NAMES, WarmPool, warm_module
+from controller.watchdog import MARK
 
-# A cold trial is started through one of these so that it dies with the controller:
-# util-linux's setpriv (a C program, ~2 ms) where there is one, else controller.launch.
-_SETPRIV = shutil.which("setpriv")
-DIE_WITH_CONTROLLER: tuple[str, ...] = (
-    (_SETPRIV, "--pdeathsig", "KILL", "--")
-    if _SETPRIV
-    else (sys.executable, "-m", "controller.launch")
-)
 DEFAULT_GRACE_SECONDS = 10.0
 
 
@@ -135,11 +131,15 @@ class LocalExecutor:
         # Threads that wait for trials to end, reused from trial to trial: starting a
         # thread per trial costs milliseconds on a machine whose cores run the trials.
         self._waiters = ThreadPoolExecutor(max_workers=4096, thread_name_prefix="trial-wait")
+        self._watchdog: Watchdog | None = None  # started with the first trial
 
     def start(self, trial: str, command: Command) -> Path:
         argv = list(command.argv)
         if argv[0] in PYTHON_NAMES:
             argv[0] = sys.executable
+        if self._watchdog is None and Watchdog.supported():
+            self._watchdog = Watchdog.start()
+            self._environment[MARK] = self._watchdog.token
         env = {**self._environment, **dict(command.env)}
         env["KATIB_TRIAL_NAME"] = trial
         env.setdefault("PYTHONUNBUFFERED", "1")
@@ -157,7 +157,7 @@ class LocalExecutor:
             with open(log_path, "wb") as log:
                 try:
                     process = subprocess.Popen(
-                        [*DIE_WITH_CONTROLLER, *argv],
+                        argv,
                         stdin=subprocess.DEVNULL,
                         stdout=log,
                         stderr=subprocess.STDOUT,
@@ -232,6 +232,40 @@ class LocalExecutor:
         for process in running:
             process.wait()
         self._waiters.shutdown(wait=False)
+        if self._watchdog is not None:
+            self._watchdog.close()
+            self._watchdog = None
+
+
+class Watchdog:
+    """The process that kills this executor's trials if the controller dies before it
+    can (`controller.watchdog`): every trial's environment carries its token."""
+
+    SCRIPT = Path(__file__).with_name("watchdog.py")
+
+    def __init__(self, token: str, process: subprocess.Popen[bytes]):
+        self.token, self.process = token, process
+
+    @staticmethod
+    def supported() -> bool:
+        return os.path.exists("/proc/self/environ")
+
+    @classmethod
+    def start(cls) -> Watchdog:
+        token = f"{os.getpid()}-{secrets.token_hex(8)}"
+        process = subprocess.Popen(
+            [sys.executable, "-I", "-S", str(cls.SCRIPT), token],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            start_new_session=True,  # a Ctrl-C meant for the controller does not reach it
+        )
+        return cls(token, process)
+
+    def close(self) -> None:
+        """The controller is done: the watchdog sweeps what its trials left, and ends."""
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait()
 
 
 def _signal_group(process: Process, signum: signal.Signals) -> None:

@@ -158,3 +158,61 @@ def test_many_random_kills(make_project: ProjectFactory, seed: int) -> None:
     root = project(make_project)
     survive(root, seed=seed, kills=6)
     check_final(root)
+
+
+DETACHING = """\
+import os, subprocess, sys, time
+
+# A helper in a session of its own: out of the trial's process group.
+helper = subprocess.Popen(
+    [sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True
+)
+with open(f"helper-{os.getpid()}.pid", "w") as out:
+    out.write(str(helper.pid))
+time.sleep(60)
+"""
+
+DETACHING_SPEC = """\
+from generator import SearchSpace, container, double, experiment, job, maximize, random_search
+
+space = SearchSpace(x=double(0.0, 1.0))
+detaching = experiment(
+    "detaching",
+    objective=maximize("accuracy"),
+    algorithm=random_search(random_state=1),
+    parameters=space,
+    max_trial_count=2,
+    parallel_trial_count=2,
+    trial=job(container(image="t:1", command=["python", "detach.py"], args=space.cli_args())),
+)
+"""
+
+
+def test_what_a_trial_started_in_a_session_of_its_own_dies_with_the_controller(
+    make_project: ProjectFactory,
+) -> None:
+    root = make_project({"spec/detaching.py": DETACHING_SPEC, "detach.py": DETACHING})
+    render_and_commit(root)
+    process = start_controller(root)
+    deadline = time.monotonic() + 60
+    while len(helpers := list(root.glob("helper-*.pid"))) < 2 or not all(
+        p.read_text() for p in helpers
+    ):
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.02)
+    pids = [int(p.read_text()) for p in helpers]
+    assert all(Path(f"/proc/{pid}").exists() for pid in pids)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    deadline = time.monotonic() + 10
+    while running := [pid for pid in pids if alive(pid)]:
+        assert time.monotonic() < deadline, f"helpers outlived the controller: {running}"
+        time.sleep(0.02)
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
