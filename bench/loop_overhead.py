@@ -14,7 +14,10 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
+
+from generator import yamlio
 
 BIN = Path(sys.executable).parent
 CODE = "print('accuracy=0.5')"
@@ -36,7 +39,9 @@ trivial = experiment(
 """
 
 
-def controller_seconds(trials: int) -> float:
+def controller_seconds(trials: int) -> tuple[float, float]:
+    """The whole `hpo-controller run`, and its run loop alone: from the experiment's
+    startTime to its completionTime as the controller recorded them in the status."""
     root = Path(tempfile.mkdtemp(prefix="bench-loop-"))
     (root / "spec").mkdir()
     (root / "spec" / "__init__.py").write_text("")
@@ -58,8 +63,14 @@ def controller_seconds(trials: int) -> float:
     elapsed = time.perf_counter() - started
     if result.returncode != 0:
         raise SystemExit(result.stderr)
+    status = yamlio.load((root / "status" / "dev" / "trivial.yaml").read_text())["status"]
+    loop = seconds(status["completionTime"]) - seconds(status["startTime"])
     shutil.rmtree(root)
-    return elapsed
+    return elapsed, loop
+
+
+def seconds(stamp: str) -> float:
+    return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
 
 
 def floor_seconds(trials: int) -> float:
@@ -79,11 +90,19 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=200)
     trials = parser.parse_args().trials
     floor = floor_seconds(trials)
-    controller = controller_seconds(trials)
+    controller, loop = controller_seconds(trials)
     print(f"{trials} trials of python -c {CODE!r}, 2 at a time")
     print(f"floor (bare script): {floor:.2f} s")
-    print(f"hpo-controller run: {controller:.2f} s (kustomize build and git commits included)")
-    print(f"overhead: {(controller / floor - 1) * 100:.0f}% over the floor (target: within 10%)")
+    print(
+        f"hpo-controller run: {controller:.2f} s, {(controller / floor - 1) * 100:.0f}% over "
+        "the floor (the whole command: interpreter start, imports, kustomize build, "
+        "final commit)"
+    )
+    print(
+        f"its run loop: {loop:.2f} s, {(loop / floor - 1) * 100:.0f}% over the floor "
+        "(startTime to completionTime in the status)"
+    )
+    print("target: within 10%")
 
 
 if __name__ == "__main__":

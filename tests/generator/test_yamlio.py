@@ -1,0 +1,92 @@
+"""The fast YAML writer (`yamlio.dump(..., fast=True)`) writes ruamel's bytes: its own
+writer for plain documents, ruamel for the rest, and never a different text."""
+
+from __future__ import annotations
+
+import io
+import string
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from generator import yamlio
+
+# Text like a status file's (names, reasons, times, numbers in strings), and text of any kind.
+status_like = st.text(alphabet=string.ascii_letters + string.digits + " ._-/:+()'#", max_size=20)
+keys = st.one_of(status_like, st.sampled_from(["y", "n", "on", "No", "null", "~", "name"]))
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(),
+    status_like,
+    st.text(max_size=10),
+    st.sampled_from(["0o17", "1_000", "2026-11-23T06:23:24Z", ".5", "-1", "1e3", "Yes", "a b"]),
+    st.sampled_from([".", "..", "...", "....x", ".hpo/x.log", ".inf", ".NaN", "./a", "-", "-a"]),
+    st.sampled_from(["a:b", "1:20", "+1", "+x", "_", "a/b", "/tmp/x", "a.b", "x-", "1.", "1e"]),
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(keys, inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+documents = st.dictionaries(keys, values, min_size=1, max_size=6)
+
+
+def written_by_ruamel(document: dict[str, Any]) -> str:
+    """ruamel's pure emitter: what rendered files are written with."""
+    return yamlio.dump(document)
+
+
+def written_by_libyaml(document: dict[str, Any]) -> str:
+    """ruamel's C emitter, which the fast writer falls back to (it escapes characters
+    beyond the Basic Multilingual Plane where the pure emitter does not)."""
+    stream = io.StringIO()
+    yamlio._writer(fast=True).dump(yamlio._plain(document), stream)
+    return stream.getvalue()
+
+
+@settings(max_examples=400)
+@given(documents)
+def test_the_fast_writer_writes_ruamels_bytes(document: dict[str, Any]) -> None:
+    assert yamlio.dump(document, fast=True) == written_by_libyaml(document)
+    try:
+        own = yamlio._Plain().document(document)
+    except yamlio._Unsure:
+        return
+    assert own == written_by_ruamel(document) == written_by_libyaml(document)
+    assert yamlio.dump(document, "a header", fast=True) == yamlio.dump(document, "a header")
+
+
+@settings(max_examples=200)
+@given(documents)
+def test_what_the_fast_writer_writes_reads_back(document: dict[str, Any]) -> None:
+    read = yamlio.load(yamlio.dump(document, fast=True))
+    assert yamlio.dump(read) == written_by_ruamel(document)
+
+
+def test_a_status_document_takes_the_fast_way() -> None:
+    trial = {
+        "name": "mnist-0001",
+        "state": "Succeeded",
+        "reason": "TrialSucceeded",
+        "message": "the trial exited 0 without reporting accuracy",
+        "labels": {"pbt.suggestion.katib.kubeflow.org/generation": "1", "on": "yes"},
+        "parameterAssignments": [{"name": "lr", "value": "0.0123"}, {"name": "opt", "value": "sgd"}],
+        "metrics": [
+            {"name": "loss", "min": 0.25, "max": 1e-05, "latest": float("nan"), "values": [1, 2.5]}
+        ],
+        "startTime": "2026-11-23T06:23:24.863035Z",
+        "completionTime": None,
+        "exitCode": -9,
+        "log": ".hpo/logs/dev/mnist/mnist-0001.log",
+        "restarts": 0,
+        "empty": {},
+        "none": [],
+        "nested": [[1, [2, {"a": "b"}]], {"x": [{"y": True}]}],
+    }
+    own = yamlio._Plain().document({"trials": [trial]})
+    assert own == written_by_ruamel({"trials": [trial]})
