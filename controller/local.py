@@ -119,6 +119,7 @@ class LocalExecutor:
         self._machine = machine or Machine.this_one()
         self._workdir = workdir
         self._log_dir = log_dir
+        self._log_dir_made = False
         self._grace = grace_seconds
         self._warm = warm
         # What every trial inherits: this process's environment when the executor began
@@ -146,7 +147,7 @@ class LocalExecutor:
         cwd = self._workdir
         if command.working_dir and Path(command.working_dir).is_dir():
             cwd = Path(command.working_dir)
-        self._log_dir.mkdir(parents=True, exist_ok=True)
+        self._make_log_dir()
         log_path = self._log_dir / f"{trial}.log"
         module = warm_module(argv) if self._warm is not None else None
         process: Process
@@ -178,8 +179,13 @@ class LocalExecutor:
             timer.start()
         return log_path
 
+    def _make_log_dir(self) -> None:
+        if not self._log_dir_made:
+            self._log_dir.mkdir(parents=True, exist_ok=True)
+            self._log_dir_made = True
+
     def trial_file(self, trial: str, suffix: str) -> Path:
-        self._log_dir.mkdir(parents=True, exist_ok=True)
+        self._make_log_dir()
         path = self._log_dir / f"{trial}{suffix}"
         if path.is_dir():  # a trial's event folder, from an earlier run of it
             shutil.rmtree(path)

@@ -14,7 +14,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from controller.background import BackgroundSuggester
+from controller.background import BackgroundSuggester, InlineSuggester
 from controller.earlystopping import MedianStop
 from controller.errors import ControllerError
 from controller.local import TrialExecutor, TrialExit
@@ -100,7 +100,10 @@ def run_experiment(
         )
     launch = _Launcher(experiment, record, executor, sink, config_maps or {}, collector, clock)
     launch.checkpoints = _checkpoints(experiment, volume, fresh=previous is None)
-    background = BackgroundSuggester(suggester)
+    independent = spec.algorithm.algorithm_name in RESULT_INDEPENDENT
+    background: BackgroundSuggester | InlineSuggester = (
+        InlineSuggester(suggester) if independent else BackgroundSuggester(suggester)
+    )
     pending: Future[list[Suggestion]] | None = None
     requested = 0
     ready: list[Suggestion] = []
@@ -128,7 +131,6 @@ def run_experiment(
     capacity = _capacity(experiment, executor, config_maps or {})
     # Algorithms that do not learn from results get their next suggestions computed
     # ahead, so a free slot is filled at once instead of after a round trip.
-    independent = spec.algorithm.algorithm_name in RESULT_INDEPENDENT
     lookahead = min(spec.parallel_trial_count or 1, capacity) if independent else 0
     save(force=True)
     try:
@@ -169,6 +171,8 @@ def run_experiment(
                 if pending is None and not ended and wanted_now > 0:
                     requested = wanted_now
                     pending = background.request(wanted_now)
+                    if pending.done() and (pending.exception() or pending.result()):
+                        continue  # computed inline: use them now
                     pending.add_done_callback(lambda _: executor.wake())
             if not active and pending is None:
                 if ended:

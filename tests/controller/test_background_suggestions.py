@@ -14,7 +14,7 @@ from controller.running import run_experiment
 from controller.samplers import make_suggester
 from controller.statusfile import GitStatusSink
 from controller.suggestion import Assignments, Suggester
-from generator import SearchSpace, container, double, experiment, job, maximize, random_search
+from generator import SearchSpace, container, double, experiment, job, maximize, random_search, tpe
 from generator.defaults import with_defaults
 from generator.models import AlgorithmSpec, ParameterSpec
 from tests.conftest import ProjectFactory
@@ -23,8 +23,8 @@ TRAIN = "import sys, time; time.sleep(0.3); print('accuracy=0.5')"
 
 
 class SlowAfterFirst:
-    """A real random suggester whose every suggestion after the first takes 1.5 s, the
-    way a Gaussian process refit can."""
+    """A real tpe suggester whose every suggestion after the first takes 1.5 s, the way a
+    Gaussian process refit can."""
 
     def __init__(self, inner: Suggester):
         self.inner, self.calls = inner, 0
@@ -67,7 +67,7 @@ def test_trials_are_recorded_while_a_suggestion_is_computed(
         experiment(
             "slow",
             objective=maximize("accuracy"),
-            algorithm=random_search(random_state=1),
+            algorithm=tpe(random_state=1),  # learns from results: suggested off the loop
             parameters=space,
             max_trial_count=3,
             parallel_trial_count=2,
@@ -90,3 +90,48 @@ def test_trials_are_recorded_while_a_suggestion_is_computed(
     for trial in (first, second):
         assert trial.start_time and trial.completion_time
         assert seconds(trial.start_time, trial.completion_time) < 1.2  # not held for 1.5 s
+
+
+def test_algorithms_that_do_not_learn_are_asked_on_the_loop(
+    make_project: ProjectFactory, tmp_path: Path
+) -> None:
+    """random, sobol and grid take a fraction of a millisecond and never wait for results:
+    they are asked on the loop's own thread (a thread hop costs more than the question)."""
+    import threading
+
+    asked_on: set[str] = set()
+
+    class Recording(SlowAfterFirst):
+        def suggest(self, count: int) -> list[Assignments]:
+            asked_on.add(threading.current_thread().name)
+            return self.inner.suggest(count)
+
+    def factory(spec: AlgorithmSpec, parameters: Sequence[ParameterSpec], goal: str) -> Suggester:
+        return Recording(make_suggester(spec, parameters, goal))
+
+    root = make_project()
+    space = SearchSpace(x=double(0.0, 1.0))
+    for algorithm, thread in ((random_search(random_state=1), "MainThread"), (tpe(), "suggester")):
+        spec = with_defaults(
+            experiment(
+                "asked",
+                objective=maximize("accuracy"),
+                algorithm=algorithm,
+                parameters=space,
+                max_trial_count=3,
+                parallel_trial_count=2,
+                trial=job(container(image="t:1", command=["python", "-c", "print('accuracy=1')"])),
+            )
+        )
+        asked_on.clear()
+        executor = LocalExecutor(root, tmp_path / "logs")
+        record = run_experiment(
+            spec,
+            environment="dev",
+            executor=executor,
+            sink=GitStatusSink(GitRepo(root), "dev"),
+            suggester_factory=factory,
+        )
+        executor.shutdown()
+        assert len(record.trials) == 3
+        assert {name.split("_")[0] for name in asked_on} == {thread}

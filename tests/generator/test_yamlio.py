@@ -28,9 +28,7 @@ scalars = st.one_of(
 )
 values = st.recursive(
     scalars,
-    lambda inner: st.one_of(
-        st.lists(inner, max_size=4), st.dictionaries(keys, inner, max_size=4)
-    ),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(keys, inner, max_size=4)),
     max_leaves=20,
 )
 documents = st.dictionaries(keys, values, min_size=1, max_size=6)
@@ -75,7 +73,10 @@ def test_a_status_document_takes_the_fast_way() -> None:
         "reason": "TrialSucceeded",
         "message": "the trial exited 0 without reporting accuracy",
         "labels": {"pbt.suggestion.katib.kubeflow.org/generation": "1", "on": "yes"},
-        "parameterAssignments": [{"name": "lr", "value": "0.0123"}, {"name": "opt", "value": "sgd"}],
+        "parameterAssignments": [
+            {"name": "lr", "value": "0.0123"},
+            {"name": "opt", "value": "sgd"},
+        ],
         "metrics": [
             {"name": "loss", "min": 0.25, "max": 1e-05, "latest": float("nan"), "values": [1, 2.5]}
         ],
