@@ -2,7 +2,10 @@
 (`python -c "print('accuracy=0.5')"`) at parallelism 2, against the floor measured in the
 same run: the same 200 processes run back to back, two at a time, by a bare script.
 
-    python bench/loop_overhead.py [--trials 200]
+    python bench/loop_overhead.py [--trials 200] [--rounds 3]
+
+Each round measures the floor and then the controller; the figures are each one's median
+over the rounds, the ratios those of the medians.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
+from statistics import median
 
 from generator import yamlio
 
@@ -88,10 +92,17 @@ def floor_seconds(trials: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--trials", type=int, default=200)
-    trials = parser.parse_args().trials
-    floor = floor_seconds(trials)
-    controller, loop = controller_seconds(trials)
-    print(f"{trials} trials of python -c {CODE!r}, 2 at a time")
+    parser.add_argument("--rounds", type=int, default=3)
+    options = parser.parse_args()
+    trials = options.trials
+    floors, controllers, loops = [], [], []
+    for _ in range(options.rounds):
+        floors.append(floor_seconds(trials))
+        whole, loop = controller_seconds(trials)
+        controllers.append(whole)
+        loops.append(loop)
+    floor, controller, loop = median(floors), median(controllers), median(loops)
+    print(f"{trials} trials of python -c {CODE!r}, 2 at a time; medians of {options.rounds} rounds")
     print(f"floor (bare script): {floor:.2f} s")
     print(
         f"hpo-controller run: {controller:.2f} s, {(controller / floor - 1) * 100:.0f}% over "
