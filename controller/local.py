@@ -12,15 +12,18 @@ imported already (`controller.warmstart`)."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
-import queue
 import secrets
+import select
 import shutil
 import signal
 import subprocess
 import sys
 import threading
+import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,12 +128,23 @@ class LocalExecutor:
         # What every trial inherits: this process's environment when the executor began
         # (read once; os.environ costs a decode per variable on every read).
         self._environment = dict(os.environ)
-        self._exits: queue.Queue[TrialExit | None] = queue.Queue()
         self._processes: dict[str, Process] = {}
         self._expired: set[str] = set()
         self._lock = threading.Lock()
-        # Threads that wait for trials to end, reused from trial to trial: starting a
-        # thread per trial costs milliseconds on a machine whose cores run the trials.
+        # Exits, and wake-ups, that other threads report: put here, then a byte down the
+        # pipe so that a waiting next_exit() looks.
+        self._reported: deque[TrialExit | None] = deque()
+        self._wake_read, self._wake_write = os.pipe()
+        self._closed = False
+        os.set_blocking(self._wake_read, False)
+        os.set_blocking(self._wake_write, False)
+        self._poll = select.poll()
+        self._poll.register(self._wake_read, select.POLLIN)
+        # A process started here is waited for by next_exit() itself, through a pidfd
+        # (Linux): no thread, and no hand-over between threads, per trial.
+        self._pidfds: dict[int, tuple[str, Process]] = {}
+        # Other processes (warm ones, or where there are no pidfds) by threads, reused from
+        # trial to trial: starting a thread per trial costs milliseconds on busy cores.
         self._waiters = ThreadPoolExecutor(max_workers=4096, thread_name_prefix="trial-wait")
         self._watchdog: Watchdog | None = None  # started with the first trial
 
@@ -168,11 +182,16 @@ class LocalExecutor:
                     )
                 except OSError as err:
                     log.write(f"cannot start {argv[0]!r}: {err}\n".encode())
-                    self._exits.put(TrialExit(trial, 127))
+                    self._report(TrialExit(trial, 127))
                     return log_path
         with self._lock:
             self._processes[trial] = process
-        self._waiters.submit(self._wait, trial, process)
+        pidfd = _pidfd(process) if isinstance(process, subprocess.Popen) else None
+        if pidfd is not None:
+            self._pidfds[pidfd] = (trial, process)
+            self._poll.register(pidfd, select.POLLIN)
+        else:
+            self._waiters.submit(self._wait, trial, process)
         if command.deadline_seconds is not None:
             timer = threading.Timer(command.deadline_seconds, self._expire, (trial,))
             timer.daemon = True
@@ -200,11 +219,23 @@ class LocalExecutor:
         self.stop(trial)
 
     def _wait(self, trial: str, process: Process) -> None:
+        self._report(self._ended(trial, process))
+
+    def _ended(self, trial: str, process: Process) -> TrialExit:
         code = process.wait()
         with self._lock:
             self._processes.pop(trial, None)
             expired = trial in self._expired
-        self._exits.put(TrialExit(trial, code, expired))
+        return TrialExit(trial, code, expired)
+
+    def _report(self, exit: TrialExit | None) -> None:
+        """From any thread: an exit (None: only wake the loop) for next_exit()."""
+        self._reported.append(exit)
+        with self._lock:
+            if self._closed:
+                return
+            with contextlib.suppress(BlockingIOError):  # full: a wake-up is pending anyway
+                os.write(self._wake_write, b"x")
 
     def stop(self, trial: str) -> None:
         """SIGTERM the trial's process group, SIGKILL after the grace period."""
@@ -221,13 +252,34 @@ class LocalExecutor:
         return self._machine.capacity(demand)
 
     def next_exit(self, timeout: float | None = None) -> TrialExit | None:
-        try:
-            return self._exits.get(timeout=timeout)
-        except queue.Empty:
-            return None
+        deadline = None if timeout is None else time.monotonic() + timeout
+        self._harvest(0)  # exits already there come first, whatever else is waiting
+        while not self._reported:
+            if deadline is None:
+                self._harvest(None)
+                continue
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            self._harvest(math.ceil(left * 1000))
+        return self._reported.popleft()
+
+    def _harvest(self, timeout_ms: int | None) -> None:
+        """Wait up to `timeout_ms` (None: for ever) for an exit or a wake-up; queue the
+        exits of processes that ended."""
+        for fd, _ in self._poll.poll(timeout_ms):
+            if fd == self._wake_read:
+                with contextlib.suppress(BlockingIOError):
+                    while os.read(fd, 4096):
+                        pass
+                continue
+            trial, process = self._pidfds.pop(fd)
+            self._poll.unregister(fd)
+            os.close(fd)
+            self._reported.append(self._ended(trial, process))
 
     def wake(self) -> None:
-        self._exits.put(None)
+        self._report(None)
 
     def shutdown(self) -> None:
         """Kill every trial still running (the controller is going away)."""
@@ -238,6 +290,12 @@ class LocalExecutor:
         for process in running:
             process.wait()
         self._waiters.shutdown(wait=False)
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                for fd in (*self._pidfds, self._wake_read, self._wake_write):
+                    os.close(fd)
+                self._pidfds.clear()
         if self._watchdog is not None:
             self._watchdog.close()
             self._watchdog = None
@@ -272,6 +330,14 @@ class Watchdog:
         assert self.process.stdin is not None
         self.process.stdin.close()
         self.process.wait()
+
+
+def _pidfd(process: subprocess.Popen[bytes]) -> int | None:
+    """A file descriptor that becomes readable when the process exits (Linux 5.3+)."""
+    try:
+        return os.pidfd_open(process.pid)
+    except (AttributeError, OSError):  # no pidfds here: a waiting thread instead
+        return None
 
 
 def _signal_group(process: Process, signum: signal.Signals) -> None:

@@ -105,7 +105,7 @@ def run_experiment(
         InlineSuggester(suggester) if independent else BackgroundSuggester(suggester)
     )
     pending: Future[list[Suggestion]] | None = None
-    requested = 0
+    starved = False
     ready: list[Suggestion] = []
     stopping: set[str] = set()
     ended = False
@@ -151,8 +151,12 @@ def run_experiment(
                 save(force=True)
                 return record
             if pending is not None and pending.done():
-                ready += pending.result()
-                ended = len(ready) < requested and background.exhausted
+                new = pending.result()
+                ready += new
+                ended = background.exhausted
+                # Nothing now, more later (hyperband waits for a rung's results): ask
+                # again once a trial has finished, not in a busy loop until then.
+                starved = not new and not ended
                 pending = None
             if record.completion is None:
                 starting = ready[: decision.start]
@@ -168,10 +172,9 @@ def run_experiment(
                 if spec.max_trial_count is not None:  # never more than the budget holds
                     room = spec.max_trial_count - len(record.trials) - len(ready)
                     wanted_now = min(wanted_now, room)
-                if pending is None and not ended and wanted_now > 0:
-                    requested = wanted_now
+                if pending is None and not ended and not starved and wanted_now > 0:
                     pending = background.request(wanted_now)
-                    if pending.done() and (pending.exception() or pending.result()):
+                    if pending.done():
                         continue  # computed inline: use them now
                     pending.add_done_callback(lambda _: executor.wake())
             if not active and pending is None:
@@ -212,6 +215,7 @@ def run_experiment(
             counted = finished.state.is_scored
             value = objective_value(spec, finished) if counted else None
             background.observe(finished.name, _suggestion(finished), value)
+            starved = False
             log.info("%s", _describe(finished))
             save()
     finally:

@@ -8,13 +8,25 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
+import pytest
+
 from controller.gitrepo import GitRepo
 from controller.local import LocalExecutor
 from controller.running import run_experiment
 from controller.samplers import make_suggester
 from controller.statusfile import GitStatusSink
 from controller.suggestion import Assignments, Suggester
-from generator import SearchSpace, container, double, experiment, job, maximize, random_search, tpe
+from generator import (
+    SearchSpace,
+    algorithm,
+    container,
+    double,
+    experiment,
+    job,
+    maximize,
+    random_search,
+    tpe,
+)
 from generator.defaults import with_defaults
 from generator.models import AlgorithmSpec, ParameterSpec
 from tests.conftest import ProjectFactory
@@ -111,12 +123,12 @@ def test_algorithms_that_do_not_learn_are_asked_on_the_loop(
 
     root = make_project()
     space = SearchSpace(x=double(0.0, 1.0))
-    for algorithm, thread in ((random_search(random_state=1), "MainThread"), (tpe(), "suggester")):
+    for chosen, thread in ((random_search(random_state=1), "MainThread"), (tpe(), "suggester")):
         spec = with_defaults(
             experiment(
                 "asked",
                 objective=maximize("accuracy"),
-                algorithm=algorithm,
+                algorithm=chosen,
                 parameters=space,
                 max_trial_count=3,
                 parallel_trial_count=2,
@@ -135,3 +147,66 @@ def test_algorithms_that_do_not_learn_are_asked_on_the_loop(
         executor.shutdown()
         assert len(record.trials) == 3
         assert {name.split("_")[0] for name in asked_on} == {thread}
+
+
+class Rungs:
+    """Suggests like hyperband between rungs: one new point for each finished trial, and
+    nothing while it waits for results; four points in all."""
+
+    def __init__(self) -> None:
+        self.owed, self.given, self.calls = 2, 0, 0
+
+    @property
+    def exhausted(self) -> bool:
+        return self.given >= 4
+
+    def suggest(self, count: int) -> list[Assignments]:
+        self.calls += 1
+        take = min(count, self.owed, 4 - self.given)
+        points = [(("x", f"0.{self.given + i}"),) for i in range(take)]
+        self.owed -= take
+        self.given += take
+        return points
+
+    def observe(self, assignments: Assignments, value: float | None) -> None:
+        self.owed += 1
+
+    def restore(self, history: Sequence[tuple[Assignments, float | None]]) -> None:
+        raise AssertionError("not resumed here")
+
+    def reserve(self, assignments: Assignments) -> None:
+        raise AssertionError("not resumed here")
+
+
+@pytest.mark.parametrize("name", ["random", "tpe"])  # asked on the loop / on its thread
+def test_an_algorithm_waiting_for_results_is_asked_again_when_a_trial_finishes(
+    make_project: ProjectFactory, tmp_path: Path, name: str
+) -> None:
+    rungs = Rungs()
+    root = make_project()
+    space = SearchSpace(x=double(0.0, 1.0))
+    spec = with_defaults(
+        experiment(
+            "waiting",
+            objective=maximize("accuracy"),
+            algorithm=algorithm(name),
+            parameters=space,
+            parallel_trial_count=3,
+            trial=job(
+                container(image="t:1", command=["python", "-c", TRAIN], args=space.cli_args())
+            ),
+        )
+    )
+    executor = LocalExecutor(root, tmp_path / "logs")
+    record = run_experiment(
+        spec,
+        environment="dev",
+        executor=executor,
+        sink=GitStatusSink(GitRepo(root), "dev"),
+        suggester_factory=lambda *_: rungs,
+    )
+    executor.shutdown()
+    assert [t.state.value for t in record.trials] == ["Succeeded"] * 4
+    assert record.completion is not None
+    assert record.completion.reason == "ExperimentSuggestionEndReached"
+    assert rungs.calls <= 6  # once at the start, then at most once a finished trial
