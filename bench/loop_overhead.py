@@ -4,8 +4,8 @@ same run: the same 200 processes run back to back, two at a time, by a bare scri
 
     python bench/loop_overhead.py [--trials 200] [--rounds 3]
 
-Each round measures the floor and then the controller; the figures are each one's median
-over the rounds, the ratios those of the medians.
+Each round runs the controller between two runs of the floor and divides by their mean;
+the figures are the medians of the rounds' ratios.
 """
 
 from __future__ import annotations
@@ -96,22 +96,33 @@ def main() -> None:
     options = parser.parse_args()
     trials = options.trials
     floors, controllers, loops = [], [], []
+    floor = floor_seconds(trials)
     for _ in range(options.rounds):
-        floors.append(floor_seconds(trials))
         whole, loop = controller_seconds(trials)
-        controllers.append(whole)
-        loops.append(loop)
-    floor, controller, loop = median(floors), median(controllers), median(loops)
-    print(f"{trials} trials of python -c {CODE!r}, 2 at a time; medians of {options.rounds} rounds")
-    print(f"floor (bare script): {floor:.2f} s")
+        after = floor_seconds(trials)
+        # The floor of a round: the mean of the floors measured just before and just after
+        # the controller, so that a machine whose speed drifts skews neither side.
+        floors.append((floor + after) / 2)
+        controllers.append(whole / floors[-1])
+        loops.append(loop / floors[-1])
+        floor = after
     print(
-        f"hpo-controller run: {controller:.2f} s, {(controller / floor - 1) * 100:.0f}% over "
-        "the floor (the whole command: interpreter start, imports, kustomize build, "
-        "final commit)"
+        f"{trials} trials of python -c {CODE!r}, 2 at a time; medians of {options.rounds} "
+        "rounds (each against the floors measured just before and after it)"
+    )
+    print(f"floor (bare script): {median(floors):.2f} s")
+    print(
+        f"hpo-controller run: {median(controllers):.2f}x the floor, "
+        f"{(median(controllers) - 1) * 100:.0f}% over (the whole command: interpreter "
+        "start, imports, kustomize build, final commit)"
     )
     print(
-        f"its run loop: {loop:.2f} s, {(loop / floor - 1) * 100:.0f}% over the floor "
+        f"its run loop: {median(loops):.2f}x the floor, {(median(loops) - 1) * 100:.0f}% over "
         "(startTime to completionTime in the status)"
+    )
+    print(
+        "per round, whole / loop: "
+        + ", ".join(f"{w:.2f}/{lp:.2f}" for w, lp in zip(controllers, loops, strict=True))
     )
     print("target: within 10%")
 

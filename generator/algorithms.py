@@ -161,6 +161,7 @@ ALGORITHMS: Final[dict[str, AlgorithmInfo]] = {
                 Setting("r_l", real(1, low_open=True), required=True),
                 Setting("resource_name", text(), required=True),
                 Setting("eta", integer(2), "3"),
+                _SEED,  # Katib's service ignores names it does not know
             ),
         ),
         AlgorithmInfo(

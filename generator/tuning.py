@@ -91,9 +91,13 @@ def bayesian_optimization(
     return algorithm("bayesianoptimization", **settings).located(caller_origin())
 
 
-def hyperband(*, resource_name: str, r_l: float, eta: int | None = None) -> AlgorithmSpec:
-    """Hyperband over the budget parameter `resource_name` (e.g. epochs), up to r_l."""
-    settings = _settings(r_l=r_l, resource_name=resource_name, eta=eta)
+def hyperband(
+    *, resource_name: str, r_l: float, eta: int | None = None, random_state: int | None = None
+) -> AlgorithmSpec:
+    """Hyperband over the budget parameter `resource_name` (e.g. epochs), up to r_l.
+    `random_state` seeds hpo-controller's draws of configurations (Katib's service
+    ignores it)."""
+    settings = _settings(r_l=r_l, resource_name=resource_name, eta=eta, random_state=random_state)
     return algorithm("hyperband", **settings).located(caller_origin())
 
 

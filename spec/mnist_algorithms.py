@@ -51,7 +51,7 @@ hyperband_space = SearchSpace(
 hyperband_search = experiment(
     "katib-hyperband",
     objective=maximize("accuracy", goal=0.99, additional_metrics=["loss"]),
-    algorithm=hyperband(resource_name="epochs", r_l=9, eta=3),
+    algorithm=hyperband(resource_name="epochs", r_l=9, eta=3, random_state=4),
     parameters=hyperband_space,
     parallel_trial_count=9,
     max_failed_trial_count=3,

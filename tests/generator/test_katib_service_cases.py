@@ -419,3 +419,12 @@ def test_pbt_resample_probability_is_checked_properly_unlike_katib() -> None:
     assert codes(pbt) == set()
     pbt["spec"]["algorithm"]["algorithmSettings"][-1]["value"] = "1.5"
     assert codes(pbt) == {"setting-value"}
+
+
+def test_hyperband_takes_a_random_state_that_katib_would_ignore() -> None:
+    settings = {"r_l": "9", "resource_name": "param-1", "eta": "3"}
+    seeded = experiment("hyperband", {**settings, "random_state": "4"}, max_trials=20)
+    seeded["spec"]["parallelTrialCount"] = 9
+    assert codes(seeded) == set()
+    seeded["spec"]["algorithm"]["algorithmSettings"][-1]["value"] = "-1"
+    assert codes(seeded) == {"setting-value"}
