@@ -1,9 +1,9 @@
 """The local trial executor: each trial is a process group running the primary container's
-command (never through a shell), its output in a log file. Exits arrive as events on a
-queue, so the run loop blocks instead of polling. A trial past its deadline
-(activeDeadlineSeconds) is stopped like any other: SIGTERM, then SIGKILL. Should the
-controller die before it can stop them, a watchdog process kills its trials
-(`controller.watchdog`).
+command (never through a shell), its output in a log file. The run loop blocks until a
+trial exits (seen through its pidfd, or reported by a waiting thread) instead of checking
+on them in turn. A trial past its deadline (activeDeadlineSeconds) is stopped like any
+other: SIGTERM, then SIGKILL. Should the controller die before it can stop them, a
+watchdog process kills its trials (`controller.watchdog`).
 
 Locally, a command starting with `python` or `python3` runs under the controller's own
 interpreter, so trials see the packages installed beside hpo-controller; with a warm pool,

@@ -107,7 +107,7 @@ _TOKEN = re.compile(r"[0-9A-Za-z_./:+-]+")
 
 class _Plain:
     """Writes a document of dicts, lists and plain scalars exactly as ruamel's block style
-    does under `_new_writer`'s settings (tests hold it to that, byte for byte), at a tenth
+    does under `_new_writer`'s settings (tests hold it to that, byte for byte), at a sixth
     of the cost; raises `_Unsure` at anything it does not know to be so."""
 
     def __init__(self) -> None:
