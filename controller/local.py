@@ -3,7 +3,8 @@ command (never through a shell), its output in a log file. The run loop blocks u
 trial exits (seen through its pidfd, or reported by a waiting thread) instead of checking
 on them in turn. A trial past its deadline (activeDeadlineSeconds) is stopped like any
 other: SIGTERM, then SIGKILL. Should the controller die before it can stop them, a
-watchdog process kills its trials (`controller.watchdog`).
+watchdog process kills its cold trials (`controller.watchdog`); warm ones die with the
+interpreter they were forked from, which dies with the controller.
 
 Locally, a command starting with `python` or `python3` runs under the controller's own
 interpreter, so trials see the packages installed beside hpo-controller; with a warm pool,
