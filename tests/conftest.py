@@ -52,6 +52,15 @@ def run_cli(name: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str
 ProjectFactory = Callable[..., Path]
 
 
+def alive(pid: int) -> bool:
+    """The process runs: it exists and is not a zombie waiting for its parent (Linux)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
 def render_and_commit(root: Path) -> None:
     """Render the project's overlays and commit them, as a user does before a run."""
     rendered = run_cli("hpo-gen", "render", cwd=root)

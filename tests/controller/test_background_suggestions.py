@@ -12,10 +12,11 @@ import pytest
 
 from controller.gitrepo import GitRepo
 from controller.local import LocalExecutor
+from controller.records import ExperimentRecord
 from controller.running import run_experiment
 from controller.samplers import make_suggester
 from controller.statusfile import GitStatusSink
-from controller.suggestion import Assignments, Suggester
+from controller.suggestion import Assignments, Suggester, SuggesterFactory
 from generator import (
     SearchSpace,
     algorithm,
@@ -70,33 +71,49 @@ def seconds(start: str, end: str) -> float:
     return (parse(end) - parse(start)).total_seconds()
 
 
-def test_trials_are_recorded_while_a_suggestion_is_computed(
-    make_project: ProjectFactory, tmp_path: Path
-) -> None:
-    root = make_project()
+def run_with(
+    root: Path,
+    logs: Path,
+    chosen: AlgorithmSpec,
+    factory: SuggesterFactory,
+    *,
+    max_trials: int | None = 3,
+    parallel: int = 2,
+) -> ExperimentRecord:
+    """Run an experiment of one double `x` whose trials sleep 0.3 s, with this algorithm
+    spec and suggester."""
     space = SearchSpace(x=double(0.0, 1.0))
     spec = with_defaults(
         experiment(
-            "slow",
+            "background",
             objective=maximize("accuracy"),
-            algorithm=tpe(random_state=1),  # learns from results: suggested off the loop
+            algorithm=chosen,
             parameters=space,
-            max_trial_count=3,
-            parallel_trial_count=2,
+            max_trial_count=max_trials,
+            parallel_trial_count=parallel,
             trial=job(
                 container(image="t:1", command=["python", "-c", TRAIN], args=space.cli_args())
             ),
         )
     )
-    executor = LocalExecutor(root, tmp_path / "logs")
-    record = run_experiment(
-        spec,
-        environment="dev",
-        executor=executor,
-        sink=GitStatusSink(GitRepo(root), "dev"),
-        suggester_factory=slow_factory,
-    )
-    executor.shutdown()
+    executor = LocalExecutor(root, logs)
+    try:
+        return run_experiment(
+            spec,
+            environment="dev",
+            executor=executor,
+            sink=GitStatusSink(GitRepo(root), "dev"),
+            suggester_factory=factory,
+        )
+    finally:
+        executor.shutdown()
+
+
+def test_trials_are_recorded_while_a_suggestion_is_computed(
+    make_project: ProjectFactory, tmp_path: Path
+) -> None:
+    # tpe learns from results: it is asked off the loop
+    record = run_with(make_project(), tmp_path / "logs", tpe(random_state=1), slow_factory)
     assert len(record.trials) == 3
     first, second, _ = record.trials
     for trial in (first, second):
@@ -122,29 +139,9 @@ def test_algorithms_that_do_not_learn_are_asked_on_the_loop(
         return Recording(make_suggester(spec, parameters, goal))
 
     root = make_project()
-    space = SearchSpace(x=double(0.0, 1.0))
     for chosen, thread in ((random_search(random_state=1), "MainThread"), (tpe(), "suggester")):
-        spec = with_defaults(
-            experiment(
-                "asked",
-                objective=maximize("accuracy"),
-                algorithm=chosen,
-                parameters=space,
-                max_trial_count=3,
-                parallel_trial_count=2,
-                trial=job(container(image="t:1", command=["python", "-c", "print('accuracy=1')"])),
-            )
-        )
         asked_on.clear()
-        executor = LocalExecutor(root, tmp_path / "logs")
-        record = run_experiment(
-            spec,
-            environment="dev",
-            executor=executor,
-            sink=GitStatusSink(GitRepo(root), "dev"),
-            suggester_factory=factory,
-        )
-        executor.shutdown()
+        record = run_with(root, tmp_path / "logs", chosen, factory)
         assert len(record.trials) == 3
         assert {name.split("_")[0] for name in asked_on} == {thread}
 
@@ -183,29 +180,14 @@ def test_an_algorithm_waiting_for_results_is_asked_again_when_a_trial_finishes(
     make_project: ProjectFactory, tmp_path: Path, name: str
 ) -> None:
     rungs = Rungs()
-    root = make_project()
-    space = SearchSpace(x=double(0.0, 1.0))
-    spec = with_defaults(
-        experiment(
-            "waiting",
-            objective=maximize("accuracy"),
-            algorithm=algorithm(name),
-            parameters=space,
-            parallel_trial_count=3,
-            trial=job(
-                container(image="t:1", command=["python", "-c", TRAIN], args=space.cli_args())
-            ),
-        )
+    record = run_with(
+        make_project(),
+        tmp_path / "logs",
+        algorithm(name),
+        lambda *_: rungs,
+        max_trials=None,
+        parallel=3,
     )
-    executor = LocalExecutor(root, tmp_path / "logs")
-    record = run_experiment(
-        spec,
-        environment="dev",
-        executor=executor,
-        sink=GitStatusSink(GitRepo(root), "dev"),
-        suggester_factory=lambda *_: rungs,
-    )
-    executor.shutdown()
     assert [t.state.value for t in record.trials] == ["Succeeded"] * 4
     assert record.completion is not None
     assert record.completion.reason == "ExperimentSuggestionEndReached"

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from generator import yamlio
-from tests.conftest import BIN, ProjectFactory, git, render_and_commit, run_cli
+from tests.conftest import BIN, ProjectFactory, alive, git, render_and_commit, run_cli
 
 TRAIN = """\
 import sys, time
@@ -208,11 +208,3 @@ def test_what_a_trial_started_in_a_session_of_its_own_dies_with_the_controller(
     while running := [pid for pid in pids if alive(pid)]:
         assert time.monotonic() < deadline, f"helpers outlived the controller: {running}"
         time.sleep(0.02)
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"

@@ -15,6 +15,7 @@ import pytest
 
 from controller.local import Watchdog
 from controller.watchdog import MARK
+from tests.conftest import alive
 
 pytestmark = pytest.mark.skipif(not Watchdog.supported(), reason="the watchdog reads /proc")
 
@@ -28,15 +29,6 @@ PARENT = (
     "print(child.pid, flush=True)\n"
     "time.sleep(60)\n"
 )
-
-
-def alive(pid: int) -> bool:
-    """Running, not a zombie waiting for its parent."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def ignored(pid: int) -> int:
