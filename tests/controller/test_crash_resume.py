@@ -208,3 +208,46 @@ def test_what_a_trial_started_in_a_session_of_its_own_dies_with_the_controller(
     while running := [pid for pid in pids if alive(pid)]:
         assert time.monotonic() < deadline, f"helpers outlived the controller: {running}"
         time.sleep(0.02)
+
+
+SLEEPER = """\
+import os, time
+
+with open(f"trial-{os.getpid()}.pid", "w") as out:
+    out.write(str(os.getpid()))
+time.sleep(60)
+"""
+
+
+def test_warm_trials_die_with_a_killed_controller(make_project: ProjectFactory) -> None:
+    spec = DETACHING_SPEC.replace(
+        'command=["python", "detach.py"]', 'command=["python", "-m", "sleeper"]'
+    )
+    root = make_project({"spec/detaching.py": spec, "sleeper.py": SLEEPER})
+    render_and_commit(root)
+    process = subprocess.Popen(
+        [str(BIN / "hpo-controller"), "run", "--env", "dev", "--warm"],
+        cwd=root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while len(trials := list(root.glob("trial-*.pid"))) < 2 or not all(
+        p.read_text() for p in trials
+    ):
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.02)
+    pids = [int(p.read_text()) for p in trials]
+    assert all(alive(pid) for pid in pids)
+    assert all(parent_of(pid) != process.pid for pid in pids)  # forked by the warm pool
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    deadline = time.monotonic() + 10
+    while running := [pid for pid in pids if alive(pid)]:
+        assert time.monotonic() < deadline, f"warm trials outlived the controller: {running}"
+        time.sleep(0.02)
+
+
+def parent_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
