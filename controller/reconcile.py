@@ -72,6 +72,34 @@ def best_trial(spec: ExperimentSpec, trials: Sequence[TrialRecord]) -> TrialReco
 
 
 def completion(spec: ExperimentSpec, trials: Sequence[TrialRecord]) -> Completion | None:
+    return _completion(spec, trials, _tally(trials))
+
+
+@dataclass(frozen=True)
+class _Tally:
+    active: list[str]  # names of the trials still pending or running
+    finished: int
+    failed: int  # counted against maxFailedTrialCount
+
+
+def _tally(trials: Sequence[TrialRecord]) -> _Tally:
+    """One pass over the trials (reconcile runs at every turn of the loop)."""
+    active: list[str] = []
+    finished = failed = 0
+    for trial in trials:
+        state = trial.state
+        if state.is_active:
+            active.append(trial.name)
+        else:
+            finished += 1
+            if state.is_failed:
+                failed += 1
+    return _Tally(active, finished, failed)
+
+
+def _completion(
+    spec: ExperimentSpec, trials: Sequence[TrialRecord], tally: _Tally
+) -> Completion | None:
     objective = spec.objective
     if objective is not None and objective.goal is not None:
         best = best_trial(spec, trials)
@@ -84,19 +112,12 @@ def completion(spec: ExperimentSpec, trials: Sequence[TrialRecord]) -> Completio
                 GOAL_REACHED,
                 "Experiment has succeeded because Objective goal has reached",
             )
-    failed = finished = 0
-    for trial in trials:
-        state = trial.state
-        if not state.is_active:
-            finished += 1
-            if state.is_failed:
-                failed += 1
     limit = spec.max_failed_trial_count
-    if limit is not None and failed != 0 and failed >= limit:
+    if limit is not None and tally.failed != 0 and tally.failed >= limit:
         return Completion(
             "Failed", FAILED, "Experiment has failed because max failed count has reached"
         )
-    if spec.max_trial_count is not None and finished >= spec.max_trial_count:
+    if spec.max_trial_count is not None and tally.finished >= spec.max_trial_count:
         return Completion(
             "Succeeded",
             MAX_TRIALS_REACHED,
@@ -114,8 +135,9 @@ def reconcile(
     """`suggestions_ended`: the algorithm has nothing more to suggest (a used-up grid).
     `capacity`: at most this many trials at once, whatever parallelTrialCount says (what
     the machine can bear)."""
-    active = [t.name for t in trials if t.state.is_active]
-    done = completion(spec, trials)
+    tally = _tally(trials)
+    active = tally.active
+    done = _completion(spec, trials, tally)
     if done is not None:
         return Decision(0, tuple(active), done)
     if suggestions_ended:
@@ -134,8 +156,7 @@ def reconcile(
     if spec.max_trial_count is None:
         room = parallel - len(active)
     else:
-        finished = len(trials) - len(active)
-        room = min(parallel, spec.max_trial_count - finished) - len(active)
+        room = min(parallel, spec.max_trial_count - tally.finished) - len(active)
     return Decision(max(room, 0), (), None)
 
 

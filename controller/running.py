@@ -142,10 +142,11 @@ def run_experiment(
                 if name not in stopping:
                     stopping.add(name)
                     executor.stop(name)
+            active = 0  # trials pending or running, counted in the same pass
             for index, trial in enumerate(record.trials):
                 if trial.state is TrialState.PENDING and record.completion is None:
                     record.trials[index] = launch.start(trial)
-            active = [t for t in record.trials if t.state.is_active]
+                active += trial.state.is_active
             if record.completion is not None and not active:
                 record.completion_time = clock()
                 save(force=True)
@@ -165,7 +166,7 @@ def run_experiment(
                     name = f"{experiment.name}-{len(record.trials) + 1:04d}"
                     trial = TrialRecord(name, suggestion.assignments, labels=suggestion.labels)
                     record.trials.append(launch.start(trial))
-                    active.append(record.trials[-1])
+                    active += 1
                 if starting:
                     save()
                 wanted_now = decision.start - len(starting) + lookahead - len(ready)
