@@ -64,9 +64,9 @@ def trial_processes(root: Path) -> list[int]:
     return found
 
 
-def start_controller(root: Path) -> subprocess.Popen[bytes]:
+def start_controller(root: Path, start: str = "--cold") -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [str(BIN / "hpo-controller"), "run", "--env", "dev", "--cold"],
+        [str(BIN / "hpo-controller"), "run", "--env", "dev", start],
         cwd=root,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -194,20 +194,9 @@ def test_what_a_trial_started_in_a_session_of_its_own_dies_with_the_controller(
     root = make_project({"spec/detaching.py": DETACHING_SPEC, "detach.py": DETACHING})
     render_and_commit(root)
     process = start_controller(root)
-    deadline = time.monotonic() + 60
-    while len(helpers := list(root.glob("helper-*.pid"))) < 2 or not all(
-        p.read_text() for p in helpers
-    ):
-        assert time.monotonic() < deadline and process.poll() is None
-        time.sleep(0.02)
-    pids = [int(p.read_text()) for p in helpers]
-    assert all(Path(f"/proc/{pid}").exists() for pid in pids)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
-    deadline = time.monotonic() + 10
-    while running := [pid for pid in pids if alive(pid)]:
-        assert time.monotonic() < deadline, f"helpers outlived the controller: {running}"
-        time.sleep(0.02)
+    pids = written_pids(root, "helper-*.pid", 2, process)
+    assert all(alive(pid) for pid in pids)
+    kill_and_expect_gone(process, pids)
 
 
 SLEEPER = """\
@@ -225,29 +214,33 @@ def test_warm_trials_die_with_a_killed_controller(make_project: ProjectFactory) 
     )
     root = make_project({"spec/detaching.py": spec, "sleeper.py": SLEEPER})
     render_and_commit(root)
-    process = subprocess.Popen(
-        [str(BIN / "hpo-controller"), "run", "--env", "dev", "--warm"],
-        cwd=root,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 60
-    while len(trials := list(root.glob("trial-*.pid"))) < 2 or not all(
-        p.read_text() for p in trials
-    ):
-        assert time.monotonic() < deadline and process.poll() is None
-        time.sleep(0.02)
-    pids = [int(p.read_text()) for p in trials]
+    process = start_controller(root, "--warm")
+    pids = written_pids(root, "trial-*.pid", 2, process)
     assert all(alive(pid) for pid in pids)
     assert all(parent_of(pid) != process.pid for pid in pids)  # forked by the warm pool
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
-    deadline = time.monotonic() + 10
-    while running := [pid for pid in pids if alive(pid)]:
-        assert time.monotonic() < deadline, f"warm trials outlived the controller: {running}"
-        time.sleep(0.02)
+    kill_and_expect_gone(process, pids)
 
 
 def parent_of(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def written_pids(
+    root: Path, pattern: str, count: int, process: subprocess.Popen[bytes]
+) -> list[int]:
+    """The pids that `count` files matching `pattern` hold, once the trials wrote them."""
+    deadline = time.monotonic() + 60
+    while len(files := list(root.glob(pattern))) < count or not all(f.read_text() for f in files):
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.02)
+    return [int(f.read_text()) for f in files]
+
+
+def kill_and_expect_gone(process: subprocess.Popen[bytes], pids: list[int]) -> None:
+    """SIGKILL the controller; these processes must be gone within 10 s."""
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    deadline = time.monotonic() + 10
+    while running := [pid for pid in pids if alive(pid)]:
+        assert time.monotonic() < deadline, f"outlived the controller: {running}"
+        time.sleep(0.02)
