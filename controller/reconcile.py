@@ -72,38 +72,65 @@ def best_trial(spec: ExperimentSpec, trials: Sequence[TrialRecord]) -> TrialReco
 
 
 def completion(spec: ExperimentSpec, trials: Sequence[TrialRecord]) -> Completion | None:
-    return _completion(spec, trials, _tally(trials))
+    return _completion(spec, Tally.of(spec, trials))
 
 
-@dataclass(frozen=True)
-class _Tally:
-    active: list[str]  # names of the trials still pending or running
-    finished: int
-    failed: int  # counted against maxFailedTrialCount
+class Tally:
+    """What reconcile reads of the trials: which are active, how many finished and failed,
+    and the best objective value so far. `of` counts a list of trials; a run loop keeps its
+    own up to date with `change` as each trial starts and ends, so that a turn of the loop
+    costs the same at the thousandth trial as at the first."""
+
+    def __init__(self, spec: ExperimentSpec):
+        self._reading = _objective_reading(spec) if spec.objective is not None else None
+        self._maximize = spec.objective is not None and spec.objective.type == "maximize"
+        self.active: dict[str, None] = {}  # names of trials pending or running, in order
+        self.finished = 0
+        self.failed = 0  # counted against maxFailedTrialCount
+        self.best: float | None = None  # the best objective value of a scored trial
+
+    @classmethod
+    def of(cls, spec: ExperimentSpec, trials: Sequence[TrialRecord]) -> Tally:
+        tally = cls(spec)
+        for trial in trials:
+            tally.change(None, trial)
+        return tally
+
+    def change(self, old: TrialRecord | None, new: TrialRecord) -> None:
+        """`new` takes the place of `old` (None: a trial added). A finished trial is final:
+        it never changes again within a run."""
+        state = new.state
+        if old is not None:
+            if not old.state.is_active:
+                raise ValueError(f"trial {old.name!r} has finished: it does not change")
+            if state.is_active:
+                return  # pending to running: still active, in its place
+            del self.active[old.name]
+        elif state.is_active:
+            self.active[new.name] = None
+            return
+        self.finished += 1
+        if state.is_failed:
+            self.failed += 1
+        if state.is_scored and self._reading is not None:
+            name, strategy = self._reading
+            summary = new.metric(name)
+            value = None if summary is None else summary.value(strategy)
+            if (
+                value is not None
+                and value == value
+                and (  # nan never counts
+                    self.best is None
+                    or (value > self.best if self._maximize else value < self.best)
+                )
+            ):
+                self.best = value
 
 
-def _tally(trials: Sequence[TrialRecord]) -> _Tally:
-    """One pass over the trials (reconcile runs at every turn of the loop)."""
-    active: list[str] = []
-    finished = failed = 0
-    for trial in trials:
-        state = trial.state
-        if state.is_active:
-            active.append(trial.name)
-        else:
-            finished += 1
-            if state.is_failed:
-                failed += 1
-    return _Tally(active, finished, failed)
-
-
-def _completion(
-    spec: ExperimentSpec, trials: Sequence[TrialRecord], tally: _Tally
-) -> Completion | None:
+def _completion(spec: ExperimentSpec, tally: Tally) -> Completion | None:
     objective = spec.objective
     if objective is not None and objective.goal is not None:
-        best = best_trial(spec, trials)
-        value = None if best is None else objective_value(spec, best)
+        value = tally.best
         if value is not None and (
             value >= objective.goal if objective.type == "maximize" else value <= objective.goal
         ):
@@ -128,16 +155,17 @@ def _completion(
 
 def reconcile(
     spec: ExperimentSpec,
-    trials: Sequence[TrialRecord],
+    trials: Sequence[TrialRecord] | Tally,
     suggestions_ended: bool = False,
     capacity: int | None = None,
 ) -> Decision:
-    """`suggestions_ended`: the algorithm has nothing more to suggest (a used-up grid).
+    """`trials`: the trial records, or a Tally of them kept up to date by the caller.
+    `suggestions_ended`: the algorithm has nothing more to suggest (a used-up grid).
     `capacity`: at most this many trials at once, whatever parallelTrialCount says (what
     the machine can bear)."""
-    tally = _tally(trials)
+    tally = trials if isinstance(trials, Tally) else Tally.of(spec, trials)
     active = tally.active
-    done = _completion(spec, trials, tally)
+    done = _completion(spec, tally)
     if done is not None:
         return Decision(0, tuple(active), done)
     if suggestions_ended:

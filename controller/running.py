@@ -20,7 +20,7 @@ from controller.errors import ControllerError
 from controller.local import TrialExecutor, TrialExit
 from controller.metrics import Collector, collector_for, summarize
 from controller.pbt import PARENT_LABEL
-from controller.reconcile import best_trial, objective_value, reconcile
+from controller.reconcile import Tally, best_trial, objective_value, reconcile
 from controller.records import ExperimentRecord, MetricSummary, TrialRecord, TrialState
 from controller.results import StatusWriter
 from controller.samplers import RESULT_INDEPENDENT, make_suggester
@@ -132,22 +132,42 @@ def run_experiment(
     # Algorithms that do not learn from results get their next suggestions computed
     # ahead, so a free slot is filled at once instead of after a round trip.
     lookahead = min(spec.parallel_trial_count or 1, capacity) if independent else 0
+    # The loop's own view of the trials, kept up to date as they start and end: no turn
+    # goes over every trial.
+    tally = Tally.of(spec, record.trials)
+    position = {trial.name: index for index, trial in enumerate(record.trials)}
+    reruns = [i for i, t in enumerate(record.trials) if t.state is TrialState.PENDING]
+    # Trials that ended since the last turn: the algorithm hears of them once their slots
+    # have been filled again, so that a trial that ends is replaced first of all.
+    unheard: list[TrialRecord] = []
+
+    def put(index: int, trial: TrialRecord) -> None:
+        tally.change(record.trials[index], trial)
+        record.trials[index] = trial
+
+    def hear() -> None:
+        """Tell the algorithm of the trials that ended since it last heard."""
+        for finished in unheard:
+            value = objective_value(spec, finished) if finished.state.is_scored else None
+            background.observe(finished.name, _suggestion(finished), value)
+        unheard.clear()
+
     save(force=True)
     try:
         while True:
-            decision = reconcile(spec, record.trials, ended and not ready, capacity)
+            decision = reconcile(spec, tally, ended and not ready, capacity)
             if decision.completion is not None and record.completion is None:
                 record.completion = decision.completion
             for name in decision.stop:
                 if name not in stopping:
                     stopping.add(name)
                     executor.stop(name)
-            active = 0  # trials pending or running, counted in the same pass
-            for index, trial in enumerate(record.trials):
-                if trial.state is TrialState.PENDING and record.completion is None:
-                    record.trials[index] = launch.start(trial)
-                active += trial.state.is_active
-            if record.completion is not None and not active:
+            for index in reruns:  # trials the controller was running when it died
+                trial = record.trials[index]
+                put(index, launch.start(trial) if record.completion is None else _unrun(trial))
+            reruns = []
+            if record.completion is not None and not tally.active:
+                hear()
                 record.completion_time = clock()
                 save(force=True)
                 return record
@@ -159,15 +179,25 @@ def run_experiment(
                 # again once a trial has finished, not in a busy loop until then.
                 starved = not new and not ended
                 pending = None
-            if record.completion is None:
+            if record.completion is not None:
+                if unheard:
+                    hear()
+                    save()
+            else:
                 starting = ready[: decision.start]
                 del ready[: decision.start]
                 for suggestion in starting:
                     name = f"{experiment.name}-{len(record.trials) + 1:04d}"
-                    trial = TrialRecord(name, suggestion.assignments, labels=suggestion.labels)
-                    record.trials.append(launch.start(trial))
-                    active += 1
-                if starting:
+                    trial = launch.start(
+                        TrialRecord(name, suggestion.assignments, labels=suggestion.labels)
+                    )
+                    position[name] = len(record.trials)
+                    record.trials.append(trial)
+                    tally.change(None, trial)
+                if unheard:
+                    hear()
+                    starved = False  # a result came in: the algorithm may have more now
+                if starting or unheard:
                     save()
                 wanted_now = decision.start - len(starting) + lookahead - len(ready)
                 if spec.max_trial_count is not None:  # never more than the budget holds
@@ -178,7 +208,7 @@ def run_experiment(
                     if pending.done():
                         continue  # computed inline: use them now
                     pending.add_done_callback(lambda _: executor.wake())
-            if not active and pending is None:
+            if not tally.active and pending is None:
                 if ended:
                     continue  # reconcile completes it with SuggestionEndReached
                 raise ControllerError(
@@ -199,7 +229,8 @@ def run_experiment(
                         stopping.add(name)
                         executor.stop(name)
                 continue
-            trial = next(t for t in record.trials if t.name == exited.trial)
+            index = position[exited.trial]
+            trial = record.trials[index]
             values, note = collector.collect(launch.logs[trial.name], launch.metrics[trial.name])
             finished = _finish(
                 trial,
@@ -212,13 +243,9 @@ def run_experiment(
             if note and not finished.message:
                 finished = replace(finished, message=note)
             finished = replace(finished, completion_time=clock())
-            record.replace_trial(finished)
-            counted = finished.state.is_scored
-            value = objective_value(spec, finished) if counted else None
-            background.observe(finished.name, _suggestion(finished), value)
-            starved = False
+            put(index, finished)
+            unheard.append(finished)
             log.info("%s", _describe(finished))
-            save()
     finally:
         background.close()
 
@@ -384,6 +411,14 @@ def _checkpoints(
         shutil.rmtree(volume)  # a fresh run: no checkpoints of an earlier one
     volume.mkdir(parents=True, exist_ok=True)
     return _CheckpointFolders(volume, settings.get("suggestion_trial_dir", "/"))
+
+
+def _unrun(trial: TrialRecord) -> TrialRecord:
+    """A trial that was to run again, when the experiment turns out complete already (what
+    it needed had happened just before the controller died)."""
+    return trial.with_state(
+        TrialState.KILLED, "TrialKilled", "not run again: the experiment had completed"
+    )
 
 
 def _early_stopping(experiment: Experiment) -> MedianStop | None:

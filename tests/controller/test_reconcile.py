@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+import math
 
-from controller.reconcile import GOAL_REACHED, MAX_TRIALS_REACHED, Decision, reconcile
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from controller.reconcile import GOAL_REACHED, MAX_TRIALS_REACHED, Decision, Tally, reconcile
 from controller.records import MetricSummary, TrialRecord, TrialState
 from generator.models import ExperimentSpec, MetricStrategy, ObjectiveSpec
 
@@ -96,3 +100,60 @@ def test_the_goal_comes_before_the_failure_limit() -> None:
     records = [*trials(F, F, F), best]
     decision = reconcile(spec(), records)
     assert decision.completion is not None and decision.completion.reason == GOAL_REACHED
+
+
+FINAL = [S, F, MU, TrialState.EARLY_STOPPED, TrialState.KILLED]
+
+
+@st.composite
+def lifecycles(draw: st.DrawFn) -> tuple[ExperimentSpec, list[tuple[int, TrialRecord]]]:
+    """A spec and a run's changes, in order: (index, the trial's new record); an index one
+    past the end adds a trial. Trials start pending or running and end once."""
+    chosen = spec(
+        max_trials=draw(st.none() | st.integers(1, 12)),
+        parallel=draw(st.integers(1, 4)),
+        max_failed=draw(st.none() | st.integers(0, 4)),
+    )
+    changes: list[tuple[int, TrialRecord]] = []
+    states: list[TrialState] = []
+    for _ in range(draw(st.integers(0, 30))):
+        open_ = [i for i, state in enumerate(states) if state.is_active]
+        if open_ and draw(st.booleans()):
+            index = draw(st.sampled_from(open_))
+            if states[index] is TrialState.PENDING and draw(st.booleans()):
+                state = R
+            else:
+                state = draw(st.sampled_from(FINAL))
+        else:
+            index, state = len(states), draw(st.sampled_from([TrialState.PENDING, R]))
+            states.append(state)
+        states[index] = state
+        value = draw(st.floats(0.0, 1.0) | st.just(math.nan))
+        metrics = (MetricSummary("accuracy", value, value, value),) if draw(st.booleans()) else ()
+        changes.append((index, TrialRecord(f"t{index}", (), state=state, metrics=metrics)))
+    return chosen, changes
+
+
+@given(lifecycles(), st.booleans())
+def test_a_tally_kept_up_to_date_decides_as_the_trials_do(
+    run: tuple[ExperimentSpec, list[tuple[int, TrialRecord]]], ended: bool
+) -> None:
+    chosen, changes = run
+    tally = Tally(chosen)
+    records: list[TrialRecord] = []
+    for index, trial in changes:
+        if index == len(records):
+            tally.change(None, trial)
+            records.append(trial)
+        else:
+            tally.change(records[index], trial)
+            records[index] = trial
+        assert reconcile(chosen, tally, ended, 3) == reconcile(chosen, records, ended, 3)
+
+
+def test_a_finished_trial_does_not_change() -> None:
+    tally = Tally(spec())
+    done = trials(S)[0]
+    tally.change(None, done)
+    with pytest.raises(ValueError, match="has finished"):
+        tally.change(done, done)
