@@ -165,7 +165,8 @@ class _Plain:
             if _TOKEN.fullmatch(value):
                 if _resolves_to_other_than_str(value):
                     return f"'{value}'"
-                if value[0] not in "-:+" and ":" not in value and not value.startswith("..."):
+                # a colon inside is plain (`sha256:...`); at the end it would start a key
+                if value[0] not in "-:+" and value[-1] != ":" and not value.startswith("..."):
                     return value
             raise _Unsure
         if value is None:

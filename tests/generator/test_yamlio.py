@@ -25,6 +25,7 @@ scalars = st.one_of(
     st.sampled_from(["0o17", "1_000", "2026-11-23T06:23:24Z", ".5", "-1", "1e3", "Yes", "a b"]),
     st.sampled_from([".", "..", "...", "....x", ".hpo/x.log", ".inf", ".NaN", "./a", "-", "-a"]),
     st.sampled_from(["a:b", "1:20", "+1", "+x", "_", "a/b", "/tmp/x", "a.b", "x-", "1.", "1e"]),
+    st.sampled_from(["sha256:0f9a", "a::b", "a:", "a:b:", "12:30:00", "1:2.5", "x:-1", "a:.b"]),
 )
 values = st.recursive(
     scalars,
@@ -91,3 +92,5 @@ def test_a_status_document_takes_the_fast_way() -> None:
     }
     own = yamlio._Plain().document({"trials": [trial]})
     assert own == written_by_ruamel({"trials": [trial]})
+    head = {"experiment": "mnist", "specDigest": "sha256:83a9a28f7da36d92ec4711677", "trials": 1}
+    assert yamlio._Plain().document(head) == written_by_ruamel(head)
