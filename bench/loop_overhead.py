@@ -6,17 +6,23 @@ same run: the same 200 processes run back to back, two at a time, by a bare scri
 
 Each round runs the controller between two runs of the floor and divides by their mean;
 the figures are the medians of the rounds' ratios.
+
+Both run under an interpreter set up as an installed hpo-gen has it: a virtual environment
+that imports hpo-gen's packages from this checkout by a plain path entry. An editable
+install (`make venv`) starts every Python process through its import finder, ~20 ms more
+per process here, which would inflate the floor and flatter the controller.
 """
 
 from __future__ import annotations
 
 import argparse
 import compileall
-import importlib
+import os
 import resource
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -26,7 +32,10 @@ from statistics import median
 
 from generator import yamlio
 
-BIN = Path(sys.executable).parent
+PROJECT = Path(__file__).resolve().parent.parent
+# Floor and controller alike: no variable of the calling shell that changes how Python
+# starts (PYTHONPATH, a start-up file).
+ENVIRONMENT = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONSTARTUP")}
 CODE = "print('accuracy=0.5')"
 SPEC = """\
 from generator import SearchSpace, container, double, environment, experiment, job, maximize
@@ -46,7 +55,41 @@ trivial = experiment(
 """
 
 
-def controller_seconds(trials: int) -> tuple[float, float, float]:
+def installed_interpreter(folder: Path) -> Path:
+    """A virtual environment (no pip) whose interpreter imports hpo-gen from this checkout
+    and its dependencies from this one's site-packages, through a `.pth` file of plain
+    paths, as a `pip install .` would find them; with kubectl and `hpo-controller`
+    beside it. Returns its python."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True)
+    python = folder / "bin" / "python"
+    purelib = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    ours = sysconfig.get_path("purelib")
+    Path(purelib, "hpo_gen_bench.pth").write_text(f"{PROJECT}\n{ours}\n")
+    script = folder / "bin" / "hpo-controller"
+    script.write_text(
+        f"#!{python}\nimport sys\nfrom controller.cli import main\nsys.exit(main())\n"
+    )
+    script.chmod(0o755)
+    (folder / "bin" / "kubectl").symlink_to(Path(sys.executable).parent / "kubectl")
+    return python
+
+
+def start_seconds(python: Path) -> float:
+    """The interpreter's own start: `python -c pass`, the fastest of 20."""
+    best = float("inf")
+    for _ in range(20):
+        started = time.perf_counter()
+        subprocess.run([str(python), "-c", "pass"], check=True)
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def controller_seconds(python: Path, trials: int) -> tuple[float, float, float]:
     """The whole `hpo-controller run`, its run loop alone (from the experiment's startTime
     to its completionTime as the controller recorded them in the status), and the CPU
     time of the command with everything it started (trials, kustomize, git)."""
@@ -56,15 +99,17 @@ def controller_seconds(trials: int) -> tuple[float, float, float]:
     (root / "spec" / "trivial.py").write_text(SPEC.format(trials=trials, code=CODE))
     git = ["git", "-C", str(root)]
     subprocess.run([*git, "init", "--quiet"], check=True)
-    subprocess.run([str(BIN / "hpo-gen"), "render"], cwd=root, check=True, capture_output=True)
+    render = [sys.executable, "-c", "from generator.cli import main; main()", "render"]
+    subprocess.run(render, cwd=root, check=True, capture_output=True)
     subprocess.run([*git, "add", "--all"], check=True)
     identity = ["-c", "user.name=bench", "-c", "user.email=bench@localhost"]
     subprocess.run([*git, *identity, "commit", "--quiet", "-m", "bench"], check=True)
     cpu = children_cpu()
     started = time.perf_counter()
     result = subprocess.run(
-        [str(BIN / "hpo-controller"), "run", "--env", "dev", "--cold"],
+        [str(python.parent / "hpo-controller"), "run", "--env", "dev", "--cold"],
         cwd=root,
+        env=ENVIRONMENT,
         capture_output=True,
         text=True,
         check=False,
@@ -89,12 +134,15 @@ def seconds(stamp: str) -> float:
     return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
 
 
-def floor_seconds(trials: int) -> tuple[float, float]:
+def floor_seconds(python: Path, trials: int) -> tuple[float, float]:
     """Wall and CPU time of the bare script's 200 processes."""
 
     def one(index: int) -> None:
         subprocess.run(
-            [sys.executable, "-c", CODE, f"--x={index / trials}"], capture_output=True, check=True
+            [str(python), "-c", CODE, f"--x={index / trials}"],
+            capture_output=True,
+            check=True,
+            env=ENVIRONMENT,
         )
 
     cpu = children_cpu()
@@ -113,12 +161,18 @@ def main() -> None:
     # As installed (pip, the image), hpo-gen's modules have their bytecode compiled; a
     # checkout run with PYTHONDONTWRITEBYTECODE would compile them at every start.
     for package in ("generator", "controller", "trainers"):
-        compileall.compile_dir(Path(importlib.import_module(package).__path__[0]), quiet=1)
+        compileall.compile_dir(PROJECT / package, quiet=1)
+    with tempfile.TemporaryDirectory(prefix="bench-python-") as folder:
+        python = installed_interpreter(Path(folder))
+        rounds(python, trials, options.rounds)
+
+
+def rounds(python: Path, trials: int, count: int) -> None:
     floors, controllers, loops, added = [], [], [], []
-    floor, floor_cpu = floor_seconds(trials)
-    for _ in range(options.rounds):
-        whole, loop, cpu = controller_seconds(trials)
-        after, after_cpu = floor_seconds(trials)
+    floor, floor_cpu = floor_seconds(python, trials)
+    for _ in range(count):
+        whole, loop, cpu = controller_seconds(python, trials)
+        after, after_cpu = floor_seconds(python, trials)
         # The floor of a round: the mean of the floors measured just before and just after
         # the controller, so that a machine whose speed drifts skews neither side.
         floors.append((floor + after) / 2)
@@ -127,9 +181,10 @@ def main() -> None:
         added.append(cpu - (floor_cpu + after_cpu) / 2)
         floor, floor_cpu = after, after_cpu
     print(
-        f"{trials} trials of python -c {CODE!r}, 2 at a time; medians of {options.rounds} "
+        f"{trials} trials of python -c {CODE!r}, 2 at a time; medians of {count} "
         "rounds (each against the floors measured just before and after it)"
     )
+    print(f"the interpreter's own start (python -c pass): {start_seconds(python) * 1000:.0f} ms")
     print(f"floor (bare script): {median(floors):.2f} s")
     print(
         f"hpo-controller run: {median(controllers):.2f}x the floor, "
