@@ -127,8 +127,10 @@ class LocalExecutor:
         self._grace = grace_seconds
         self._warm = warm
         # What every trial inherits: this process's environment when the executor began
-        # (read once; os.environ costs a decode per variable on every read).
+        # (read once; os.environ costs a decode per variable on every read), and encoded
+        # once for cold starts (Popen would encode every variable of it for every trial).
         self._environment = dict(os.environ)
+        self._encoded: dict[bytes, bytes] = {}
         self._processes: dict[str, Process] = {}
         self._expired: set[str] = set()
         self._lock = threading.Lock()
@@ -156,9 +158,7 @@ class LocalExecutor:
         if self._watchdog is None and Watchdog.supported():
             self._watchdog = Watchdog.start()
             self._environment[MARK] = self._watchdog.token
-        env = {**self._environment, **dict(command.env)}
-        env["KATIB_TRIAL_NAME"] = trial
-        env.setdefault("PYTHONUNBUFFERED", "1")
+            self._encoded = {}  # encoded again, with the mark
         cwd = self._workdir
         if command.working_dir and Path(command.working_dir).is_dir():
             cwd = Path(command.working_dir)
@@ -168,6 +168,8 @@ class LocalExecutor:
         process: Process
         if self._warm is not None and module is not None:
             log_path.write_bytes(b"")  # the warm child appends to it
+            env = {**self._environment, **dict(command.env), "KATIB_TRIAL_NAME": trial}
+            env.setdefault("PYTHONUNBUFFERED", "1")
             process = self._warm.spawn(module, argv[3:], env, cwd, log_path)
         else:
             with open(log_path, "wb") as log:
@@ -178,7 +180,7 @@ class LocalExecutor:
                         stdout=log,
                         stderr=subprocess.STDOUT,
                         cwd=cwd,
-                        env=env,
+                        env=self._encoded_environment(trial, command.env),
                         start_new_session=True,  # its own process group, stopped as one
                     )
                 except OSError as err:
@@ -198,6 +200,20 @@ class LocalExecutor:
             timer.daemon = True
             timer.start()
         return log_path
+
+    def _encoded_environment(
+        self, trial: str, extra: tuple[tuple[str, str], ...]
+    ) -> dict[bytes, bytes]:
+        """The trial's environment as bytes: what it inherits, then the template's env,
+        then KATIB_TRIAL_NAME; PYTHONUNBUFFERED=1 unless set."""
+        if not self._encoded:
+            self._encoded = {os.fsencode(k): os.fsencode(v) for k, v in self._environment.items()}
+        env = self._encoded.copy()
+        for name, value in extra:
+            env[os.fsencode(name)] = os.fsencode(value)
+        env[b"KATIB_TRIAL_NAME"] = os.fsencode(trial)
+        env.setdefault(b"PYTHONUNBUFFERED", b"1")
+        return env
 
     def _make_log_dir(self) -> None:
         if not self._log_dir_made:

@@ -31,6 +31,9 @@ elif mode == "raise":
 elif mode == "identity":
     print(__name__, sys.argv[1:], os.getcwd() == sys.path[0], os.environ.get("PROBE"))
     print(sys.stdin.read() == "", os.getpgrp() == os.getpid())
+elif mode == "environment":
+    names = ("PROBE", "INHERITED", "KATIB_TRIAL_NAME", "PYTHONUNBUFFERED")
+    print(*(os.environ.get(name) for name in names), "HPO_CONTROLLER_RUN" in os.environ)
 elif mode == "taint":
     print(hasattr(json, "tainted"))
     json.tainted = True
@@ -104,6 +107,17 @@ def test_only_python_dash_m_commands_start_warm() -> None:
     assert warm_module(["python", "-u", "-m", "x"]) is None
     assert warm_module(["bash", "-m", "x"]) is None
     assert "torch" in DEFAULT_PRELOAD and "sklearn" in DEFAULT_PRELOAD
+
+
+def test_a_trial_gets_the_controllers_environment_then_the_templates(
+    workdir: Path, pool: WarmPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("INHERITED", "from-the-controller")
+    monkeypatch.setenv("PROBE", "overridden by the template")
+    monkeypatch.delenv("PYTHONUNBUFFERED", raising=False)
+    (warm, warm_log), (cold, cold_log) = both(workdir, pool, "environment")
+    assert warm.exit_code == cold.exit_code == 0
+    assert warm_log == cold_log == "yes from-the-controller trial 1 True\n"
 
 
 @pytest.mark.parametrize(
