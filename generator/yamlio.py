@@ -184,8 +184,17 @@ class _Plain:
         raise _Unsure
 
 
+# Decimals and UTC times, a status file's most common tokens: YAML reads them as a float
+# and a timestamp (the tests hold this to the resolver), known without asking it.
+_DECIMAL_OR_TIME = re.compile(
+    r"[-+]?[0-9]+\.[0-9]+|[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?Z"
+)
+
+
 def _resolves_to_other_than_str(text: str) -> bool:
     """Whether YAML, read back, would take this plain text for a number, a time..."""
+    if _DECIMAL_OR_TIME.fullmatch(text):
+        return True
     tag = _writer(True).resolver.resolve(ScalarNode, text, (True, False))
     return str(tag) != "tag:yaml.org,2002:str"
 

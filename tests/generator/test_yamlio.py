@@ -94,3 +94,9 @@ def test_a_status_document_takes_the_fast_way() -> None:
     assert own == written_by_ruamel({"trials": [trial]})
     head = {"experiment": "mnist", "specDigest": "sha256:83a9a28f7da36d92ec4711677", "trials": 1}
     assert yamlio._Plain().document(head) == written_by_ruamel(head)
+
+
+@given(st.from_regex(yamlio._DECIMAL_OR_TIME, fullmatch=True))
+def test_what_the_writer_takes_for_numbers_and_times_the_resolver_does_too(text: str) -> None:
+    tag = yamlio._writer(True).resolver.resolve(yamlio.ScalarNode, text, (True, False))
+    assert str(tag) != "tag:yaml.org,2002:str"
