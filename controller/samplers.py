@@ -16,7 +16,7 @@ from controller.errors import ControllerError
 from controller.grid import GridSuggester
 from controller.hyperband import HyperbandSuggester
 from controller.pbt import PbtSuggester
-from controller.suggestion import OptunaSuggester, Suggester, TrialSuggester
+from controller.suggestion import OptunaSuggester, RandomDraws, Suggester, TrialSuggester
 from generator.models import AlgorithmSpec, ParameterSpec
 
 Settings = dict[str, str]
@@ -149,4 +149,6 @@ def make_suggester(
         # tests the behaviour it relies on.
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         sampler = factory(settings, parameters)
+    if isinstance(sampler, optuna.samplers.RandomSampler):
+        return RandomDraws(sampler, parameters, goal)
     return OptunaSuggester(sampler, parameters, goal)

@@ -222,16 +222,24 @@ class OptunaSuggester:
         # the points it has already given, then it continues as if never interrupted.
         attempts = MAX_ASKS + (len(self._seen) if self._size is None else 0)
         for _ in range(attempts):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                trial = self._study.ask(self._space)
-            assignments = tuple((name, wire(trial.params[name])) for name in self._space)
+            assignments, number = self._draw()
             if assignments not in self._seen:
                 self._seen.add(assignments)
-                self._open[assignments] = trial.number
+                self._open[assignments] = number
                 return assignments
-            self._study.tell(trial.number, state=OptunaState.FAIL)  # a repeat: not run
+            self._drop(number)
         return None
+
+    def _draw(self) -> tuple[Assignments, int]:
+        """One point from the sampler, with its trial number in the study."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            trial = self._study.ask(self._space)
+        return tuple((name, wire(trial.params[name])) for name in self._space), trial.number
+
+    def _drop(self, number: int) -> None:
+        """A point drawn again: not run."""
+        self._study.tell(number, state=OptunaState.FAIL)
 
     def reserve(self, assignments: Assignments) -> None:
         self._seen.add(assignments)
@@ -260,3 +268,39 @@ class OptunaSuggester:
                 )
             )
             self._seen.add(assignments)
+
+
+class RandomDraws(OptunaSuggester):
+    """random: optuna's RandomSampler asked for each parameter's value directly, in the
+    order a study's ask would ask it, so the points are the same, seed for seed, without
+    the study's bookkeeping of trials, which random never reads (asking and telling the
+    study cost several times the draw itself)."""
+
+    def __init__(
+        self,
+        sampler: optuna.samplers.RandomSampler,
+        parameters: Sequence[ParameterSpec],
+        goal: str,
+    ):
+        super().__init__(sampler, parameters, goal)
+        self._sampler = sampler
+        # What the sampler is handed as the trial being sampled; random reads nothing of it.
+        self._trial = optuna.trial.create_trial(state=OptunaState.RUNNING)
+
+    def _draw(self) -> tuple[Assignments, int]:
+        study, trial = self._study, self._trial
+        values = (
+            (name, self._sampler.sample_independent(study, trial, name, distribution))
+            for name, distribution in self._space.items()
+        )
+        return tuple((name, wire(value)) for name, value in values), -1
+
+    def _drop(self, number: int) -> None:
+        pass
+
+    def observe(self, assignments: Assignments, value: float | None) -> None:
+        self._open.pop(assignments, None)
+        self._seen.add(assignments)
+
+    def restore(self, history: Sequence[tuple[Assignments, float | None]]) -> None:
+        self._seen.update(assignments for assignments, _ in history)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 
+import optuna
 import pytest
 
 from controller.grid import grid_values
@@ -138,3 +139,22 @@ def test_a_rebuilt_seeded_suggester_continues_its_sequence(name: str) -> None:
     rebuilt = make_suggester(algorithm(name), MIXED, "maximize")
     rebuilt.restore([(a, objective(a)) for a in whole[:80]])
     assert rebuilt.suggest(10) == whole[80:]
+
+
+@pytest.mark.parametrize("seed", [0, 7, 12345])
+def test_random_draws_the_points_a_study_would_ask(seed: int) -> None:
+    """random asks optuna's RandomSampler directly, without a study's trial bookkeeping:
+    the points are those that the study's ask and tell would give, in order."""
+    from controller.suggestion import OptunaSuggester, RandomDraws, distributions
+
+    sampler = optuna.samplers.RandomSampler(seed=seed)
+    through_study = OptunaSuggester(sampler, MIXED, "maximize")
+    direct = make_suggester(algorithm("random", seed), MIXED, "maximize")
+    assert isinstance(direct, RandomDraws)
+    for batch in (1, 3, 1, 5, 2):
+        expected, got = through_study.suggest(batch), direct.suggest(batch)
+        assert got == expected
+        for assignments in got:
+            through_study.observe(assignments, objective(assignments))
+            direct.observe(assignments, objective(assignments))
+    assert len(distributions(MIXED)) == 5  # every kind of parameter drawn
