@@ -2,7 +2,7 @@
 (`python -c "print('accuracy=0.5')"`) at parallelism 2, against the floor measured in the
 same run: the same 200 processes run back to back, two at a time, by a bare script.
 
-    python bench/loop_overhead.py [--trials 200] [--rounds 3]
+    python bench/loop_overhead.py [--trials 200] [--rounds 3] [--instructions]
 
 Each round runs the controller between two runs of the floor and divides by their mean;
 the figures are the medians of the rounds' ratios.
@@ -89,10 +89,8 @@ def start_seconds(python: Path) -> float:
     return best
 
 
-def controller_seconds(python: Path, trials: int) -> tuple[float, float, float]:
-    """The whole `hpo-controller run`, its run loop alone (from the experiment's startTime
-    to its completionTime as the controller recorded them in the status), and the CPU
-    time of the command with everything it started (trials, kustomize, git)."""
+def project(trials: int) -> Path:
+    """A fresh repository with the trivial experiment rendered and committed."""
     root = Path(tempfile.mkdtemp(prefix="bench-loop-"))
     (root / "spec").mkdir()
     (root / "spec" / "__init__.py").write_text("")
@@ -104,6 +102,59 @@ def controller_seconds(python: Path, trials: int) -> tuple[float, float, float]:
     subprocess.run([*git, "add", "--all"], check=True)
     identity = ["-c", "user.name=bench", "-c", "user.email=bench@localhost"]
     subprocess.run([*git, *identity, "commit", "--quiet", "-m", "bench"], check=True)
+    return root
+
+
+# The run loop of the trivial experiment in one process, status rewrites only where the
+# loop forces them (start and end): what it executes then does not depend on how fast
+# the machine is (valgrind runs it some fifty times slower).
+LOOP_ALONE = """\
+from pathlib import Path
+import controller.running as running
+from controller.gitrepo import GitRepo
+from controller.local import LocalExecutor
+from controller.overlay import read_overlay
+from controller.statusfile import GitStatusSink
+running.SAVE_INTERVAL = 1e6
+root = Path.cwd()
+experiment = read_overlay(root / "overlays" / "dev", "dev").experiments[0]
+executor = LocalExecutor(root, root / ".hpo" / "logs")
+sink = GitStatusSink(GitRepo(root), "dev")
+running.run_experiment(experiment, environment="dev", executor=executor, sink=sink)
+executor.shutdown()
+"""
+
+
+def loop_instructions(python: Path, trials: int) -> float | None:
+    """Instructions the run loop executes per trial, counted by valgrind's callgrind: the
+    difference between runs of 20 and 20 + `trials` trials, so that start-up cancels out.
+    Unlike the wall time, the count hardly moves with the machine's speed or load. None
+    without valgrind."""
+    if shutil.which("valgrind") is None:
+        return None
+    counts = []
+    for size in (20, 20 + trials):
+        root = project(size)
+        callgrind = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
+        result = subprocess.run(
+            [*callgrind, str(python), "-c", LOOP_ALONE],
+            cwd=root,
+            env=ENVIRONMENT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        shutil.rmtree(root)
+        collected = [line for line in result.stderr.splitlines() if "Collected :" in line]
+        counts.append(int(collected[-1].rsplit(":", 1)[1]))
+    return (counts[1] - counts[0]) / trials
+
+
+def controller_seconds(python: Path, trials: int) -> tuple[float, float, float]:
+    """The whole `hpo-controller run`, its run loop alone (from the experiment's startTime
+    to its completionTime as the controller recorded them in the status), and the CPU
+    time of the command with everything it started (trials, kustomize, git)."""
+    root = project(trials)
     cpu = children_cpu()
     started = time.perf_counter()
     result = subprocess.run(
@@ -156,6 +207,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--trials", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="also count the run loop's instructions per trial (valgrind; minutes)",
+    )
     options = parser.parse_args()
     trials = options.trials
     # As installed (pip, the image), hpo-gen's modules have their bytecode compiled; a
@@ -165,6 +221,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-python-") as folder:
         python = installed_interpreter(Path(folder))
         rounds(python, trials, options.rounds)
+        if options.instructions:
+            count = loop_instructions(python, trials)
+            shown = "valgrind not found" if count is None else f"{count / 1e6:.2f} M"
+            print(f"run loop instructions per trial (callgrind): {shown}")
 
 
 def rounds(python: Path, trials: int, count: int) -> None:
