@@ -4,10 +4,10 @@ Algorithms are an explicit name -> factory table, by Katib's names.
 
 Every algorithm here is one long-lived optuna study per experiment, driven by ask/tell;
 the sampler decides the algorithm (`controller.samplers`). random asks its sampler
-directly (`RandomDraws`): the same points, without the study's bookkeeping. Unlike Katib's services,
-suggestions are distinct from every trial suggested before (Katib's tpe repeats points
-within a batch), and a finite space that is used up ends the suggestions instead of
-repeating points."""
+directly (`RandomDraws`): the same points, without the study's bookkeeping. Unlike
+Katib's services, suggestions are distinct from every trial suggested before (Katib's tpe
+repeats points within a batch), and a finite space that is used up ends the suggestions
+instead of repeating points."""
 
 from __future__ import annotations
 
