@@ -71,10 +71,6 @@ def best_trial(spec: ExperimentSpec, trials: Sequence[TrialRecord]) -> TrialReco
     return best
 
 
-def completion(spec: ExperimentSpec, trials: Sequence[TrialRecord]) -> Completion | None:
-    return _completion(spec, Tally.of(spec, trials))
-
-
 class Tally:
     """What reconcile reads of the trials: which are active, how many finished and failed,
     and the best objective value so far. `of` counts a list of trials; a run loop keeps its

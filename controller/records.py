@@ -95,7 +95,3 @@ class ExperimentRecord:
     start_time: str | None = None
     completion_time: str | None = None
     completion: Completion | None = None
-
-    def replace_trial(self, trial: TrialRecord) -> None:
-        index = next(i for i, t in enumerate(self.trials) if t.name == trial.name)
-        self.trials[index] = trial

@@ -100,7 +100,7 @@ def test_the_incremental_status_writer_writes_what_the_whole_dump_writes() -> No
     for trial in record.trials:  # trials appear running, then finish, one at a time
         full.trials.append(replace(trial, state=TrialState.RUNNING, metrics=()))
         assert writer(full) == status_file(spec, full, "dev")
-        full.replace_trial(replace(trial, labels=(("k", "v: with colon"),)))
+        full.trials[-1] = replace(trial, labels=(("k", "v: with colon"),))
         assert writer(full) == status_file(spec, full, "dev")
     full.completion = record.completion
     assert writer(full) == status_file(spec, full, "dev")
