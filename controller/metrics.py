@@ -109,13 +109,19 @@ class Collector:
     wanted: tuple[str, ...]
     path: str | None = None  # the File collector's path in the container
 
-    def collect(self, output: Path, metrics_file: Path) -> tuple[dict[str, list[float]], str]:
-        """The values, and a note for the trial record when lines were skipped."""
+    def collect(
+        self, output: Path, metrics_file: Path | None
+    ) -> tuple[dict[str, list[float]], str]:
+        """The values, and a note for the trial record when lines were skipped. StdOut reads
+        the trial's output; the others its metrics file (or event folder)."""
+        if self.kind == "StdOut":
+            return parse_lines(_lines(output), self.wanted, self.filters), ""
+        if metrics_file is None:
+            raise ValueError(f"the {self.kind} collector reads a metrics file: none given")
         if self.kind == "TensorFlowEvent":
             return tfevents.read_folder(metrics_file, list(self.wanted)), ""
-        source = output if self.kind == "StdOut" else metrics_file
-        lines = _lines(source)
-        if self.kind == "StdOut" or (self.kind == "File" and self.file_format == "TEXT"):
+        lines = _lines(metrics_file)
+        if self.kind == "File" and self.file_format == "TEXT":
             return parse_lines(lines, self.wanted, self.filters), ""
         values, skipped = parse_json_lines(lines, self.wanted)
         note = f"{skipped} metrics lines were not JSON objects and were skipped" if skipped else ""

@@ -324,7 +324,7 @@ class _Launcher:
         self.sink, self.config_maps, self.clock = sink, config_maps, clock
         self.collector = collector
         self.logs: dict[str, Path] = {}
-        self.metrics: dict[str, Path] = {}
+        self.metrics: dict[str, Path | None] = {}
         self.checkpoints: _CheckpointFolders | None = None
         self.folders: dict[Path, str] = {}
 
@@ -334,8 +334,11 @@ class _Launcher:
         namespace = self.record.namespace or "default"
         values = trial_values(template, dict(trial.assignments), trial.name, namespace)
         manifest = trial_manifest(self.experiment, values, self.config_maps)
-        metrics_file = self.executor.trial_file(trial.name, ".metrics")
-        command = self._local(primary_command(self.experiment, manifest), metrics_file)
+        command = primary_command(self.experiment, manifest)
+        metrics_file = None  # StdOut: the metrics are in the trial's output
+        if self.collector.kind != "StdOut":
+            metrics_file = self.executor.trial_file(trial.name, ".metrics")
+            command = self._local(command, metrics_file)
         if self.checkpoints is not None:
             command = self.checkpoints.mount(trial, command)
         log_path = self.executor.start(trial.name, command)

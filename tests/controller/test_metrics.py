@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from controller.metrics import compile_filters, parse_lines, summarize
+from controller.metrics import Collector, compile_filters, parse_lines, summarize
 from trainers.metricline import format_metrics, format_value
 
 DEFAULT = compile_filters(None)
@@ -56,3 +58,14 @@ def test_what_trainers_print_the_collector_reads_back(values: dict[str, float]) 
     for name, value in values.items():
         assert parsed[name] == [float(format_value(value))]
         assert math.isclose(parsed[name][0], value, rel_tol=1e-5, abs_tol=1e-300)
+
+
+def test_stdout_reads_the_output_and_a_file_collector_needs_its_file(tmp_path: Path) -> None:
+    output = tmp_path / "trial.log"
+    output.write_text("loss=0.5\naccuracy=0.75\n")
+    stdout = Collector("StdOut", "TEXT", tuple(DEFAULT), ("accuracy",))
+    assert stdout.collect(output, None) == ({"accuracy": [0.75]}, "")
+    text_file = Collector("File", "TEXT", tuple(DEFAULT), ("accuracy",), path="/m.log")
+    with pytest.raises(ValueError, match="reads a metrics file"):
+        text_file.collect(output, None)
+    assert text_file.collect(output, output) == ({"accuracy": [0.75]}, "")
