@@ -8,10 +8,12 @@ import shutil
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
+
+from controller.suggestion import Assignments, Suggester
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -94,3 +96,27 @@ def make_project(tmp_path: Path) -> ProjectFactory:
         return root
 
     return factory
+
+
+class ForwardingSuggester:
+    """A suggester that hands every call to a real one: tests subclass it to watch or slow
+    one call."""
+
+    def __init__(self, inner: Suggester):
+        self.inner = inner
+
+    @property
+    def exhausted(self) -> bool:
+        return self.inner.exhausted
+
+    def suggest(self, count: int) -> list[Assignments]:
+        return self.inner.suggest(count)
+
+    def observe(self, assignments: Assignments, value: float | None) -> None:
+        self.inner.observe(assignments, value)
+
+    def restore(self, history: Sequence[tuple[Assignments, float | None]]) -> None:
+        self.inner.restore(history)
+
+    def reserve(self, assignments: Assignments) -> None:
+        self.inner.reserve(assignments)

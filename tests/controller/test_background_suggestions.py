@@ -30,36 +30,24 @@ from generator import (
 )
 from generator.defaults import with_defaults
 from generator.models import AlgorithmSpec, ParameterSpec
-from tests.conftest import ProjectFactory
+from tests.conftest import ForwardingSuggester, ProjectFactory
 
 TRAIN = "import sys, time; time.sleep(0.3); print('accuracy=0.5')"
 
 
-class SlowAfterFirst:
+class SlowAfterFirst(ForwardingSuggester):
     """A real tpe suggester whose every suggestion after the first takes 1.5 s, the way a
     Gaussian process refit can."""
 
     def __init__(self, inner: Suggester):
-        self.inner, self.calls = inner, 0
-
-    @property
-    def exhausted(self) -> bool:
-        return self.inner.exhausted
+        super().__init__(inner)
+        self.calls = 0
 
     def suggest(self, count: int) -> list[Assignments]:
         self.calls += 1
         if self.calls > 1:
             time.sleep(1.5)
         return self.inner.suggest(count)
-
-    def observe(self, assignments: Assignments, value: float | None) -> None:
-        self.inner.observe(assignments, value)
-
-    def restore(self, history: Sequence[tuple[Assignments, float | None]]) -> None:
-        self.inner.restore(history)
-
-    def reserve(self, assignments: Assignments) -> None:
-        self.inner.reserve(assignments)
 
 
 def slow_factory(spec: AlgorithmSpec, parameters: Sequence[ParameterSpec], goal: str) -> Suggester:

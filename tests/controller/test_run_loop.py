@@ -19,7 +19,7 @@ from controller.trialspec import Command
 from generator import SearchSpace, container, double, experiment, job, maximize, random_search
 from generator.defaults import with_defaults
 from generator.models import AlgorithmSpec, Experiment, ParameterSpec
-from tests.conftest import ProjectFactory
+from tests.conftest import ForwardingSuggester, ProjectFactory
 
 
 def trivial(max_trials: int, parallel: int, goal: float | None = None) -> Experiment:
@@ -61,26 +61,14 @@ class JournalExecutor(LocalExecutor):
         return super().start(trial, command)
 
 
-class JournalSuggester:
+class JournalSuggester(ForwardingSuggester):
     def __init__(self, inner: Suggester, journal: Journal):
-        self.inner, self.journal = inner, journal
-
-    @property
-    def exhausted(self) -> bool:
-        return self.inner.exhausted
-
-    def suggest(self, count: int) -> list[Assignments]:
-        return self.inner.suggest(count)
+        super().__init__(inner)
+        self.journal = journal
 
     def observe(self, assignments: Assignments, value: float | None) -> None:
         self.journal.events.append(f"observe {assignments}")
         self.inner.observe(assignments, value)
-
-    def restore(self, history: Sequence[tuple[Assignments, float | None]]) -> None:
-        self.inner.restore(history)
-
-    def reserve(self, assignments: Assignments) -> None:
-        self.inner.reserve(assignments)
 
 
 def test_an_ended_trial_is_replaced_before_the_algorithm_hears_of_it(
