@@ -6,6 +6,11 @@ other: SIGTERM, then SIGKILL. Should the controller die before it can stop them,
 watchdog process kills its cold trials (`controller.watchdog`); warm ones die with the
 interpreter they were forked from, which dies with the controller.
 
+A trial whose working directory is the controller's own is started with posix_spawn (one
+clone-and-exec, its log opened by the child), any other with subprocess; both give the
+trial the same stdin (/dev/null), output, session, environment, signal dispositions and
+descriptors (0, 1 and 2 only).
+
 Locally, a command starting with `python` or `python3` runs under the controller's own
 interpreter, so trials see the packages installed beside hpo-controller; with a warm pool,
 `python -m MODULE` trials are forked from an interpreter that has the heavy modules
@@ -14,6 +19,7 @@ imported already (`controller.warmstart`)."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import math
 import os
 import secrets
@@ -101,14 +107,59 @@ class Machine:
 
 
 class Process(Protocol):
-    """What the executor needs of a running trial: a subprocess.Popen or a WarmProcess."""
+    """What the executor needs of a running trial: a SpawnedProcess, a subprocess.Popen or a
+    WarmProcess."""
 
     @property
     def pid(self) -> int: ...
 
     def poll(self) -> int | None: ...
 
-    def wait(self, timeout: float | None = None) -> int: ...
+    def wait(self) -> int: ...
+
+
+# What a trial starts with, however it is started: subprocess's defaults (restore_signals,
+# close_fds) made explicit for posix_spawn. Python ignores these two signals in itself;
+# a trial gets their default actions back.
+RESTORED_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGPIPE", "SIGXFZ", "SIGXFSZ") if hasattr(signal, name)
+)
+LOG_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+
+
+class SpawnedProcess:
+    """A trial started by posix_spawn, waited for by its process id. Thread-safe: the run
+    loop waits for it while a grace timer may look whether it still runs."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.returncode: int | None = None
+        self._lock = threading.Lock()
+
+    def poll(self) -> int | None:
+        if self.returncode is None and self._lock.acquire(blocking=False):
+            try:
+                self._reap(os.WNOHANG)
+            finally:
+                self._lock.release()
+        return self.returncode
+
+    def wait(self) -> int:
+        with self._lock:
+            while self.returncode is None:
+                self._reap(0)
+        return self.returncode
+
+    def _reap(self, options: int) -> None:
+        if self.returncode is not None:
+            return
+        try:
+            pid, status = os.waitpid(self.pid, options)
+        except ChildProcessError:  # reaped elsewhere: its status is lost, as subprocess has it
+            self.returncode = 0
+            return
+        if pid == self.pid:
+            self.returncode = os.waitstatus_to_exitcode(status)
 
 
 class LocalExecutor:
@@ -150,6 +201,7 @@ class LocalExecutor:
         # trial to trial: starting a thread per trial costs milliseconds on busy cores.
         self._waiters = ThreadPoolExecutor(max_workers=4096, thread_name_prefix="trial-wait")
         self._watchdog: Watchdog | None = None  # started with the first trial
+        _keep_descriptors_to_ourselves()
 
     def start(self, trial: str, command: Command) -> Path:
         argv = list(command.argv)
@@ -172,24 +224,20 @@ class LocalExecutor:
             env.setdefault("PYTHONUNBUFFERED", "1")
             process = self._warm.spawn(module, argv[3:], env, cwd, log_path)
         else:
-            with open(log_path, "wb") as log:
-                try:
-                    process = subprocess.Popen(
-                        argv,
-                        stdin=subprocess.DEVNULL,
-                        stdout=log,
-                        stderr=subprocess.STDOUT,
-                        cwd=cwd,
-                        env=self._encoded_environment(trial, command.env),
-                        start_new_session=True,  # its own process group, stopped as one
-                    )
-                except OSError as err:
-                    log.write(f"cannot start {argv[0]!r}: {err}\n".encode())
-                    self._report(TrialExit(trial, 127))
-                    return log_path
+            encoded = self._encoded_environment(trial, command.env)
+            try:
+                process = (
+                    _spawn(argv, encoded, log_path)
+                    if _is_working_directory(cwd)
+                    else _popen(argv, encoded, log_path, cwd)
+                )
+            except OSError as err:
+                log_path.write_bytes(f"cannot start {argv[0]!r}: {err}\n".encode())
+                self._report(TrialExit(trial, 127))
+                return log_path
         with self._lock:
             self._processes[trial] = process
-        pidfd = _pidfd(process) if isinstance(process, subprocess.Popen) else None
+        pidfd = _pidfd(process) if isinstance(process, (SpawnedProcess, subprocess.Popen)) else None
         if pidfd is not None:
             self._pidfds[pidfd] = (trial, process)
             self._poll.register(pidfd, select.POLLIN)
@@ -349,7 +397,72 @@ class Watchdog:
         self.process.wait()
 
 
-def _pidfd(process: subprocess.Popen[bytes]) -> int | None:
+def _spawn(argv: list[str], env: dict[bytes, bytes], log_path: Path) -> SpawnedProcess:
+    """Start a trial in this process's working directory with posix_spawn: its own session,
+    stdin from /dev/null, stdout and stderr to its log (created by the child)."""
+    actions = [
+        (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+        (os.POSIX_SPAWN_OPEN, 1, str(log_path), LOG_FLAGS, 0o666),
+        (os.POSIX_SPAWN_DUP2, 1, 2),
+    ]
+    executable = _executable(argv[0], env)
+    pid = os.posix_spawn(
+        executable, argv, env, file_actions=actions, setsid=True, setsigdef=RESTORED_SIGNALS
+    )
+    return SpawnedProcess(pid)
+
+
+def _popen(
+    argv: list[str], env: dict[bytes, bytes], log_path: Path, cwd: Path
+) -> subprocess.Popen[bytes]:
+    """Start a trial in another working directory (posix_spawn cannot change it here)."""
+    with open(log_path, "wb") as log:
+        return subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=cwd,
+            env=env,
+            start_new_session=True,  # its own process group, stopped as one
+        )
+
+
+def _executable(name: str, env: dict[bytes, bytes]) -> str:
+    """The program a trial's argv[0] names, looked up as subprocess does: a name with a
+    slash as it is, any other along the PATH the trial gets."""
+    if os.path.dirname(name):
+        return name
+    for folder in os.get_exec_path(env):  # type: ignore[arg-type]
+        candidate = os.path.join(folder, name)
+        if os.access(candidate, os.X_OK) and not os.path.isdir(candidate):
+            return candidate
+    raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), name)
+
+
+def _is_working_directory(folder: Path) -> bool:
+    try:
+        return os.path.samestat(os.stat(folder), os.stat("."))
+    except OSError:
+        return False
+
+
+def _keep_descriptors_to_ourselves() -> None:
+    """Make every descriptor above stderr close on exec. Python opens its own so (PEP 446);
+    this catches those handed down by whoever started the controller, which subprocess's
+    close_fds would keep from trials and posix_spawn would not."""
+    try:
+        numbers = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:  # no /proc: nothing to sweep
+        return
+    for fd in numbers:
+        if fd > 2:
+            with contextlib.suppress(OSError):  # the listing's own descriptor, now closed
+                if os.get_inheritable(fd):
+                    os.set_inheritable(fd, False)
+
+
+def _pidfd(process: SpawnedProcess | subprocess.Popen[bytes]) -> int | None:
     """A file descriptor that becomes readable when the process exits (Linux 5.3+)."""
     try:
         return os.pidfd_open(process.pid)

@@ -157,7 +157,8 @@ def serve(path: str, modules: list[str]) -> int:
                     send({"id": request["id"], "error": f"fork failed: {err}"})
                     continue
                 if pid == 0:
-                    _run_child(request, {connection.fileno(), wake_read, wake_write})
+                    zygotes = {connection.fileno(), selector.fileno(), wake_read, wake_write}
+                    _run_child(request, zygotes)
                 children.add(pid)
                 send({"id": request["id"], "pid": pid})
 

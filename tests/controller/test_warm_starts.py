@@ -1,12 +1,17 @@
-"""Warm trial starts behave exactly as cold ones: every behaviour below runs once forked
-from the zygote and once as a fresh `python -m`, and the two must agree."""
+"""Warm trial starts behave exactly as cold ones: every behaviour below runs forked from
+the zygote and as a fresh `python -m`, and they must agree. A cold trial starts one of two
+ways, by posix_spawn (in the controller's working directory) or by subprocess (in any
+other), and those two must agree as well."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
@@ -51,6 +56,8 @@ elif mode == "grandchild":
 elif mode == "atexit":
     atexit.register(lambda: print("goodbye"))
     print("hello")
+elif mode == "descriptors":
+    print([fd for fd in range(256) if os.path.exists(f"/proc/self/fd/{fd}")])
 """
 
 
@@ -73,16 +80,23 @@ def run(
     *args: str,
     stop: bool = False,
     deadline: float | None = None,
+    spawn: bool = True,
 ) -> tuple[TrialExit, str]:
-    executor = LocalExecutor(workdir, workdir / ("warm" if pool else "cold"), 0.5, warm=pool)
-    command = Command(("python", "-m", "probe", *args), (("PROBE", "yes"),), None, deadline)
-    log = executor.start("trial", command)
-    if stop:
-        _wait_for_output(log)
-        executor.stop("trial")
-    exited = executor.next_exit(timeout=60)
-    assert exited is not None, "the trial did not finish"
-    executor.shutdown()
+    """Run the probe as a trial: warm with a pool; cold without, by posix_spawn (`spawn`,
+    the controller in the trial's working directory) or by subprocess (elsewhere)."""
+    way = "warm" if pool else "spawn" if spawn else "popen"
+    here = contextlib.chdir(workdir) if spawn else contextlib.nullcontext()
+    with here, mock.patch("os.posix_spawn", wraps=os.posix_spawn) as posix_spawn:
+        executor = LocalExecutor(workdir, workdir / way, 0.5, warm=pool)
+        command = Command(("python", "-m", "probe", *args), (("PROBE", "yes"),), None, deadline)
+        log = executor.start("trial", command)
+        if stop:
+            _wait_for_output(log)
+            executor.stop("trial")
+        exited = executor.next_exit(timeout=60)
+        assert exited is not None, "the trial did not finish"
+        executor.shutdown()
+    assert posix_spawn.called == (way == "spawn")
     return exited, log.read_text()
 
 
@@ -97,7 +111,11 @@ def _wait_for_output(log: Path) -> None:
 
 
 def both(workdir: Path, pool: WarmPool, *args: str, **kwargs: object) -> tuple[tuple, tuple]:  # type: ignore[type-arg]
-    return run(workdir, pool, *args, **kwargs), run(workdir, None, *args, **kwargs)  # type: ignore[arg-type]
+    """The warm run and the cold one, after checking that both cold ways agree."""
+    spawned = run(workdir, None, *args, **kwargs)  # type: ignore[arg-type]
+    popened = run(workdir, None, *args, spawn=False, **kwargs)  # type: ignore[arg-type, misc]
+    assert spawned == popened
+    return run(workdir, pool, *args, **kwargs), spawned  # type: ignore[arg-type]
 
 
 def test_only_python_dash_m_commands_start_warm() -> None:
@@ -142,6 +160,35 @@ def test_an_uncaught_exception_fails_the_same_way(workdir: Path, pool: WarmPool)
 def test_identity_environment_and_stdin_match(workdir: Path, pool: WarmPool) -> None:
     (_, warm_log), (_, cold_log) = both(workdir, pool, "identity")
     assert warm_log == cold_log == "__main__ ['identity'] True yes\nTrue True\n"
+
+
+def test_a_trial_holds_only_its_standard_streams(workdir: Path, pool: WarmPool) -> None:
+    read, write = os.pipe()
+    os.set_inheritable(write, True)  # handed down to the controller, as a caller might
+    try:
+        (_, warm_log), (_, cold_log) = both(workdir, pool, "descriptors")
+    finally:
+        os.close(read)
+        os.close(write)
+    assert warm_log == cold_log == "[0, 1, 2]\n"
+
+
+@pytest.mark.parametrize("spawn", [True, False])
+def test_a_cold_trial_gets_the_default_action_of_signals_python_ignores(
+    workdir: Path, spawn: bool
+) -> None:
+    """The controller, a Python process, ignores SIGPIPE; a trial must not inherit that
+    (a shell pipeline in it would never see its reader go)."""
+    script = "grep SigIgn /proc/self/status"
+    with contextlib.chdir(workdir) if spawn else contextlib.nullcontext():
+        executor = LocalExecutor(workdir, workdir / "signals", 0.5)
+        log = executor.start("trial", Command(("sh", "-c", script), (), None))
+        exited = executor.next_exit(timeout=30)
+        executor.shutdown()
+    assert exited is not None and exited.exit_code == 0
+    ignored = int(log.read_text().split()[1], 16)
+    assert not ignored & (1 << (signal.SIGPIPE - 1))
+    assert not ignored & (1 << (signal.SIGXFSZ - 1))
 
 
 def test_trials_do_not_see_each_others_state(workdir: Path, pool: WarmPool) -> None:
@@ -216,9 +263,34 @@ def test_the_mnist_trainer_runs_warm_like_cold(workdir: Path) -> None:
         pool.close()
 
 
-def test_a_missing_command_fails_the_trial_with_127(workdir: Path) -> None:
-    executor = LocalExecutor(workdir, workdir / "missing", 0.5)
-    executor.start("trial", Command(("/no/such/trainer", "--lr=1"), (), None))
-    exited = executor.next_exit(timeout=30)
-    executor.shutdown()
+@pytest.mark.parametrize("spawn", [True, False])
+@pytest.mark.parametrize("program", ["/no/such/trainer", "no-such-trainer"])
+def test_a_missing_command_fails_the_trial_with_127(
+    workdir: Path, spawn: bool, program: str
+) -> None:
+    with contextlib.chdir(workdir) if spawn else contextlib.nullcontext():
+        executor = LocalExecutor(workdir, workdir / "missing", 0.5)
+        log = executor.start("trial", Command((program, "--lr=1"), (), None))
+        exited = executor.next_exit(timeout=30)
+        executor.shutdown()
     assert exited is not None and exited.exit_code == 127
+    assert log.read_text() == (
+        f"cannot start {program!r}: [Errno 2] No such file or directory: {program!r}\n"
+    )
+
+
+@pytest.mark.parametrize("spawn", [True, False])
+def test_a_bare_command_name_is_looked_up_on_the_trials_path(workdir: Path, spawn: bool) -> None:
+    tools = workdir / "tools"
+    tools.mkdir()
+    (tools / "not-a-program").mkdir()
+    (tools / "probe-tool").write_text('#!/bin/sh\necho "tool $1"\n')
+    (tools / "probe-tool").chmod(0o755)
+    path = ("PATH", f"{tools / 'not-a-program'}:{tools}:{os.environ['PATH']}")
+    with contextlib.chdir(workdir) if spawn else contextlib.nullcontext():
+        executor = LocalExecutor(workdir, workdir / "lookup", 0.5)
+        log = executor.start("trial", Command(("probe-tool", "ran"), (path,), None))
+        exited = executor.next_exit(timeout=30)
+        executor.shutdown()
+    assert exited is not None and exited.exit_code == 0
+    assert log.read_text() == "tool ran\n"
