@@ -20,6 +20,7 @@ from controller.errors import ControllerError
 from controller.local import TrialExecutor, TrialExit
 from controller.metrics import Collector, collector_for, summarize
 from controller.pbt import PARENT_LABEL
+from controller.progress import flush_log
 from controller.reconcile import Tally, best_trial, objective_value, reconcile
 from controller.records import ExperimentRecord, MetricSummary, TrialRecord, TrialState
 from controller.results import StatusWriter
@@ -50,7 +51,8 @@ Clock = Callable[[], str]
 
 
 def utc_now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """The time as Katib's status has it: 2024-05-01T12:00:00.123456Z."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def wanted_metrics(experiment: Experiment) -> list[str]:
@@ -218,6 +220,7 @@ def run_experiment(
             waits = [EARLY_STOPPING_TICK] if stopper else []
             if dirty:
                 waits.append(max(saved_at + SAVE_INTERVAL - time.monotonic(), 0.0))
+            flush_log(log)  # what was said this turn, out before the loop sleeps
             exited = executor.next_exit(timeout=min(waits) if waits else None)
             if dirty and time.monotonic() - saved_at >= SAVE_INTERVAL:
                 save()
@@ -238,15 +241,15 @@ def run_experiment(
                 exited.trial in stopping,
                 summarize(values),
                 wanted,
-                trial.name in early,
+                clock(),
+                early_stopped=trial.name in early,
+                note=note,
             )
-            if note and not finished.message:
-                finished = replace(finished, message=note)
-            finished = replace(finished, completion_time=clock())
             put(index, finished)
             unheard.append(finished)
             log.info("%s", _describe(finished))
     finally:
+        flush_log(log)
         background.close()
 
 
@@ -472,33 +475,53 @@ def _finish(
     was_stopped: bool,
     metrics: tuple[MetricSummary, ...],
     wanted: list[str],
+    completion_time: str,
+    *,
     early_stopped: bool = False,
+    note: str = "",
 ) -> TrialRecord:
+    """The trial's record once it has ended: its metrics, exit code, end time and final
+    state (a collector's note as the message where the state gives none)."""
+    state, reason, message = _ending(exited, was_stopped, metrics, wanted, early_stopped)
+    return replace(
+        trial,
+        state=state,
+        reason=reason,
+        message=message or note,
+        metrics=metrics,
+        exit_code=exited.exit_code,
+        completion_time=completion_time,
+    )
+
+
+def _ending(
+    exited: TrialExit,
+    was_stopped: bool,
+    metrics: tuple[MetricSummary, ...],
+    wanted: list[str],
+    early_stopped: bool,
+) -> tuple[TrialState, str, str]:
+    """How a trial ended: its state, reason and message."""
     exit_code = exited.exit_code
-    done = replace(trial, metrics=metrics, exit_code=exit_code)
     if early_stopped:
-        return done.with_state(
-            TrialState.EARLY_STOPPED, "TrialEarlyStopped", "Trial is early stopped"
-        )
+        return TrialState.EARLY_STOPPED, "TrialEarlyStopped", "Trial is early stopped"
     if exited.deadline_exceeded:
-        return done.with_state(
+        return (
             TrialState.FAILED,
             "TrialFailed. Job reason: DeadlineExceeded",
             "the trial ran past its activeDeadlineSeconds and was stopped",
         )
     if was_stopped:
-        return done.with_state(
-            TrialState.KILLED, "TrialKilled", "stopped because the experiment completed"
-        )
+        return TrialState.KILLED, "TrialKilled", "stopped because the experiment completed"
     if exit_code != 0:
-        return done.with_state(TrialState.FAILED, "TrialFailed", f"exit code {exit_code}")
-    if wanted and done.metric(wanted[0]) is None:
-        return done.with_state(
+        return TrialState.FAILED, "TrialFailed", f"exit code {exit_code}"
+    if wanted and not any(summary.name == wanted[0] for summary in metrics):
+        return (
             TrialState.METRICS_UNAVAILABLE,
             "MetricsUnavailable",
             f"the trial exited 0 without reporting {wanted[0]!r}",
         )
-    return done.with_state(TrialState.SUCCEEDED, "TrialSucceeded")
+    return TrialState.SUCCEEDED, "TrialSucceeded", ""
 
 
 def _relative(path: Path, root: Path) -> str:

@@ -114,61 +114,53 @@ class _Plain:
         self.lines: list[str] = []
 
     def document(self, data: Mapping[str, Any]) -> str:
-        if not isinstance(data, Mapping) or not data:
+        if _shape(data) is not _MAPPING or not data:
             raise _Unsure
         self.mapping(data, "")
         return "".join(self.lines)
 
     def mapping(self, data: Mapping[str, Any], indent: str) -> None:
+        inner = indent + "  "
         for key, value in data.items():
             if not isinstance(key, str) or len(key) > 100:
                 raise _Unsure
-            self.entry(f"{indent}{self.scalar(key)}:", value, indent, indent + "  ")
+            self.entry(f"{indent}{_string(key)}:", value, indent, inner)
 
     def sequence(self, data: list[Any] | tuple[Any, ...], indent: str) -> None:
+        inner = indent + "  "
         for item in data:
-            if isinstance(item, Mapping | list | tuple) and item:
-                start = len(self.lines)
-                inner = indent + "  "
-                if isinstance(item, Mapping):
-                    self.mapping(item, inner)
-                else:
-                    self.sequence(item, inner)
-                self.lines[start] = f"{indent}- {self.lines[start][len(inner) :]}"
+            shape = _shape(item)
+            if shape is _SCALAR or not item:
+                self.lines.append(f"{indent}- {self.leaf(item, shape)}\n")
+                continue
+            start = len(self.lines)
+            if shape is _MAPPING:
+                self.mapping(item, inner)
             else:
-                self.lines.append(f"{indent}- {self.leaf(item)}\n")
+                self.sequence(item, inner)
+            self.lines[start] = f"{indent}- {self.lines[start][len(inner) :]}"
 
     def entry(self, head: str, value: Any, indent: str, inner: str) -> None:
-        if isinstance(value, Mapping) and value:
+        shape = _shape(value)
+        if shape is _SCALAR or not value:
+            self.lines.append(f"{head} {self.leaf(value, shape)}\n")
+        elif shape is _MAPPING:
             self.lines.append(head + "\n")
             self.mapping(value, inner)
-        elif isinstance(value, list | tuple) and value:
+        else:
             self.lines.append(head + "\n")
             self.sequence(value, indent)  # offset 0: items line up with their key
-        else:
-            self.lines.append(f"{head} {self.leaf(value)}\n")
 
-    def leaf(self, value: Any) -> str:
-        if isinstance(value, Mapping | list | tuple):
-            return "{}" if isinstance(value, Mapping) else "[]"  # empty: nonempty ones nest
-        return self.scalar(value)
+    @staticmethod
+    def leaf(value: Any, shape: object) -> str:
+        if shape is _SCALAR:
+            return _Plain.scalar(value)
+        return "{}" if shape is _MAPPING else "[]"  # empty: nonempty ones nest
 
     @staticmethod
     def scalar(value: Any) -> str:
         if isinstance(value, str):
-            if not value:
-                return "''"
-            if len(value) > 1000:
-                raise _Unsure
-            if _WORDS.fullmatch(value):
-                return f"'{value}'" if _YAML11_WORDS.match(value) else value
-            if _TOKEN.fullmatch(value):
-                if _resolves_to_other_than_str(value):
-                    return f"'{value}'"
-                # a colon inside is plain (`sha256:...`); at the end it would start a key
-                if value[0] not in "-:+" and value[-1] != ":" and not value.startswith("..."):
-                    return value
-            raise _Unsure
+            return _string(value)
         if value is None:
             return "null"
         if isinstance(value, bool):
@@ -184,6 +176,60 @@ class _Plain:
         raise _Unsure
 
 
+# What `_shape` tells apart: a mapping, a list or tuple, anything else.
+_MAPPING, _SEQUENCE, _SCALAR = object(), object(), object()
+_SCALAR_TYPES = frozenset({str, int, float, bool, type(None)})
+
+
+def _shape(value: Any) -> object:
+    """The kind of node a value makes; the common types are told by their type alone (a
+    Mapping check costs an ABC lookup)."""
+    kind = type(value)
+    if kind is dict:
+        return _MAPPING
+    if kind is list or kind is tuple:
+        return _SEQUENCE
+    if kind in _SCALAR_TYPES:
+        return _SCALAR
+    if isinstance(value, Mapping):
+        return _MAPPING
+    if isinstance(value, (list, tuple)):
+        return _SEQUENCE
+    return _SCALAR
+
+
+# Strings already written, and how: a status repeats its keys, states and reasons in every
+# trial. Bounded, so that a run's unique names and times stop being kept after a while.
+_STRINGS: dict[str, str] = {}
+_STRINGS_KEPT = 4096
+
+
+def _string(value: str) -> str:
+    known = _STRINGS.get(value)
+    if known is not None:
+        return known
+    text = _string_text(value)
+    if len(_STRINGS) < _STRINGS_KEPT:
+        _STRINGS[str(value)] = text
+    return text
+
+
+def _string_text(value: str) -> str:
+    if not value:
+        return "''"
+    if len(value) > 1000:
+        raise _Unsure
+    if _WORDS.fullmatch(value):
+        return f"'{value}'" if _YAML11_WORDS.match(value) else str(value)
+    if _TOKEN.fullmatch(value):
+        if _resolves_to_other_than_str(value):
+            return f"'{value}'"
+        # a colon inside is plain (`sha256:...`); at the end it would start a key
+        if value[0] not in "-:+" and value[-1] != ":" and not value.startswith("..."):
+            return str(value)
+    raise _Unsure
+
+
 # Decimals and UTC times, a status file's most common tokens: YAML reads them as a float
 # and a timestamp (the tests hold this to the resolver), known without asking it.
 _DECIMAL_OR_TIME = re.compile(
@@ -195,6 +241,8 @@ def _resolves_to_other_than_str(text: str) -> bool:
     """Whether YAML, read back, would take this plain text for a number, a time..."""
     if _DECIMAL_OR_TIME.fullmatch(text):
         return True
+    if "/" in text:  # a path: no number, time, boolean or null has a slash
+        return False
     tag = _writer(True).resolver.resolve(ScalarNode, text, (True, False))
     return str(tag) != "tag:yaml.org,2002:str"
 

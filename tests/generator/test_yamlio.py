@@ -100,3 +100,12 @@ def test_a_status_document_takes_the_fast_way() -> None:
 def test_what_the_writer_takes_for_numbers_and_times_the_resolver_does_too(text: str) -> None:
     tag = yamlio._writer(True).resolver.resolve(yamlio.ScalarNode, text, (True, False))
     assert str(tag) != "tag:yaml.org,2002:str"
+
+
+@given(st.from_regex(r"[0-9A-Za-z_./:+-]*/[0-9A-Za-z_./:+-]*", fullmatch=True))
+def test_what_the_writer_takes_for_strings_because_of_a_slash_the_resolver_does_too(
+    text: str,
+) -> None:
+    assert not yamlio._resolves_to_other_than_str(text)
+    tag = yamlio._writer(True).resolver.resolve(yamlio.ScalarNode, text, (True, False))
+    assert str(tag) == "tag:yaml.org,2002:str"
