@@ -182,6 +182,7 @@ class LocalExecutor:
         # once for cold starts (Popen would encode every variable of it for every trial).
         self._environment = dict(os.environ)
         self._encoded: dict[bytes, bytes] = {}
+        self._here: dict[Path, bool] = {}
         self._processes: dict[str, Process] = {}
         self._expired: set[str] = set()
         self._lock = threading.Lock()
@@ -228,7 +229,7 @@ class LocalExecutor:
             try:
                 process = (
                     _spawn(argv, encoded, log_path)
-                    if _is_working_directory(cwd)
+                    if self._is_working_directory(cwd)
                     else _popen(argv, encoded, log_path, cwd)
                 )
             except OSError as err:
@@ -248,6 +249,14 @@ class LocalExecutor:
             timer.daemon = True
             timer.start()
         return log_path
+
+    def _is_working_directory(self, folder: Path) -> bool:
+        """Whether a trial in `folder` runs where this process does (asked once a folder:
+        the controller never changes its working directory while it runs trials)."""
+        known = self._here.get(folder)
+        if known is None:
+            known = self._here[folder] = _is_working_directory(folder)
+        return known
 
     def _encoded_environment(
         self, trial: str, extra: tuple[tuple[str, str], ...]
@@ -318,16 +327,15 @@ class LocalExecutor:
 
     def next_exit(self, timeout: float | None = None) -> TrialExit | None:
         deadline = None if timeout is None else time.monotonic() + timeout
-        self._harvest(0)  # exits already there come first, whatever else is waiting
         while not self._reported:
             if deadline is None:
                 self._harvest(None)
                 continue
             left = deadline - time.monotonic()
+            self._harvest(max(math.ceil(left * 1000), 0))  # looks once even when it is time
             if left <= 0:
-                return None
-            self._harvest(math.ceil(left * 1000))
-        return self._reported.popleft()
+                break
+        return self._reported.popleft() if self._reported else None
 
     def _harvest(self, timeout_ms: int | None) -> None:
         """Wait up to `timeout_ms` (None: for ever) for an exit or a wake-up; queue the

@@ -154,6 +154,8 @@ def collector_for(spec: MetricsCollectorSpec | None, wanted: Sequence[str]) -> C
 
 def _lines(path: Path) -> list[str]:
     try:
-        return path.read_text(encoding="utf-8", errors="replace").splitlines()
+        with open(path, "rb") as stream:  # bytes, decoded at once: no text layer to set up
+            data = stream.read()
     except OSError:
         return []
+    return data.decode("utf-8", errors="replace").splitlines()
