@@ -7,6 +7,8 @@ import contextlib
 import json
 import logging
 import sys
+import threading
+import time
 from datetime import UTC, datetime
 from typing import TextIO
 
@@ -21,28 +23,57 @@ class JsonFormatter(logging.Formatter):
         )
 
 
-class BatchedStreamHandler(logging.Handler):
-    """Writes log lines to a stream in batches: a line waits until flush(), which the run
-    loop calls before it waits for a trial, so every line is out before the controller
-    sleeps, and a turn of the loop that starts one trial and ends another costs one write
-    instead of one per line. Warnings and errors are written at once."""
+FLUSH_DELAY = 0.05  # seconds a log line may wait for others to share its write
 
-    def __init__(self, stream: TextIO):
+
+class BatchedStreamHandler(logging.Handler):
+    """Writes log lines to a stream in batches: a line waits up to FLUSH_DELAY for the lines
+    after it, then a thread of the handler's writes them all at once; warnings and errors
+    go out at once, with whatever waited before them. A trial that starts and one that ends
+    cost a write a few times a second instead of a write (and a wake-up of whoever reads
+    the stream) per line."""
+
+    def __init__(self, stream: TextIO, delay: float = FLUSH_DELAY):
         super().__init__()
-        self.stream = stream
+        self.stream, self.delay = stream, delay
         self.pending: list[str] = []
+        assert self.lock is not None
+        self._due = threading.Condition(self.lock)
+        self._writer: threading.Thread | None = None
 
     def emit(self, record: logging.LogRecord) -> None:
+        """Called with the handler's lock held."""
         try:
+            first = not self.pending
             self.pending.append(self.format(record) + "\n")
             if record.levelno >= logging.WARNING:
                 self._write()
+            elif first:
+                self._wake_writer()
         except Exception:
             self.handleError(record)
 
     def flush(self) -> None:
-        with self.lock or contextlib.nullcontext():
+        """Write what waits now."""
+        with self._due:
             self._write()
+
+    def _wake_writer(self) -> None:
+        if self._writer is None:
+            self._writer = threading.Thread(target=self._write_later, name="log", daemon=True)
+            self._writer.start()
+        else:
+            self._due.notify()
+
+    def _write_later(self) -> None:
+        with self._due:
+            while True:
+                while not self.pending:
+                    self._due.wait()
+                due = time.monotonic() + self.delay
+                while self.pending and (left := due - time.monotonic()) > 0:
+                    self._due.wait(left)
+                self._write()
 
     def _write(self) -> None:
         if not self.pending:
@@ -54,7 +85,8 @@ class BatchedStreamHandler(logging.Handler):
 
 
 def flush_log(log: logging.Logger) -> None:
-    """Write out what `log`'s handlers hold back (the run loop does, before it waits)."""
+    """Write out what `log`'s handlers hold back (the run loop does as it ends, so that its
+    lines come before whatever is printed after it)."""
     for handler in log.handlers:
         handler.flush()
 

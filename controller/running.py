@@ -220,7 +220,6 @@ def run_experiment(
             waits = [EARLY_STOPPING_TICK] if stopper else []
             if dirty:
                 waits.append(max(saved_at + SAVE_INTERVAL - time.monotonic(), 0.0))
-            flush_log(log)  # what was said this turn, out before the loop sleeps
             exited = executor.next_exit(timeout=min(waits) if waits else None)
             if dirty and time.monotonic() - saved_at >= SAVE_INTERVAL:
                 save()
