@@ -105,17 +105,19 @@ def project(trials: int) -> Path:
     return root
 
 
-# The run loop of the trivial experiment in one process, status rewrites only where the
-# loop forces them (start and end): what it executes then does not depend on how fast
-# the machine is (valgrind runs it some fifty times slower).
+# The run loop of the trivial experiment in one process, logging as `hpo-controller run`
+# does, status rewrites only where the loop forces them (start and end): what it executes
+# then hardly depends on how fast the machine is (valgrind runs it some fifty times slower).
 LOOP_ALONE = """\
 from pathlib import Path
 import controller.running as running
 from controller.gitrepo import GitRepo
 from controller.local import LocalExecutor
 from controller.overlay import read_overlay
+from controller.progress import configure_logging
 from controller.statusfile import GitStatusSink
 running.SAVE_INTERVAL = 1e6
+configure_logging("text", quiet=False)
 root = Path.cwd()
 experiment = read_overlay(root / "overlays" / "dev", "dev").experiments[0]
 executor = LocalExecutor(root, root / ".hpo" / "logs")
