@@ -255,7 +255,7 @@ class LocalExecutor:
         the controller never changes its working directory while it runs trials)."""
         known = self._here.get(folder)
         if known is None:
-            known = self._here[folder] = _is_working_directory(folder)
+            known = self._here[folder] = _runs_here(folder)
         return known
 
     def _encoded_environment(
@@ -448,7 +448,8 @@ def _executable(name: str, env: dict[bytes, bytes]) -> str:
     raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), name)
 
 
-def _is_working_directory(folder: Path) -> bool:
+def _runs_here(folder: Path) -> bool:
+    """Whether `folder` is this process's working directory."""
     try:
         return os.path.samestat(os.stat(folder), os.stat("."))
     except OSError:

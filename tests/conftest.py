@@ -10,10 +10,17 @@ import sys
 import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from controller.gitrepo import GitRepo
+from controller.local import TrialExecutor
+from controller.records import ExperimentRecord
+from controller.running import run_experiment
+from controller.statusfile import GitStatusSink
 from controller.suggestion import Assignments, Suggester
+from generator.models import Experiment
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -120,3 +127,20 @@ class ForwardingSuggester:
 
     def reserve(self, assignments: Assignments) -> None:
         self.inner.reserve(assignments)
+
+
+def run_in_dev(
+    experiment: Experiment, root: Path, executor: TrialExecutor, **options: Any
+) -> ExperimentRecord:
+    """Run `experiment` as the dev environment of the repository at `root`, its status in
+    git there, with `executor` (shut down after): what the CLI does, minus the CLI."""
+    try:
+        return run_experiment(
+            experiment,
+            environment="dev",
+            executor=executor,
+            sink=GitStatusSink(GitRepo(root), "dev"),
+            **options,
+        )
+    finally:
+        executor.shutdown()

@@ -10,12 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from controller.gitrepo import GitRepo
 from controller.local import LocalExecutor
 from controller.records import ExperimentRecord
-from controller.running import run_experiment
 from controller.samplers import make_suggester
-from controller.statusfile import GitStatusSink
 from controller.suggestion import Assignments, Suggester, SuggesterFactory
 from generator import (
     SearchSpace,
@@ -30,7 +27,7 @@ from generator import (
 )
 from generator.defaults import with_defaults
 from generator.models import AlgorithmSpec, ParameterSpec
-from tests.conftest import ForwardingSuggester, ProjectFactory
+from tests.conftest import ForwardingSuggester, ProjectFactory, run_in_dev
 
 TRAIN = "import sys, time; time.sleep(0.3); print('accuracy=0.5')"
 
@@ -84,17 +81,7 @@ def run_with(
             ),
         )
     )
-    executor = LocalExecutor(root, logs)
-    try:
-        return run_experiment(
-            spec,
-            environment="dev",
-            executor=executor,
-            sink=GitStatusSink(GitRepo(root), "dev"),
-            suggester_factory=factory,
-        )
-    finally:
-        executor.shutdown()
+    return run_in_dev(spec, root, LocalExecutor(root, logs), suggester_factory=factory)
 
 
 def test_trials_are_recorded_while_a_suggestion_is_computed(

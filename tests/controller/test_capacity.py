@@ -8,16 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from controller.gitrepo import GitRepo
 from controller.local import LocalExecutor, Machine
 from controller.reconcile import reconcile
-from controller.running import run_experiment
-from controller.statusfile import GitStatusSink
 from controller.trialspec import Demand, cpu_quantity, memory_quantity, trial_demand
 from generator import SearchSpace, container, double, experiment, job, maximize, random_search
 from generator.defaults import with_defaults
 from generator.models import Experiment
-from tests.conftest import ProjectFactory
+from tests.conftest import ProjectFactory, run_in_dev
 
 GiB = 2**30
 TRAIN = "import time; time.sleep(0.4); print('accuracy=0.5')"
@@ -107,13 +104,7 @@ def test_a_run_keeps_to_what_the_machine_holds(
 ) -> None:
     root = make_project()
     executor = LocalExecutor(root, tmp_path / "logs", machine=Machine(cores=2, memory=8 * GiB))
-    record = run_experiment(
-        sleepy({"requests": {"cpu": cpu}}),
-        environment="dev",
-        executor=executor,
-        sink=GitStatusSink(GitRepo(root), "dev"),
-    )
-    executor.shutdown()
+    record = run_in_dev(sleepy({"requests": {"cpu": cpu}}), root, executor)
     assert len(record.trials) == 6
     spans = [(t.start_time or "", t.completion_time or "") for t in record.trials]
     assert most_at_once(spans) == expected

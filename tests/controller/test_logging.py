@@ -12,12 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from controller.gitrepo import GitRepo
 from controller.local import LocalExecutor
 from controller.progress import BatchedStreamHandler, configure_logging
-from controller.running import run_experiment
-from controller.statusfile import GitStatusSink
-from tests.conftest import ProjectFactory
+from tests.conftest import ProjectFactory, run_in_dev
 from tests.controller.test_run_loop import trivial
 
 
@@ -107,20 +104,13 @@ def test_a_run_has_written_all_it_said_when_it_returns(
     assert isinstance(handler, BatchedStreamHandler)
     handler.delay = 60  # nothing goes out by the clock during this run
     root = make_project()
-    executor = LocalExecutor(root, tmp_path / "logs")
     try:
-        run_experiment(
-            trivial(max_trials=3, parallel=1),
-            environment="dev",
-            executor=executor,
-            sink=GitStatusSink(GitRepo(root), "dev"),
-        )
-        # in order, every line, and in one write (the run's own at its end)
-        lines = stream.getvalue().splitlines()
-        assert [line.split()[1:3] for line in lines] == [
-            [f"loop-{n:04d}", word] for n in (1, 2, 3) for word in ("started", "Succeeded")
-        ]
-        assert len(stream.writes) == 1
+        run_in_dev(trivial(max_trials=3, parallel=1), root, LocalExecutor(root, tmp_path / "logs"))
     finally:
-        executor.shutdown()
         log.handlers.clear()
+    # in order, every line, and in one write (the run's own at its end)
+    lines = stream.getvalue().splitlines()
+    assert [line.split()[1:3] for line in lines] == [
+        [f"loop-{n:04d}", word] for n in (1, 2, 3) for word in ("started", "Succeeded")
+    ]
+    assert len(stream.writes) == 1

@@ -19,7 +19,7 @@ from controller.trialspec import Command
 from generator import SearchSpace, container, double, experiment, job, maximize, random_search
 from generator.defaults import with_defaults
 from generator.models import AlgorithmSpec, Experiment, ParameterSpec
-from tests.conftest import ForwardingSuggester, ProjectFactory
+from tests.conftest import ForwardingSuggester, ProjectFactory, run_in_dev
 
 
 def trivial(max_trials: int, parallel: int, goal: float | None = None) -> Experiment:
@@ -81,16 +81,9 @@ def test_an_ended_trial_is_replaced_before_the_algorithm_hears_of_it(
         return JournalSuggester(make_suggester(spec, parameters, goal), journal)
 
     executor = JournalExecutor(root, tmp_path / "logs", journal)
-    try:
-        record = run_experiment(
-            trivial(max_trials=5, parallel=1),
-            environment="dev",
-            executor=executor,
-            sink=GitStatusSink(GitRepo(root), "dev"),
-            suggester_factory=factory,
-        )
-    finally:
-        executor.shutdown()
+    record = run_in_dev(
+        trivial(max_trials=5, parallel=1), root, executor, suggester_factory=factory
+    )
     names = {f"observe {t.assignments}": f"observe {t.name}" for t in record.trials}
     events = [names.get(event, event) for event in journal.events]
     assert [t.state for t in record.trials] == [TrialState.SUCCEEDED] * 5
