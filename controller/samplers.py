@@ -1,8 +1,8 @@
 """Katib's algorithms as optuna samplers, with Katib's setting names mapped onto each
 sampler's options. Where Katib's service has a setting optuna does not, it is accepted
 (validation already checked it) and has no effect; `docs/algorithms.md` lists each
-mapping. hyperband, grid and pbt are hpo-controller's own (`controller/hyperband.py`,
-`grid.py`, `pbt.py`)."""
+mapping. random, hyperband, grid and pbt are hpo-controller's own
+(`controller/suggestion.UniformDraws`, `hyperband.py`, `grid.py`, `pbt.py`)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from controller.errors import ControllerError
 from controller.grid import GridSuggester
 from controller.hyperband import HyperbandSuggester
 from controller.pbt import PbtSuggester
-from controller.suggestion import OptunaSuggester, RandomDraws, Suggester, TrialSuggester
+from controller.suggestion import OptunaSuggester, Suggester, TrialSuggester, UniformDraws
 from generator.models import AlgorithmSpec, ParameterSpec
 
 Settings = dict[str, str]
@@ -29,10 +29,6 @@ def _seed(settings: Settings) -> int | None:
 
 def _int(settings: Settings, name: str, default: int) -> int:
     return int(settings[name]) if name in settings else default
-
-
-def _random(settings: Settings, parameters: Sequence[ParameterSpec]) -> optuna.samplers.BaseSampler:
-    return optuna.samplers.RandomSampler(seed=_seed(settings))
 
 
 def _hyperopt_gamma(fraction: float) -> Callable[[int], int]:
@@ -114,14 +110,13 @@ def _bayesian(
 SamplerFactory = Callable[[Settings, Sequence[ParameterSpec]], optuna.samplers.BaseSampler]
 
 OPTUNA_ALGORITHMS: dict[str, SamplerFactory] = {
-    "random": _random,
     "tpe": _tpe,
     "multivariate-tpe": _multivariate_tpe,
     "cmaes": _cmaes,
     "sobol": _sobol,
     "bayesianoptimization": _bayesian,
 }
-ALGORITHMS = frozenset({*OPTUNA_ALGORITHMS, "grid", "hyperband", "pbt"})
+ALGORITHMS = frozenset({*OPTUNA_ALGORITHMS, "random", "grid", "hyperband", "pbt"})
 # Algorithms whose suggestions do not depend on any trial's result.
 RESULT_INDEPENDENT = frozenset({"random", "sobol", "grid"})
 
@@ -138,6 +133,8 @@ def make_suggester(
         if any(p.parameter_type == "double" and not p.feasible_space.step for p in parameters):
             raise ControllerError("grid needs a step on every double parameter")
         return GridSuggester(parameters, _seed(settings))
+    if spec.algorithm_name == "random":
+        return UniformDraws(parameters, _seed(settings))
     factory = OPTUNA_ALGORITHMS.get(spec.algorithm_name)
     if factory is None:
         raise ControllerError(
@@ -149,6 +146,4 @@ def make_suggester(
         # tests the behaviour it relies on.
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         sampler = factory(settings, parameters)
-    if isinstance(sampler, optuna.samplers.RandomSampler):
-        return RandomDraws(sampler, parameters, goal)
     return OptunaSuggester(sampler, parameters, goal)

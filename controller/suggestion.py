@@ -2,19 +2,20 @@
 learns from finished trials, and can be rebuilt from trial records after a restart.
 Algorithms are an explicit name -> factory table, by Katib's names.
 
-Every algorithm here is one long-lived optuna study per experiment, driven by ask/tell;
-the sampler decides the algorithm (`controller.samplers`). random asks its sampler
-directly (`RandomDraws`): the same points, without the study's bookkeeping. Unlike
-Katib's services, suggestions are distinct from every trial suggested before (Katib's tpe
-repeats points within a batch), and a finite space that is used up ends the suggestions
-instead of repeating points."""
+The model-based algorithms are one long-lived optuna study per experiment, driven by
+ask/tell; the sampler decides the algorithm (`controller.samplers`). random draws its
+points itself (`UniformDraws`): uniform draws need neither a study nor optuna's
+search-space transform. Unlike Katib's services, suggestions are distinct from every
+trial suggested before (Katib's tpe repeats points within a batch), and a finite space
+that is used up ends the suggestions instead of repeating points."""
 
 from __future__ import annotations
 
 import logging
 import math
+import random
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
@@ -187,22 +188,15 @@ def _parse(distribution: BaseDistribution, text: str) -> object:
     return text
 
 
-class OptunaSuggester:
-    """ask/tell over one optuna study."""
+class DistinctDraws:
+    """Suggestions that never repeat: each new one is drawn until it differs from every
+    point suggested, reserved or restored before; a finite space that is used up ends the
+    suggestions. Subclasses say how a point is drawn (`_draw`) and what becomes of a point
+    drawn again (`_drop`)."""
 
-    def __init__(
-        self,
-        sampler: optuna.samplers.BaseSampler,
-        parameters: Sequence[ParameterSpec],
-        goal: str,
-    ):
-        direction: Literal["maximize", "minimize"] = (
-            "maximize" if goal == "maximize" else "minimize"
-        )
-        self._study = optuna.create_study(sampler=sampler, direction=direction)
+    def __init__(self, parameters: Sequence[ParameterSpec]):
         self._space = distributions(parameters)
         self._size = space_size(self._space)
-        self._open: dict[Assignments, int] = {}
         self._seen: set[Assignments] = set()
         self.exhausted = False
 
@@ -226,10 +220,40 @@ class OptunaSuggester:
             assignments, number = self._draw()
             if assignments not in self._seen:
                 self._seen.add(assignments)
-                self._open[assignments] = number
+                self._asked(assignments, number)
                 return assignments
             self._drop(number)
         return None
+
+    def _draw(self) -> tuple[Assignments, int]:
+        """One point, with its number in the sampler's own bookkeeping (-1: none)."""
+        raise NotImplementedError
+
+    def _asked(self, assignments: Assignments, number: int) -> None:
+        """`assignments` (drawn as `number`) are suggested."""
+
+    def _drop(self, number: int) -> None:
+        """The point drawn as `number` repeats one seen before: not run."""
+
+    def reserve(self, assignments: Assignments) -> None:
+        self._seen.add(assignments)
+
+
+class OptunaSuggester(DistinctDraws):
+    """ask/tell over one optuna study."""
+
+    def __init__(
+        self,
+        sampler: optuna.samplers.BaseSampler,
+        parameters: Sequence[ParameterSpec],
+        goal: str,
+    ):
+        super().__init__(parameters)
+        direction: Literal["maximize", "minimize"] = (
+            "maximize" if goal == "maximize" else "minimize"
+        )
+        self._study = optuna.create_study(sampler=sampler, direction=direction)
+        self._open: dict[Assignments, int] = {}
 
     def _draw(self) -> tuple[Assignments, int]:
         """One point from the sampler, with its trial number in the study."""
@@ -238,12 +262,11 @@ class OptunaSuggester:
             trial = self._study.ask(self._space)
         return tuple((name, wire(trial.params[name])) for name in self._space), trial.number
 
-    def _drop(self, number: int) -> None:
-        """A point drawn again: not run."""
-        self._study.tell(number, state=OptunaState.FAIL)
+    def _asked(self, assignments: Assignments, number: int) -> None:
+        self._open[assignments] = number
 
-    def reserve(self, assignments: Assignments) -> None:
-        self._seen.add(assignments)
+    def _drop(self, number: int) -> None:
+        self._study.tell(number, state=OptunaState.FAIL)
 
     def observe(self, assignments: Assignments, value: float | None) -> None:
         number = self._open.pop(assignments, None)
@@ -271,37 +294,50 @@ class OptunaSuggester:
             self._seen.add(assignments)
 
 
-class RandomDraws(OptunaSuggester):
-    """random: optuna's RandomSampler asked for each parameter's value directly, in the
-    order a study's ask would ask it, so the points are the same, seed for seed, without
-    the study's bookkeeping of trials, which random never reads (asking and telling the
-    study cost several times the draw itself)."""
+class UniformDraws(DistinctDraws):
+    """random: each parameter drawn uniformly and independently over its feasible space
+    (log-uniformly on a log scale, uniformly over the points of a step's grid), by Python's
+    Mersenne Twister seeded with random_state. Nothing is learnt from results. Katib's
+    random is hyperopt's `rand.suggest`, the same uniform draws; a point costs a few
+    microseconds where a sampler asked through optuna's search-space transform costs
+    tens."""
 
-    def __init__(
-        self,
-        sampler: optuna.samplers.RandomSampler,
-        parameters: Sequence[ParameterSpec],
-        goal: str,
-    ):
-        super().__init__(sampler, parameters, goal)
-        self._sampler = sampler
-        # What the sampler is handed as the trial being sampled; random reads nothing of it.
-        self._trial = optuna.trial.create_trial(state=OptunaState.RUNNING)
+    def __init__(self, parameters: Sequence[ParameterSpec], seed: int | None):
+        super().__init__(parameters)
+        self._random = random.Random(seed)
+        self._drawers = [(name, _drawer(d, self._random)) for name, d in self._space.items()]
 
     def _draw(self) -> tuple[Assignments, int]:
-        study, trial = self._study, self._trial
-        values = (
-            (name, self._sampler.sample_independent(study, trial, name, distribution))
-            for name, distribution in self._space.items()
-        )
-        return tuple((name, wire(value)) for name, value in values), -1
-
-    def _drop(self, number: int) -> None:
-        pass
+        return tuple((name, draw()) for name, draw in self._drawers), -1
 
     def observe(self, assignments: Assignments, value: float | None) -> None:
-        self._open.pop(assignments, None)
         self._seen.add(assignments)
 
     def restore(self, history: Sequence[tuple[Assignments, float | None]]) -> None:
         self._seen.update(assignments for assignments, _ in history)
+
+
+def _drawer(distribution: BaseDistribution, rng: random.Random) -> Callable[[], str]:
+    """A function that draws one value of `distribution`, as Katib's string."""
+    if isinstance(distribution, CategoricalDistribution):
+        choices = [wire(choice) for choice in distribution.choices]
+        return lambda: rng.choice(choices)
+    if isinstance(distribution, IntDistribution):
+        return _int_drawer(distribution, rng)
+    assert isinstance(distribution, FloatDistribution)
+    low, high = distribution.low, distribution.high
+    if distribution.log:
+        bottom, top = math.log(low), math.log(high)
+        return lambda: wire(min(max(math.exp(rng.uniform(bottom, top)), low), high))
+    if distribution.step is not None:
+        step, points = distribution.step, round((high - low) / distribution.step) + 1
+        return lambda: wire(min(low + rng.randrange(points) * step, high))
+    return lambda: wire(rng.uniform(low, high))
+
+
+def _int_drawer(distribution: IntDistribution, rng: random.Random) -> Callable[[], str]:
+    low, high = distribution.low, distribution.high
+    if distribution.log:  # log-uniform over [low - 1/2, high + 1/2], rounded
+        bottom, top = math.log(low - 0.5), math.log(high + 0.5)
+        return lambda: str(min(max(round(math.exp(rng.uniform(bottom, top))), low), high))
+    return lambda: str(rng.randrange(low, high + 1, distribution.step))

@@ -6,8 +6,8 @@ suggester continues without repeating the trials it was given."""
 from __future__ import annotations
 
 import math
+from collections import Counter
 
-import optuna
 import pytest
 
 from controller.grid import grid_values
@@ -141,20 +141,39 @@ def test_a_rebuilt_seeded_suggester_continues_its_sequence(name: str) -> None:
     assert rebuilt.suggest(10) == whole[80:]
 
 
-@pytest.mark.parametrize("seed", [0, 7, 12345])
-def test_random_draws_the_points_a_study_would_ask(seed: int) -> None:
-    """random asks optuna's RandomSampler directly, without a study's trial bookkeeping:
-    the points are those that the study's ask and tell would give, in order."""
-    from controller.suggestion import OptunaSuggester, RandomDraws, distributions
+def test_random_draws_each_parameter_uniformly() -> None:
+    """random's draws, 6000 of them over a mixed space: every grid point, integer and
+    choice about equally often (each within 15% of its share), a log-uniform double below
+    the geometric middle of its range about half the time, a plain double as often in
+    each fifth of its range."""
+    space = SearchSpace(
+        lr=double(0.001, 0.1, distribution="logUniform"),
+        x=double(0.0, 1.0),
+        momentum=double(0.5, 0.9, step=0.1),
+        layers=integer(1, 4),
+        units=integer(1, 64, distribution="logUniform"),
+        optimizer=categorical(["sgd", "adam", "rmsprop"]),
+    ).parameters()
+    suggester = make_suggester(algorithm("random", 11), space, "maximize")
+    draws = [dict(a) for a in suggester.suggest(6000)]
+    assert len(draws) == 6000
 
-    sampler = optuna.samplers.RandomSampler(seed=seed)
-    through_study = OptunaSuggester(sampler, MIXED, "maximize")
-    direct = make_suggester(algorithm("random", seed), MIXED, "maximize")
-    assert isinstance(direct, RandomDraws)
-    for batch in (1, 3, 1, 5, 2):
-        expected, got = through_study.suggest(batch), direct.suggest(batch)
-        assert got == expected
-        for assignments in got:
-            through_study.observe(assignments, objective(assignments))
-            direct.observe(assignments, objective(assignments))
-    assert len(distributions(MIXED)) == 5  # every kind of parameter drawn
+    def assert_even(counts: Counter[str], expected: list[str]) -> None:
+        assert sorted(counts) == sorted(expected)
+        share = len(draws) / len(expected)
+        assert all(abs(n - share) < 0.15 * share for n in counts.values()), counts
+
+    assert_even(Counter(d["momentum"] for d in draws), ["0.5", "0.6", "0.7", "0.8", "0.9"])
+    assert_even(Counter(d["layers"] for d in draws), ["1", "2", "3", "4"])
+    assert_even(Counter(d["optimizer"] for d in draws), ["sgd", "adam", "rmsprop"])
+    assert_even(Counter(str(int(float(d["x"]) * 5)) for d in draws), list("01234"))
+    assert_even(Counter(str(float(d["lr"]) < 0.01) for d in draws), ["True", "False"])
+    units = [int(d["units"]) for d in draws]
+    assert min(units) == 1 and max(units) == 64
+    # log-uniform over [0.5, 64.5], rounded: 8 or less (below 8.5) 58% of the time
+    share = sum(u <= 8 for u in units) / len(units)
+    assert abs(share - math.log(8.5 / 0.5) / math.log(64.5 / 0.5)) < 0.03
+
+
+def test_random_seeds_give_different_sequences() -> None:
+    assert run("random", 5, seed=1) != run("random", 5, seed=2)
