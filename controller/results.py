@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from controller.plots import objective_plot, parallel_plot
 from controller.records import ExperimentRecord, TrialRecord
-from controller.status import spec_digest, status_document, status_head, trial_document
+from controller.status import (
+    spec_digest,
+    status_document,
+    status_head,
+    trial_document,
+    trial_tail,
+)
 from controller.summary import summary_markdown
 from generator import yamlio
 from generator.models import Experiment
@@ -42,12 +48,56 @@ class StatusWriter:
         return {f"{self.experiment.name}.yaml": text + "".join(fragments.values())}
 
     def _fragment(self, trial: TrialRecord) -> str:
-        """The trial as an item of the `trials:` list, as the whole document has it."""
         known = self.fragments.get(trial)
-        if known is not None:
-            return known
+        return trial_yaml(trial) if known is None else known
+
+
+def trial_yaml(trial: TrialRecord) -> str:
+    """The trial as an item of the status's `trials:` list, as the whole document has it:
+    the text `yamlio.dump` gives `trial_document(trial)` there, written by lines of a known
+    shape where each value's text is yamlio's (a run writes one for every trial it ends)."""
+    try:
+        return "".join(_trial_lines(trial))
+    except yamlio.Unsure:
         text = yamlio.dump({"trials": [trial_document(trial)]}, fast=True)
         return text.split("\n", 1)[1]
+
+
+def _trial_lines(trial: TrialRecord) -> list[str]:
+    """The lines of `trial_document(trial)` as an item of a list; raises yamlio.Unsure
+    where a value's text is not yamlio's own to give."""
+    text = yamlio.plain_scalar
+    lines = [
+        f"- name: {text(trial.name)}\n",
+        f"  state: {text(trial.state.value)}\n",
+        f"  reason: {text(trial.reason)}\n",
+    ]
+    if trial.message:
+        lines.append(f"  message: {text(trial.message)}\n")
+    if trial.labels:
+        lines.append("  labels:\n")
+        for key, value in dict(trial.labels).items():
+            lines.append(f"    {yamlio.plain_key(key)}: {text(value)}\n")
+    if trial.assignments:
+        lines.append("  parameterAssignments:\n")
+        for name, value in trial.assignments:
+            lines.append(f"  - name: {text(name)}\n    value: {text(value)}\n")
+    else:
+        lines.append("  parameterAssignments: []\n")
+    if trial.metrics:
+        lines.append("  metrics:\n")
+        for m in trial.metrics:
+            lines.append(
+                f"  - name: {text(m.name)}\n    min: {text(m.min)}\n    max: {text(m.max)}\n"
+                f"    latest: {text(m.latest)}\n"
+            )
+            if m.values:
+                lines.append("    values:\n")
+                lines += [f"    - {text(value)}\n" for value in m.values]
+    else:
+        lines.append("  metrics: []\n")
+    lines += [f"  {key}: {text(value)}\n" for key, value in trial_tail(trial)]
+    return lines
 
 
 def result_files(

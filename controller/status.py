@@ -141,16 +141,21 @@ def trial_document(trial: TrialRecord) -> dict[str, Any]:
         document["labels"] = dict(trial.labels)
     document["parameterAssignments"] = _assignments(trial)
     document["metrics"] = _metrics(trial)
-    for key, value in (
+    document.update(trial_tail(trial))
+    return document
+
+
+def trial_tail(trial: TrialRecord) -> list[tuple[str, str | int]]:
+    """The fields of a trial's document after its metrics, those it has: its times, exit
+    code, log and restarts."""
+    fields = (
         ("startTime", trial.start_time),
         ("completionTime", trial.completion_time),
         ("exitCode", trial.exit_code),
         ("log", trial.log),
         ("restarts", trial.restarts or None),
-    ):
-        if value is not None:
-            document[key] = value
-    return document
+    )
+    return [(key, value) for key, value in fields if value is not None]
 
 
 def record_from_document(document: dict[str, Any]) -> ExperimentRecord:

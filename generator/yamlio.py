@@ -87,14 +87,29 @@ def dump_all(
             try:
                 stream.write(_Plain().document(document))
                 continue
-            except _Unsure:
+            except Unsure:
                 pass
         _writer(fast).dump(_plain(document), stream)
     return stream.getvalue()
 
 
-class _Unsure(Exception):
+class Unsure(Exception):
     """`_Plain` meets a value whose text it cannot be sure of: ruamel writes the document."""
+
+
+def plain_scalar(value: Any) -> str:
+    """A scalar (str, int, float, bool or None) as `dump(..., fast=True)` writes it as a
+    mapping's value or a list's item, for callers that write a known shape of document
+    line by line; raises Unsure where only ruamel can say."""
+    return _Plain.scalar(value)
+
+
+def plain_key(key: str) -> str:
+    """A mapping's key as `dump(..., fast=True)` writes it (without the colon); raises
+    Unsure where only ruamel can say."""
+    if len(key) > 100:
+        raise Unsure
+    return _string(key)
 
 
 # Strings `_Plain` writes itself. Words (starting with a letter, single spaces between
@@ -108,23 +123,23 @@ _TOKEN = re.compile(r"[0-9A-Za-z_./:+-]+")
 class _Plain:
     """Writes a document of dicts, lists and plain scalars exactly as ruamel's block style
     does under `_new_writer`'s settings (tests hold it to that, byte for byte), at a sixth
-    of the cost; raises `_Unsure` at anything it does not know to be so."""
+    of the cost; raises `Unsure` at anything it does not know to be so."""
 
     def __init__(self) -> None:
         self.lines: list[str] = []
 
     def document(self, data: Mapping[str, Any]) -> str:
         if _shape(data) is not _MAPPING or not data:
-            raise _Unsure
+            raise Unsure
         self.mapping(data, "")
         return "".join(self.lines)
 
     def mapping(self, data: Mapping[str, Any], indent: str) -> None:
         inner = indent + "  "
         for key, value in data.items():
-            if not isinstance(key, str) or len(key) > 100:
-                raise _Unsure
-            self.entry(f"{indent}{_string(key)}:", value, indent, inner)
+            if not isinstance(key, str):
+                raise Unsure
+            self.entry(f"{indent}{plain_key(key)}:", value, indent, inner)
 
     def sequence(self, data: list[Any] | tuple[Any, ...], indent: str) -> None:
         inner = indent + "  "
@@ -173,7 +188,7 @@ class _Plain:
             if value in (math.inf, -math.inf):
                 return ".inf" if value > 0 else "-.inf"
             return repr(value)
-        raise _Unsure
+        raise Unsure
 
 
 # What `_shape` tells apart: a mapping, a list or tuple, anything else.
@@ -218,7 +233,7 @@ def _string_text(value: str) -> str:
     if not value:
         return "''"
     if len(value) > 1000:
-        raise _Unsure
+        raise Unsure
     if _WORDS.fullmatch(value):
         return f"'{value}'" if _YAML11_WORDS.match(value) else str(value)
     if _TOKEN.fullmatch(value):
@@ -227,7 +242,7 @@ def _string_text(value: str) -> str:
         # a colon inside is plain (`sha256:...`); at the end it would start a key
         if value[0] not in "-:+" and value[-1] != ":" and not value.startswith("..."):
             return str(value)
-    raise _Unsure
+    raise Unsure
 
 
 # Decimals and UTC times, a status file's most common tokens: YAML reads them as a float

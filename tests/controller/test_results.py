@@ -3,11 +3,16 @@ reads and the two SVG pictures."""
 
 from __future__ import annotations
 
+import string
 import xml.etree.ElementTree as ElementTree
 from dataclasses import replace
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from controller.records import Completion, ExperimentRecord, MetricSummary, TrialRecord, TrialState
-from controller.results import StatusWriter, result_files, status_file
+from controller.results import StatusWriter, result_files, status_file, trial_yaml
+from controller.status import trial_document
 from generator import (
     SearchSpace,
     categorical,
@@ -18,6 +23,7 @@ from generator import (
     maximize,
     random_search,
 )
+from generator import yamlio
 from generator.defaults import with_defaults
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -105,3 +111,47 @@ def test_the_incremental_status_writer_writes_what_the_whole_dump_writes() -> No
     full.completion = record.completion
     assert writer(full) == status_file(spec, full, "dev")
     assert len(writer.fragments) == len(full.trials)
+
+
+# Text as trial records hold it (names, reasons, numbers and times in strings, paths, odd
+# words YAML reads as something else), and text of any kind.
+texts = st.one_of(
+    st.text(alphabet=string.ascii_letters + string.digits + " ._-/:+()'#", max_size=24),
+    st.text(max_size=8),
+    st.sampled_from(["0.05", "1e-3", "on", "null", "2026-11-23T06:23:24.863035Z", "", "a: b"]),
+)
+numbers = st.one_of(st.floats(), st.integers(-(10**6), 10**6).map(float))
+trials = st.builds(
+    TrialRecord,
+    name=texts,
+    assignments=st.lists(st.tuples(texts, texts), max_size=3).map(tuple),
+    state=st.sampled_from(TrialState),
+    reason=texts,
+    message=texts,
+    metrics=st.lists(
+        st.builds(
+            MetricSummary,
+            texts,
+            numbers,
+            numbers,
+            numbers,
+            st.lists(numbers, max_size=3).map(tuple),
+        ),
+        max_size=2,
+    ).map(tuple),
+    start_time=st.none() | texts,
+    completion_time=st.none() | texts,
+    exit_code=st.none() | st.integers(-9, 255),
+    log=st.none() | texts,
+    restarts=st.integers(0, 3),
+    labels=st.lists(st.tuples(texts, texts), max_size=2).map(tuple),
+)
+
+
+@settings(max_examples=300)
+@given(trials)
+def test_a_trials_status_lines_are_what_the_whole_document_has(trial: TrialRecord) -> None:
+    """A trial's lines, written directly, are the text the status's writer gives its
+    document (ruamel's; test_yamlio holds the writer to that)."""
+    whole = yamlio.dump({"trials": [trial_document(trial)]}, fast=True)
+    assert trial_yaml(trial) == whole.split("\n", 1)[1]
