@@ -7,9 +7,21 @@ millisecond (random, sobol, grid): for them a thread costs more than it saves.""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Protocol
 
 from controller.suggestion import Suggestion, TrialSuggester
+
+
+class Pending(Protocol):
+    """Suggestions being computed: a Future, or `Ready` where they already are."""
+
+    def done(self) -> bool: ...
+
+    def result(self) -> list[Suggestion]: ...
+
+    def add_done_callback(self, fn: Callable[[Any], object]) -> None: ...
 
 
 class BackgroundSuggester:
@@ -33,9 +45,29 @@ class BackgroundSuggester:
         self._thread.shutdown(wait=True, cancel_futures=True)
 
 
+class Ready:
+    """Suggestions computed already, or the error computing them raised (raised again
+    where they are read, as a Future does)."""
+
+    def __init__(self, value: list[Suggestion] | None, error: Exception | None = None):
+        self._value, self._error = value, error
+
+    def done(self) -> bool:
+        return True
+
+    def result(self) -> list[Suggestion]:
+        if self._error is not None:
+            raise self._error
+        assert self._value is not None
+        return self._value
+
+    def add_done_callback(self, fn: Callable[[Any], object]) -> None:
+        fn(self)
+
+
 class InlineSuggester:
     """BackgroundSuggester's interface, computed on the caller's thread: `request`
-    returns a future that is already done."""
+    returns them ready."""
 
     def __init__(self, inner: TrialSuggester):
         self._inner = inner
@@ -44,13 +76,11 @@ class InlineSuggester:
     def exhausted(self) -> bool:
         return self._inner.exhausted
 
-    def request(self, count: int) -> Future[list[Suggestion]]:
-        done: Future[list[Suggestion]] = Future()
+    def request(self, count: int) -> Ready:
         try:
-            done.set_result(self._inner.suggest_trials(count))
+            return Ready(self._inner.suggest_trials(count))
         except Exception as err:  # raised where the loop reads the result, as in the background
-            done.set_exception(err)
-        return done
+            return Ready(None, err)
 
     def observe(self, trial: str, suggestion: Suggestion, value: float | None) -> None:
         self._inner.trial_finished(trial, suggestion, value)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -153,9 +154,18 @@ def collector_for(spec: MetricsCollectorSpec | None, wanted: Sequence[str]) -> C
 
 
 def _lines(path: Path) -> list[str]:
+    """The file's lines ([] when it cannot be read), read by plain system calls and decoded
+    at once: a file object's layers cost more to set up than a trial's output to read."""
     try:
-        with open(path, "rb") as stream:  # bytes, decoded at once: no text layer to set up
-            data = stream.read()
+        fd = os.open(path, os.O_RDONLY)
     except OSError:
         return []
-    return data.decode("utf-8", errors="replace").splitlines()
+    chunks = []
+    try:
+        while chunk := os.read(fd, 1 << 16):
+            chunks.append(chunk)
+    except OSError:
+        return []
+    finally:
+        os.close(fd)
+    return b"".join(chunks).decode("utf-8", errors="replace").splitlines()

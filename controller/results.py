@@ -30,26 +30,27 @@ def status_file(
 class StatusWriter:
     """`status_file` for a run that rewrites its status often: each trial's YAML is kept
     from the write before and only trials that changed are serialized again (a finished
-    trial never changes), so a write costs what changed, not the whole run. The text is
-    the same as `status_file`'s."""
+    trial never changes; a changed one is a new record), so a write costs what changed,
+    not the whole run. The text is the same as `status_file`'s."""
 
     def __init__(self, experiment: Experiment, environment: str):
         self.experiment, self.environment = experiment, environment
         self.digest = spec_digest(experiment)
-        self.fragments: dict[TrialRecord, str] = {}
+        self.fragments: list[tuple[TrialRecord, str]] = []  # by the trial's place
 
     def __call__(self, record: ExperimentRecord) -> dict[str, str]:
         if not record.trials:
             return status_file(self.experiment, record, self.environment)
         head = status_head(self.experiment, record, self.environment, self.digest)
-        fragments = {trial: self._fragment(trial) for trial in record.trials}
-        self.fragments = fragments
+        known = self.fragments
+        self.fragments = [
+            known[index]
+            if index < len(known) and known[index][0] is trial
+            else (trial, trial_yaml(trial))
+            for index, trial in enumerate(record.trials)
+        ]
         text = yamlio.dump(head, STATUS_HEADER, fast=True) + "trials:\n"
-        return {f"{self.experiment.name}.yaml": text + "".join(fragments.values())}
-
-    def _fragment(self, trial: TrialRecord) -> str:
-        known = self.fragments.get(trial)
-        return trial_yaml(trial) if known is None else known
+        return {f"{self.experiment.name}.yaml": text + "".join(t for _, t in self.fragments)}
 
 
 def trial_yaml(trial: TrialRecord) -> str:

@@ -9,12 +9,11 @@ import logging
 import shutil
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from controller.background import BackgroundSuggester, InlineSuggester
+from controller.background import BackgroundSuggester, InlineSuggester, Pending
 from controller.earlystopping import MedianStop
 from controller.errors import ControllerError
 from controller.local import TrialExecutor, TrialExit
@@ -106,7 +105,7 @@ def run_experiment(
     background: BackgroundSuggester | InlineSuggester = (
         InlineSuggester(suggester) if independent else BackgroundSuggester(suggester)
     )
-    pending: Future[list[Suggestion]] | None = None
+    pending: Pending | None = None
     starved = False
     ready: list[Suggestion] = []
     stopping: set[str] = set()
@@ -154,6 +153,18 @@ def run_experiment(
             background.observe(finished.name, _suggestion(finished), value)
         unheard.clear()
 
+    def receive() -> None:
+        """Take the suggestions a finished request holds."""
+        nonlocal pending, ended, starved
+        assert pending is not None
+        new = pending.result()
+        ready.extend(new)
+        ended = background.exhausted
+        # Nothing now, more later (hyperband waits for a rung's results): ask again once a
+        # trial has finished, not in a busy loop until then.
+        starved = not new and not ended
+        pending = None
+
     save(force=True)
     try:
         while True:
@@ -174,13 +185,7 @@ def run_experiment(
                 save(force=True)
                 return record
             if pending is not None and pending.done():
-                new = pending.result()
-                ready += new
-                ended = background.exhausted
-                # Nothing now, more later (hyperband waits for a rung's results): ask
-                # again once a trial has finished, not in a busy loop until then.
-                starved = not new and not ended
-                pending = None
+                receive()
             if record.completion is not None:
                 if unheard:
                     hear()
@@ -207,9 +212,12 @@ def run_experiment(
                     wanted_now = min(wanted_now, room)
                 if pending is None and not ended and not starved and wanted_now > 0:
                     pending = background.request(wanted_now)
-                    if pending.done():
-                        continue  # computed inline: use them now
-                    pending.add_done_callback(lambda _: executor.wake())
+                    if pending.done():  # computed inline
+                        receive()
+                        if len(starting) < decision.start:
+                            continue  # slots wait for them: start them now
+                    else:
+                        pending.add_done_callback(lambda _: executor.wake())
             if not tally.active and pending is None:
                 if ended:
                     continue  # reconcile completes it with SuggestionEndReached

@@ -22,8 +22,8 @@ from generator import (
     job,
     maximize,
     random_search,
+    yamlio,
 )
-from generator import yamlio
 from generator.defaults import with_defaults
 
 SVG = "{http://www.w3.org/2000/svg}"
