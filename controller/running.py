@@ -6,6 +6,7 @@ the experiment completes."""
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -34,9 +35,8 @@ from controller.suggestion import (
 from controller.trialspec import (
     Command,
     ConfigMaps,
-    primary_command,
+    trial_command,
     trial_demand,
-    trial_manifest,
     trial_values,
 )
 from generator.models import Experiment
@@ -336,15 +336,14 @@ class _Launcher:
         self.logs: dict[str, Path] = {}
         self.metrics: dict[str, Path | None] = {}
         self.checkpoints: _CheckpointFolders | None = None
-        self.folders: dict[Path, str] = {}
+        self.folders: dict[str, str] = {}
 
     def start(self, trial: TrialRecord) -> TrialRecord:
         template = self.experiment.spec.trial_template
         assert template is not None
         namespace = self.record.namespace or "default"
         values = trial_values(template, dict(trial.assignments), trial.name, namespace)
-        manifest = trial_manifest(self.experiment, values, self.config_maps)
-        command = primary_command(self.experiment, manifest)
+        command = trial_command(self.experiment, values, self.config_maps)
         metrics_file = None  # StdOut: the metrics are in the trial's output
         if self.collector.kind != "StdOut":
             metrics_file = self.executor.trial_file(trial.name, ".metrics")
@@ -368,10 +367,11 @@ class _Launcher:
 
     def _shown(self, log_path: Path) -> str:
         """The log's path as the status shows it: relative to the repository when inside."""
-        folder = self.folders.get(log_path.parent)
+        parent, name = os.path.split(log_path)
+        folder = self.folders.get(parent)
         if folder is None:  # one folder for every trial: resolved once, not per trial
-            folder = self.folders[log_path.parent] = _relative(log_path.parent, self.sink.repo.root)
-        return log_path.name if folder == "." else f"{folder}/{log_path.name}"
+            folder = self.folders[parent] = _relative(Path(parent), self.sink.repo.root)
+        return name if folder == "." else f"{folder}/{name}"
 
     def _local(self, command: Command, metrics_file: Path) -> Command:
         """Each local trial gets its own metrics file (or event folder) where a pod has its

@@ -122,9 +122,26 @@ def _primary(experiment: Experiment, spec: Mapping[str, Any]) -> dict[str, Any]:
     return container
 
 
-def primary_command(experiment: Experiment, spec: Mapping[str, Any]) -> Command:
-    """The primary container's command and args, env and working dir."""
-    container = _primary(experiment, spec)
+def trial_command(
+    experiment: Experiment, values: Mapping[str, str], config_maps: ConfigMaps
+) -> Command:
+    """The primary container's command line of the trial whose trial parameters have
+    `values`: that of `trial_manifest`. An inline template is substituted in the primary
+    container alone, the only part the command reads (unless a container's name holds a
+    placeholder, which could change which container is primary); a ConfigMap's text is
+    substituted whole and parsed, as Katib does."""
+    template = experiment.spec.trial_template
+    spec = template.trial_spec if template is not None else None
+    if spec is not None and not any("${" in str(c.get("name", "")) for c in _containers(spec)):
+        return _command(experiment, substitute(_primary(experiment, spec), values), spec)
+    manifest = trial_manifest(experiment, values, config_maps)
+    return _command(experiment, _primary(experiment, manifest), manifest)
+
+
+def _command(
+    experiment: Experiment, container: Mapping[str, Any], spec: Mapping[str, Any]
+) -> Command:
+    """The container's command and args, env and working dir, with the Job's deadline."""
     wanted = container.get("name")
     argv = [*container.get("command", []), *container.get("args", [])]
     if not argv:
