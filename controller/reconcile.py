@@ -176,12 +176,33 @@ def reconcile(
                 "Experiment has succeeded because the algorithm has nothing more to suggest",
             ),
         )
+    return Decision(max(_room(spec, tally.finished, len(active), capacity), 0), (), None)
+
+
+def _room(spec: ExperimentSpec, finished: int, active: int, capacity: int | None) -> int:
+    """How many more trials may start now."""
     parallel = min(spec.parallel_trial_count or 1, capacity or 1 << 30)
     if spec.max_trial_count is None:
-        room = parallel - len(active)
-    else:
-        room = min(parallel, spec.max_trial_count - tally.finished) - len(active)
-    return Decision(max(room, 0), (), None)
+        return parallel - active
+    return min(parallel, spec.max_trial_count - finished) - active
+
+
+def replaceable_unread(spec: ExperimentSpec, tally: Tally, capacity: int | None = None) -> bool:
+    """Whether a trial that has just ended (still active in `tally`) may be replaced before
+    its result is read: whatever its result, the experiment goes on (there is no goal to
+    reach; one more failure stays below maxFailedTrialCount; it is not the last trial of
+    maxTrialCount) and, once it counts as finished, a slot is free. Then the run loop
+    starts the next trial first and reads the result after."""
+    objective = spec.objective
+    if objective is not None and objective.goal is not None:
+        return False
+    finished = tally.finished + 1
+    limit = spec.max_failed_trial_count
+    if limit is not None and tally.failed + 1 >= limit:
+        return False
+    if spec.max_trial_count is not None and finished >= spec.max_trial_count:
+        return False
+    return _room(spec, finished, len(tally.active) - 1, capacity) > 0
 
 
 def restartable(spec: ExperimentSpec, trials: Sequence[TrialRecord], done: Completion) -> bool:

@@ -21,7 +21,13 @@ from controller.local import TrialExecutor, TrialExit
 from controller.metrics import Collector, collector_for, summarize
 from controller.pbt import PARENT_LABEL
 from controller.progress import flush_log
-from controller.reconcile import Tally, best_trial, objective_value, reconcile
+from controller.reconcile import (
+    Tally,
+    best_trial,
+    objective_value,
+    reconcile,
+    replaceable_unread,
+)
 from controller.records import ExperimentRecord, MetricSummary, TrialRecord, TrialState
 from controller.results import StatusWriter
 from controller.samplers import RESULT_INDEPENDENT, make_suggester
@@ -153,6 +159,16 @@ def run_experiment(
             background.observe(finished.name, _suggestion(finished), value)
         unheard.clear()
 
+    def open_trial(suggestion: Suggestion, announce: bool = True) -> TrialRecord:
+        """Create and start the next trial."""
+        name = f"{experiment.name}-{len(record.trials) + 1:04d}"
+        new = TrialRecord(name, suggestion.assignments, labels=suggestion.labels)
+        trial = launch.start(new, announce)
+        position[name] = len(record.trials)
+        record.trials.append(trial)
+        tally.change(None, trial)
+        return trial
+
     def receive() -> None:
         """Take the suggestions a finished request holds."""
         nonlocal pending, ended, starved
@@ -194,13 +210,7 @@ def run_experiment(
                 starting = ready[: decision.start]
                 del ready[: decision.start]
                 for suggestion in starting:
-                    name = f"{experiment.name}-{len(record.trials) + 1:04d}"
-                    trial = launch.start(
-                        TrialRecord(name, suggestion.assignments, labels=suggestion.labels)
-                    )
-                    position[name] = len(record.trials)
-                    record.trials.append(trial)
-                    tally.change(None, trial)
+                    open_trial(suggestion)
                 if unheard:
                     hear()
                     starved = False  # a result came in: the algorithm may have more now
@@ -239,6 +249,11 @@ def run_experiment(
                         stopping.add(name)
                         executor.stop(name)
                 continue
+            ended_at = clock()
+            replacement = None
+            if ready and record.completion is None and replaceable_unread(spec, tally, capacity):
+                # its slot is filled before its result is read (said after its result)
+                replacement = open_trial(ready.pop(0), announce=False)
             index = position[exited.trial]
             trial = record.trials[index]
             values, note = collector.collect(launch.logs[trial.name], launch.metrics[trial.name])
@@ -248,13 +263,15 @@ def run_experiment(
                 exited.trial in stopping,
                 summarize(values),
                 wanted,
-                clock(),
+                ended_at,
                 early_stopped=trial.name in early,
                 note=note,
             )
             put(index, finished)
             unheard.append(finished)
             log.info("%s", _describe(finished))
+            if replacement is not None:
+                launch.announce(replacement)
     finally:
         flush_log(log)
         background.close()
@@ -338,7 +355,8 @@ class _Launcher:
         self.checkpoints: _CheckpointFolders | None = None
         self.folders: dict[str, str] = {}
 
-    def start(self, trial: TrialRecord) -> TrialRecord:
+    def start(self, trial: TrialRecord, announce: bool = True) -> TrialRecord:
+        """Start the trial; its record, running. `announce`: say so in the log now."""
         template = self.experiment.spec.trial_template
         assert template is not None
         namespace = self.record.namespace or "default"
@@ -353,10 +371,7 @@ class _Launcher:
         log_path = self.executor.start(trial.name, command)
         self.logs[trial.name] = log_path
         self.metrics[trial.name] = metrics_file
-        shown = ", ".join(f"{k}={v}" for k, v in trial.assignments)
-        again = f", run {trial.restarts + 1}" if trial.restarts else ""
-        log.info("%s started (%s%s)", trial.name, shown, again)
-        return replace(
+        running = replace(
             trial,
             state=TrialState.RUNNING,
             reason="TrialRunning",
@@ -364,6 +379,16 @@ class _Launcher:
             start_time=self.clock(),
             log=self._shown(log_path),
         )
+        if announce:
+            self.announce(running)
+        return running
+
+    @staticmethod
+    def announce(trial: TrialRecord) -> None:
+        """Say in the log that the trial started."""
+        shown = ", ".join(f"{k}={v}" for k, v in trial.assignments)
+        again = f", run {trial.restarts + 1}" if trial.restarts else ""
+        log.info("%s started (%s%s)", trial.name, shown, again)
 
     def _shown(self, log_path: Path) -> str:
         """The log's path as the status shows it: relative to the repository when inside."""

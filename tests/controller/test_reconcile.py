@@ -5,10 +5,17 @@ from __future__ import annotations
 import math
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from controller.reconcile import GOAL_REACHED, MAX_TRIALS_REACHED, Decision, Tally, reconcile
+from controller.reconcile import (
+    GOAL_REACHED,
+    MAX_TRIALS_REACHED,
+    Decision,
+    Tally,
+    reconcile,
+    replaceable_unread,
+)
 from controller.records import MetricSummary, TrialRecord, TrialState
 from generator.models import ExperimentSpec, MetricStrategy, ObjectiveSpec
 
@@ -157,3 +164,50 @@ def test_a_finished_trial_does_not_change() -> None:
     tally.change(None, done)
     with pytest.raises(ValueError, match="has finished"):
         tally.change(done, done)
+
+
+@settings(max_examples=500)
+@given(
+    st.none() | st.integers(1, 10),
+    st.integers(1, 4),
+    st.none() | st.integers(0, 4),
+    st.booleans(),
+    st.lists(st.sampled_from(FINAL), max_size=8),
+    st.integers(1, 4),
+    st.none() | st.integers(1, 4),
+)
+def test_a_trial_is_replaced_unread_exactly_when_no_result_of_it_matters(
+    max_trials: int | None,
+    parallel: int,
+    max_failed: int | None,
+    goal: bool,
+    finished: list[TrialState],
+    running: int,
+    capacity: int | None,
+) -> None:
+    """replaceable_unread says yes exactly when every result the ending trial may have
+    (a failure, no metric, a success of any value) leaves the experiment running with a
+    slot to fill."""
+    chosen = spec(max_trials=max_trials, parallel=parallel, max_failed=max_failed)
+    if not goal:
+        assert chosen.objective is not None
+        chosen = chosen.model_copy(
+            update={"objective": chosen.objective.model_copy(update={"goal": None})}
+        )
+    records = trials(*finished, *[R] * running, best=0.3)
+    tally = Tally.of(chosen, records)
+    if reconcile(chosen, tally, capacity=capacity).completion is not None:
+        return  # complete already: the loop replaces nothing
+    ending = records[-1]
+    readings = [(), *[(MetricSummary("accuracy", v, v, v),) for v in (0.0, 0.95, 1.0)]]
+    outcomes = [
+        TrialRecord(ending.name, (), state=state, metrics=metrics)
+        for state in (S, F, MU, TrialState.EARLY_STOPPED)
+        for metrics in readings
+    ]
+
+    def goes_on(outcome: TrialRecord) -> bool:
+        decision = reconcile(chosen, [*records[:-1], outcome], capacity=capacity)
+        return decision.completion is None and decision.start > 0
+
+    assert replaceable_unread(chosen, tally, capacity) == all(map(goes_on, outcomes))

@@ -1,6 +1,7 @@
 """The run loop's order of work and its resumes, with real trial processes: a trial that
-ends is replaced before anything else is done, and a resume whose experiment turns out
-complete already does not wait for trials it will never run."""
+ends is replaced before anything else is done (before its output is read where no result
+of it can end the experiment), and a resume whose experiment turns out complete already
+does not wait for trials it will never run."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+import pytest
+
 from controller.gitrepo import GitRepo
 from controller.local import LocalExecutor
+from controller.metrics import Collector, collector_for
 from controller.records import ExperimentRecord, MetricSummary, TrialRecord, TrialState
 from controller.running import run_experiment
 from controller.samplers import make_suggester
@@ -18,7 +22,7 @@ from controller.suggestion import Assignments, Suggester
 from controller.trialspec import Command
 from generator import SearchSpace, container, double, experiment, job, maximize, random_search
 from generator.defaults import with_defaults
-from generator.models import AlgorithmSpec, Experiment, ParameterSpec
+from generator.models import AlgorithmSpec, Experiment, MetricsCollectorSpec, ParameterSpec
 from tests.conftest import ForwardingSuggester, ProjectFactory, run_in_dev
 
 
@@ -71,35 +75,74 @@ class JournalSuggester(ForwardingSuggester):
         self.inner.observe(assignments, value)
 
 
-def test_an_ended_trial_is_replaced_before_the_algorithm_hears_of_it(
-    make_project: ProjectFactory, tmp_path: Path
-) -> None:
-    root = make_project()
+class JournalCollector:
+    """A collector that notes whose output it reads."""
+
+    def __init__(self, inner: Collector, journal: Journal):
+        self.inner, self.journal = inner, journal
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    def collect(
+        self, output: Path, metrics_file: Path | None
+    ) -> tuple[dict[str, list[float]], str]:
+        self.journal.events.append(f"read {output.stem}")
+        return self.inner.collect(output, metrics_file)
+
+
+def journaled_run(
+    root: Path, logs: Path, experiment: Experiment, monkeypatch: pytest.MonkeyPatch
+) -> tuple[ExperimentRecord, list[str]]:
+    """Run `experiment`; its record, and what was started, read and told to the
+    algorithm, in order."""
     journal = Journal()
 
     def factory(spec: AlgorithmSpec, parameters: Sequence[ParameterSpec], goal: str) -> Suggester:
         return JournalSuggester(make_suggester(spec, parameters, goal), journal)
 
-    executor = JournalExecutor(root, tmp_path / "logs", journal)
-    record = run_in_dev(
-        trivial(max_trials=5, parallel=1), root, executor, suggester_factory=factory
-    )
+    def collector(spec: MetricsCollectorSpec | None, wanted: Sequence[str]) -> JournalCollector:
+        return JournalCollector(collector_for(spec, wanted), journal)
+
+    monkeypatch.setattr("controller.running.collector_for", collector)
+    executor = JournalExecutor(root, logs, journal)
+    record = run_in_dev(experiment, root, executor, suggester_factory=factory)
     names = {f"observe {t.assignments}": f"observe {t.name}" for t in record.trials}
-    events = [names.get(event, event) for event in journal.events]
+    return record, [names.get(event, event) for event in journal.events]
+
+
+def test_an_ended_trial_is_replaced_before_its_result_is_read(
+    make_project: ProjectFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a goal, no result of one trial can end the experiment before its budget:
+    each trial's successor starts as soon as it exits, then its output is read, then the
+    algorithm hears of it; the last trial has no successor."""
+    record, events = journaled_run(
+        make_project(), tmp_path / "logs", trivial(max_trials=5, parallel=1), monkeypatch
+    )
     assert [t.state for t in record.trials] == [TrialState.SUCCEEDED] * 5
-    # one at a time: each trial's successor starts first, then the algorithm hears of it
     assert events == [
         "start loop-0001",
-        "start loop-0002",
-        "observe loop-0001",
-        "start loop-0003",
-        "observe loop-0002",
-        "start loop-0004",
-        "observe loop-0003",
-        "start loop-0005",
-        "observe loop-0004",
+        *[
+            event
+            for n in range(1, 5)
+            for event in (f"start loop-{n + 1:04d}", f"read loop-{n:04d}", f"observe loop-{n:04d}")
+        ],
+        "read loop-0005",
         "observe loop-0005",
     ]
+
+
+def test_a_trial_whose_result_may_reach_the_goal_is_read_before_another_starts(
+    make_project: ProjectFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    record, events = journaled_run(
+        make_project(), tmp_path / "logs", trivial(max_trials=5, parallel=1, goal=0.5), monkeypatch
+    )
+    assert record.completion is not None
+    assert record.completion.reason == "ExperimentGoalReached"
+    assert [t.state for t in record.trials] == [TrialState.SUCCEEDED]  # nothing killed
+    assert events == ["start loop-0001", "read loop-0001", "observe loop-0001"]
 
 
 def test_a_resume_that_finds_the_goal_reached_does_not_run_the_interrupted_trials(
