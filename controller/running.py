@@ -239,9 +239,9 @@ def run_experiment(
             if dirty:
                 waits.append(max(saved_at + SAVE_INTERVAL - time.monotonic(), 0.0))
             exited = executor.next_exit(timeout=min(waits) if waits else None)
-            if dirty and time.monotonic() - saved_at >= SAVE_INTERVAL:
-                save()
             if exited is None:
+                if dirty and time.monotonic() - saved_at >= SAVE_INTERVAL:
+                    save()
                 if stopper is not None and record.completion is None:
                     for name in _breaking(stopper, experiment, record, collector, launch, stopping):
                         log.info("%s early stopped", name)
@@ -249,6 +249,7 @@ def run_experiment(
                         stopping.add(name)
                         executor.stop(name)
                 continue
+            # A trial ended: the next turn writes the status, once its slot is filled.
             ended_at = clock()
             replacement = None
             if ready and record.completion is None and replaceable_unread(spec, tally, capacity):
