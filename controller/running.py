@@ -211,10 +211,11 @@ def run_experiment(
                 del ready[: decision.start]
                 for suggestion in starting:
                     open_trial(suggestion)
+                changed = bool(starting or unheard)
                 if unheard:
                     hear()
                     starved = False  # a result came in: the algorithm may have more now
-                if starting or unheard:
+                if changed:
                     save()
                 wanted_now = decision.start - len(starting) + lookahead - len(ready)
                 if spec.max_trial_count is not None:  # never more than the budget holds

@@ -184,3 +184,24 @@ def test_a_resume_that_finds_the_goal_reached_does_not_run_the_interrupted_trial
     assert interrupted.state is TrialState.KILLED
     assert interrupted.message == "not run again: the experiment had completed"
     assert interrupted.restarts == 1
+
+
+@pytest.mark.parametrize("goal", [None, 0.9])
+def test_every_trial_that_ends_is_written_to_the_status(
+    make_project: ProjectFactory,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    goal: float | None,
+) -> None:
+    """With writes not held back by the clock, the status is rewritten as each trial ends
+    (whether its successor started before its output was read, without a goal, or after)."""
+    monkeypatch.setattr("controller.running.SAVE_INTERVAL", 0.0)
+    written: list[int] = []
+
+    def checkpoint(record: ExperimentRecord) -> None:
+        written.append(sum(not t.state.is_active for t in record.trials))
+
+    root = make_project()
+    executor = LocalExecutor(root, tmp_path / "logs")
+    run_in_dev(trivial(max_trials=4, parallel=1, goal=goal), root, executor, checkpoint=checkpoint)
+    assert sorted(set(written)) == [0, 1, 2, 3, 4]
