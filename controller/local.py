@@ -201,17 +201,18 @@ class LocalExecutor:
         # Other processes (warm ones, or where there are no pidfds) by threads, reused from
         # trial to trial: starting a thread per trial costs milliseconds on busy cores.
         self._waiters = ThreadPoolExecutor(max_workers=4096, thread_name_prefix="trial-wait")
-        self._watchdog: Watchdog | None = None  # started with the first trial
         _keep_descriptors_to_ourselves()
+        self._watchdog: Watchdog | None = None
+        # Started with the executor, not with its first trial: its start costs an
+        # interpreter's start, which the trials would otherwise wait for.
+        if Watchdog.supported():
+            self._watchdog = Watchdog.start()
+            self._environment[MARK] = self._watchdog.token
 
     def start(self, trial: str, command: Command) -> Path:
         argv = list(command.argv)
         if argv[0] in PYTHON_NAMES:
             argv[0] = sys.executable
-        if self._watchdog is None and Watchdog.supported():
-            self._watchdog = Watchdog.start()
-            self._environment[MARK] = self._watchdog.token
-            self._encoded = {}  # encoded again, with the mark
         cwd = self._workdir
         if command.working_dir and Path(command.working_dir).is_dir():
             cwd = Path(command.working_dir)
