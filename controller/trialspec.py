@@ -71,6 +71,8 @@ def trial_values(
 
 def substitute(node: Any, values: Mapping[str, str]) -> Any:
     if isinstance(node, str):
+        if "${" not in node:  # no placeholder: nothing to replace
+            return node
         for name, value in values.items():
             node = node.replace(placeholder(name), value)
         return node
@@ -133,9 +135,15 @@ def trial_command(
     template = experiment.spec.trial_template
     spec = template.trial_spec if template is not None else None
     if spec is not None and not any("${" in str(c.get("name", "")) for c in _containers(spec)):
-        return _command(experiment, substitute(_primary(experiment, spec), values), spec)
+        primary = _primary(experiment, spec)
+        read = {key: primary[key] for key in _COMMAND_FIELDS if key in primary}
+        return _command(experiment, substitute(read, values), spec)
     manifest = trial_manifest(experiment, values, config_maps)
     return _command(experiment, _primary(experiment, manifest), manifest)
+
+
+# What `_command` reads of a container.
+_COMMAND_FIELDS = ("name", "command", "args", "env", "workingDir")
 
 
 def _command(

@@ -50,7 +50,10 @@ specs = st.builds(
     strings,
 )
 values = st.fixed_dictionaries(
-    {name: st.sampled_from(["0.1", "training", "", "a b"]) for name in NAMES}
+    {
+        name: st.sampled_from(["0.1", "training", "", "a b", "${trialParameters.opt}"])
+        for name in NAMES
+    }
 )
 
 
