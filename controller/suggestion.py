@@ -298,9 +298,9 @@ class UniformDraws(DistinctDraws):
     """random: each parameter drawn uniformly and independently over its feasible space
     (log-uniformly on a log scale, uniformly over the points of a step's grid), by Python's
     Mersenne Twister seeded with random_state. Nothing is learnt from results. Katib's
-    random is hyperopt's `rand.suggest`, the same uniform draws; a point costs a few
-    microseconds where a sampler asked through optuna's search-space transform costs
-    tens."""
+    random is hyperopt's `rand.suggest`, which draws uniform and logUniform parameters the
+    same way; a point costs a few microseconds where a sampler asked through optuna's
+    search-space transform costs tens."""
 
     def __init__(self, parameters: Sequence[ParameterSpec], seed: int | None):
         super().__init__(parameters)
