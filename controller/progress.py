@@ -92,8 +92,10 @@ def flush_log(log: logging.Logger) -> None:
 
 
 def configure_logging(log_format: str, quiet: bool) -> None:
-    # What the formats show needs no thread or process names: not gathered for each record.
+    # What the formats show needs no thread or process names, nor where a line was logged
+    # from: not gathered for each record (the logging HOWTO's "Optimization" switches).
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    logging._srcfile = None
     handler = BatchedStreamHandler(sys.stderr)
     if log_format == "json":
         handler.setFormatter(JsonFormatter())

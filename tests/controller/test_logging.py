@@ -98,6 +98,8 @@ def test_a_run_has_written_all_it_said_when_it_returns(
 ) -> None:
     stream = Writes()
     monkeypatch.setattr("sys.stderr", stream)
+    for switch in ("_srcfile", "logThreads", "logProcesses", "logMultiprocessing"):
+        monkeypatch.setattr(logging, switch, getattr(logging, switch))  # back after the test
     configure_logging("text", quiet=False)
     log = logging.getLogger("hpo-controller")
     handler = log.handlers[0]
