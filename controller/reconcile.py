@@ -176,7 +176,12 @@ def reconcile(
                 "Experiment has succeeded because the algorithm has nothing more to suggest",
             ),
         )
-    return Decision(max(_room(spec, tally.finished, len(active), capacity), 0), (), None)
+    return Decision(free_slots(spec, tally, capacity), (), None)
+
+
+def free_slots(spec: ExperimentSpec, tally: Tally, capacity: int | None = None) -> int:
+    """How many trials may start now, as far as parallelism and the budget go."""
+    return max(_room(spec, tally.finished, len(tally.active), capacity), 0)
 
 
 def _room(spec: ExperimentSpec, finished: int, active: int, capacity: int | None) -> int:

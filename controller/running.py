@@ -10,7 +10,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,6 +24,7 @@ from controller.progress import flush_log
 from controller.reconcile import (
     Tally,
     best_trial,
+    free_slots,
     objective_value,
     reconcile,
     replaceable_unread,
@@ -114,6 +115,8 @@ def run_experiment(
     pending: Pending | None = None
     starved = False
     ready: list[Suggestion] = []
+    # The next trial, held by the executor to start the moment a running trial exits.
+    standby: _Standby | None = None
     stopping: set[str] = set()
     ended = False
     saved_at = float("-inf")
@@ -159,15 +162,45 @@ def run_experiment(
             background.observe(finished.name, _suggestion(finished), value)
         unheard.clear()
 
-    def open_trial(suggestion: Suggestion, announce: bool = True) -> TrialRecord:
-        """Create and start the next trial."""
+    def next_trial(suggestion: Suggestion) -> TrialRecord:
         name = f"{experiment.name}-{len(record.trials) + 1:04d}"
-        new = TrialRecord(name, suggestion.assignments, labels=suggestion.labels)
-        trial = launch.start(new, announce)
-        position[name] = len(record.trials)
+        return TrialRecord(name, suggestion.assignments, labels=suggestion.labels)
+
+    def add(trial: TrialRecord) -> TrialRecord:
+        position[trial.name] = len(record.trials)
         record.trials.append(trial)
         tally.change(None, trial)
         return trial
+
+    def open_trial(suggestion: Suggestion, announce: bool = True) -> TrialRecord:
+        """Create and start the next trial."""
+        return add(launch.start(next_trial(suggestion), announce))
+
+    def stand_by() -> None:
+        """Hand the next ready suggestion's trial to the executor, to start when a running
+        trial exits; only where no result of that trial can end the experiment, as for
+        a replacement started before a result is read."""
+        nonlocal standby
+        if (
+            standby is not None
+            or not ready
+            or record.completion is not None
+            or free_slots(spec, tally, capacity)
+            or not replaceable_unread(spec, tally, capacity)
+        ):
+            return
+        prepared = launch.prepare(next_trial(ready[0]))
+        log_path = executor.standby(prepared.trial.name, prepared.command)
+        if log_path is not None:
+            standby = _Standby(ready.pop(0), prepared, log_path)
+
+    def take_back() -> None:
+        """Withdraw the trial on standby, its suggestion ready again; if it has started
+        already, the exit that started it says so and the loop records it then."""
+        nonlocal standby
+        if standby is not None and executor.withdraw():
+            ready.insert(0, standby.suggestion)
+            standby = None
 
     def receive() -> None:
         """Take the suggestions a finished request holds."""
@@ -184,9 +217,12 @@ def run_experiment(
     save(force=True)
     try:
         while True:
-            decision = reconcile(spec, tally, ended and not ready, capacity)
+            suggestions_ended = ended and not ready and standby is None
+            decision = reconcile(spec, tally, suggestions_ended, capacity)
             if decision.completion is not None and record.completion is None:
                 record.completion = decision.completion
+            if standby is not None and (record.completion is not None or decision.start):
+                take_back()  # the experiment is over, or the loop is to fill a slot itself
             for name in decision.stop:
                 if name not in stopping:
                     stopping.add(name)
@@ -207,8 +243,10 @@ def run_experiment(
                     hear()
                     save()
             else:
-                starting = ready[: decision.start]
-                del ready[: decision.start]
+                # (none while a trial that started from the standby is not recorded yet:
+                # the exit that started it comes first, then this trial's name is free)
+                starting = ready[: decision.start] if standby is None else []
+                del ready[: len(starting)]
                 for suggestion in starting:
                     open_trial(suggestion)
                 changed = bool(starting or unheard)
@@ -217,9 +255,10 @@ def run_experiment(
                     starved = False  # a result came in: the algorithm may have more now
                 if changed:
                     save()
-                wanted_now = decision.start - len(starting) + lookahead - len(ready)
+                held = len(ready) + (standby is not None)
+                wanted_now = decision.start - len(starting) + lookahead - held
                 if spec.max_trial_count is not None:  # never more than the budget holds
-                    room = spec.max_trial_count - len(record.trials) - len(ready)
+                    room = spec.max_trial_count - len(record.trials) - held
                     wanted_now = min(wanted_now, room)
                 if pending is None and not ended and not starved and wanted_now > 0:
                     pending = background.request(wanted_now)
@@ -236,6 +275,7 @@ def run_experiment(
                     f"experiment {experiment.name!r}: the algorithm suggests nothing while "
                     "no trial runs"
                 )
+            stand_by()
             waits = [EARLY_STOPPING_TICK] if stopper else []
             if dirty:
                 waits.append(max(saved_at + SAVE_INTERVAL - time.monotonic(), 0.0))
@@ -253,7 +293,16 @@ def run_experiment(
             # A trial ended: the next turn writes the status, once its slot is filled.
             ended_at = clock()
             replacement = None
-            if ready and record.completion is None and replaceable_unread(spec, tally, capacity):
+            if exited.successor is not None:  # its slot filled from the standby already
+                assert standby is not None and standby.prepared.trial.name == exited.successor
+                replacement = add(launch.running(standby.prepared, standby.log_path, ended_at))
+                standby = None
+            elif (
+                ready
+                and standby is None
+                and record.completion is None
+                and replaceable_unread(spec, tally, capacity)
+            ):
                 # its slot is filled before its result is read (said after its result)
                 replacement = open_trial(ready.pop(0), announce=False)
             index = position[exited.trial]
@@ -275,6 +324,8 @@ def run_experiment(
             if replacement is not None:
                 launch.announce(replacement)
     finally:
+        if standby is not None:
+            executor.withdraw()  # one that started anyway is stopped with the executor
         flush_log(log)
         background.close()
 
@@ -336,6 +387,24 @@ def _resumed(
     return previous
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """A trial ready to start: its command, and the metrics file it writes (None: StdOut)."""
+
+    trial: TrialRecord
+    command: Command
+    metrics_file: Path | None
+
+
+@dataclass(frozen=True)
+class _Standby:
+    """The trial the executor holds to start when a running trial exits."""
+
+    suggestion: Suggestion
+    prepared: _Prepared
+    log_path: Path
+
+
 class _Launcher:
     """Starts trials: substitutes the template, hands the command to the executor."""
 
@@ -359,6 +428,15 @@ class _Launcher:
 
     def start(self, trial: TrialRecord, announce: bool = True) -> TrialRecord:
         """Start the trial; its record, running. `announce`: say so in the log now."""
+        prepared = self.prepare(trial)
+        log_path = self.executor.start(trial.name, prepared.command)
+        running = self.running(prepared, log_path, self.clock())
+        if announce:
+            self.announce(running)
+        return running
+
+    def prepare(self, trial: TrialRecord) -> _Prepared:
+        """The trial's command, and the files and folders it is to find made ready."""
         template = self.experiment.spec.trial_template
         assert template is not None
         namespace = self.record.namespace or "default"
@@ -370,20 +448,21 @@ class _Launcher:
             command = self._local(command, metrics_file)
         if self.checkpoints is not None:
             command = self.checkpoints.mount(trial, command)
-        log_path = self.executor.start(trial.name, command)
+        return _Prepared(trial, command, metrics_file)
+
+    def running(self, prepared: _Prepared, log_path: Path, started_at: str) -> TrialRecord:
+        """The record of a prepared trial that started at `started_at`."""
+        trial = prepared.trial
         self.logs[trial.name] = log_path
-        self.metrics[trial.name] = metrics_file
-        running = replace(
+        self.metrics[trial.name] = prepared.metrics_file
+        return replace(
             trial,
             state=TrialState.RUNNING,
             reason="TrialRunning",
             message=trial.message if trial.restarts else "",
-            start_time=self.clock(),
+            start_time=started_at,
             log=self._shown(log_path),
         )
-        if announce:
-            self.announce(running)
-        return running
 
     @staticmethod
     def announce(trial: TrialRecord) -> None:

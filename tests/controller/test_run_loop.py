@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from controller.gitrepo import GitRepo
-from controller.local import LocalExecutor
+from controller.local import LocalExecutor, TrialExit
 from controller.metrics import Collector, collector_for
 from controller.records import ExperimentRecord, MetricSummary, TrialRecord, TrialState
 from controller.running import run_experiment
@@ -26,8 +26,11 @@ from generator.models import AlgorithmSpec, Experiment, MetricsCollectorSpec, Pa
 from tests.conftest import ForwardingSuggester, ProjectFactory, run_in_dev
 
 
-def trivial(max_trials: int, parallel: int, goal: float | None = None) -> Experiment:
+def trivial(
+    max_trials: int, parallel: int, goal: float | None = None, seconds: float = 0.0
+) -> Experiment:
     space = SearchSpace(x=double(0.0, 1.0))
+    code = f"import time; time.sleep({seconds}); print('accuracy=0.5')"
     return with_defaults(
         experiment(
             "loop",
@@ -39,7 +42,7 @@ def trivial(max_trials: int, parallel: int, goal: float | None = None) -> Experi
             trial=job(
                 container(
                     image="t:1",
-                    command=["python", "-c", "print('accuracy=0.5')"],
+                    command=["python", "-c", code],
                     args=space.cli_args(),
                 )
             ),
@@ -56,13 +59,24 @@ class Journal:
 
 
 class JournalExecutor(LocalExecutor):
+    """Notes each start: by the loop, or from the standby by the exit it replaced (noted
+    as the loop hears of that exit: the successor had started before the exit was told)."""
+
     def __init__(self, root: Path, logs: Path, journal: Journal):
         super().__init__(root, logs)
         self.journal = journal
+        self.from_standby: list[str] = []
 
     def start(self, trial: str, command: Command) -> Path:
         self.journal.events.append(f"start {trial}")
         return super().start(trial, command)
+
+    def next_exit(self, timeout: float | None = None) -> TrialExit | None:
+        exited = super().next_exit(timeout)
+        if exited is not None and exited.successor is not None:
+            self.journal.events.append(f"start {exited.successor}")
+            self.from_standby.append(exited.successor)
+        return exited
 
 
 class JournalSuggester(ForwardingSuggester):
@@ -93,9 +107,9 @@ class JournalCollector:
 
 def journaled_run(
     root: Path, logs: Path, experiment: Experiment, monkeypatch: pytest.MonkeyPatch
-) -> tuple[ExperimentRecord, list[str]]:
-    """Run `experiment`; its record, and what was started, read and told to the
-    algorithm, in order."""
+) -> tuple[ExperimentRecord, list[str], list[str]]:
+    """Run `experiment`; its record, what was started, read and told to the algorithm, in
+    order, and the trials that started from the executor's standby."""
     journal = Journal()
 
     def factory(spec: AlgorithmSpec, parameters: Sequence[ParameterSpec], goal: str) -> Suggester:
@@ -108,7 +122,7 @@ def journaled_run(
     executor = JournalExecutor(root, logs, journal)
     record = run_in_dev(experiment, root, executor, suggester_factory=factory)
     names = {f"observe {t.assignments}": f"observe {t.name}" for t in record.trials}
-    return record, [names.get(event, event) for event in journal.events]
+    return record, [names.get(event, event) for event in journal.events], executor.from_standby
 
 
 def test_an_ended_trial_is_replaced_before_its_result_is_read(
@@ -117,7 +131,7 @@ def test_an_ended_trial_is_replaced_before_its_result_is_read(
     """Without a goal, no result of one trial can end the experiment before its budget:
     each trial's successor starts as soon as it exits, then its output is read, then the
     algorithm hears of it; the last trial has no successor."""
-    record, events = journaled_run(
+    record, events, _ = journaled_run(
         make_project(), tmp_path / "logs", trivial(max_trials=5, parallel=1), monkeypatch
     )
     assert [t.state for t in record.trials] == [TrialState.SUCCEEDED] * 5
@@ -133,12 +147,37 @@ def test_an_ended_trial_is_replaced_before_its_result_is_read(
     ]
 
 
+def test_a_successor_is_started_by_the_exit_it_replaces(
+    make_project: ProjectFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While a trial runs, the loop hands its successor to the executor, which starts it
+    the moment the trial exits, from the thread that saw the exit (on the core the trial
+    has just left) instead of waiting for the loop to hear of the exit."""
+    record, events, standby = journaled_run(
+        make_project(),
+        tmp_path / "logs",
+        trivial(max_trials=5, parallel=1, seconds=0.3),
+        monkeypatch,
+    )
+    assert [t.state for t in record.trials] == [TrialState.SUCCEEDED] * 5
+    assert standby == [f"loop-{n:04d}" for n in range(2, 6)]
+    assert events[:4] == [
+        "start loop-0001",
+        "start loop-0002",
+        "read loop-0001",
+        "observe loop-0001",
+    ]
+    for earlier, later in zip(record.trials, record.trials[1:], strict=False):
+        assert later.start_time == earlier.completion_time  # it started as the other ended
+
+
 def test_a_trial_whose_result_may_reach_the_goal_is_read_before_another_starts(
     make_project: ProjectFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    record, events = journaled_run(
+    record, events, standby = journaled_run(
         make_project(), tmp_path / "logs", trivial(max_trials=5, parallel=1, goal=0.5), monkeypatch
     )
+    assert standby == []
     assert record.completion is not None
     assert record.completion.reason == "ExperimentGoalReached"
     assert [t.state for t in record.trials] == [TrialState.SUCCEEDED]  # nothing killed

@@ -1,7 +1,8 @@
 """Warm trial starts behave exactly as cold ones: every behaviour below runs forked from
-the zygote and as a fresh `python -m`, and they must agree. A cold trial starts one of two
-ways, by posix_spawn (in the controller's working directory) or by subprocess (in any
-other), and those two must agree as well."""
+the zygote and as a fresh `python -m`, and they must agree. A cold trial starts one of
+three ways, by posix_spawn (in the controller's working directory), by subprocess (in any
+other), or from the standby by the thread that saw another trial exit, and those must
+agree as well."""
 
 from __future__ import annotations
 
@@ -81,22 +82,33 @@ def run(
     stop: bool = False,
     deadline: float | None = None,
     spawn: bool = True,
+    standby: bool = False,
 ) -> tuple[TrialExit, str]:
     """Run the probe as a trial: warm with a pool; cold without, by posix_spawn (`spawn`,
-    the controller in the trial's working directory) or by subprocess (elsewhere)."""
-    way = "warm" if pool else "spawn" if spawn else "popen"
+    the controller in the trial's working directory) or by subprocess (elsewhere), or
+    (`standby`) held on standby and started as another trial is stopped."""
+    way = "warm" if pool else "standby" if standby else "spawn" if spawn else "popen"
     here = contextlib.chdir(workdir) if spawn else contextlib.nullcontext()
     with here, mock.patch("os.posix_spawn", wraps=os.posix_spawn) as posix_spawn:
         executor = LocalExecutor(workdir, workdir / way, 0.5, warm=pool)
         command = Command(("python", "-m", "probe", *args), (("PROBE", "yes"),), None, deadline)
-        log = executor.start("trial", command)
+        if standby:
+            executor.start("before", Command(("python", "-m", "probe", "sleep"), (), None))
+            held = executor.standby("trial", command)
+            assert held is not None
+            executor.stop("before")
+            before = executor.next_exit(timeout=60)
+            assert before == TrialExit("before", -15, successor="trial")
+            log = held
+        else:
+            log = executor.start("trial", command)
         if stop:
             _wait_for_output(log)
             executor.stop("trial")
         exited = executor.next_exit(timeout=60)
         assert exited is not None, "the trial did not finish"
         executor.shutdown()
-    assert posix_spawn.called == (way == "spawn")
+    assert posix_spawn.called == (way in ("spawn", "standby"))
     return exited, log.read_text()
 
 
@@ -111,10 +123,12 @@ def _wait_for_output(log: Path) -> None:
 
 
 def both(workdir: Path, pool: WarmPool, *args: str, **kwargs: object) -> tuple[tuple, tuple]:  # type: ignore[type-arg]
-    """The warm run and the cold one, after checking that both cold ways agree."""
+    """The warm run and the cold one, after checking that the cold ways agree."""
     spawned = run(workdir, None, *args, **kwargs)  # type: ignore[arg-type]
     popened = run(workdir, None, *args, spawn=False, **kwargs)  # type: ignore[arg-type, misc]
     assert spawned == popened
+    held = run(workdir, None, *args, standby=True, **kwargs)  # type: ignore[arg-type, misc]
+    assert held == spawned
     return run(workdir, pool, *args, **kwargs), spawned  # type: ignore[arg-type]
 
 
@@ -294,3 +308,14 @@ def test_a_bare_command_name_is_looked_up_on_the_trials_path(workdir: Path, spaw
         executor.shutdown()
     assert exited is not None and exited.exit_code == 0
     assert log.read_text() == "tool ran\n"
+
+
+def test_a_warm_start_is_not_held_on_standby(workdir: Path, pool: WarmPool) -> None:
+    """Its start is a round trip to the zygote: the run loop makes it, as for any trial
+    the executor does not hold."""
+    executor = LocalExecutor(workdir, workdir / "held", 0.5, warm=pool)
+    try:
+        assert executor.standby("trial", Command(("python", "-m", "probe"), (), None)) is None
+        assert executor.standby("cold", Command(("python", "probe.py"), (), None)) is not None
+    finally:
+        executor.shutdown()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from controller.local import Watchdog
+from controller.processes import Watchdog
 from controller.watchdog import MARK
 from tests.conftest import alive
 
