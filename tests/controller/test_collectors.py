@@ -60,7 +60,7 @@ collected = experiment(
     objective=maximize("accuracy"),
     algorithm=random_search(random_state=1),
     parameters=space,
-    max_trial_count=2,
+    max_trial_count=4,  # the last two may start from the standby, their files made ahead
     parallel_trial_count=2,
     metrics_collector={collector},
     trial=job(container(image="t:1", command=["python", "train.py"],
@@ -95,6 +95,7 @@ def test_each_collector_reads_what_the_trial_reports(
     result = run_cli("hpo-controller", "run", "--env", "dev", "--cold", cwd=root)
     assert result.returncode == 0, result.stderr
     document = yamlio.load((root / "status/dev/collected.yaml").read_text())
+    assert len(document["trials"]) == 4
     for trial in document["trials"]:
         assert trial["state"] == "Succeeded", trial
         x = float(trial["parameterAssignments"][0]["value"])
