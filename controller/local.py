@@ -255,7 +255,7 @@ class LocalExecutor:
             closed = self._closed
             if not closed:
                 self._processes[launch.trial] = process
-        if closed:  # shut down while it started (from the standby): it must not outlive us
+        if closed:  # shut down while it started from the standby: killed, reported as not run
             signal_group(process, signal.SIGKILL)
             process.wait()
             return None
