@@ -156,7 +156,7 @@ def test_a_successor_is_started_by_the_exit_it_replaces(
     record, events, standby = journaled_run(
         make_project(),
         tmp_path / "logs",
-        trivial(max_trials=5, parallel=1, seconds=0.3),
+        trivial(max_trials=5, parallel=1, seconds=0.5),  # time for the loop to hand it over
         monkeypatch,
     )
     assert [t.state for t in record.trials] == [TrialState.SUCCEEDED] * 5
