@@ -43,8 +43,8 @@ LOG_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
 
 
 class SpawnedProcess:
-    """A trial started by posix_spawn, waited for by its process id. Thread-safe: the run
-    loop waits for it while a grace timer may look whether it still runs."""
+    """A trial started by posix_spawn, waited for by its process id. Thread-safe: the thread
+    that follows the trial waits for it while a grace timer may look whether it still runs."""
 
     def __init__(self, pid: int):
         self.pid = pid
