@@ -3,7 +3,9 @@ controller's working directory, one clone-and-exec with its log opened by the ch
 subprocess anywhere else), signalled as a process group and reaped; and the watchdog
 process that kills the trials of a controller that died. Both ways of starting give a
 trial the same stdin (/dev/null), output, session, environment, signal dispositions and
-descriptors (0, 1 and 2 only)."""
+descriptors (0, 1 and 2 only); but glibc's posix_spawn leaves the trial ignoring glibc's
+two internal signals (32 and 33, which no glibc program can handle or block), and
+setsigdef cannot reset them."""
 
 from __future__ import annotations
 
