@@ -93,13 +93,7 @@ def run(
         executor = LocalExecutor(workdir, workdir / way, 0.5, warm=pool)
         command = Command(("python", "-m", "probe", *args), (("PROBE", "yes"),), None, deadline)
         if standby:
-            executor.start("before", Command(("python", "-m", "probe", "sleep"), (), None))
-            held = executor.standby("trial", command)
-            assert held is not None
-            executor.stop("before")
-            before = executor.next_exit(timeout=60)
-            assert before == TrialExit("before", -15, successor="trial")
-            log = held
+            log = _start_from_standby(executor, command)
         else:
             log = executor.start("trial", command)
         if stop:
@@ -110,6 +104,18 @@ def run(
         executor.shutdown()
     assert posix_spawn.called == (way in ("spawn", "standby"))
     return exited, log.read_text()
+
+
+def _start_from_standby(executor: LocalExecutor, command: Command) -> Path:
+    """Start `command` as "trial" from the standby: held while another trial runs, started
+    by that trial's exit (it is stopped). Returns the trial's log."""
+    executor.start("before", Command(("python", "-m", "probe", "sleep"), (), None))
+    held = executor.standby("trial", command)
+    assert held is not None
+    executor.stop("before")
+    before = executor.next_exit(timeout=60)
+    assert before == TrialExit("before", -15, successor="trial")
+    return held
 
 
 def _wait_for_output(log: Path) -> None:
@@ -204,12 +210,7 @@ def test_a_cold_trial_gets_the_default_action_of_signals_python_ignores(workdir:
             executor = LocalExecutor(workdir, workdir / f"signals-{way}", 0.5)
             command = Command(("sh", "-c", script), (), None)
             if way == "standby":
-                executor.start("before", Command(("python", "-m", "probe", "sleep"), (), None))
-                held = executor.standby("trial", command)
-                assert held is not None
-                executor.stop("before")
-                assert executor.next_exit(timeout=30) is not None
-                log = held
+                log = _start_from_standby(executor, command)
             else:
                 log = executor.start("trial", command)
             exited = executor.next_exit(timeout=30)
