@@ -58,7 +58,7 @@ def build(overlay_dir: Path) -> list[dict[str, object]]:
     )
     if result.returncode != 0:
         raise ControllerError(f"kustomize build of {overlay_dir} failed:\n{result.stderr.strip()}")
-    return [doc for doc in yamlio.load_all(result.stdout) if isinstance(doc, dict)]
+    return [doc for doc in yamlio.load_all(result.stdout, data=True) if isinstance(doc, dict)]
 
 
 def read_overlay(overlay_dir: Path, environment: str) -> Overlay:

@@ -31,7 +31,7 @@ class GitStatusSink:
         path = self.repo.root / self.relative_path(experiment)
         if not path.is_file():
             return None
-        document = yamlio.load(path.read_text(encoding="utf-8"))
+        document = yamlio.load(path.read_text(encoding="utf-8"), data=True)
         return document if isinstance(document, dict) else None
 
     def write(self, experiment: str, files: dict[str, str]) -> None:

@@ -125,7 +125,8 @@ def check_previous(experiments: Sequence[Experiment], previous: Path) -> list[Pr
         rendered = previous / "overlays" / "base" / experiment.name / "experiment.yaml"
         if not rendered.is_file():
             continue  # a new experiment: nothing deployed to change
-        old = with_defaults(Experiment.model_validate(yamlio.load(rendered.read_text("utf-8"))))
+        text = rendered.read_text("utf-8")
+        old = with_defaults(Experiment.model_validate(yamlio.load(text, data=True)))
         statuses = sorted((previous / "status").glob(f"*/{experiment.name}.yaml"))
         for status in [_deployed(path) for path in statuses] or [DeployedStatus()]:
             problems += place(check_update(experiment, old, status), experiment, experiment.name)
@@ -133,7 +134,7 @@ def check_previous(experiments: Sequence[Experiment], previous: Path) -> list[Pr
 
 
 def _deployed(path: Path) -> DeployedStatus:
-    document = yamlio.load(path.read_text(encoding="utf-8"))
+    document = yamlio.load(path.read_text(encoding="utf-8"), data=True)
     status = document.get("status") if isinstance(document, dict) else None
     if not isinstance(status, dict):
         return DeployedStatus()

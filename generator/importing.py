@@ -5,13 +5,13 @@ before anything is written."""
 
 from __future__ import annotations
 
-import os
-import tempfile
+import shutil
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generator import pycode
+from generator import atomicfile, pycode
 from generator.builders import TRIAL_API_VERSION, TRIAL_KIND, TRIAL_NAME, TRIAL_NAMESPACE
 from generator.context import Context
 from generator.defaults import with_defaults
@@ -30,7 +30,7 @@ from generator.origin import Origin, display_path
 from generator.problems import Problem, ProblemReport
 from generator.pycode import Call, Code, call
 from generator.space import wire_number
-from generator.yamlspecs import check_documents, read_documents
+from generator.yamlspecs import check_documents, read_documents, read_text
 
 _META = {
     TRIAL_NAME: "TRIAL_NAME",
@@ -71,6 +71,13 @@ _TYPED_ALGORITHMS: dict[str, tuple[str, dict[str, str]]] = {
         },
     ),
 }
+
+
+# Problems that keep a document from being imported at all: its shape, and the names that
+# become file names and Python (the rest are the spec's to fix after the import).
+_BLOCKING = frozenset(
+    {"schema", "unknown-field", "invalid-value", "name", "name-length", "namespace"}
+)
 
 
 class UnimportableError(ValueError):
@@ -126,17 +133,17 @@ def module_source(experiment: Experiment, source: str) -> str:
         "trial": _template(module, template, explicit is None, len(derived)),
     }
     module.assignments.append((variable, module.call("experiment", experiment.name, **arguments)))
-    header = (
-        f'"""Katib Experiment {experiment.name}, imported by `hpo-gen import` from\n{source}\n"""\n'
+    header = pycode.docstring(
+        f"Katib Experiment {experiment.name}, imported by `hpo-gen import` from {source}."
     )
     body = "".join(
         f"\n{name} = {pycode.render(value, 0, len(name) + 3)}\n"
         for name, value in module.assignments
     )
-    code = header + "\n" + pycode.imports("generator", sorted(module.names)) + body
+    code = header + "\n\n" + pycode.imports("generator", sorted(module.names)) + body
     if any(len(line) > pycode.LINE_WIDTH and " " in line.strip() for line in code.splitlines()):
         # A word longer than a line (a shell one-liner, say) cannot be wrapped.
-        code = code.replace('"""\n\n', '"""\n\n# ruff: noqa: E501\n', 1)
+        code = code.replace("\n\n", "\n\n# ruff: noqa: E501\n", 1)
     return code
 
 
@@ -367,10 +374,23 @@ def _template(
 
 
 def check_round_trip(source: str, original: Experiment, filename: str) -> None:
-    """Run the generated module and insist that it builds `original` (with defaults)."""
-    namespace: dict[str, Any] = {"__name__": "hpo_gen_import_check"}
-    exec(compile(source, filename, "exec"), namespace)
-    built = [v for v in namespace.values() if isinstance(v, Experiment)]
+    """Build the generated module from its parsed tree (never running it: `pycode.evaluate`
+    runs nothing but the builders it imports) and insist that it builds `original` (with
+    defaults)."""
+    import generator  # the builders the module may call, and nothing else
+
+    builders = {name: getattr(generator, name) for name in generator.__all__}
+    try:
+        built = [
+            v
+            for v in pycode.evaluate(source, builders, filename).values()
+            if isinstance(v, Experiment)
+        ]
+    except pycode.UnsafeCode as err:
+        raise AssertionError(
+            f"hpo-gen import wrote a module for {original.name!r} that holds code it does not "
+            f"write ({err}); please report this as a bug"
+        ) from err
     expected = with_defaults(original).to_wire()
     if len(built) != 1 or with_defaults(built[0]).to_wire() != expected:
         raise AssertionError(
@@ -379,20 +399,44 @@ def check_round_trip(source: str, original: Experiment, filename: str) -> None:
         )
 
 
-def import_text(text: str, source: str) -> tuple[dict[str, str], list[Problem]]:
-    """module file name -> source for every Experiment in a YAML text, and the problems
-    that keep documents from being imported (invalid YAML, a shape Katib would refuse)."""
+@dataclass(frozen=True)
+class ImportedModule:
+    experiment: str
+    source: str  # the YAML file, as shown
+    code: str
+
+
+def import_text(text: str, source: str) -> tuple[dict[str, ImportedModule], list[Problem]]:
+    """module file name -> module for every Experiment in a YAML text, and the problems
+    that keep documents from being imported (invalid YAML, a shape Katib would refuse,
+    names that clash, no Experiment at all)."""
     documents, problems = read_documents(text, source)
-    modules: dict[str, str] = {}
-    for document in documents:
-        if not document.is_experiment:
-            continue
+    modules: dict[str, ImportedModule] = {}
+    experiments = [d for d in documents if d.is_experiment]
+    if not problems and not experiments:
+        kinds = sorted({str(d.data.get("kind")) for d in documents if isinstance(d.data, dict)})
+        found = f"only {', '.join(kinds)}" if kinds else "no Kubernetes object"
+        problems.append(
+            Problem(
+                "no-experiment",
+                (),
+                f"{source} holds {found}, no Katib Experiment (kind: Experiment)",
+                "import a file that holds a kubeflow.org/v1beta1 Experiment",
+                origin=Origin(source, 1),
+            )
+        )
+    for document in experiments:
         shape = check_documents([document], Context()).problems
-        blocking = [p for p in shape if p.code in {"schema", "unknown-field", "invalid-value"}]
+        blocking = [p for p in shape if p.code in _BLOCKING]
         if blocking:  # check_documents ran the schema and the model parse already
             problems += blocking
             continue
         experiment = Experiment.model_validate(document.data)
+        module = f"{pycode.identifier(experiment.name)}.py"
+        if module in modules:
+            first = modules[module].experiment
+            problems.append(_clash(module, first, experiment.name, document.origin(())))
+            continue
         try:
             code = module_source(experiment, source)
         except UnimportableError as err:
@@ -408,7 +452,7 @@ def import_text(text: str, source: str) -> tuple[dict[str, str], list[Problem]]:
             )
             continue
         check_round_trip(code, experiment, source)
-        modules[f"{pycode.identifier(experiment.name)}.py"] = code
+        modules[module] = ImportedModule(experiment.name, source, code)
     return modules, problems
 
 
@@ -417,17 +461,21 @@ SPEC_PACKAGE_DOC = '"""Experiments and environments, one module each; see `hpo-g
 
 def import_files(files: Sequence[Path], out: Path, *, force: bool = False) -> list[str]:
     """Write the spec modules for every Experiment in `files` into `out`, all or none."""
-    modules: dict[str, tuple[str, str]] = {}  # file name -> (source YAML, code)
+    modules: dict[str, ImportedModule] = {}  # module file name -> module
     problems: list[Problem] = []
     for path in files:
         shown = display_path(path)
-        found, trouble = import_text(path.read_text(encoding="utf-8"), shown)
+        text, trouble = read_text(path, shown)
+        if text is not None:
+            found, trouble = import_text(text, shown)
+            for name, module in found.items():
+                if name in modules:
+                    first = modules[name].experiment
+                    problems.append(_clash(name, first, module.experiment, Origin(shown, 1)))
+                    continue
+                modules[name] = module
         problems += trouble
-        for name, code in found.items():
-            if name in modules:
-                problems.append(_clash(name, modules[name][0], shown))
-            modules[name] = (shown, code)
-    for name, (shown, _) in sorted(modules.items()):
+    for name, module in sorted(modules.items()):
         if (out / name).exists() and not force:
             problems.append(
                 Problem(
@@ -435,31 +483,36 @@ def import_files(files: Sequence[Path], out: Path, *, force: bool = False) -> li
                     (),
                     f"{display_path(out / name)} already exists",
                     "pass --force to replace it, or import into another --out folder",
-                    origin=Origin(shown, 1),
+                    origin=Origin(module.source, 1),
                 )
             )
     if problems:
         raise ProblemReport(problems)
-    out.mkdir(parents=True, exist_ok=True)
+    texts = {out / name: module.code for name, module in sorted(modules.items())}
     if not (out / "__init__.py").exists():
-        _write(out / "__init__.py", SPEC_PACKAGE_DOC)
-    for name, (_, code) in sorted(modules.items()):
-        _write(out / name, code)
+        texts[out / "__init__.py"] = SPEC_PACKAGE_DOC
+    created = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        atomicfile.write_all(texts)
+    except BaseException:
+        if created:
+            shutil.rmtree(out, ignore_errors=True)
+        raise
     return [display_path(out / name) for name in sorted(modules)]
 
 
-def _clash(name: str, first: str, second: str) -> Problem:
+def _clash(module: str, first: str, second: str, origin: Origin) -> Problem:
+    same = first == second
     return Problem(
         "import-clash",
         (),
-        f"{first} and {second} both hold an Experiment that becomes {name}",
-        "rename one of the Experiments",
-        origin=Origin(second, 1),
+        f"two Experiments are named {first!r}"
+        if same
+        else f"Experiments {first!r} and {second!r} both become {module}",
+        "give every Experiment its own name"
+        if same
+        else "rename one: names that differ only in '-' and '_' make the same module",
+        second,
+        origin,
     )
-
-
-def _write(path: Path, text: str) -> None:
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
-        stream.write(text)
-    os.replace(temporary, path)

@@ -4,10 +4,10 @@
 
 from __future__ import annotations
 
-import json
+import ast
 import keyword
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,23 +35,40 @@ def call(function: str, *args: Any, **kwargs: Any) -> Call:
 
 
 def is_identifier(name: str) -> bool:
-    return name.isidentifier() and not keyword.iskeyword(name)
+    """An ASCII name that Python reads as itself (a non-ASCII one may be normalised to
+    another name, NFKC)."""
+    return name.isascii() and name.isidentifier() and not keyword.iskeyword(name)
 
 
 def identifier(name: str) -> str:
     """A Python identifier for a Kubernetes-style name: `katib-random` -> `katib_random`."""
-    text = re.sub(r"\W+", "_", name).strip("_").lower() or "value"
+    text = re.sub(r"[^A-Za-z0-9_]+", "_", name).strip("_").lower() or "value"
     if text[0].isdigit() or keyword.iskeyword(text):
         text = f"experiment_{text}"
     return text
 
 
 def string(text: str) -> str:
-    """A string literal in the formatter's preferred quotes: double, unless the text holds
-    double quotes and no single ones."""
-    if '"' in text and "'" not in text:
-        return repr(text)
-    return json.dumps(text, ensure_ascii=False)
+    """The one way a string reaches generated code: a literal that reads back as `text`,
+    whatever it holds (quotes, backslashes, newlines, control characters, lone
+    surrogates), in the quotes a code formatter prefers: double, unless single ones need
+    fewer escapes."""
+    quote = '"' if text.count('"') <= text.count("'") else "'"
+    return quote + "".join(_escaped(char, quote) for char in text) + quote
+
+
+def _escaped(char: str, quote: str) -> str:
+    if char in (quote, "\\"):
+        return "\\" + char
+    if char.isprintable():
+        return char
+    return repr(char)[1:-1]  # \n, \t, \x00, \u2028, \ud800: an escape Python reads back
+
+
+def docstring(text: str) -> str:
+    """A triple-quoted docstring that reads back as `text`, escaped as `string` escapes:
+    every double quote is escaped, so none can end it early."""
+    return '"""' + "".join(_escaped(char, '"') for char in text) + '"""'
 
 
 def _pieces(text: str, width: int) -> list[str]:
@@ -144,3 +161,84 @@ def imports(module: str, names: Sequence[str]) -> str:
     if len(line) <= LINE_WIDTH:
         return line + "\n"
     return f"from {module} import (\n" + "".join(f"{INDENT}{n},\n" for n in ordered) + ")\n"
+
+
+class UnsafeCode(ValueError):
+    """Generated source holds a statement or expression that `evaluate` does not run."""
+
+
+def evaluate(
+    source: str, builders: Mapping[str, Any], filename: str = "<generated>"
+) -> dict[str, Any]:
+    """Build what a generated module defines without running it as Python: the parsed
+    tree is walked, and the only things it may do are what this module writes (a
+    docstring, `from generator import ...` of the given builders, assignments of literals,
+    earlier names and calls of the imported builders). Anything else raises UnsafeCode."""
+    tree = ast.parse(source, filename)
+    scope: dict[str, Any] = {}
+    imported: dict[str, Any] = {}
+    defined: dict[str, Any] = {}
+    for index, node in enumerate(tree.body):
+        if index == 0 and isinstance(node, ast.Expr) and _is_text(node.value):
+            continue
+        if isinstance(node, ast.ImportFrom) and node.module == "generator" and not node.level:
+            for alias in node.names:
+                if alias.asname is not None or alias.name not in builders:
+                    raise UnsafeCode(f"line {node.lineno}: imports {alias.name!r}")
+                scope[alias.name] = imported[alias.name] = builders[alias.name]
+            continue
+        if (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+        ):
+            value = _value(node.value, scope, imported)
+            scope[node.targets[0].id] = defined[node.targets[0].id] = value
+            continue
+        raise UnsafeCode(f"line {node.lineno}: a {type(node).__name__} statement")
+    return defined
+
+
+def _is_text(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and isinstance(node.value, str)
+
+
+def _value(node: ast.expr, scope: Mapping[str, Any], imported: Mapping[str, Any]) -> Any:
+    if isinstance(node, ast.Constant) and type(node.value) in (str, int, float, bool, type(None)):
+        return node.value
+    if (
+        isinstance(node, ast.UnaryOp)
+        and isinstance(node.op, ast.USub)
+        and isinstance(node.operand, ast.Constant)
+        and isinstance(node.operand.value, int | float)
+        and not isinstance(node.operand.value, bool)
+    ):
+        return -node.operand.value
+    if isinstance(node, ast.List):
+        return [_value(item, scope, imported) for item in node.elts]
+    if isinstance(node, ast.Tuple):
+        return tuple(_value(item, scope, imported) for item in node.elts)
+    if isinstance(node, ast.Dict):
+        keys = [key for key in node.keys if key is not None]
+        if len(keys) != len(node.keys):
+            raise UnsafeCode(f"line {node.lineno}: a dict that unpacks another")
+        return {
+            _value(k, scope, imported): _value(v, scope, imported)
+            for k, v in zip(keys, node.values, strict=True)
+        }
+    if isinstance(node, ast.Name) and node.id in scope:
+        return scope[node.id]
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in imported:
+        function = imported[node.func.id]
+        args = [_value(arg, scope, imported) for arg in node.args]
+        kwargs: dict[str, Any] = {}
+        for keyword_ in node.keywords:
+            if keyword_.arg is not None:
+                kwargs[keyword_.arg] = _value(keyword_.value, scope, imported)
+                continue
+            unpacked = _value(keyword_.value, scope, imported)
+            if not isinstance(unpacked, dict) or not all(isinstance(k, str) for k in unpacked):
+                raise UnsafeCode(f"line {node.lineno}: unpacks what is not a dict of names")
+            kwargs.update(unpacked)
+        return function(*args, **kwargs)
+    raise UnsafeCode(f"line {getattr(node, 'lineno', 0)}: a {type(node).__name__} expression")

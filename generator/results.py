@@ -58,7 +58,7 @@ def read_results(root: Path, environment: str | None = None) -> list[ExperimentR
     for path in sorted(folder.glob("*/*.yaml")):
         if environment is not None and path.parent.name != environment:
             continue
-        document = yamlio.load(path.read_text(encoding="utf-8"))
+        document = yamlio.load(path.read_text(encoding="utf-8"), data=True)
         if isinstance(document, dict) and "status" in document:
             results.append(_result(path.parent.name, document))
     return results

@@ -17,7 +17,7 @@ from generator.specset import SpecSet
 
 BASE_FOLDER = "base"
 TEMPLATES_FOLDER = "trial-templates"
-_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 
 
 def validate_experiment(
@@ -62,7 +62,7 @@ def validate_specs(specs: SpecSet, context: Context | None = None) -> SpecSet:
 def _check_environment(env: Environment, experiments: list[str]) -> list[Problem]:
     problems = []
     where = f"environment {env.name!r}: "
-    if not _DNS1123_LABEL.match(env.name) or env.name in (BASE_FOLDER, TEMPLATES_FOLDER):
+    if not _DNS1123_LABEL.fullmatch(env.name) or env.name in (BASE_FOLDER, TEMPLATES_FOLDER):
         problems.append(
             Problem(
                 "environment",
@@ -72,7 +72,7 @@ def _check_environment(env: Environment, experiments: list[str]) -> list[Problem
                 "use lower-case letters, digits and '-', e.g. 'dev' or 'prod'",
             )
         )
-    if not _DNS1123_LABEL.match(env.namespace):
+    if not _DNS1123_LABEL.fullmatch(env.namespace):
         problems.append(
             Problem(
                 "environment",

@@ -14,6 +14,14 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError as _YAMLError
+from ruamel.yaml.events import (
+    AliasEvent,
+    CollectionEndEvent,
+    CollectionStartEvent,
+    DocumentEndEvent,
+    DocumentStartEvent,
+    NodeEvent,
+)
 from ruamel.yaml.nodes import ScalarNode
 from ruamel.yaml.representer import SafeRepresenter
 from ruamel.yaml.scalarbool import ScalarBoolean
@@ -262,15 +270,32 @@ def _resolves_to_other_than_str(text: str) -> bool:
     return str(tag) != "tag:yaml.org,2002:str"
 
 
-def load_all(text: str) -> list[Any]:
-    """Every document of a YAML stream as plain Python data (empty documents dropped)."""
+# Bounds for files hpo-gen writes itself and reads back (status files, rendered overlays):
+# larger than a spec, but still refusing an alias bomb planted in one.
+DATA_NODES = 2_000_000
+DATA_BYTES = 256 << 20
+
+
+def load_all(text: str, *, data: bool = False) -> list[Any]:
+    """Every document of a YAML stream as plain Python data (empty documents dropped).
+    Raises LimitError for a stream beyond `check_limits`' bounds: a spec's, or with
+    `data` those of a file hpo-gen writes and reads back (status files, built overlays)."""
+    _check(text, data)
     yaml = YAML(typ="safe", pure=True)
     return [doc for doc in yaml.load_all(text) if doc is not None]
 
 
-def load(text: str) -> Any:
-    yaml = YAML(typ="safe", pure=True)
-    return yaml.load(text)
+def load(text: str, *, data: bool = False) -> Any:
+    """One document, as `load_all`."""
+    _check(text, data)
+    return YAML(typ="safe", pure=True).load(text)
+
+
+def _check(text: str, data: bool) -> None:
+    if data:
+        check_limits(text, DATA_NODES, DATA_BYTES)
+    else:
+        check_limits(text)
 
 
 def _plain(value: Any) -> Any:
@@ -286,8 +311,90 @@ def _plain(value: Any) -> Any:
 LineTable = dict[tuple[str | int, ...], int]
 
 
+# What a YAML stream given to hpo-gen may hold. Katib Experiments and their ConfigMaps are
+# a few kilobytes and a dozen levels deep; these bounds refuse hostile input (an alias
+# bomb, a deep nest that would exhaust the recursion limit) before it is built.
+MAX_DOCUMENTS = 1000
+MAX_DOCUMENT_BYTES = 1 << 20  # 1 MiB: Kubernetes' etcd keeps objects of 1.5 MiB at most
+MAX_DEPTH = 100
+MAX_NODES = 100_000  # per document, counting every alias as the nodes it stands for
+
+
+class LimitError(_YAMLError):
+    """The stream is beyond a bound of `check_limits`; `line` is 0-based."""
+
+    def __init__(self, message: str, hint: str, line: int):
+        super().__init__(message)
+        self.problem, self.hint, self.line = message, hint, line
+
+
+def check_limits(
+    text: str, max_nodes: int = MAX_NODES, max_bytes: int = MAX_DOCUMENT_BYTES
+) -> None:
+    """Raise LimitError where `text` holds more documents, bigger documents, deeper
+    nesting or more nodes (aliases expanded) than the bounds above. It reads the parser's
+    events only, without building anything, so it takes time in proportion to the text."""
+    yaml = YAML(typ="rt", pure=True)
+    documents = 0
+    depth = 0
+    nodes = 0
+    start_index = 0
+    sizes: dict[str, int] = {}  # anchor -> nodes it stands for, once its node has ended
+    open_anchors: list[tuple[str | None, int]] = []  # collections open: (anchor, nodes then)
+    for event in yaml.parse(text):
+        mark = event.start_mark
+        if isinstance(event, DocumentStartEvent):
+            documents += 1
+            if documents > MAX_DOCUMENTS:
+                raise LimitError(
+                    f"holds more than {MAX_DOCUMENTS} YAML documents",
+                    "split the file",
+                    mark.line,
+                )
+            nodes, start_index, sizes = 0, mark.index, {}
+            continue
+        if isinstance(event, DocumentEndEvent):
+            if event.end_mark.index - start_index > max_bytes:
+                raise LimitError(
+                    f"holds a document of more than {max_bytes} bytes",
+                    "no Katib object is that large: check what the file holds",
+                    mark.line,
+                )
+            continue
+        if isinstance(event, AliasEvent):
+            nodes += sizes.get(str(event.anchor), 1)
+        elif isinstance(event, CollectionStartEvent):
+            nodes += 1
+            depth += 1
+            open_anchors.append((event.anchor, nodes))
+            if depth > MAX_DEPTH:
+                raise LimitError(
+                    f"nests more than {MAX_DEPTH} levels deep",
+                    "flatten the structure: no Katib field nests that deep",
+                    mark.line,
+                )
+        elif isinstance(event, CollectionEndEvent):
+            depth -= 1
+            anchor, before = open_anchors.pop()
+            if anchor is not None:
+                sizes[str(anchor)] = nodes - before + 1
+        elif isinstance(event, NodeEvent):  # a scalar
+            nodes += 1
+            if event.anchor is not None:
+                sizes[str(event.anchor)] = 1
+        if nodes > max_nodes:
+            raise LimitError(
+                f"expands to more than {max_nodes} values (anchors and aliases counted "
+                "as what they stand for)",
+                "write the values out, or use fewer aliases",
+                mark.line,
+            )
+
+
 def load_all_with_lines(text: str) -> list[tuple[Any, LineTable]]:
-    """Every document of a YAML stream as plain data, with the line of every key and item."""
+    """Every document of a YAML stream as plain data, with the line of every key and item.
+    Raises LimitError for a stream beyond `check_limits`' bounds."""
+    check_limits(text)
     yaml = YAML(typ="rt", pure=True)
     documents = []
     for document in yaml.load_all(text):

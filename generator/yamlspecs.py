@@ -5,7 +5,10 @@ are the cluster state the Experiments are checked against."""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -45,9 +48,42 @@ class YamlResult:
     problems: list[Problem] = field(default_factory=list)
 
 
+def read_text(path: Path, file: str) -> tuple[str | None, list[Problem]]:
+    """A YAML file's text, or the problem that keeps it from being read (a file that
+    cannot be opened, bytes that are not UTF-8, which YAML requires here)."""
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        return None, [
+            _file_problem(file, 1, f"cannot be read: {err.strerror or err}", "check the path")
+        ]
+    try:
+        return data.decode("utf-8"), []
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        return None, [
+            _file_problem(
+                file,
+                line,
+                f"is not UTF-8 text: byte {data[err.start]:#04x} at offset {err.start}",
+                "save the file as UTF-8",
+            )
+        ]
+
+
+def _file_problem(file: str, line: int, message: str, hint: str) -> Problem:
+    return Problem("file", (), f"{file} {message}", hint, origin=Origin(file, line))
+
+
 def read_documents(text: str, file: str) -> tuple[list[YamlDocument], list[Problem]]:
+    """The documents of a YAML text, or the problem that keeps it from being read: a
+    syntax error, a bound of `yamlio.check_limits` passed, a number JSON cannot hold."""
     try:
         loaded = yamlio.load_all_with_lines(text)
+    except yamlio.LimitError as err:
+        return [], [
+            Problem("yaml-limit", (), str(err), err.hint, origin=Origin(file, err.line + 1))
+        ]
     except yamlio.YAMLError as err:
         mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
         line = (mark.line + 1) if mark is not None else 1
@@ -61,7 +97,33 @@ def read_documents(text: str, file: str) -> tuple[list[YamlDocument], list[Probl
                 origin=Origin(file, line),
             )
         ]
-    return [YamlDocument(file, data, lines) for data, lines in loaded], []
+    documents = [YamlDocument(file, data, lines) for data, lines in loaded]
+    problems = [
+        Problem(
+            "non-finite",
+            path,
+            f"is {value!r}, which Kubernetes cannot hold: JSON has no NaN or infinity",
+            "write a finite number",
+            _name_of(document.data),
+            document.origin(path),
+        )
+        for document in documents
+        for path, value in _non_finite(document.data, ())
+    ]
+    if problems:
+        return [], problems
+    return documents, []
+
+
+def _non_finite(value: Any, path: FieldPath) -> Iterator[tuple[FieldPath, float]]:
+    if isinstance(value, float) and not math.isfinite(value):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _non_finite(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _non_finite(item, (*path, index))
 
 
 def check_documents(documents: list[YamlDocument], context: Context) -> YamlResult:

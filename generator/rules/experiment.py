@@ -10,7 +10,9 @@ from generator.models import Experiment, ExperimentSpec
 from generator.problems import Problem, did_you_mean
 
 MAX_NAME_LENGTH = 40
-_DNS1123_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+_DNS1123_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
+# Kubernetes' own rule for a namespace: a DNS-1123 label of at most 63 characters.
+_NAMESPACE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 RESUME_POLICIES = ("Never", "LongRunning", "FromVolume")
 OBJECTIVE_TYPES = ("maximize", "minimize")
 
@@ -19,6 +21,7 @@ def check(experiment: Experiment, context: Context) -> list[Problem]:
     spec = experiment.spec
     return [
         *_name(experiment.metadata.name),
+        *_namespace(experiment.metadata.namespace),
         *_budget(spec),
         *_objective(spec),
         *_algorithm(spec, context),
@@ -30,7 +33,7 @@ def _name(name: str) -> list[Problem]:
     # Katib's own regex is unanchored at the end, so it only checks the first letter;
     # the Service `<name>-<algorithm>` needs a real DNS-1123 label.
     problems = []
-    if not _DNS1123_LABEL.match(name):
+    if not _DNS1123_LABEL.fullmatch(name):
         problems.append(
             Problem(
                 "name",
@@ -52,6 +55,20 @@ def _name(name: str) -> list[Problem]:
             )
         )
     return problems
+
+
+def _namespace(namespace: str | None) -> list[Problem]:
+    if namespace is None or _NAMESPACE.fullmatch(namespace):
+        return []
+    return [
+        Problem(
+            "namespace",
+            ("metadata", "namespace"),
+            "must be a DNS-1123 label of at most 63 characters (lower-case letters, digits "
+            f"and '-', starting and ending with a letter or digit), got {namespace!r}",
+            "name an existing Kubernetes namespace, e.g. 'kubeflow', or leave it out",
+        )
+    ]
 
 
 def _budget(spec: ExperimentSpec) -> list[Problem]:

@@ -26,7 +26,7 @@ _TEMPLATE: FieldPath = ("spec", "trialTemplate")
 
 def is_meta_reference(reference: str) -> bool:
     """`${trialSpec.Name}`, `${trialSpec.Labels[key]}` and the like."""
-    return bool(_META_REFERENCE.match(reference) or _META_INDEXED.match(reference))
+    return bool(_META_REFERENCE.fullmatch(reference) or _META_INDEXED.fullmatch(reference))
 
 
 def check(spec: ExperimentSpec, context: Context) -> list[Problem]:
@@ -194,7 +194,7 @@ def _meta_keys(template: TrialTemplate, metadata: dict[str, Any]) -> list[Proble
     every trial when the key is not there."""
     problems = []
     for index, trial_parameter in enumerate(template.trial_parameters or []):
-        match = _META_INDEXED.match(trial_parameter.reference)
+        match = _META_INDEXED.fullmatch(trial_parameter.reference)
         if match is None:
             continue
         field, key = match.group(1).lower(), match.group(2)
