@@ -19,7 +19,7 @@ from generator.origin import Origin, display_path
 from generator.problems import Problem, ProblemReport
 from generator.rules.update import DeployedStatus, check_update
 from generator.validation import validate_experiment
-from generator.yamlspecs import YamlDocument, check_documents, read_documents
+from generator.yamlspecs import YamlDocument, check_documents, read_documents, read_text
 
 YAML_SUFFIXES = (".yaml", ".yml")
 
@@ -65,6 +65,7 @@ def check_paths(paths: Sequence[Path], context: Context) -> Checked:
             yaml_documents += _read_yaml(path, checked)
         else:
             raise UsageProblem(f"{path}: expected a .py spec module, a YAML file or a folder")
+    _whole(yaml_documents, checked)
     result = check_documents(yaml_documents, context)
     checked.experiments += result.experiments
     checked.problems += result.problems
@@ -73,14 +74,9 @@ def check_paths(paths: Sequence[Path], context: Context) -> Checked:
 
 def _read_yaml(path: Path, checked: Checked) -> list[YamlDocument]:
     shown = display_path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        checked.problems.append(
-            Problem(
-                "file", (), f"cannot read {shown}: {err}", "check the file", None, Origin(shown, 1)
-            )
-        )
+    text, problems = read_text(path, shown)
+    if text is None:
+        checked.problems += problems
         return []
     documents, problems = read_documents(text, shown)
     checked.problems += problems
@@ -96,6 +92,45 @@ def _read_yaml(path: Path, checked: Checked) -> list[YamlDocument]:
             )
         )
     return documents
+
+
+def _whole(documents: list[YamlDocument], checked: Checked) -> None:
+    """Problems of the YAML given as a whole: no Experiment among it, or two Experiments
+    that would be the same Kubernetes object (the same namespace and name)."""
+    experiments = [d for d in documents if d.is_experiment]
+    if documents and not experiments and not checked.problems:
+        files = sorted({d.file for d in documents})
+        kinds = sorted({str(d.data.get("kind")) for d in documents if isinstance(d.data, dict)})
+        checked.problems.append(
+            Problem(
+                "no-experiment",
+                (),
+                f"{', '.join(files)} hold{'s' if len(files) == 1 else ''} "
+                f"{', '.join(kinds)} but no Katib Experiment (kind: Experiment)",
+                "give a Katib Experiment; ConfigMaps and Namespaces count as the cluster "
+                "it is checked against",
+                origin=Origin(files[0], 1),
+            )
+        )
+    seen: dict[tuple[str, str], YamlDocument] = {}
+    for document in experiments:
+        metadata = document.data.get("metadata")
+        if not isinstance(metadata, dict) or not isinstance(metadata.get("name"), str):
+            continue
+        key = (str(metadata.get("namespace") or ""), metadata["name"])
+        first = seen.setdefault(key, document)
+        if first is not document:
+            checked.problems.append(
+                Problem(
+                    "duplicate-experiment",
+                    ("metadata", "name"),
+                    f"another Experiment has this name and namespace "
+                    f"({first.origin(('metadata', 'name'))})",
+                    "give every Experiment its own name",
+                    key[1],
+                    document.origin(("metadata", "name")),
+                )
+            )
 
 
 def _check_python(package: Path, module: Path | None, context: Context, checked: Checked) -> None:

@@ -59,7 +59,7 @@ def _gather(spec_dir: Path, package: str) -> SpecSet:
     for path in spec_modules(spec_dir):
         try:
             module = importlib.import_module(f"{package}.{path.stem}")
-        except Exception as err:  # a spec module may raise anything: report, never crash
+        except (Exception, SystemExit) as err:  # a spec module may raise anything, exit too
             problems.append(_import_problem(err, path, spec_dir))
             tracebacks.append("".join(traceback.format_exception(err)))
             continue
@@ -95,7 +95,7 @@ def _module_values(module: ModuleType) -> list[object]:
     return [value for name, value in vars(module).items() if not name.startswith("_")]
 
 
-def _import_problem(err: Exception, path: Path, spec_dir: Path) -> Problem:
+def _import_problem(err: Exception | SystemExit, path: Path, spec_dir: Path) -> Problem:
     frames = [
         frame
         for frame in traceback.extract_tb(err.__traceback__)
@@ -108,6 +108,8 @@ def _import_problem(err: Exception, path: Path, spec_dir: Path) -> Problem:
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()
         )
         message = f"invalid value for {err.title}: {detail}"
+    elif isinstance(err, SystemExit):
+        message = f"SystemExit({err.code!r}): a spec module must define specs, not end the program"
     else:
         message = f"{type(err).__name__}: {err}"
     return Problem(

@@ -9,17 +9,34 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, FormatChecker
 
 from generator._base import Manifest
 from generator.problems import Problem
+
+# The integer formats of Kubernetes' OpenAPI: the API server refuses a number out of range.
+_INTEGERS = FormatChecker(formats=())
+_INT_RANGES = {"int32": 31, "int64": 63}
+
+
+def _in_range(bits: int) -> Any:
+    def check(value: object) -> bool:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return True  # a type error, reported by "type"
+        return bool(-(2**bits) <= value < 2**bits)
+
+    return check
+
+
+for _format, _bits in _INT_RANGES.items():
+    _INTEGERS.checks(_format)(_in_range(_bits))
 
 
 @cache
 def _validator(name: str) -> Draft202012Validator:
     text = resources.files("generator").joinpath(f"schemas/{name}").read_text(encoding="utf-8")
     schema: dict[str, Any] = json.loads(text)
-    return Draft202012Validator(schema)
+    return Draft202012Validator(schema, format_checker=_INTEGERS)
 
 
 def check_manifest(manifest: Manifest, experiment: str | None = None) -> list[Problem]:
