@@ -29,8 +29,9 @@ def scratch_repository() -> Path:
     git = ["git", "-C", str(root)]
     subprocess.run([*git, "init", "--quiet"], check=True)
     subprocess.run([*git, "add", "--all"], check=True)
-    identity = ["-c", "user.name=bench", "-c", "user.email=bench@localhost"]
-    subprocess.run([*git, *identity, "commit", "--quiet", "-m", "bench"], check=True)
+    for key, value in (("user.name", "bench"), ("user.email", "bench@localhost")):
+        subprocess.run([*git, "config", key, value], check=True)  # the controller commits too
+    subprocess.run([*git, "commit", "--quiet", "-m", "bench"], check=True)
     return root
 
 

@@ -100,8 +100,9 @@ def project(trials: int) -> Path:
     render = [sys.executable, "-c", "from generator.cli import main; main()", "render"]
     subprocess.run(render, cwd=root, check=True, capture_output=True)
     subprocess.run([*git, "add", "--all"], check=True)
-    identity = ["-c", "user.name=bench", "-c", "user.email=bench@localhost"]
-    subprocess.run([*git, *identity, "commit", "--quiet", "-m", "bench"], check=True)
+    for key, value in (("user.name", "bench"), ("user.email", "bench@localhost")):
+        subprocess.run([*git, "config", key, value], check=True)  # the controller commits too
+    subprocess.run([*git, "commit", "--quiet", "-m", "bench"], check=True)
     return root
 
 

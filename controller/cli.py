@@ -16,16 +16,18 @@ from typing import TYPE_CHECKING, NoReturn
 
 import click
 
+from controller import runlock
 from controller.errors import ControllerError
 from controller.gitrepo import GitRepo
+from controller.layout import Layout
 from controller.local import LocalExecutor
 from controller.overlay import Overlay, read_overlay
 from controller.progress import configure_logging
 from controller.records import ExperimentRecord
 from controller.results import summary_files
 from controller.running import run_experiment, summary_line
-from controller.status import resume_point
-from controller.statusfile import GitStatusSink
+from controller.status import StatusError, resume_point
+from controller.statusfile import GitStatusSink, corrupt_status
 from controller.warmstart import WarmPool
 from generator.models import Experiment
 
@@ -33,19 +35,6 @@ if TYPE_CHECKING:
     from controller.live import LiveDisplay
 
 COMMIT_INTERVAL = 5.0  # seconds between progress commits of a running experiment
-# The controller's space in a repository, never committed: trial logs, and pbt's
-# checkpoint folders (the experiment's volume) under volumes/<env>/<experiment>.
-WORK_FOLDER = ".hpo"
-
-
-def _work_folder(root: Path) -> Path:
-    """`.hpo/`, which ignores itself so its files never show up in `git status`."""
-    folder = root / WORK_FOLDER
-    folder.mkdir(exist_ok=True)
-    ignore = folder / ".gitignore"
-    if not ignore.exists():
-        ignore.write_text("# hpo-controller's trial logs and volumes: never committed\n*\n")
-    return folder
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -131,48 +120,56 @@ def _run(
     display: LiveDisplay | None,
 ) -> bool:
     repo = GitRepo.at(project)
-    overlay = read_overlay(repo.root / "overlays" / environment, environment)
-    if overlay.executor != "local":
-        raise ControllerError(
-            f"environment {environment!r} runs its trials on Kubernetes "
-            f"(executor {overlay.executor!r}); this hpo-controller runs local environments only"
-        )
-    chosen = [e for e in overlay.experiments if not only or e.name in only]
-    missing = sorted(set(only) - {e.name for e in overlay.experiments})
-    if missing:
-        raise ControllerError(f"no experiment named {', '.join(missing)} in overlays/{environment}")
-    sink = GitStatusSink(repo, environment)
-    logs = _work_folder(repo.root) / "logs" / environment
-    logs.mkdir(parents=True, exist_ok=True)
-    use_warm = overlay.warm_starts if warm is None else warm
-    pool = WarmPool(log=logs / "zygote.log") if use_warm else None
-    try:
-        return _run_all(chosen, environment, sink, logs, pool, overlay, rerun, display)
-    finally:
-        if pool is not None:
-            pool.close()
+    layout = Layout.of(repo.root, environment)
+    layout.prepare()
+    with runlock.holding(layout.lock, environment):
+        repo.check_ready()
+        overlay = read_overlay(layout.overlay, environment)
+        if overlay.executor != "local":
+            raise ControllerError(
+                f"environment {environment!r} runs its trials on Kubernetes (executor "
+                f"{overlay.executor!r}); this hpo-controller runs local environments only"
+            )
+        chosen = [e for e in overlay.experiments if not only or e.name in only]
+        missing = sorted(set(only) - {e.name for e in overlay.experiments})
+        if missing:
+            raise ControllerError(
+                f"no experiment named {', '.join(missing)} in overlays/{environment}"
+            )
+        sink = GitStatusSink(repo, environment)
+        use_warm = overlay.warm_starts if warm is None else warm
+        pool = WarmPool(log=layout.zygote_log) if use_warm else None
+        try:
+            return _run_all(chosen, layout, sink, pool, overlay, rerun, display)
+        finally:
+            if pool is not None:
+                pool.close()
 
 
 def _run_all(
     chosen: list[Experiment],
-    environment: str,
+    layout: Layout,
     sink: GitStatusSink,
-    logs: Path,
     pool: WarmPool | None,
     overlay: Overlay,
     rerun: bool,
     display: LiveDisplay | None,
 ) -> bool:
     all_ok = True
+    environment = layout.environment
     for experiment in chosen:
-        start = resume_point(experiment, sink.read(experiment.name), rerun)
+        document = None if rerun else sink.read(experiment.name)
+        try:
+            start = resume_point(experiment, document, rerun)
+        except StatusError as err:
+            raise corrupt_status(sink.relative_path(experiment.name), str(err)) from err
         if start.finished is not None:
             click.echo(f"{experiment.name}: already complete for this spec (use --rerun)")
             all_ok &= start.finished.condition == "Succeeded"
             continue
         if start.restarting:
             click.echo(f"{experiment.name}: restarting for its raised budget")
-        executor = LocalExecutor(sink.repo.root, logs / experiment.name, warm=pool)
+        executor = LocalExecutor(sink.repo.root, layout.logs(experiment.name), warm=pool)
         checkpoint = _Checkpoints(sink, experiment, environment, overlay.namespace)
         try:
             record = run_experiment(
@@ -184,7 +181,7 @@ def _run_all(
                 previous=start.previous,
                 checkpoint=checkpoint,
                 on_change=partial(display.update, experiment) if display else None,
-                volume=logs.parent.parent / "volumes" / environment / experiment.name,
+                volume=layout.volume(experiment.name),
             )
         finally:
             executor.shutdown()

@@ -158,8 +158,27 @@ def trial_tail(trial: TrialRecord) -> list[tuple[str, str | int]]:
     return [(key, value) for key, value in fields if value is not None]
 
 
+class StatusError(ValueError):
+    """A status document that does not describe a run: cut short, or of another shape."""
+
+
 def record_from_document(document: dict[str, Any]) -> ExperimentRecord:
-    """The experiment run a status document describes: the inverse of status_document."""
+    """The experiment run a status document describes: the inverse of status_document.
+    Raises StatusError where the document is not one status_document writes."""
+    try:
+        record = _record(document)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
+        raise StatusError(f"{type(err).__name__}: {err}") from err
+    counted = (document.get("status") or {}).get("trials")
+    if counted != len(record.trials):
+        raise StatusError(
+            f"it lists {len(record.trials)} trials where its status counts {counted!r}: "
+            "it was cut short or edited"
+        )
+    return record
+
+
+def _record(document: dict[str, Any]) -> ExperimentRecord:
     status = document.get("status") or {}
     record = ExperimentRecord(
         name=str(document.get("experiment")),

@@ -3,45 +3,55 @@ atomically) and commits them, touching nothing else."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from controller.errors import ControllerError
 from controller.gitrepo import GitRepo
-from generator import yamlio
-from generator.results import STATUS_FOLDER
+from controller.layout import Layout
+from generator import atomicfile, yamlio
 
 
 class GitStatusSink:
     def __init__(self, repo: GitRepo, environment: str):
         self.repo = repo
         self.environment = environment
+        self.layout = Layout(repo.root, environment)
         self._written: dict[str, list[Path]] = {}
 
     @property
     def folder(self) -> Path:
-        return Path(STATUS_FOLDER) / self.environment
+        return self.layout.status_folder
 
     def relative_path(self, experiment: str) -> Path:
         """The machine-readable status, the durable state of a run."""
-        return self.folder / f"{experiment}.yaml"
+        return self.layout.status_path(experiment)
 
     def read(self, experiment: str) -> dict[str, Any] | None:
-        path = self.repo.root / self.relative_path(experiment)
+        """The status document of the last run, None when there is none; ControllerError
+        when the file is there but is not a status document (cut short, holding a merge's
+        conflict markers, of another shape): nothing is run over it."""
+        relative = self.relative_path(experiment)
+        path = self.repo.root / relative
         if not path.is_file():
             return None
-        document = yamlio.load(path.read_text(encoding="utf-8"), data=True)
-        return document if isinstance(document, dict) else None
+        try:
+            document = yamlio.load(path.read_text(encoding="utf-8"), data=True)
+        except (OSError, UnicodeDecodeError, yamlio.YAMLError) as err:
+            raise corrupt_status(relative, _reason(err)) from err
+        if not isinstance(document, dict):
+            raise corrupt_status(relative, f"it holds a YAML {type(document).__name__}")
+        return document
 
     def write(self, experiment: str, files: dict[str, str]) -> None:
         """Write the result files (name -> text); the status YAML last, so that a crash
         never leaves a status ahead of its summary."""
         folder = self.repo.root / self.folder
         folder.mkdir(parents=True, exist_ok=True)
-        status = f"{experiment}.yaml"
+        status = self.relative_path(experiment).name
         for name in sorted(files, key=lambda n: n == status):
-            _write_atomically(folder / name, files[name])
+            target = self.repo.root / self.layout.status_path(experiment, _suffix(experiment, name))
+            atomicfile.write_text(target, files[name], sync=True)
         self._written[experiment] = [self.folder / name for name in sorted(files)]
 
     def commit(self, experiment: str, message: str) -> str | None:
@@ -50,14 +60,24 @@ class GitStatusSink:
         return self.repo.commit_paths(paths, message)
 
 
-def _write_atomically(target: Path, text: str) -> None:
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+def _suffix(experiment: str, name: str) -> str:
+    """What follows the experiment's name in one of its result files' names."""
+    if not name.startswith(experiment) or "/" in name:
+        raise ValueError(f"{name!r} is not a result file of {experiment!r}")
+    return name[len(experiment) :]
+
+
+def _reason(err: Exception) -> str:
+    problem = getattr(err, "problem", None)
+    mark = getattr(err, "problem_mark", None)
+    if problem and mark is not None:
+        return f"{problem} at line {mark.line + 1}"
+    return str(problem or err).splitlines()[0]
+
+
+def corrupt_status(path: Path, reason: str) -> ControllerError:
+    return ControllerError(
+        f"{path} is not a status file hpo-controller can resume from ({reason}); nothing was "
+        f"run or overwritten. Restore it with `git checkout -- {path}` (or resolve the "
+        "merge), or start the experiment over with `--rerun`"
+    )

@@ -157,7 +157,7 @@ def test_an_unknown_environment_is_a_clear_error(make_project: ProjectFactory) -
     root = project(make_project)
     result = run_cli("hpo-controller", "run", "--env", "staging", cwd=root)
     assert result.returncode == 1
-    assert "overlays/staging has no kustomization.yaml" in result.stderr
+    assert "no environment 'staging' in overlays/ (rendered environments: dev)" in result.stderr
     assert "Traceback" not in result.stderr
 
 
