@@ -19,13 +19,14 @@ import click
 from controller import runlock
 from controller.errors import ControllerError
 from controller.gitrepo import GitRepo
+from controller.journal import TrialJournal
 from controller.layout import Layout
 from controller.local import LocalExecutor
 from controller.overlay import Overlay, read_overlay
 from controller.progress import configure_logging
 from controller.records import ExperimentRecord
 from controller.results import summary_files
-from controller.running import run_experiment, summary_line
+from controller.running import run_experiment, summary_line, utc_now
 from controller.status import StatusError, resume_point
 from controller.statusfile import GitStatusSink, corrupt_status
 from controller.warmstart import WarmPool
@@ -169,7 +170,10 @@ def _run_all(
             continue
         if start.restarting:
             click.echo(f"{experiment.name}: restarting for its raised budget")
-        executor = LocalExecutor(sink.repo.root, layout.logs(experiment.name), warm=pool)
+        journal = TrialJournal(layout.journal(experiment.name), utc_now)
+        executor = LocalExecutor(
+            sink.repo.root, layout.logs(experiment.name), warm=pool, on_exit=journal.exited
+        )
         checkpoint = _Checkpoints(sink, experiment, environment, overlay.namespace)
         try:
             record = run_experiment(
@@ -182,9 +186,11 @@ def _run_all(
                 checkpoint=checkpoint,
                 on_change=partial(display.update, experiment) if display else None,
                 volume=layout.volume(experiment.name),
+                journal=journal,
             )
         finally:
             executor.shutdown()
+            journal.close()
         sink.write(experiment.name, summary_files(experiment, record, environment))
         commit = sink.commit(
             experiment.name, commit_message(experiment, record, environment, overlay.namespace)

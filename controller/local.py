@@ -23,6 +23,7 @@ import shutil
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -125,8 +126,12 @@ class LocalExecutor:
         grace_seconds: float = DEFAULT_GRACE_SECONDS,
         warm: WarmPool | None = None,
         machine: Machine | None = None,
+        on_exit: Callable[[TrialExit], None] | None = None,
     ):
+        """`on_exit` hears of every exit first, on the thread that sees it, before the
+        trial's slot goes to a successor (the run's journal makes it durable there)."""
         self._machine = machine or Machine.this_one()
+        self._on_exit = on_exit
         self._workdir = workdir
         self._log_dir = log_dir
         self._log_dir_made = False
@@ -323,6 +328,8 @@ class LocalExecutor:
                     if self._closed:
                         successor = None
                     self._unheard += 1  # no new standby until the loop has heard of this
+                if self._on_exit is not None:
+                    self._on_exit(TrialExit(trial, code, expired))
                 if successor is None:
                     self._exits.put(TrialExit(trial, code, expired))
                     return
@@ -334,6 +341,8 @@ class LocalExecutor:
             trial, process = successor.trial, started
 
     def _report(self, exit: TrialExit) -> None:
+        if self._on_exit is not None:
+            self._on_exit(exit)
         with self._lock:
             self._unheard += 1
         self._exits.put(exit)

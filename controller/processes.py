@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import os
 import secrets
 import signal
@@ -21,6 +22,8 @@ from pathlib import Path
 from typing import Protocol
 
 from controller.errors import ControllerError
+
+log = logging.getLogger("hpo-controller")
 
 
 class Process(Protocol):
@@ -81,12 +84,19 @@ class SpawnedProcess:
 
 class Watchdog:
     """The process that kills this executor's trials if the controller dies before it
-    can (`controller.watchdog`): every trial's environment carries its token."""
+    can (`controller.watchdog`): every trial's environment carries its token. A watchdog
+    that dies while the controller lives (killed by someone) is noticed by a thread that
+    waits for it and started again with the same token, so the trials it guarded stay
+    guarded."""
 
     SCRIPT = Path(__file__).with_name("watchdog.py")
 
     def __init__(self, token: str, process: subprocess.Popen[bytes]):
         self.token, self.process = token, process
+        self.restarts = 0
+        self._closed = False
+        self._lock = threading.Lock()
+        threading.Thread(target=self._guard, name="watchdog-guard", daemon=True).start()
 
     @staticmethod
     def supported() -> bool:
@@ -95,19 +105,42 @@ class Watchdog:
     @classmethod
     def start(cls) -> Watchdog:
         token = f"{os.getpid()}-{secrets.token_hex(8)}"
-        process = subprocess.Popen(
+        return cls(token, cls._launch(token))
+
+    @classmethod
+    def _launch(cls, token: str) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
             [sys.executable, "-I", "-S", str(cls.SCRIPT), token],
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             start_new_session=True,  # a Ctrl-C meant for the controller does not reach it
         )
-        return cls(token, process)
+
+    def _guard(self) -> None:
+        while True:
+            process = self.process
+            process.wait()
+            with self._lock:
+                if self._closed:
+                    return
+                if process.stdin is not None:
+                    process.stdin.close()
+                try:
+                    self.process = self._launch(self.token)
+                except OSError as err:
+                    log.warning("the watchdog died and cannot be started again: %s", err)
+                    return
+                self.restarts += 1
+            log.warning("the watchdog (pid %d) died; started another", process.pid)
 
     def close(self) -> None:
         """The controller is done: the watchdog sweeps what its trials left, and ends."""
-        assert self.process.stdin is not None
-        self.process.stdin.close()
-        self.process.wait()
+        with self._lock:
+            self._closed = True
+            process = self.process
+        assert process.stdin is not None
+        process.stdin.close()
+        process.wait()
 
 
 def spawn(program: str, argv: list[str], env: dict[bytes, bytes], log_path: Path) -> SpawnedProcess:

@@ -17,6 +17,8 @@ from pathlib import Path
 from controller.background import BackgroundSuggester, InlineSuggester, Pending
 from controller.earlystopping import MedianStop
 from controller.errors import ControllerError
+from controller.journal import JournalEntries, TrialJournal
+from controller.journal import read as read_journal
 from controller.local import TrialExecutor, TrialExit
 from controller.metrics import Collector, collector_for, summarize
 from controller.pbt import PARENT_LABEL
@@ -32,6 +34,7 @@ from controller.reconcile import (
 from controller.records import ExperimentRecord, MetricSummary, TrialRecord, TrialState
 from controller.results import StatusWriter
 from controller.samplers import RESULT_INDEPENDENT, make_suggester
+from controller.status import trial_from_document
 from controller.statusfile import GitStatusSink
 from controller.suggestion import (
     SuggesterFactory,
@@ -81,6 +84,7 @@ def run_experiment(
     clock: Clock = utc_now,
     suggester_factory: SuggesterFactory = make_suggester,
     volume: Path | None = None,
+    journal: TrialJournal | None = None,
 ) -> ExperimentRecord:
     """Run `experiment` to completion. The status is written as the run goes (at most every
     SAVE_INTERVAL seconds); `checkpoint` sees the record after each write, `on_change` after
@@ -89,7 +93,9 @@ def run_experiment(
     again, and the algorithm is rebuilt from the finished ones. Suggestions are computed on
     their own thread while the loop goes on recording and stopping trials. `volume` is the
     experiment's persistent folder (Katib's FromVolume claim): pbt keeps each trial's
-    checkpoint folder there."""
+    checkpoint folder there. `journal` (whose path the executor's exits are written to
+    first) is read back on resume for the trials that ended after the status was last
+    written, and emptied once the status holds them."""
     spec = experiment.spec
     if spec.algorithm is None or spec.objective is None:
         raise ControllerError(f"experiment {experiment.name!r} has no algorithm or objective")
@@ -101,12 +107,17 @@ def run_experiment(
     stopper = _early_stopping(experiment)
     early: set[str] = set()
     if previous is not None:
+        if journal is not None:
+            previous = _recovered(previous, read_journal(journal.path), collector, wanted, sink)
         record = _resumed(previous, experiment, suggester)
     else:
         record = ExperimentRecord(
             experiment.name, experiment.metadata.namespace, start_time=clock()
         )
+    if journal is not None and previous is None:
+        journal.reset()  # a fresh run: nothing of an earlier one applies
     launch = _Launcher(experiment, record, executor, sink, config_maps or {}, collector, clock)
+    launch.journal = journal
     launch.checkpoints = _checkpoints(experiment, volume, fresh=previous is None)
     independent = spec.algorithm.algorithm_name in RESULT_INDEPENDENT
     background: BackgroundSuggester | InlineSuggester = (
@@ -215,6 +226,8 @@ def run_experiment(
         pending = None
 
     save(force=True)
+    if journal is not None:
+        journal.reset()  # what it told is in the status now
     try:
         while True:
             suggestions_ended = ended and not ready and standby is None
@@ -226,6 +239,8 @@ def run_experiment(
             for name in decision.stop:
                 if name not in stopping:
                     stopping.add(name)
+                    if journal is not None:
+                        journal.stopping(name, early=False)
                     executor.stop(name)
             for index in reruns:  # trials the controller was running when it died
                 trial = record.trials[index]
@@ -288,6 +303,8 @@ def run_experiment(
                         log.info("%s early stopped", name)
                         early.add(name)
                         stopping.add(name)
+                        if journal is not None:
+                            journal.stopping(name, early=True)
                         executor.stop(name)
                 continue
             # A trial ended: the next turn writes the status, once its slot is filled.
@@ -319,6 +336,8 @@ def run_experiment(
                 note=note,
             )
             put(index, finished)
+            if journal is not None:
+                journal.ended(finished)
             unheard.append(finished)
             log.info("%s", _describe(finished))
             if replacement is not None:
@@ -351,6 +370,72 @@ def _capacity(experiment: Experiment, executor: TrialExecutor, config_maps: Conf
 
 def _suggestion(trial: TrialRecord) -> Suggestion:
     return Suggestion(trial.assignments, trial.labels)
+
+
+def _recovered(
+    previous: ExperimentRecord,
+    entries: JournalEntries,
+    collector: Collector,
+    wanted: list[str],
+    sink: GitStatusSink,
+) -> ExperimentRecord:
+    """The previous run with what its journal knows and its status did not: trials
+    started after the status was last written, and trials that ended (their metrics read
+    from their logs where the loop had not read them yet). A journal entry that does not
+    describe a trial is a ControllerError."""
+    try:
+        return _apply_journal(previous, entries, collector, wanted, sink.repo.root)
+    except (KeyError, TypeError, ValueError) as err:
+        raise ControllerError(
+            f"the trial journal of {previous.name!r} holds an entry that is not a trial "
+            f"({type(err).__name__}: {err}); remove the journal under .hpo/journal/ to "
+            "resume from the status file alone"
+        ) from err
+
+
+def _apply_journal(
+    previous: ExperimentRecord,
+    entries: JournalEntries,
+    collector: Collector,
+    wanted: list[str],
+    root: Path,
+) -> ExperimentRecord:
+    position = {trial.name: index for index, trial in enumerate(previous.trials)}
+    for name, (document, _) in entries.started.items():
+        trial = trial_from_document(document)
+        if name not in position:
+            position[name] = len(previous.trials)
+            previous.trials.append(trial)
+        elif previous.trials[position[name]].state.is_active:
+            previous.trials[position[name]] = trial  # its latest start
+    recovered = 0
+    for name, index in position.items():
+        trial = previous.trials[index]
+        if not trial.state.is_active:
+            continue
+        if name in entries.ended:
+            previous.trials[index] = trial_from_document(entries.ended[name])
+        elif name in entries.exited and trial.log:
+            exited = entries.exited[name]
+            log_path = Path(trial.log) if Path(trial.log).is_absolute() else root / trial.log
+            metrics = entries.started.get(name, ({}, None))[1]
+            values, note = collector.collect(log_path, Path(metrics) if metrics else None)
+            previous.trials[index] = _finish(
+                trial,
+                TrialExit(name, exited.code, exited.deadline_exceeded),
+                name in entries.stopping,
+                summarize(values),
+                wanted,
+                exited.at,
+                early_stopped=entries.stopping.get(name, False),
+                note=note,
+            )
+        else:
+            continue
+        recovered += 1
+    if recovered:
+        log.info("%s: %d trials that ended after the last status write", previous.name, recovered)
+    return previous
 
 
 def _resumed(
@@ -424,6 +509,7 @@ class _Launcher:
         self.logs: dict[str, Path] = {}
         self.metrics: dict[str, Path | None] = {}
         self.checkpoints: _CheckpointFolders | None = None
+        self.journal: TrialJournal | None = None
         self.folders: dict[str, str] = {}
 
     def start(self, trial: TrialRecord, announce: bool = True) -> TrialRecord:
@@ -455,7 +541,7 @@ class _Launcher:
         trial = prepared.trial
         self.logs[trial.name] = log_path
         self.metrics[trial.name] = prepared.metrics_file
-        return replace(
+        running = replace(
             trial,
             state=TrialState.RUNNING,
             reason="TrialRunning",
@@ -463,6 +549,9 @@ class _Launcher:
             start_time=started_at,
             log=self._shown(log_path),
         )
+        if self.journal is not None:
+            self.journal.started(running, prepared.metrics_file)
+        return running
 
     @staticmethod
     def announce(trial: TrialRecord) -> None:

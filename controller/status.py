@@ -193,34 +193,38 @@ def _record(document: dict[str, Any]) -> ExperimentRecord:
             last["type"], last.get("reason", ""), last.get("message", "")
         )
     for trial in document.get("trials") or []:
-        record.trials.append(
-            TrialRecord(
-                name=str(trial["name"]),
-                assignments=tuple(
-                    (str(a["name"]), str(a["value"])) for a in trial.get("parameterAssignments", [])
-                ),
-                state=TrialState(trial["state"]),
-                reason=str(trial.get("reason", "")),
-                message=str(trial.get("message", "")),
-                metrics=tuple(
-                    MetricSummary(
-                        m["name"],
-                        float(m["min"]),
-                        float(m["max"]),
-                        float(m["latest"]),
-                        tuple(float(v) for v in m.get("values", [])),
-                    )
-                    for m in trial.get("metrics", [])
-                ),
-                start_time=trial.get("startTime"),
-                completion_time=trial.get("completionTime"),
-                exit_code=trial.get("exitCode"),
-                log=trial.get("log"),
-                restarts=int(trial.get("restarts", 0)),
-                labels=tuple((str(k), str(v)) for k, v in (trial.get("labels") or {}).items()),
-            )
-        )
+        record.trials.append(trial_from_document(trial))
     return record
+
+
+def trial_from_document(trial: dict[str, Any]) -> TrialRecord:
+    """The trial a trial document describes: the inverse of trial_document (raises
+    KeyError, TypeError or ValueError for what is not one)."""
+    return TrialRecord(
+        name=str(trial["name"]),
+        assignments=tuple(
+            (str(a["name"]), str(a["value"])) for a in trial.get("parameterAssignments", [])
+        ),
+        state=TrialState(trial["state"]),
+        reason=str(trial.get("reason", "")),
+        message=str(trial.get("message", "")),
+        metrics=tuple(
+            MetricSummary(
+                m["name"],
+                float(m["min"]),
+                float(m["max"]),
+                float(m["latest"]),
+                tuple(float(v) for v in m.get("values", [])),
+            )
+            for m in trial.get("metrics", [])
+        ),
+        start_time=trial.get("startTime"),
+        completion_time=trial.get("completionTime"),
+        exit_code=trial.get("exitCode"),
+        log=trial.get("log"),
+        restarts=int(trial.get("restarts", 0)),
+        labels=tuple((str(k), str(v)) for k, v in (trial.get("labels") or {}).items()),
+    )
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,7 @@ import os
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -88,39 +86,35 @@ class WarmPool:
         with self._start_lock:
             if self._started:
                 return
-            self._dir = tempfile.mkdtemp(prefix="hpo-zygote-")
-            path = os.path.join(self._dir, "socket")
+            # A socket pair, its other end handed down: no path in the filesystem to
+            # clean up after a kill, and no way for another process to connect.
+            self._socket, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
             env = {**os.environ, "PYTHONUNBUFFERED": "1"}
             stderr = open(self._log, "ab") if self._log else subprocess.DEVNULL  # noqa: SIM115
             try:
                 self._zygote = subprocess.Popen(
-                    [sys.executable, "-m", "controller.zygote", path, *self._preload],
+                    [
+                        sys.executable,
+                        "-m",
+                        "controller.zygote",
+                        str(theirs.fileno()),
+                        *self._preload,
+                    ],
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.DEVNULL,
                     stderr=stderr,
                     env=env,
+                    pass_fds=(theirs.fileno(),),
                 )
+            except OSError as err:
+                self._socket.close()
+                raise ControllerError(f"the warm-start process did not start: {err}") from err
             finally:
+                theirs.close()
                 if self._log:
                     stderr.close()  # type: ignore[union-attr]
-            self._socket = self._connect(path)
             threading.Thread(target=self._read, daemon=True).start()
             self._started = True
-
-    def _connect(self, path: str) -> socket.socket:
-        deadline = time.monotonic() + READY_TIMEOUT
-        while True:
-            client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                client.connect(path)
-                return client
-            except (FileNotFoundError, ConnectionRefusedError):
-                client.close()
-                if self._zygote.poll() is not None or time.monotonic() > deadline:
-                    raise ControllerError(
-                        "the warm-start process did not start; run with warm starts off"
-                    ) from None
-                time.sleep(0.02)
 
     def _read(self) -> None:
         buffered = b""
@@ -212,6 +206,3 @@ class WarmPool:
         except subprocess.TimeoutExpired:
             self._zygote.kill()
             self._zygote.wait()
-        for name in os.listdir(self._dir):
-            os.unlink(os.path.join(self._dir, name))
-        os.rmdir(self._dir)

@@ -4,14 +4,16 @@ ARGS` as a fresh interpreter would: its own process group, working directory,
 environment, argv, stdin from /dev/null, stdout and stderr to the trial's log, default
 signal handling, and Python's exit-status rules.
 
-It serves one client (hpo-controller) over a Unix socket, in JSON lines:
+It serves one client (hpo-controller) over one end of a socket pair the controller made
+and handed down (no file in the filesystem: nothing is left behind when either is killed),
+in JSON lines:
   <- {"id": 1, "module": "trainers.mnist", "args": [...], "env": {...}, "cwd": "...", "log": "..."}
   -> {"id": 1, "pid": 4242}            or {"id": 1, "error": "..."}
   -> {"exited": 4242, "code": 0}       (negative: killed by that signal, as Popen says)
 When the client goes away, every child is killed and the zygote exits. Standard library
 only: this module runs before anything else is imported.
 
-    python -m controller.zygote SOCKET_PATH MODULE...
+    python -m controller.zygote SOCKET_FD MODULE...
 """
 
 from __future__ import annotations
@@ -108,14 +110,10 @@ def _run_child(request: dict[str, Any], keep: set[int]) -> None:
         os._exit(code)
 
 
-def serve(path: str, modules: list[str]) -> int:
+def serve(fd: int, modules: list[str]) -> int:
     die_with_parent()
+    connection = socket.socket(fileno=fd)
     failed = preload(modules)
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    server.bind(path)
-    server.listen(1)
-    connection, _ = server.accept()
-    server.close()
     wake_read, wake_write = os.pipe()
     os.set_blocking(wake_write, False)
     signal.signal(signal.SIGCHLD, lambda *_: None)
@@ -164,4 +162,4 @@ def serve(path: str, modules: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(serve(sys.argv[1], sys.argv[2:]))
+    sys.exit(serve(int(sys.argv[1]), sys.argv[2:]))
