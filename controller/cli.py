@@ -30,6 +30,7 @@ from controller.running import run_experiment, summary_line, utc_now
 from controller.status import StatusError, resume_point
 from controller.statusfile import GitStatusSink, corrupt_status
 from controller.warmstart import WarmPool
+from generator.escaping import one_line
 from generator.models import Experiment
 
 if TYPE_CHECKING:
@@ -195,7 +196,7 @@ def _run_all(
         commit = sink.commit(
             experiment.name, commit_message(experiment, record, environment, overlay.namespace)
         )
-        click.echo(summary_line(experiment, record))
+        click.echo(one_line(summary_line(experiment, record)))
         click.echo(
             f"  results: {sink.relative_path(experiment.name)}"
             + (f" (commit {commit[:10]})" if commit else " (unchanged)")

@@ -38,6 +38,7 @@ from controller.processes import (
     runs_here,
     signal_group,
     spawn,
+    trial_environment,
 )
 from controller.trialspec import Command, Demand
 from controller.warmstart import PYTHON_NAMES, WarmPool, warm_module
@@ -140,7 +141,7 @@ class LocalExecutor:
         # What every trial inherits: this process's environment when the executor began
         # (read once; os.environ costs a decode per variable on every read), and encoded
         # once for cold starts (Popen would encode every variable of it for every trial).
-        self._environment = dict(os.environ)
+        self._environment = trial_environment()
         self._encoded: dict[bytes, bytes] = {}
         self._here: dict[Path, bool] = {}
         self._processes: dict[str, Process] = {}

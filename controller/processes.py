@@ -25,6 +25,16 @@ from controller.errors import ControllerError
 
 log = logging.getLogger("hpo-controller")
 
+# Variables of the controller's own (its settings, and credentials such as the status
+# sink's token or key): never handed to a trial or to the zygote trials are forked from.
+CONTROLLER_ONLY_PREFIX = "HPO_CONTROLLER_"
+
+
+def trial_environment() -> dict[str, str]:
+    """What a local trial inherits of this process's environment: all of it but the
+    controller's own variables (CONTROLLER_ONLY_PREFIX)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(CONTROLLER_ONLY_PREFIX)}
+
 
 class Process(Protocol):
     """What the executor needs of a running trial: a SpawnedProcess, a subprocess.Popen or a

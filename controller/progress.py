@@ -12,6 +12,19 @@ import time
 from datetime import UTC, datetime
 from typing import TextIO
 
+from generator.escaping import one_line
+
+
+class LineFormatter(logging.Formatter):
+    """`hpo-controller: message`, one line whatever the message holds (a value with a
+    line break or a terminal escape cannot forge a line of its own)."""
+
+    def __init__(self) -> None:
+        super().__init__("hpo-controller: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        return one_line(super().format(record))
+
 
 class JsonFormatter(logging.Formatter):
     """One JSON object a line: time, level, message."""
@@ -100,7 +113,7 @@ def configure_logging(log_format: str, quiet: bool) -> None:
     if log_format == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("hpo-controller: %(message)s"))
+        handler.setFormatter(LineFormatter())
     root = logging.getLogger("hpo-controller")
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING if quiet else logging.INFO)

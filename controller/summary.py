@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from controller.reconcile import best_trial, objective_value
 from controller.records import ExperimentRecord
+from generator.escaping import markdown_text as md
 from generator.models import Experiment
 
 HEADER = "<!-- Written by `hpo-controller run`: the results of one experiment. Do not edit. -->"
@@ -25,16 +26,16 @@ def summary_markdown(experiment: Experiment, record: ExperimentRecord, environme
     budget = f" of at most {spec.max_trial_count}" if spec.max_trial_count else ""
     lines = [
         HEADER,
-        f"# {experiment.name}",
+        f"# {md(experiment.name)}",
         "",
-        f"- Objective: {objective.type} `{metric}`{goal}",
-        f"- Algorithm: `{algorithm}`",
-        f"- Environment: `{environment}`, namespace `{record.namespace or 'default'}`",
+        f"- Objective: {objective.type} {md(metric)}{goal}",
+        f"- Algorithm: {md(algorithm)}",
+        f"- Environment: {md(environment)}, namespace {md(record.namespace or 'default')}",
         f"- Trials: {len(record.trials)}{budget}, {spec.parallel_trial_count} at a time",
     ]
     done = record.completion
     if done is not None:
-        lines.append(f"- Ended: {done.condition}, {done.reason}: {done.message}")
+        lines.append(f"- Ended: {done.condition}, {md(done.reason)}: {md(done.message)}")
     else:
         lines.append("- Still running")
     best = best_trial(spec, record.trials)
@@ -42,19 +43,20 @@ def summary_markdown(experiment: Experiment, record: ExperimentRecord, environme
     if best is None:
         lines.append("No trial has reported the objective yet.")
     else:
-        lines += [f"`{best.name}`: {metric} = {_value(objective_value(spec, best))}", ""]
+        shown_best = _value(objective_value(spec, best))
+        lines += [f"{md(best.name)}: {md(metric)} = {shown_best}", ""]
         lines += ["| parameter | value |", "| --- | --- |"]
-        lines += [f"| {name} | `{value}` |" for name, value in best.assignments]
+        lines += [f"| {md(name)} | {md(assigned)} |" for name, assigned in best.assignments]
     lines += [
         "",
-        f"![{metric} per trial]({experiment.name}-objective.svg)",
-        f"![parameters against {metric}]({experiment.name}-parallel.svg)",
+        f"![{md(metric)} per trial]({experiment.name}-objective.svg)",
+        f"![parameters against {md(metric)}]({experiment.name}-parallel.svg)",
         "",
         "## Trials",
         "",
     ]
     names = [p.name for p in spec.parameters or []]
-    lines.append("| trial | state | " + " | ".join([metric, *names]) + " |")
+    lines.append("| trial | state | " + " | ".join(md(n) for n in [metric, *names]) + " |")
     lines.append("| --- | --- | " + " | ".join(["---"] * (len(names) + 1)) + " |")
     sign = -1 if objective.type == "maximize" else 1
     scored = [(objective_value(spec, t), i, t) for i, t in enumerate(record.trials)]
@@ -67,8 +69,8 @@ def summary_markdown(experiment: Experiment, record: ExperimentRecord, environme
     )
     for value, _, trial in scored:
         assigned = dict(trial.assignments)
-        shown = [f"`{assigned.get(n, '')}`" for n in names]
+        shown = [md(assigned.get(n, "")) for n in names]
         lines.append(
-            "| " + " | ".join([trial.name, trial.state.value, _value(value), *shown]) + " |"
+            "| " + " | ".join([md(trial.name), trial.state.value, _value(value), *shown]) + " |"
         )
     return "\n".join(lines) + "\n"

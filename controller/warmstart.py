@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import socket
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from controller.errors import ControllerError
+from controller.processes import trial_environment
 
 DEFAULT_PRELOAD = (
     "numpy",
@@ -89,7 +89,9 @@ class WarmPool:
             # A socket pair, its other end handed down: no path in the filesystem to
             # clean up after a kill, and no way for another process to connect.
             self._socket, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-            env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+            # The zygote's own environment is what /proc shows of every trial forked from
+            # it: the controller's own variables are left out of it, as out of the trials'.
+            env = {**trial_environment(), "PYTHONUNBUFFERED": "1"}
             stderr = open(self._log, "ab") if self._log else subprocess.DEVNULL  # noqa: SIM115
             try:
                 self._zygote = subprocess.Popen(

@@ -15,6 +15,7 @@ import click
 
 from generator.checking import UsageProblem, check_paths, check_previous, katib_context
 from generator.context import Context
+from generator.escaping import one_line
 from generator.importing import import_files
 from generator.problems import ProblemReport, format_problems
 from generator.project import Project
@@ -186,7 +187,7 @@ def status(project: Path, environment: str | None, output: str, debug: bool) -> 
         )
         if result.best_trial is not None:
             line += f"; best {result.objective}={result.best_value:g} ({result.best_trial})"
-        click.echo(line)
+        click.echo(one_line(line))
 
 
 @main.command(name="best")

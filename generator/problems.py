@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from generator.escaping import one_line
 from generator.origin import Origin
 
 # A wire field path: keys and list indexes from the top of the object, e.g.
@@ -70,7 +71,8 @@ def format_problem(problem: Problem) -> str:
     where = f"{problem.origin}: " if problem.origin else ""
     who = f"experiment {problem.experiment!r}: " if problem.experiment else ""
     path = f"{format_path(problem.path)}: " if problem.path else ""
-    return f"{where}{who}{path}{problem.message} [{problem.code}]\n  fix: {problem.hint}"
+    head = one_line(f"{where}{who}{path}{problem.message} [{problem.code}]")
+    return f"{head}\n  fix: {one_line(problem.hint)}"
 
 
 def format_problems(problems: Sequence[Problem]) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from generator import yamlio
+from generator.escaping import ENV_NAME
 from generator.problems import Problem, ProblemReport, did_you_mean
 
 STATUS_FOLDER = "status"
@@ -118,7 +119,41 @@ def format_best(result: ExperimentResult, style: BestFormat) -> str:
             shlex.quote(f"--{name.replace('_', '-')}={value}")
             for name, value in result.parameters.items()
         )
-    return "\n".join(
-        f"{re.sub(r'[^A-Za-z0-9]+', '_', name).upper()}={shlex.quote(value)}"
-        for name, value in result.parameters.items()
-    )
+    return _env_lines(result)
+
+
+def _env_lines(result: ExperimentResult) -> str:
+    """`NAME=value` lines, each value quoted for a shell; ProblemReport where a line could
+    not say it (a value with a line break or control character, names that make no
+    variable name or the same one)."""
+    problems: list[Problem] = []
+    lines: dict[str, str] = {}
+    for name, value in result.parameters.items():
+        variable = re.sub(r"[^A-Za-z0-9]+", "_", name).upper()
+        where = f"parameter {name!r} of {result.name!r}"
+        if not ENV_NAME.fullmatch(variable):
+            problems.append(
+                Problem("best-env", (), f"{where} makes no variable name ({variable!r})", _JSON)
+            )
+        elif variable in lines:
+            problems.append(
+                Problem("best-env", (), f"{where} and another both make {variable}", _JSON)
+            )
+        elif not value.isprintable():
+            problems.append(
+                Problem(
+                    "best-env",
+                    (),
+                    f"{where} has a value with a line break or control character "
+                    f"({value!r}), which an env line cannot carry",
+                    _JSON,
+                )
+            )
+        else:
+            lines[variable] = f"{variable}={shlex.quote(value)}"
+    if problems:
+        raise ProblemReport(problems)
+    return "\n".join(lines.values())
+
+
+_JSON = "use --format json, which carries any value"

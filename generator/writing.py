@@ -9,6 +9,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from generator import atomicfile
 from generator.rendering import RenderedTree
 
 
@@ -61,7 +62,7 @@ def write_tree(out_dir: Path, tree: RenderedTree) -> bool:
                 handle.write(text)
                 handle.flush()
                 os.fsync(handle.fileno())
-        os.chmod(staging, 0o755)
+        os.chmod(staging, atomicfile.folder_mode())  # mkdtemp made it 0700
         if out_dir.exists():
             retired = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
             os.rename(out_dir, retired / out_dir.name)

@@ -67,8 +67,8 @@ def example() -> tuple:  # type: ignore[type-arg]
 def test_the_summary_names_the_best_trial_and_sorts_by_the_objective() -> None:
     spec, record = example()
     markdown = result_files(spec, record, "dev")["summary-example.md"]
-    assert "`t-2`: accuracy = 0.93" in markdown
-    assert "| lr | `0.05` |" in markdown
+    assert "t-2: accuracy = 0.93" in markdown
+    assert "| lr | 0.05 |" in markdown
     assert "- Ended: Succeeded, ExperimentMaxTrialsReached" in markdown
     rows = [
         line.split(" | ")[0].strip("| ")
