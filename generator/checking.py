@@ -17,6 +17,7 @@ from generator.locating import place
 from generator.models import Experiment
 from generator.origin import Origin, display_path
 from generator.problems import Problem, ProblemReport
+from generator.results import read_result
 from generator.rules.update import DeployedStatus, check_update
 from generator.validation import validate_experiment
 from generator.yamlspecs import YamlDocument, check_documents, read_documents, read_text
@@ -163,20 +164,12 @@ def check_previous(experiments: Sequence[Experiment], previous: Path) -> list[Pr
         text = rendered.read_text("utf-8")
         old = with_defaults(Experiment.model_validate(yamlio.load(text, data=True)))
         statuses = sorted((previous / "status").glob(f"*/{experiment.name}.yaml"))
-        for status in [_deployed(path) for path in statuses] or [DeployedStatus()]:
+        for status in [_deployed(path, previous) for path in statuses] or [DeployedStatus()]:
             problems += place(check_update(experiment, old, status), experiment, experiment.name)
     return problems
 
 
-def _deployed(path: Path) -> DeployedStatus:
-    document = yamlio.load(path.read_text(encoding="utf-8"), data=True)
-    status = document.get("status") if isinstance(document, dict) else None
-    if not isinstance(status, dict):
-        return DeployedStatus()
-    conditions = [c for c in status.get("conditions") or [] if isinstance(c, dict)]
-    last = conditions[-1] if conditions else {}
-    ended = last.get("type") if last.get("type") in ("Succeeded", "Failed") else None
-    trials = status.get("trials")
-    return DeployedStatus(
-        trials if isinstance(trials, int) else 0, ended, last.get("reason") if ended else None
-    )
+def _deployed(path: Path, root: Path) -> DeployedStatus:
+    result = read_result(path, root)
+    ended = result.state if result.state in ("Succeeded", "Failed") else None
+    return DeployedStatus(result.trials, ended, result.reason if ended else None)

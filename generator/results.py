@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from generator import yamlio
 from generator.escaping import ENV_NAME
+from generator.origin import Origin
 from generator.problems import Problem, ProblemReport, did_you_mean
 
 STATUS_FOLDER = "status"
@@ -59,10 +60,44 @@ def read_results(root: Path, environment: str | None = None) -> list[ExperimentR
     for path in sorted(folder.glob("*/*.yaml")):
         if environment is not None and path.parent.name != environment:
             continue
-        document = yamlio.load(path.read_text(encoding="utf-8"), data=True)
-        if isinstance(document, dict) and "status" in document:
-            results.append(_result(path.parent.name, document))
+        results.append(read_result(path, root))
     return results
+
+
+def read_result(path: Path, root: Path) -> ExperimentResult:
+    """One status file's result; ProblemReport naming the file and how to recover where it
+    is not a status file (cut short, with a merge's conflict markers, of another shape)."""
+    shown = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
+    try:
+        document = yamlio.load(path.read_text(encoding="utf-8"), data=True)
+    except (OSError, UnicodeDecodeError, yamlio.YAMLError) as err:
+        mark = getattr(err, "problem_mark", None)
+        reason = str(getattr(err, "problem", None) or err).splitlines()[0]
+        line = mark.line + 1 if mark is not None else 1
+        raise ProblemReport([_corrupt(shown, line, reason)]) from err
+    if not isinstance(document, dict) or not isinstance(document.get("status"), dict):
+        kind = type(document).__name__
+        raise ProblemReport([_corrupt(shown, 1, f"it holds a YAML {kind}, not a status")])
+    try:
+        result = _result(path.parent.name, document)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
+        raise ProblemReport([_corrupt(shown, 1, f"{type(err).__name__}: {err}")]) from err
+    listed = document.get("trials")
+    if isinstance(listed, list) and len(listed) != result.trials:
+        reason = f"it lists {len(listed)} trials where its status counts {result.trials}"
+        raise ProblemReport([_corrupt(shown, 1, reason)])
+    return result
+
+
+def _corrupt(shown: str, line: int, reason: str) -> Problem:
+    return Problem(
+        "status-file",
+        (),
+        f"{shown} is not a status file hpo-controller wrote ({reason})",
+        f"restore it with `git checkout -- {shown}` (or resolve the merge), or run the "
+        "experiment again with `hpo-controller run --rerun`",
+        origin=Origin(shown, line),
+    )
 
 
 def _result(environment: str, document: dict[str, Any]) -> ExperimentResult:
