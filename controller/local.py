@@ -39,6 +39,7 @@ from controller.processes import (
     signal_group,
     spawn,
     trial_environment,
+    wait_unreaped,
 )
 from controller.trialspec import Command, Demand
 from controller.warmstart import PYTHON_NAMES, WarmPool, warm_module
@@ -320,7 +321,7 @@ class LocalExecutor:
         without a successor never comes before one that took the standby, so the loop
         knows of every trial started when it starts one of its own."""
         while True:
-            code = process.wait()
+            code = wait_unreaped(process)  # recorded below before its process id goes
             with self._handover:
                 with self._lock:
                     self._processes.pop(trial, None)
@@ -331,6 +332,7 @@ class LocalExecutor:
                     self._unheard += 1  # no new standby until the loop has heard of this
                 if self._on_exit is not None:
                     self._on_exit(TrialExit(trial, code, expired))
+                process.wait()
                 if successor is None:
                     self._exits.put(TrialExit(trial, code, expired))
                     return

@@ -92,6 +92,22 @@ class SpawnedProcess:
             self.returncode = os.waitstatus_to_exitcode(status)
 
 
+def wait_unreaped(process: Process) -> int:
+    """Wait for the trial to exit and return its exit code (negative: the signal that
+    killed it), leaving it a zombie where it is this process's child, so that whoever
+    hears of the exit can record it before the process id goes; `process.wait()` reaps it
+    after. A trial forked by the zygote is reaped there: its exit code comes as it is."""
+    if isinstance(process, SpawnedProcess | subprocess.Popen) and process.returncode is None:
+        try:
+            info = os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOWAIT)
+        except ChildProcessError:  # reaped already (a poll() of the grace timer)
+            return process.wait()
+        if info is not None:
+            exited = info.si_code == os.CLD_EXITED
+            return info.si_status if exited else -info.si_status
+    return process.wait()
+
+
 class Watchdog:
     """The process that kills this executor's trials if the controller dies before it
     can (`controller.watchdog`): every trial's environment carries its token. A watchdog
