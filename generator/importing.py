@@ -5,8 +5,9 @@ before anything is written."""
 
 from __future__ import annotations
 
+import inspect
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from generator.models import (
     TrialTemplate,
 )
 from generator.origin import Origin, display_path
-from generator.problems import Problem, ProblemReport
+from generator.problems import FieldPath, Problem, ProblemReport, format_path
 from generator.pycode import Call, Code, call
 from generator.space import wire_number
 from generator.yamlspecs import check_documents, read_documents, read_text
@@ -97,14 +98,59 @@ class _Module:
         return name
 
     def call(self, function: str, *args: Any, **kwargs: Any) -> Call:
+        """A call of a builder; UnimportableError where the Experiment lacks a value the
+        builder requires (a field Katib requires too, left out of the YAML)."""
         self.use(function)
-        return call(function, *args, **kwargs)
+        written = call(function, *args, **kwargs)
+        _check_required(function, written)
+        return written
+
+
+def _check_required(function: str, written: Call) -> None:
+    import generator  # the builders, read for their signatures
+
+    builder = getattr(generator, function, None)
+    if builder is None or not callable(builder):
+        return
+    try:
+        signature = inspect.signature(builder)
+    except (TypeError, ValueError):
+        return
+    missing = [
+        name
+        for index, (name, parameter) in enumerate(signature.parameters.items())
+        if parameter.default is inspect.Parameter.empty
+        and parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)
+        and (
+            written.args[index] is None
+            if index < len(written.args) and parameter.kind is parameter.POSITIONAL_OR_KEYWORD
+            else name not in dict(written.kwargs)
+        )
+    ]
+    if missing:
+        raise UnimportableError(
+            f"it lacks what {function}() needs ({', '.join(missing)}): a field Katib "
+            "requires is missing or empty"
+        )
 
 
 def module_source(experiment: Experiment, source: str) -> str:
     """The Python spec module for `experiment` (as parsed, before defaults)."""
     module = _Module()
     spec = experiment.spec
+    for field, value in (
+        ("objective", spec.objective),
+        ("algorithm", spec.algorithm),
+        ("trialTemplate", spec.trial_template),
+    ):
+        if value is None:
+            raise UnimportableError(f"it has no {field}, which Katib requires")
+    assert spec.trial_template is not None
+    if spec.trial_template.trial_parameters is None:
+        raise UnimportableError(
+            "its trialTemplate has no trialParameters, which Katib requires (an empty list "
+            "is enough)"
+        )
     variable = pycode.identifier(experiment.name)
     names = [p.name for p in spec.parameters or []]
     derived, explicit = _trial_parameters(spec.parameters or [], spec.trial_template)
@@ -120,7 +166,8 @@ def module_source(experiment: Experiment, source: str) -> str:
         "objective": _objective(module, spec.objective),
         "algorithm": _algorithm(module, spec.algorithm),
         "early_stopping": _early_stopping(module, spec.early_stopping),
-        "parameters": Code("space") if names else None,
+        # an empty list stays one: Katib tells `parameters: []` from none at all
+        "parameters": Code("space") if names else _empty_space(module, spec.parameters),
         "nas_config": _nas(module, spec.nas_config),
         "max_trial_count": spec.max_trial_count,
         "parallel_trial_count": spec.parallel_trial_count,
@@ -145,6 +192,10 @@ def module_source(experiment: Experiment, source: str) -> str:
         # A word longer than a line (a shell one-liner, say) cannot be wrapped.
         code = code.replace("\n\n", "\n\n# ruff: noqa: E501\n", 1)
     return code
+
+
+def _empty_space(module: _Module, parameters: Sequence[ParameterSpec] | None) -> Call | None:
+    return None if parameters is None else module.call("SearchSpace")
 
 
 def _trial_parameters(
@@ -190,6 +241,11 @@ def _tunable(module: _Module, parameter: ParameterSpec, trial: TrialParameterSpe
     if kind in ("int", "double"):
         if space.list_ is not None:
             raise UnimportableError(f"parameter {parameter.name!r}: a {kind} with a list")
+        if space.min is None or space.max is None:
+            raise UnimportableError(
+                f"parameter {parameter.name!r}: a {kind} needs both min and max in its "
+                "feasibleSpace"
+            )
         function = "integer" if kind == "int" else "double"
         return module.call(
             function,
@@ -392,7 +448,16 @@ def check_round_trip(source: str, original: Experiment, filename: str) -> None:
             f"write ({err}); please report this as a bug"
         ) from err
     expected = with_defaults(original).to_wire()
-    if len(built) != 1 or with_defaults(built[0]).to_wire() != expected:
+    rebuilt = with_defaults(built[0]).to_wire() if len(built) == 1 else None
+    if rebuilt is not None and rebuilt != expected:
+        differences = list(_differences(expected, rebuilt, ()))
+        if all(_is_empty(a) and b is None for _, a, b in differences):
+            fields = ", ".join(format_path(path) for path, _, _ in differences)
+            raise UnimportableError(
+                f"it holds empty fields ({fields}) that the spec language writes only by "
+                "leaving them out: remove them from the YAML"
+            )
+    if rebuilt != expected:
         raise AssertionError(
             f"hpo-gen import wrote a module for {original.name!r} that does not rebuild it; "
             "please report this as a bug"
@@ -404,6 +469,22 @@ class ImportedModule:
     experiment: str
     source: str  # the YAML file, as shown
     code: str
+
+
+def _differences(a: Any, b: Any, path: FieldPath) -> Iterator[tuple[FieldPath, Any, Any]]:
+    """Where two wire documents differ: (path, value in a, value in b)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in [*a, *(k for k in b if k not in a)]:
+            yield from _differences(a.get(key), b.get(key), (*path, key))
+    elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for index, (x, y) in enumerate(zip(a, b, strict=True)):
+            yield from _differences(x, y, (*path, index))
+    elif a != b:
+        yield path, a, b
+
+
+def _is_empty(value: Any) -> bool:
+    return isinstance(value, dict | list) and not value
 
 
 def import_text(text: str, source: str) -> tuple[dict[str, ImportedModule], list[Problem]]:
@@ -439,6 +520,7 @@ def import_text(text: str, source: str) -> tuple[dict[str, ImportedModule], list
             continue
         try:
             code = module_source(experiment, source)
+            check_round_trip(code, experiment, source)
         except UnimportableError as err:
             problems.append(
                 Problem(
@@ -451,7 +533,6 @@ def import_text(text: str, source: str) -> tuple[dict[str, ImportedModule], list
                 )
             )
             continue
-        check_round_trip(code, experiment, source)
         modules[module] = ImportedModule(experiment.name, source, code)
     return modules, problems
 

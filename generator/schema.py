@@ -9,7 +9,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema import Draft202012Validator, FormatChecker, ValidationError
 
 from generator._base import Manifest
 from generator.problems import Problem
@@ -45,12 +45,22 @@ def check_manifest(manifest: Manifest, experiment: str | None = None) -> list[Pr
         Problem(
             code="schema",
             path=tuple(error.absolute_path),
-            message=f"does not match Katib's Experiment schema: {error.message}",
+            message=f"does not match Katib's Experiment schema: {_message(error)}",
             hint="use only the fields and types of Katib's v1beta1 Experiment API",
             experiment=experiment,
         )
         for error in _validator("experiment-v1beta1.json").iter_errors(manifest)
     ]
+
+
+def _message(error: ValidationError) -> str:
+    if error.validator == "format" and error.validator_value in _INT_RANGES:
+        bits = _INT_RANGES[error.validator_value]
+        return (
+            f"{error.instance!r} is out of the {error.validator_value} range "
+            f"[-2^{bits}, 2^{bits} - 1] that the API server accepts"
+        )
+    return error.message
 
 
 def check_job(manifest: Manifest, at: tuple[str | int, ...]) -> list[Problem]:
@@ -59,7 +69,7 @@ def check_job(manifest: Manifest, at: tuple[str | int, ...]) -> list[Problem]:
         Problem(
             code="trial-job-schema",
             path=(*at, *error.absolute_path),
-            message=f"is not a valid batch/v1 Job field: {error.message}",
+            message=f"is not a valid batch/v1 Job field: {_message(error)}",
             hint="use only the fields and types of the Kubernetes batch/v1 Job API",
         )
         for error in _validator("job-batch-v1.json").iter_errors(manifest)
