@@ -10,6 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 
 from controller.reconcile import best_trial, objective_value
 from controller.records import ExperimentRecord
+from generator.escaping import one_line
 from generator.models import Experiment
 
 
@@ -18,10 +19,10 @@ class LiveDisplay:
 
     def __init__(self) -> None:
         self._progress = Progress(
-            TextColumn("{task.description}"),
+            TextColumn("{task.description}", markup=False),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("{task.fields[best]}"),
+            TextColumn("{task.fields[best]}", markup=False),
             console=Console(stderr=True),
         )
         self._tasks: dict[str, TaskID] = {}
@@ -49,6 +50,7 @@ class LiveDisplay:
             shown = f"best {objective.objective_metric_name}={value:.4g}"
         if record.completion is not None:
             shown += f"  {record.completion.reason}"
+        shown = one_line(shown)  # a metric's name is the spec's: shown as text, one line
         task = self._tasks.get(experiment.name)
         if task is None:
             task = self._progress.add_task(experiment.name, total=total, best=shown)

@@ -451,11 +451,12 @@ def check_round_trip(source: str, original: Experiment, filename: str) -> None:
     rebuilt = with_defaults(built[0]).to_wire() if len(built) == 1 else None
     if rebuilt is not None and rebuilt != expected:
         differences = list(_differences(expected, rebuilt, ()))
-        if all(_is_empty(a) and b is None for _, a, b in differences):
+        if all(_is_empty(a or b) and None in (a, b) for _, a, b in differences):
             fields = ", ".join(format_path(path) for path, _, _ in differences)
             raise UnimportableError(
-                f"it holds empty fields ({fields}) that the spec language writes only by "
-                "leaving them out: remove them from the YAML"
+                f"it leaves fields empty or out ({fields}) where the spec language tells "
+                "no difference between the two: fill them in (Katib requires most), or "
+                "remove the empty ones"
             )
     if rebuilt != expected:
         raise AssertionError(

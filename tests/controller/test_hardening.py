@@ -499,3 +499,37 @@ def current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def test_the_live_display_shows_a_metric_name_as_text(capsys: pytest.CaptureFixture[str]) -> None:
+    from controller.live import LiveDisplay
+    from controller.records import ExperimentRecord, MetricSummary, TrialRecord, TrialState
+    from generator import (
+        SearchSpace,
+        container,
+        double,
+        experiment,
+        job,
+        maximize,
+        random_search,
+    )
+
+    space = SearchSpace(x=double(0.0, 1.0))
+    spec = experiment(
+        "live",
+        objective=maximize("acc[/bold]\n[red]"),
+        algorithm=random_search(),
+        parameters=space,
+        max_trial_count=2,
+        trial=job(container(image="t:1", command=["python", "t.py"])),
+    )
+    trial = TrialRecord(
+        "live-0001",
+        (("x", "0.5"),),
+        state=TrialState.SUCCEEDED,
+        metrics=(MetricSummary("acc[/bold]\n[red]", 0.5, 0.5, 0.5, (0.5,)),),
+    )
+    record = ExperimentRecord("live", None, [trial], "2026-01-01T00:00:00Z")
+    with LiveDisplay() as display:
+        display.update(spec, record)  # rich markup in the name would raise MarkupError
+    assert "acc[/bold]\\n[red]" in capsys.readouterr().err
