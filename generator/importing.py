@@ -451,7 +451,7 @@ def check_round_trip(source: str, original: Experiment, filename: str) -> None:
     rebuilt = with_defaults(built[0]).to_wire() if len(built) == 1 else None
     if rebuilt is not None and rebuilt != expected:
         differences = list(_differences(expected, rebuilt, ()))
-        if all(_is_empty(a or b) and None in (a, b) for _, a, b in differences):
+        if all(_empty_or_absent(a, b) for _, a, b in differences):
             fields = ", ".join(format_path(path) for path, _, _ in differences)
             raise UnimportableError(
                 f"it leaves fields empty or out ({fields}) where the spec language tells "
@@ -484,8 +484,10 @@ def _differences(a: Any, b: Any, path: FieldPath) -> Iterator[tuple[FieldPath, A
         yield path, a, b
 
 
-def _is_empty(value: Any) -> bool:
-    return isinstance(value, dict | list) and not value
+def _empty_or_absent(a: Any, b: Any) -> bool:
+    """One side an empty list or mapping, the other absent."""
+    empty = [isinstance(v, dict | list) and not v for v in (a, b)]
+    return (empty[0] and b is None) or (empty[1] and a is None)
 
 
 def import_text(text: str, source: str) -> tuple[dict[str, ImportedModule], list[Problem]]:

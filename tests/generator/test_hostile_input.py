@@ -343,3 +343,25 @@ def test_fuzzed_katib_examples_give_problems_never_internal_errors(
     (spec / "environments.py").write_text(ENVIRONMENTS)
     with contextlib.suppress(ProblemReport):  # render: ProblemReport at most
         render(validate_specs(load_specs(spec)))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        (
+            "  maxFailedTrialCount: 3\n",
+            "  maxFailedTrialCount: 3\n  metricsCollectorSpec:\n    source: {}\n",
+        ),
+        ("  namespace: kubeflow\n", "  namespace: kubeflow\n  labels: {}\n"),
+        ('        min: "0.01"\n', ""),
+    ],
+    ids=["empty-source", "empty-labels", "no-min"],
+)
+def test_what_the_spec_language_cannot_spell_is_a_problem(change: tuple[str, str]) -> None:
+    """Found by the fuzz run: each once an internal error of the round trip."""
+    old, new = change
+    assert old in RANDOM
+    modules, problems = import_text(RANDOM.replace(old, new, 1), "input.yaml")
+    assert not modules
+    assert [p.code for p in problems] == ["import"]
+    assert "fill them in" in problems[0].message or "needs both min and max" in problems[0].message
