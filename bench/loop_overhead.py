@@ -113,6 +113,7 @@ LOOP_ALONE = """\
 from pathlib import Path
 import controller.running as running
 from controller.gitrepo import GitRepo
+from controller.journal import TrialJournal
 from controller.local import LocalExecutor
 from controller.overlay import read_overlay
 from controller.progress import configure_logging
@@ -121,9 +122,11 @@ running.SAVE_INTERVAL = 1e6
 configure_logging("text", quiet=False)
 root = Path.cwd()
 experiment = read_overlay(root / "overlays" / "dev", "dev").experiments[0]
-executor = LocalExecutor(root, root / ".hpo" / "logs")
+journal = TrialJournal(root / ".hpo" / "journal" / "trivial.jsonl", running.utc_now)
+executor = LocalExecutor(root, root / ".hpo" / "logs", on_exit=journal.exited)
 sink = GitStatusSink(GitRepo(root), "dev")
-running.run_experiment(experiment, environment="dev", executor=executor, sink=sink)
+running.run_experiment(experiment, environment="dev", executor=executor, sink=sink,
+                       journal=journal)
 executor.shutdown()
 """
 

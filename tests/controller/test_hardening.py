@@ -533,3 +533,32 @@ def test_the_live_display_shows_a_metric_name_as_text(capsys: pytest.CaptureFixt
     with LiveDisplay() as display:
         display.update(spec, record)  # rich markup in the name would raise MarkupError
     assert "acc[/bold]\\n[red]" in capsys.readouterr().err
+
+
+def test_the_journal_reads_back_around_gaps_and_a_cut_last_line(tmp_path: Path) -> None:
+    from controller.journal import TrialJournal, read
+    from controller.local import TrialExit
+    from controller.records import TrialRecord
+
+    path = tmp_path / "journal.jsonl"
+    journal = TrialJournal(path, lambda: "2026-01-01T00:00:00Z")
+    journal.reset()
+    journal.started(TrialRecord("t-0001", (("x", "1"),)), None)
+    journal.exited(TrialExit("t-0001", 0))
+    journal.close()
+    data = path.read_bytes()
+    assert len(data) >= 1 << 20 and data.rstrip(b"\0").endswith(b"\n")  # laid out ahead
+    # a line reserved but never written (a gap of zeros), then a line cut short
+    end = len(data.rstrip(b"\0"))
+    path.write_bytes(data[:end] + bytes(40) + b'{"stopping":"t-0001","early":true}\n{"exi')
+    entries = read(path)
+    assert set(entries.started) == {"t-0001"}
+    assert entries.exited["t-0001"].code == 0
+    assert entries.stopping == {"t-0001": True}
+    path.write_bytes(b'{"exited": 3}\n{"started": {}}\n')
+    with pytest.raises(ControllerError, match="remove the file"):
+        read(path)
+    again = TrialJournal(path, lambda: "now")
+    again.reset()
+    again.close()
+    assert read(path).exited == {}
