@@ -104,7 +104,15 @@ def trial_manifest(
             f"experiment {experiment.name!r}: ConfigMap {source.config_map_namespace}/"
             f"{source.config_map_name} with key {source.template_path!r} is not in the overlay"
         )
-    manifest = yamlio.load(substitute(text, values))
+    try:
+        manifest = yamlio.load(substitute(text, values))
+    except yamlio.YAMLError as err:
+        reason = str(getattr(err, "problem", None) or err).splitlines()[0]
+        raise ControllerError(
+            f"experiment {experiment.name!r}: the trial template of ConfigMap "
+            f"{source.config_map_namespace}/{source.config_map_name} does not parse once the "
+            f"trial's values are in it ({reason}); keep placeholders inside quoted strings"
+        ) from err
     if not isinstance(manifest, dict):
         raise ControllerError(
             f"experiment {experiment.name!r}: the trial template is not a mapping"
