@@ -29,6 +29,7 @@ from controller.results import summary_files
 from controller.running import run_experiment, summary_line, utc_now
 from controller.status import StatusError, resume_point
 from controller.statusfile import GitStatusSink, corrupt_status
+from controller.suggestion import quiet_optuna
 from controller.warmstart import WarmPool
 from generator.escaping import one_line
 from generator.models import Experiment
@@ -82,6 +83,7 @@ def run(
     a live display shows a bar per experiment; elsewhere each trial is a log line."""
     live = log_format == "text" and sys.stderr.isatty()
     configure_logging(log_format, quiet=live)
+    quiet_optuna()
     try:
         if live:
             from controller.live import LiveDisplay  # rich: loaded only for a terminal

@@ -21,15 +21,18 @@ from pathlib import Path
 from controller import tfevents
 from controller.errors import ControllerError
 from controller.records import MetricSummary
+from generator.collectors import DEFAULT_METRICS_FORMAT
 from generator.models import MetricsCollectorSpec
-from trainers.metricline import DEFAULT_FILTER
 
+# Where a local Push trial writes its metrics: the variable the controller sets and
+# `trainers.report_metrics` reads (the trainers' copy of the name; a test holds them equal).
+PUSH_ENVIRONMENT = "HPO_PUSH_METRICS_FILE"
 _NON_FINITE = re.compile(r"([\w|-]+)\s*=\s*([+-]?(?:nan|inf|infinity))\b", re.IGNORECASE)
 _NAN_OR_INF = re.compile(r"nan|inf", re.IGNORECASE)
 
 
 def compile_filters(metrics_format: Sequence[str] | None) -> list[re.Pattern[str]]:
-    return [re.compile(f) for f in (metrics_format or [DEFAULT_FILTER])]
+    return [re.compile(f) for f in (metrics_format or [DEFAULT_METRICS_FORMAT])]
 
 
 def parse_lines(

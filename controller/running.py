@@ -20,7 +20,7 @@ from controller.errors import ControllerError
 from controller.journal import JournalEntries, TrialJournal
 from controller.journal import read as read_journal
 from controller.local import TrialExecutor, TrialExit
-from controller.metrics import Collector, collector_for, summarize
+from controller.metrics import PUSH_ENVIRONMENT, Collector, collector_for, summarize
 from controller.pbt import PARENT_LABEL
 from controller.progress import flush_log
 from controller.reconcile import (
@@ -50,7 +50,6 @@ from controller.trialspec import (
     trial_values,
 )
 from generator.models import Experiment
-from trainers.reporting import PUSH_ENVIRONMENT
 
 log = logging.getLogger("hpo-controller")
 EARLY_STOPPING_TICK = 0.25  # seconds between checks of running trials' reports

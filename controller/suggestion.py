@@ -35,7 +35,11 @@ Labels = tuple[tuple[str, str], ...]
 # Asks per requested suggestion before a finite space is taken as used up.
 MAX_ASKS = 64
 
-optuna.logging.set_verbosity(logging.WARNING)
+
+def quiet_optuna() -> None:
+    """Optuna's INFO line per told trial would double the controller's own: warnings only.
+    Called where `hpo-controller run` starts (a global setting, never at import)."""
+    optuna.logging.set_verbosity(logging.WARNING)
 
 
 class Suggester(Protocol):

@@ -107,6 +107,9 @@ def _run_child(request: dict[str, Any], keep: set[int]) -> None:
         with contextlib.suppress(Exception):
             sys.stdout.flush()
             sys.stderr.flush()
+        # A forked child must never return into the zygote's loop or run the zygote's
+        # own exit handlers: only os._exit ends it without either (the trial's handlers
+        # ran above).
         os._exit(code)
 
 

@@ -16,6 +16,12 @@ from generator.models import (
 )
 from generator.origin import caller_origin
 
+# Katib's default metricsFormat for the StdOut and File TEXT collectors: group 1 is the
+# metric's name, group 2 its value (`pkg/metricscollector/v1beta1/common/const.go`).
+# `trainers.metricline` writes lines it reads (and keeps a copy: trainers import nothing
+# of hpo-gen's; a test holds the two equal).
+DEFAULT_METRICS_FORMAT = r"([\w|-]+)\s*=\s*([+-]?\d*(\.\d+)?([Ee][+-]?\d+)?)"
+
 
 def metrics_collector(
     kind: str,

@@ -69,3 +69,15 @@ def test_stdout_reads_the_output_and_a_file_collector_needs_its_file(tmp_path: P
     with pytest.raises(ValueError, match="reads a metrics file"):
         text_file.collect(output, None)
     assert text_file.collect(output, output) == ({"accuracy": [0.75]}, "")
+
+
+def test_the_controller_and_the_trainers_agree_on_the_wire() -> None:
+    """Each side keeps its own copy (trainers import nothing of hpo-gen's, the controller
+    nothing of the trainers'): the default metric filter and the Push variable's name."""
+    from controller.metrics import PUSH_ENVIRONMENT
+    from generator.collectors import DEFAULT_METRICS_FORMAT
+    from trainers.metricline import DEFAULT_FILTER
+    from trainers.reporting import PUSH_ENVIRONMENT as TRAINERS_PUSH_ENVIRONMENT
+
+    assert DEFAULT_FILTER == DEFAULT_METRICS_FORMAT
+    assert PUSH_ENVIRONMENT == TRAINERS_PUSH_ENVIRONMENT
