@@ -1,7 +1,7 @@
 """Search quality: median best-found regret (best value found minus the known optimum)
 after 25 and 50 trials, over seeds, on Branin (2 doubles), Hartmann-6 (6 doubles) and a
 mixed space (2 doubles, an int and a categorical), suggesting one trial at a time and in
-batches of 3, for every algorithm that models the space. For scale, the issue gives
+batches of 3, for every algorithm that models the space. For scale, a measurement of
 Katib's best algorithm in batches of 3 (multivariate-tpe): 0.101, 0.284 and 0.0032 after
 50 trials on its versions of these problems (measured elsewhere; its mixed space is not
 this one).
