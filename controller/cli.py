@@ -27,12 +27,13 @@ from controller.progress import configure_logging
 from controller.records import ExperimentRecord
 from controller.results import summary_files
 from controller.running import run_experiment, summary_line, utc_now
-from controller.status import StatusError, resume_point
+from controller.status import resume_point
 from controller.statusfile import GitStatusSink, corrupt_status
 from controller.suggestion import quiet_optuna
 from controller.warmstart import WarmPool
 from generator.escaping import one_line
 from generator.models import Experiment
+from generator.statusdoc import StatusError
 
 if TYPE_CHECKING:
     from controller.live import LiveDisplay

@@ -19,16 +19,28 @@ from controller.records import (
 )
 from generator.models import Experiment
 from generator.rules.update import BUDGET_FIELDS
+from generator.statusdoc import (
+    ExperimentStatus,
+    Observation,
+    OptimalTrial,
+    StatusDocument,
+    StatusError,
+    TrialDocument,
+    read_status,
+)
 
 # Katib's counter and list names, per state.
 _COUNTERS = {
-    TrialState.SUCCEEDED: ("trialsSucceeded", "succeededTrialList"),
-    TrialState.FAILED: ("trialsFailed", "failedTrialList"),
-    TrialState.KILLED: ("trialsKilled", "killedTrialList"),
-    TrialState.PENDING: ("trialsPending", "pendingTrialList"),
-    TrialState.RUNNING: ("trialsRunning", "runningTrialList"),
-    TrialState.EARLY_STOPPED: ("trialsEarlyStopped", "earlyStoppedTrialList"),
-    TrialState.METRICS_UNAVAILABLE: ("trialMetricsUnavailable", "metricsUnavailableTrialList"),
+    TrialState.SUCCEEDED: ("trials_succeeded", "succeeded_trial_list"),
+    TrialState.FAILED: ("trials_failed", "failed_trial_list"),
+    TrialState.KILLED: ("trials_killed", "killed_trial_list"),
+    TrialState.PENDING: ("trials_pending", "pending_trial_list"),
+    TrialState.RUNNING: ("trials_running", "running_trial_list"),
+    TrialState.EARLY_STOPPED: ("trials_early_stopped", "early_stopped_trial_list"),
+    TrialState.METRICS_UNAVAILABLE: (
+        "trial_metrics_unavailable",
+        "metrics_unavailable_trial_list",
+    ),
 }
 
 
@@ -54,37 +66,37 @@ def status_head(
     environment: str,
     digest: str | None = None,
 ) -> dict[str, Any]:
-    """The status document but its trials (which come last)."""
-    return {
-        "experiment": experiment.name,
-        "namespace": record.namespace,
-        "environment": environment,
-        "specDigest": digest or spec_digest(experiment),
-        "status": _status(experiment, record),
-    }
+    """The status document but its trials (which come last), built through the model."""
+    return StatusDocument(
+        experiment=experiment.name,
+        namespace=record.namespace,
+        environment=environment,
+        spec_digest=digest or spec_digest(experiment),
+        status=_status(experiment, record),
+    ).head()
 
 
-def _status(experiment: Experiment, record: ExperimentRecord) -> dict[str, Any]:
-    status: dict[str, Any] = {"startTime": record.start_time}
+def _status(experiment: Experiment, record: ExperimentRecord) -> ExperimentStatus:
+    fields: dict[str, Any] = {"start_time": record.start_time}
     if record.completion_time:
-        status["completionTime"] = record.completion_time
-    status["conditions"] = _conditions(record)
+        fields["completion_time"] = record.completion_time
+    fields["conditions"] = _conditions(record)
     best = best_trial(experiment.spec, record.trials)
     if best is not None:
-        status["currentOptimalTrial"] = {
-            "bestTrialName": best.name,
-            "objectiveValue": objective_value(experiment.spec, best),
-            "parameterAssignments": _assignments(best),
-            "observation": {"metrics": _metrics(best, series=False)},
-        }
-    status["trials"] = len(record.trials)
+        fields["current_optimal_trial"] = OptimalTrial(
+            best_trial_name=best.name,
+            objective_value=objective_value(experiment.spec, best),
+            parameter_assignments=_assignments(best),
+            observation=Observation(metrics=_metrics(best, series=False)),
+        )
+    fields["trials"] = len(record.trials)
     for state, (counter, _) in _COUNTERS.items():
-        status[counter] = sum(1 for t in record.trials if t.state is state)
+        fields[counter] = sum(1 for t in record.trials if t.state is state)
     for state, (_, listed) in _COUNTERS.items():
         names = [t.name for t in record.trials if t.state is state]
         if names:
-            status[listed] = names
-    return status
+            fields[listed] = names
+    return ExperimentStatus(**fields)
 
 
 def _conditions(record: ExperimentRecord) -> list[dict[str, Any]]:
@@ -158,73 +170,51 @@ def trial_tail(trial: TrialRecord) -> list[tuple[str, str | int]]:
     return [(key, value) for key, value in fields if value is not None]
 
 
-class StatusError(ValueError):
-    """A status document that does not describe a run: cut short, or of another shape."""
-
-
-def record_from_document(document: dict[str, Any]) -> ExperimentRecord:
+def record_from_document(document: Any) -> ExperimentRecord:
     """The experiment run a status document describes: the inverse of status_document.
     Raises StatusError where the document is not one status_document writes."""
-    try:
-        record = _record(document)
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
-        raise StatusError(f"{type(err).__name__}: {err}") from err
-    counted = (document.get("status") or {}).get("trials")
-    if counted != len(record.trials):
-        raise StatusError(
-            f"it lists {len(record.trials)} trials where its status counts {counted!r}: "
-            "it was cut short or edited"
-        )
-    return record
-
-
-def _record(document: dict[str, Any]) -> ExperimentRecord:
-    status = document.get("status") or {}
+    parsed = read_status(document)
+    status = parsed.status
     record = ExperimentRecord(
-        name=str(document.get("experiment")),
-        namespace=document.get("namespace"),
-        start_time=status.get("startTime"),
-        completion_time=status.get("completionTime"),
+        name=parsed.experiment,
+        namespace=parsed.namespace,
+        start_time=status.start_time,
+        completion_time=status.completion_time,
     )
-    conditions = status.get("conditions") or []
-    last = conditions[-1] if conditions else {}
-    if record.completion_time and last.get("type") in ("Succeeded", "Failed"):
-        record.completion = Completion(
-            last["type"], last.get("reason", ""), last.get("message", "")
-        )
-    for trial in document.get("trials") or []:
-        record.trials.append(trial_from_document(trial))
+    last = status.conditions[-1] if status.conditions else None
+    if record.completion_time and last is not None and last.type in ("Succeeded", "Failed"):
+        record.completion = Completion(last.type, last.reason, last.message)
+    try:
+        record.trials.extend(_trial(trial) for trial in parsed.trials)
+    except ValueError as err:  # a state no trial has
+        raise StatusError(str(err)) from err
     return record
 
 
-def trial_from_document(trial: dict[str, Any]) -> TrialRecord:
-    """The trial a trial document describes: the inverse of trial_document (raises
-    KeyError, TypeError or ValueError for what is not one)."""
+def _trial(trial: TrialDocument) -> TrialRecord:
     return TrialRecord(
-        name=str(trial["name"]),
-        assignments=tuple(
-            (str(a["name"]), str(a["value"])) for a in trial.get("parameterAssignments", [])
-        ),
-        state=TrialState(trial["state"]),
-        reason=str(trial.get("reason", "")),
-        message=str(trial.get("message", "")),
+        name=trial.name,
+        assignments=tuple((a.name, a.value) for a in trial.parameter_assignments),
+        state=TrialState(trial.state),
+        reason=trial.reason,
+        message=trial.message or "",
         metrics=tuple(
-            MetricSummary(
-                m["name"],
-                float(m["min"]),
-                float(m["max"]),
-                float(m["latest"]),
-                tuple(float(v) for v in m.get("values", [])),
-            )
-            for m in trial.get("metrics", [])
+            MetricSummary(m.name, m.min, m.max, m.latest, tuple(m.values or ()))
+            for m in trial.metrics
         ),
-        start_time=trial.get("startTime"),
-        completion_time=trial.get("completionTime"),
-        exit_code=trial.get("exitCode"),
-        log=trial.get("log"),
-        restarts=int(trial.get("restarts", 0)),
-        labels=tuple((str(k), str(v)) for k, v in (trial.get("labels") or {}).items()),
+        start_time=trial.start_time,
+        completion_time=trial.completion_time,
+        exit_code=trial.exit_code,
+        log=trial.log,
+        restarts=trial.restarts or 0,
+        labels=tuple((trial.labels or {}).items()),
     )
+
+
+def trial_from_document(document: Any) -> TrialRecord:
+    """The trial a trial document describes: the inverse of trial_document (raises
+    ValueError, pydantic's ValidationError among them, for what is not one)."""
+    return _trial(TrialDocument.model_validate(document))
 
 
 @dataclass(frozen=True)

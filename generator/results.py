@@ -15,6 +15,7 @@ from generator import yamlio
 from generator.escaping import ENV_NAME
 from generator.origin import Origin
 from generator.problems import Problem, ProblemReport, did_you_mean
+from generator.statusdoc import StatusDocument, StatusError, read_status
 
 STATUS_FOLDER = "status"
 BestFormat = Literal["json", "args", "env"]
@@ -75,18 +76,10 @@ def read_result(path: Path, root: Path) -> ExperimentResult:
         reason = str(getattr(err, "problem", None) or err).splitlines()[0]
         line = mark.line + 1 if mark is not None else 1
         raise ProblemReport([_corrupt(shown, line, reason)]) from err
-    if not isinstance(document, dict) or not isinstance(document.get("status"), dict):
-        kind = type(document).__name__
-        raise ProblemReport([_corrupt(shown, 1, f"it holds a YAML {kind}, not a status")])
     try:
-        result = _result(path.parent.name, document)
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
-        raise ProblemReport([_corrupt(shown, 1, f"{type(err).__name__}: {err}")]) from err
-    listed = document.get("trials")
-    if isinstance(listed, list) and len(listed) != result.trials:
-        reason = f"it lists {len(listed)} trials where its status counts {result.trials}"
-        raise ProblemReport([_corrupt(shown, 1, reason)])
-    return result
+        return _result(path.parent.name, read_status(document))
+    except StatusError as err:
+        raise ProblemReport([_corrupt(shown, 1, str(err))]) from err
 
 
 def _corrupt(shown: str, line: int, reason: str) -> Problem:
@@ -100,27 +93,24 @@ def _corrupt(shown: str, line: int, reason: str) -> Problem:
     )
 
 
-def _result(environment: str, document: dict[str, Any]) -> ExperimentResult:
-    status = document.get("status") or {}
-    conditions = status.get("conditions") or [{}]
-    last = conditions[-1]
-    ended = last.get("type") in ("Succeeded", "Failed") and status.get("completionTime")
-    optimal = status.get("currentOptimalTrial") or {}
-    metrics = (optimal.get("observation") or {}).get("metrics") or []
+def _result(environment: str, document: StatusDocument) -> ExperimentResult:
+    status = document.status
+    last = status.conditions[-1] if status.conditions else None
+    ended = last is not None and last.type in ("Succeeded", "Failed") and status.completion_time
+    optimal = status.current_optimal_trial
+    metrics = optimal.observation.metrics if optimal is not None else []
     return ExperimentResult(
         environment=environment,
-        name=str(document.get("experiment")),
-        state=str(last.get("type")) if ended else "Running",
-        reason=str(last.get("reason", "")) if ended else "",
-        trials=int(status.get("trials", 0)),
-        succeeded=int(status.get("trialsSucceeded", 0)),
-        failed=int(status.get("trialsFailed", 0)) + int(status.get("trialMetricsUnavailable", 0)),
-        best_trial=optimal.get("bestTrialName"),
-        objective=metrics[0]["name"] if metrics else None,
-        best_value=optimal.get("objectiveValue"),
-        parameters={
-            str(a["name"]): str(a["value"]) for a in optimal.get("parameterAssignments") or []
-        },
+        name=document.experiment,
+        state=last.type if ended and last is not None else "Running",
+        reason=last.reason if ended and last is not None else "",
+        trials=status.trials,
+        succeeded=status.trials_succeeded,
+        failed=status.trials_failed + status.trial_metrics_unavailable,
+        best_trial=optimal.best_trial_name if optimal is not None else None,
+        objective=metrics[0].name if metrics else None,
+        best_value=optimal.objective_value if optimal is not None else None,
+        parameters={a.name: a.value for a in optimal.parameter_assignments} if optimal else {},
     )
 
 

@@ -151,6 +151,42 @@ def test_json_output_lists_the_structured_problems(make_project: ProjectFactory)
     ]
 
 
+RUNNING_STATUS = """\
+experiment: bad-input-example
+namespace: null
+environment: dev
+specDigest: sha256:0
+status:
+  startTime: '2026-01-01T00:00:00Z'
+  conditions:
+  - type: Created
+    status: 'True'
+    reason: ExperimentCreated
+    message: Experiment is created
+    lastUpdateTime: '2026-01-01T00:00:00Z'
+    lastTransitionTime: '2026-01-01T00:00:00Z'
+  - type: Running
+    status: 'True'
+    reason: ExperimentRunning
+    message: Experiment is running
+    lastUpdateTime: '2026-01-01T00:00:00Z'
+    lastTransitionTime: '2026-01-01T00:00:00Z'
+  trials: 4
+  trialsSucceeded: 0
+  trialsFailed: 0
+  trialsKilled: 0
+  trialsPending: 0
+  trialsRunning: 4
+  trialsEarlyStopped: 0
+  trialMetricsUnavailable: 0
+trials:
+""" + "".join(
+    f"- name: bad-input-example-000{i}\n  state: Running\n  reason: TrialRunning\n"
+    "  parameterAssignments: []\n  metrics: []\n"
+    for i in range(1, 5)
+)
+
+
 def test_changing_a_deployed_experiment_beyond_its_budget_is_caught(
     make_project: ProjectFactory, tmp_path: Path
 ) -> None:
@@ -162,7 +198,7 @@ def test_changing_a_deployed_experiment_beyond_its_budget_is_caught(
     shutil.copytree(root, base)
     status = base / "status/dev/bad-input-example.yaml"
     status.parent.mkdir(parents=True)
-    status.write_text("status:\n  trials: 4\n  conditions:\n  - type: Running\n")
+    status.write_text(RUNNING_STATUS)
 
     (root / "spec/example.py").write_text(spec().replace("max_trial_count=4", "max_trial_count=9"))
     assert run_cli("hpo-gen", "validate", "--previous", str(base), cwd=root).returncode == 0
