@@ -17,6 +17,7 @@ from controller.grid import GridSuggester
 from controller.hyperband import HyperbandSuggester
 from controller.pbt import PbtSuggester
 from controller.suggestion import OptunaSuggester, Suggester, TrialSuggester, UniformDraws
+from generator.algorithms import ALGORITHMS as CATALOGUE
 from generator.models import AlgorithmSpec, ParameterSpec
 
 Settings = dict[str, str]
@@ -116,6 +117,8 @@ OPTUNA_ALGORITHMS: dict[str, SamplerFactory] = {
     "sobol": _sobol,
     "bayesianoptimization": _bayesian,
 }
+# The controller's registry: the catalogue's algorithms it runs (each name below is one the
+# catalogue marks `runs`; a test holds the two equal).
 ALGORITHMS = frozenset({*OPTUNA_ALGORITHMS, "random", "grid", "hyperband", "pbt"})
 # Algorithms whose suggestions do not depend on any trial's result.
 RESULT_INDEPENDENT = frozenset({"random", "sobol", "grid"})
@@ -137,8 +140,10 @@ def make_suggester(
         return UniformDraws(parameters, _seed(settings))
     factory = OPTUNA_ALGORITHMS.get(spec.algorithm_name)
     if factory is None:
+        info = CATALOGUE.get(spec.algorithm_name)
+        what = "is validated and rendered but not run" if info and not info.runs else "is unknown"
         raise ControllerError(
-            f"hpo-controller does not run the {spec.algorithm_name!r} algorithm yet; "
+            f"the {spec.algorithm_name!r} algorithm {what} by hpo-controller; "
             f"it runs: {', '.join(sorted(ALGORITHMS))}"
         )
     with warnings.catch_warnings():

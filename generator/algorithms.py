@@ -99,6 +99,8 @@ class AlgorithmInfo:
     settings: tuple[Setting, ...]
     accepts_unknown: bool = False  # darts passes unknown settings through to the trials
     is_nas: bool = False
+    builder: str = ""  # the spec language's typed builder (in `generator`)
+    runs: bool = True  # hpo-controller runs it; False: validated and rendered, not run
 
     def setting(self, name: str) -> Setting | None:
         return next((s for s in self.settings if s.name == name), None)
@@ -109,7 +111,7 @@ _SEED = Setting("random_state", integer(0))
 ALGORITHMS: Final[dict[str, AlgorithmInfo]] = {
     info.name: info
     for info in (
-        AlgorithmInfo("random", "hyperopt", (_SEED,)),
+        AlgorithmInfo("random", "hyperopt", (_SEED,), builder="random_search"),
         AlgorithmInfo(
             "tpe",
             "hyperopt",
@@ -119,8 +121,9 @@ ALGORITHMS: Final[dict[str, AlgorithmInfo]] = {
                 Setting("n_EI_candidates", integer(1), "24"),
                 _SEED,
             ),
+            builder="tpe",
         ),
-        AlgorithmInfo("grid", "optuna", (_SEED,)),
+        AlgorithmInfo("grid", "optuna", (_SEED,), builder="grid"),
         AlgorithmInfo(
             "multivariate-tpe",
             "optuna",
@@ -129,6 +132,7 @@ ALGORITHMS: Final[dict[str, AlgorithmInfo]] = {
                 Setting("n_ei_candidates", integer(0), "24"),
                 _SEED,
             ),
+            builder="multivariate_tpe",
         ),
         AlgorithmInfo(
             "cmaes",
@@ -138,8 +142,9 @@ ALGORITHMS: Final[dict[str, AlgorithmInfo]] = {
                 Setting("sigma", real(0)),
                 _SEED,
             ),
+            builder="cmaes",
         ),
-        AlgorithmInfo("sobol", "goptuna", ()),
+        AlgorithmInfo("sobol", "goptuna", (), builder="sobol"),
         AlgorithmInfo(
             "bayesianoptimization",
             "skopt",
@@ -152,6 +157,7 @@ ALGORITHMS: Final[dict[str, AlgorithmInfo]] = {
                 Setting("acq_optimizer", one_of("auto", "sampling", "lbfgs"), "auto"),
                 _SEED,
             ),
+            builder="bayesian_optimization",
         ),
         AlgorithmInfo(
             "hyperband",
@@ -163,6 +169,7 @@ ALGORITHMS: Final[dict[str, AlgorithmInfo]] = {
                 Setting("eta", integer(2), "3"),
                 _SEED,  # Katib's service ignores names it does not know
             ),
+            builder="hyperband",
         ),
         AlgorithmInfo(
             "pbt",
@@ -174,6 +181,7 @@ ALGORITHMS: Final[dict[str, AlgorithmInfo]] = {
                 Setting("resample_probability", real(0, 1)),
                 _SEED,  # Katib's service ignores names it does not know
             ),
+            builder="pbt",
         ),
         AlgorithmInfo(
             "enas",
@@ -193,6 +201,8 @@ ALGORITHMS: Final[dict[str, AlgorithmInfo]] = {
                 Setting("controller_log_every_steps", integer(1), "10"),
             ),
             is_nas=True,
+            builder="enas",
+            runs=False,
         ),
         AlgorithmInfo(
             "darts",
@@ -215,6 +225,8 @@ ALGORITHMS: Final[dict[str, AlgorithmInfo]] = {
             ),
             accepts_unknown=True,
             is_nas=True,
+            builder="darts",
+            runs=False,
         ),
     )
 }
@@ -227,6 +239,7 @@ EARLY_STOPPING: Final[dict[str, AlgorithmInfo]] = {
             Setting("min_trials_required", integer(1), "3"),
             Setting("start_step", integer(1), "4"),
         ),
+        builder="median_stop",
     )
 }
 

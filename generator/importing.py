@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from generator import atomicfile, pycode
+from generator.algorithms import ALGORITHMS, EARLY_STOPPING
 from generator.builders import TRIAL_API_VERSION, TRIAL_KIND, TRIAL_NAME, TRIAL_NAMESPACE
 from generator.context import Context
 from generator.defaults import with_defaults
@@ -39,41 +40,6 @@ _META = {
     TRIAL_KIND: "TRIAL_KIND",
     TRIAL_API_VERSION: "TRIAL_API_VERSION",
 }
-# Typed algorithm builders and how their keywords map to Katib's setting names.
-_TYPED_ALGORITHMS: dict[str, tuple[str, dict[str, str]]] = {
-    "random": ("random_search", {"random_state": "random_state"}),
-    "grid": ("grid", {"random_state": "random_state"}),
-    "tpe": (
-        "tpe",
-        {
-            "gamma": "gamma",
-            "prior_weight": "prior_weight",
-            "n_EI_candidates": "n_ei_candidates",
-            "random_state": "random_state",
-        },
-    ),
-    "multivariate-tpe": (
-        "multivariate_tpe",
-        {name: name for name in ("n_startup_trials", "n_ei_candidates", "random_state")},
-    ),
-    "cmaes": ("cmaes", {name: name for name in ("restart_strategy", "sigma", "random_state")}),
-    "sobol": ("sobol", {}),
-    "bayesianoptimization": (
-        "bayesian_optimization",
-        {
-            name: name
-            for name in (
-                "base_estimator",
-                "n_initial_points",
-                "acq_func",
-                "acq_optimizer",
-                "random_state",
-            )
-        },
-    ),
-}
-
-
 # Problems that keep a document from being imported at all: its shape, and the names that
 # become file names and Python (the rest are the spec's to fix after the import).
 _BLOCKING = frozenset(
@@ -305,27 +271,42 @@ def _setting(value: str) -> Any:
 
 
 def _algorithm(module: _Module, spec: AlgorithmSpec | None) -> Call | None:
+    """The catalogue's typed builder where it spells the same settings in the same order
+    (Katib's names are its keywords, lower-cased: `n_EI_candidates` is `n_ei_candidates`);
+    `algorithm(NAME, ...)` otherwise."""
     if spec is None:
         return None
     settings = {s.name: _setting(s.value) for s in spec.algorithm_settings or []}
-    typed = _TYPED_ALGORITHMS.get(spec.algorithm_name)
-    if (
-        typed is not None
-        and set(settings) <= set(typed[1])
-        and len(settings) == len(spec.algorithm_settings or [])
-    ):
-        function, keywords = typed
-        return module.call(function, **{keywords[k]: v for k, v in settings.items()})
+    info = ALGORITHMS.get(spec.algorithm_name)
+    if info is not None and info.builder and len(settings) == len(spec.algorithm_settings or []):
+        keywords = {name.lower(): value for name, value in settings.items()}
+        if _spells(info.builder, keywords, spec):
+            return module.call(info.builder, **keywords)
     return module.call("algorithm", spec.algorithm_name, **settings)
+
+
+def _spells(
+    builder: str, keywords: dict[str, Any], spec: AlgorithmSpec | EarlyStoppingSpec
+) -> bool:
+    """Whether the typed builder, given these keywords, writes `spec` exactly."""
+    import generator
+
+    try:
+        built = getattr(generator, builder)(**keywords)
+    except (TypeError, ValueError):  # a keyword it does not take, a value it refuses
+        return False
+    return isinstance(built, type(spec)) and built.to_wire() == spec.to_wire()
 
 
 def _early_stopping(module: _Module, spec: EarlyStoppingSpec | None) -> Call | None:
     if spec is None:
         return None
     settings = {s.name: _setting(s.value) for s in spec.algorithm_settings or []}
-    known = {"min_trials_required", "start_step"}
-    if spec.algorithm_name == "medianstop" and set(settings) <= known:
-        return module.call("median_stop", **settings)
+    info = EARLY_STOPPING.get(spec.algorithm_name)
+    if info is not None and info.builder and len(settings) == len(spec.algorithm_settings or []):
+        keywords = {name.lower(): value for name, value in settings.items()}
+        if _spells(info.builder, keywords, spec):
+            return module.call(info.builder, **keywords)
     return module.call("early_stopping", spec.algorithm_name, **settings)
 
 
