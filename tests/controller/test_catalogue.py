@@ -23,7 +23,9 @@ REQUIRED = {
 SPACE = SearchSpace(lr=double(0.0, 1.0, step=0.25), epochs=integer(1, 9))
 
 
-@pytest.mark.parametrize("info", [*ALGORITHMS.values(), *EARLY_STOPPING.values()], ids=lambda info: info.name)
+@pytest.mark.parametrize(
+    "info", [*ALGORITHMS.values(), *EARLY_STOPPING.values()], ids=lambda info: info.name
+)
 def test_every_algorithm_has_a_typed_builder_of_its_name(info: AlgorithmInfo) -> None:
     assert info.builder in generator.__all__
     built = getattr(generator, info.builder)(**REQUIRED.get(info.name, {}))
