@@ -11,12 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from controller.errors import ControllerError
-from generator.results import STATUS_FOLDER
+from generator.repository import NOT_ENVIRONMENTS, OVERLAYS_FOLDER, STATUS_FOLDER, WORK_FOLDER
 
-OVERLAYS_FOLDER = "overlays"
-WORK_FOLDER = ".hpo"
-# Folders of overlays/ that are not environments.
-NOT_ENVIRONMENTS = frozenset({"base", "trial-templates"})
 # An environment or experiment name as it may appear in a path: a DNS-1123 label, which
 # hpo-gen's validation requires of both (no '/', no '..', nothing hidden).
 _NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")

@@ -19,6 +19,7 @@ from generator.escaping import one_line
 from generator.importing import import_files
 from generator.problems import ProblemReport, format_problems
 from generator.project import Project
+from generator.repository import SPEC_FOLDER
 from generator.results import best, format_best, read_results
 from generator.writing import diff_tree, write_tree
 
@@ -99,7 +100,7 @@ def render(project: Path, check: bool, debug: bool) -> None:
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
-    default=Path("spec"),
+    default=Path(SPEC_FOLDER),
     show_default=True,
     help="The spec package to write the modules into.",
 )

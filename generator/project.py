@@ -9,11 +9,9 @@ from pathlib import Path
 from generator.context import Context
 from generator.loading import load_specs
 from generator.rendering import RenderedTree, render
+from generator.repository import OVERLAYS_FOLDER, SPEC_FOLDER
 from generator.specset import SpecSet
 from generator.validation import validate_specs
-
-SPEC_FOLDER = "spec"
-OVERLAYS_FOLDER = "overlays"
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from generator._base import Manifest
 from generator.configmaps import TrialTemplates
 from generator.environments import Environment
 from generator.models import Experiment
+from generator.repository import BASE_FOLDER, TEMPLATES_FOLDER
 from generator.specset import SpecSet
-from generator.validation import BASE_FOLDER, TEMPLATES_FOLDER
 
 METRICS_COLLECTOR_LABEL = "katib.kubeflow.org/metrics-collector-injection"
 KUSTOMIZATION = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization"}

@@ -15,9 +15,9 @@ from generator import yamlio
 from generator.escaping import ENV_NAME
 from generator.origin import Origin
 from generator.problems import Problem, ProblemReport, did_you_mean
+from generator.repository import STATUS_FOLDER
 from generator.statusdoc import StatusDocument, StatusError, read_status
 
-STATUS_FOLDER = "status"
 BestFormat = Literal["json", "args", "env"]
 
 

@@ -11,12 +11,11 @@ from generator.environments import Environment
 from generator.locating import place
 from generator.models import Experiment
 from generator.problems import Problem, ProblemReport, did_you_mean
+from generator.repository import BASE_FOLDER, NOT_ENVIRONMENTS, TEMPLATES_FOLDER
 from generator.rules import check_experiment
 from generator.schema import check_manifest
 from generator.specset import SpecSet
 
-BASE_FOLDER = "base"
-TEMPLATES_FOLDER = "trial-templates"
 _DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 
 
@@ -62,7 +61,7 @@ def validate_specs(specs: SpecSet, context: Context | None = None) -> SpecSet:
 def _check_environment(env: Environment, experiments: list[str]) -> list[Problem]:
     problems = []
     where = f"environment {env.name!r}: "
-    if not _DNS1123_LABEL.fullmatch(env.name) or env.name in (BASE_FOLDER, TEMPLATES_FOLDER):
+    if not _DNS1123_LABEL.fullmatch(env.name) or env.name in NOT_ENVIRONMENTS:
         problems.append(
             Problem(
                 "environment",

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from generator import atomicfile
 from generator.rendering import RenderedTree
+from generator.repository import OVERLAYS_FOLDER
 
 
 def current_tree(out_dir: Path) -> RenderedTree:
@@ -24,7 +25,7 @@ def current_tree(out_dir: Path) -> RenderedTree:
     return tree
 
 
-def diff_tree(out_dir: Path, tree: RenderedTree, label: str = "overlays") -> str:
+def diff_tree(out_dir: Path, tree: RenderedTree, label: str = OVERLAYS_FOLDER) -> str:
     """A unified diff from what is on disk to `tree`; empty when they are the same."""
     current = current_tree(out_dir)
     chunks: list[str] = []

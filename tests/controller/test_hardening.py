@@ -20,11 +20,12 @@ from hypothesis import strategies as st
 
 from controller.errors import ControllerError
 from controller.gitrepo import GitRepo
-from controller.layout import WORK_FOLDER, Layout
+from controller.layout import Layout
 from controller.local import LocalExecutor
 from controller.processes import CONTROLLER_ONLY_PREFIX, Watchdog
 from controller.trialspec import Command
 from generator import yamlio
+from generator.repository import WORK_FOLDER
 from tests.conftest import BIN, ProjectFactory, alive, git, render_and_commit, run_cli
 
 TRAIN = """\
