@@ -13,7 +13,7 @@ from typing import Any
 from controller.errors import ControllerError
 from generator import yamlio
 from generator.models import Experiment, TrialTemplate
-from generator.space import placeholder
+from generator.placeholders import meta_values, placeholder
 
 
 @dataclass(frozen=True)
@@ -44,16 +44,14 @@ def trial_values(
     """trial parameter name -> value, meta references (`${trialSpec.Name}`...) included."""
     spec = template.trial_spec or {}
     metadata = spec.get("metadata") or {}
-    meta = {
-        "${trialSpec.Name}": trial_name,
-        "${trialSpec.Namespace}": namespace,
-        "${trialSpec.Kind}": str(spec.get("kind", "")),
-        "${trialSpec.APIVersion}": str(spec.get("apiVersion", "")),
-    }
-    for key, value in (metadata.get("labels") or {}).items():
-        meta[f"${{trialSpec.Labels[{key}]}}"] = value
-    for key, value in (metadata.get("annotations") or {}).items():
-        meta[f"${{trialSpec.Annotations[{key}]}}"] = value
+    meta = meta_values(
+        trial_name,
+        namespace,
+        str(spec.get("kind", "")),
+        str(spec.get("apiVersion", "")),
+        metadata.get("labels") or {},
+        metadata.get("annotations") or {},
+    )
     values = {}
     for trial_parameter in template.trial_parameters or []:
         reference = trial_parameter.reference

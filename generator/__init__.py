@@ -7,10 +7,6 @@ from generator import maximize, random_search
 from __future__ import annotations
 
 from generator.builders import (
-    TRIAL_API_VERSION,
-    TRIAL_KIND,
-    TRIAL_NAME,
-    TRIAL_NAMESPACE,
     algorithm,
     config_map_source,
     container,
@@ -18,8 +14,6 @@ from generator.builders import (
     job,
     maximize,
     minimize,
-    trial_annotation,
-    trial_label,
     trial_parameter,
     trial_template,
 )
@@ -36,6 +30,14 @@ from generator.configmaps import trial_templates
 from generator.environments import Environment, environment
 from generator.models import Experiment
 from generator.nas import nas_config, operation
+from generator.placeholders import (
+    TRIAL_API_VERSION,
+    TRIAL_KIND,
+    TRIAL_NAME,
+    TRIAL_NAMESPACE,
+    trial_annotation,
+    trial_label,
+)
 from generator.space import SearchSpace, categorical, discrete, double, integer
 from generator.tuning import (
     bayesian_optimization,

@@ -27,22 +27,6 @@ from generator.space import SearchSpace, wire_value
 
 DEFAULT_CONTAINER_NAME = "training-container"
 
-# Meta references: trial parameters whose value is a fact of the trial, not a search value.
-TRIAL_NAME = "${trialSpec.Name}"
-TRIAL_NAMESPACE = "${trialSpec.Namespace}"
-TRIAL_KIND = "${trialSpec.Kind}"
-TRIAL_API_VERSION = "${trialSpec.APIVersion}"
-
-
-def trial_label(key: str) -> str:
-    """A reference to a label of the trial template's own metadata."""
-    return "${trialSpec.Labels[" + key + "]}"
-
-
-def trial_annotation(key: str) -> str:
-    """A reference to an annotation of the trial template's own metadata."""
-    return "${trialSpec.Annotations[" + key + "]}"
-
 
 def maximize(
     metric: str,

@@ -14,7 +14,6 @@ from typing import Any
 
 from generator import atomicfile, pycode
 from generator.algorithms import ALGORITHMS, EARLY_STOPPING
-from generator.builders import TRIAL_API_VERSION, TRIAL_KIND, TRIAL_NAME, TRIAL_NAMESPACE
 from generator.context import Context
 from generator.defaults import with_defaults
 from generator.models import (
@@ -29,6 +28,7 @@ from generator.models import (
     TrialTemplate,
 )
 from generator.origin import Origin, display_path
+from generator.placeholders import TRIAL_API_VERSION, TRIAL_KIND, TRIAL_NAME, TRIAL_NAMESPACE
 from generator.problems import FieldPath, Problem, ProblemReport, format_path
 from generator.pycode import Call, Code, call
 from generator.space import wire_number

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from generator.models import FeasibleSpace, ParameterSpec, TrialParameterSpec
 from generator.origin import Origin, caller_origin
+from generator.placeholders import placeholder
 from generator.problems import did_you_mean
 
 Number = int | float
@@ -29,11 +30,6 @@ def wire_value(value: Value) -> str:
     if isinstance(value, str):
         return value
     return wire_number(value)
-
-
-def placeholder(trial_parameter: str) -> str:
-    """The text Katib replaces with a trial's value of `trial_parameter`."""
-    return "${trialParameters." + trial_parameter + "}"
 
 
 @dataclass(frozen=True)

@@ -7,26 +7,17 @@ primary container exists."""
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from typing import Any
 
 from generator import yamlio
 from generator.context import Context
 from generator.models import ExperimentSpec, TrialTemplate
+from generator.placeholders import META_INDEXED, PLACEHOLDER, is_meta_reference, placeholder
 from generator.problems import FieldPath, Problem, did_you_mean
 from generator.schema import check_job
-from generator.space import placeholder
 
-_PLACEHOLDER = re.compile(r"\$\{trialParameters\.(.+?)\}")
-_META_REFERENCE = re.compile(r"^\$\{trialSpec\.(Name|Namespace|Kind|APIVersion)\}$")
-_META_INDEXED = re.compile(r"^\$\{trialSpec\.(Annotations|Labels)\[(.+)\]\}$")
 _TEMPLATE: FieldPath = ("spec", "trialTemplate")
-
-
-def is_meta_reference(reference: str) -> bool:
-    """`${trialSpec.Name}`, `${trialSpec.Labels[key]}` and the like."""
-    return bool(_META_REFERENCE.fullmatch(reference) or _META_INDEXED.fullmatch(reference))
 
 
 def check(spec: ExperimentSpec, context: Context) -> list[Problem]:
@@ -139,7 +130,7 @@ def _manifest(
     manifest = template.trial_spec  # inline: values go into its strings, it stays parsed
     if manifest is None:  # a ConfigMap entry: Katib substitutes its text, then parses it
         try:
-            manifest = yamlio.load(_PLACEHOLDER.sub("test-value", text))
+            manifest = yamlio.load(PLACEHOLDER.sub("test-value", text))
         except yamlio.YAMLError as err:
             return [
                 Problem(
@@ -194,7 +185,7 @@ def _meta_keys(template: TrialTemplate, metadata: dict[str, Any]) -> list[Proble
     every trial when the key is not there."""
     problems = []
     for index, trial_parameter in enumerate(template.trial_parameters or []):
-        match = _META_INDEXED.fullmatch(trial_parameter.reference)
+        match = META_INDEXED.fullmatch(trial_parameter.reference)
         if match is None:
             continue
         field, key = match.group(1).lower(), match.group(2)
@@ -330,7 +321,7 @@ def _trial_parameters(
                 )
             )
     if text is not None:
-        for unknown in sorted(set(_PLACEHOLDER.findall(text)) - set(names)):
+        for unknown in sorted(set(PLACEHOLDER.findall(text)) - set(names)):
             problems.append(
                 Problem(
                     "trial-parameter-undefined",
