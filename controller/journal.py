@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from controller.errors import ControllerError
-from controller.local import TrialExit
+from controller.ports import TrialExit
 from controller.records import TrialRecord
 from controller.status import trial_document
 

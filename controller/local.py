@@ -27,8 +27,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
+from controller.ports import TrialExit
 from controller.processes import (
     Process,
     Watchdog,
@@ -46,50 +46,6 @@ from controller.warmstart import PYTHON_NAMES, WarmPool, warm_module
 from controller.watchdog import MARK
 
 DEFAULT_GRACE_SECONDS = 10.0
-
-
-@dataclass(frozen=True)
-class TrialExit:
-    trial: str
-    exit_code: int
-    deadline_exceeded: bool = False
-    successor: str | None = None  # the trial on standby that its exit started
-
-
-class TrialExecutor(Protocol):
-    def start(self, trial: str, command: Command) -> Path:
-        """Start the trial; returns the file its output goes to."""
-        ...
-
-    def trial_file(self, trial: str, suffix: str) -> Path:
-        """A fresh path (nothing there) for a file or folder of the trial's own: its
-        metrics file or event folder."""
-        ...
-
-    def stop(self, trial: str) -> None: ...
-
-    def standby(self, trial: str, command: Command) -> Path | None:
-        """Hold the trial to start the moment a running trial exits, in its place; that
-        exit names it as its successor. None when it is not held (the loop starts it)."""
-        ...
-
-    def withdraw(self) -> bool:
-        """Take back the trial held on standby: whether it was still held."""
-        ...
-
-    def next_exit(self, timeout: float | None = None) -> TrialExit | None:
-        """The next trial to end, or None after `timeout` or a wake()."""
-        ...
-
-    def wake(self) -> None:
-        """Make a waiting next_exit() return None now (something else needs the loop)."""
-        ...
-
-    def shutdown(self) -> None: ...
-
-    def capacity(self, demand: Demand) -> int:
-        """How many trials of this demand can run at once."""
-        ...
 
 
 @dataclass(frozen=True)

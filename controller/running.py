@@ -19,9 +19,9 @@ from controller.earlystopping import MedianStop
 from controller.errors import ControllerError
 from controller.journal import JournalEntries, TrialJournal
 from controller.journal import read as read_journal
-from controller.local import TrialExecutor, TrialExit
 from controller.metrics import PUSH_ENVIRONMENT, Collector, collector_for, summarize
 from controller.pbt import PARENT_LABEL
+from controller.ports import Clock, StatusSink, TrialExecutor, TrialExit
 from controller.progress import flush_log
 from controller.reconcile import (
     Tally,
@@ -35,7 +35,6 @@ from controller.records import ExperimentRecord, MetricSummary, TrialRecord, Tri
 from controller.results import StatusWriter
 from controller.samplers import RESULT_INDEPENDENT, make_suggester
 from controller.status import trial_from_document
-from controller.statusfile import GitStatusSink
 from controller.suggestion import (
     SuggesterFactory,
     Suggestion,
@@ -55,8 +54,6 @@ log = logging.getLogger("hpo-controller")
 EARLY_STOPPING_TICK = 0.25  # seconds between checks of running trials' reports
 SAVE_INTERVAL = 1.0  # seconds between rewrites of a running experiment's status
 
-Clock = Callable[[], str]
-
 
 def utc_now() -> str:
     """The time as Katib's status has it: 2024-05-01T12:00:00.123456Z."""
@@ -75,7 +72,7 @@ def run_experiment(
     *,
     environment: str,
     executor: TrialExecutor,
-    sink: GitStatusSink,
+    sink: StatusSink,
     config_maps: ConfigMaps | None = None,
     previous: ExperimentRecord | None = None,
     checkpoint: Callable[[ExperimentRecord], None] | None = None,
@@ -376,14 +373,14 @@ def _recovered(
     entries: JournalEntries,
     collector: Collector,
     wanted: list[str],
-    sink: GitStatusSink,
+    sink: StatusSink,
 ) -> ExperimentRecord:
     """The previous run with what its journal knows and its status did not: trials
     started after the status was last written, and trials that ended (their metrics read
     from their logs where the loop had not read them yet). A journal entry that does not
     describe a trial is a ControllerError."""
     try:
-        return _apply_journal(previous, entries, collector, wanted, sink.repo.root)
+        return _apply_journal(previous, entries, collector, wanted, sink.root)
     except (KeyError, TypeError, ValueError) as err:
         raise ControllerError(
             f"the trial journal of {previous.name!r} holds an entry that is not a trial "
@@ -497,7 +494,7 @@ class _Launcher:
         experiment: Experiment,
         record: ExperimentRecord,
         executor: TrialExecutor,
-        sink: GitStatusSink,
+        sink: StatusSink,
         config_maps: ConfigMaps,
         collector: Collector,
         clock: Clock,
@@ -564,7 +561,7 @@ class _Launcher:
         parent, name = os.path.split(log_path)
         folder = self.folders.get(parent)
         if folder is None:  # one folder for every trial: resolved once, not per trial
-            folder = self.folders[parent] = _relative(Path(parent), self.sink.repo.root)
+            folder = self.folders[parent] = _relative(Path(parent), self.sink.root)
         return name if folder == "." else f"{folder}/{name}"
 
     def _local(self, command: Command, metrics_file: Path) -> Command:

@@ -20,6 +20,10 @@ class GitStatusSink:
         self._written: dict[str, list[Path]] = {}
 
     @property
+    def root(self) -> Path:
+        return self.repo.root
+
+    @property
     def folder(self) -> Path:
         return self.layout.status_folder
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from controller.gitrepo import GitRepo
-from controller.local import TrialExecutor
+from controller.ports import TrialExecutor
 from controller.records import ExperimentRecord
 from controller.running import run_experiment
 from controller.statusfile import GitStatusSink

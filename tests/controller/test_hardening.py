@@ -538,7 +538,7 @@ def test_the_live_display_shows_a_metric_name_as_text(capsys: pytest.CaptureFixt
 
 def test_the_journal_reads_back_around_gaps_and_a_cut_last_line(tmp_path: Path) -> None:
     from controller.journal import TrialJournal, read
-    from controller.local import TrialExit
+    from controller.ports import TrialExit
     from controller.records import TrialRecord
 
     path = tmp_path / "journal.jsonl"

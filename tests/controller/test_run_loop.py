@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from controller.gitrepo import GitRepo
-from controller.local import LocalExecutor, TrialExit
+from controller.local import LocalExecutor
 from controller.metrics import Collector, collector_for
+from controller.ports import TrialExit
 from controller.records import ExperimentRecord, MetricSummary, TrialRecord, TrialState
 from controller.running import run_experiment
 from controller.samplers import make_suggester

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from controller.local import LocalExecutor, TrialExit, _Launch
+from controller.local import LocalExecutor, _Launch
+from controller.ports import TrialExit
 from controller.trialspec import Command
 
 SLEEPER = Command((sys.executable, "-c", "import time; time.sleep(60)"), (), None)

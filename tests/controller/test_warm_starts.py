@@ -16,7 +16,8 @@ from unittest import mock
 
 import pytest
 
-from controller.local import LocalExecutor, TrialExit
+from controller.local import LocalExecutor
+from controller.ports import TrialExit
 from controller.trialspec import Command
 from controller.warmstart import DEFAULT_PRELOAD, WarmPool, warm_module
 
