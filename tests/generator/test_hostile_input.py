@@ -45,7 +45,8 @@ def hpo_gen(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def named(name: str, text: str = RANDOM) -> str:
-    return text.replace("name: random\n", f"name: {name!r}\n".replace("\\'", "''"), 1)
+    """The example renamed; a JSON string is a YAML double-quoted scalar, escapes and all."""
+    return text.replace("name: random\n", f"name: {json.dumps(name)}\n", 1)
 
 
 # --- generated code ------------------------------------------------------------------------
