@@ -121,6 +121,10 @@ def run_experiment(
     )
     pending: Pending | None = None
     starved = False
+    # Results told to the algorithm so far, and how many it had been told when the pending
+    # request was made: an empty answer means "wait for results" only if none came since.
+    told = 0
+    told_at_request = 0
     ready: list[Suggestion] = []
     # The next trial, held by the executor to start the moment a running trial exits.
     standby: _Standby | None = None
@@ -164,6 +168,8 @@ def run_experiment(
 
     def hear() -> None:
         """Tell the algorithm of the trials that ended since it last heard."""
+        nonlocal told
+        told += len(unheard)
         for finished in unheard:
             value = objective_value(spec, finished) if finished.state.is_scored else None
             background.observe(finished.name, _suggestion(finished), value)
@@ -217,8 +223,9 @@ def run_experiment(
         ready.extend(new)
         ended = background.exhausted
         # Nothing now, more later (hyperband waits for a rung's results): ask again once a
-        # trial has finished, not in a busy loop until then.
-        starved = not new and not ended
+        # trial has finished, not in a busy loop until then; at once where results were
+        # told after this request was made (it was answered without them).
+        starved = not new and not ended and told == told_at_request
         pending = None
 
     save(force=True)
@@ -273,6 +280,7 @@ def run_experiment(
                     wanted_now = min(wanted_now, room)
                 if pending is None and not ended and not starved and wanted_now > 0:
                     pending = background.request(wanted_now)
+                    told_at_request = told
                     if pending.done():  # computed inline
                         receive()
                         if len(starting) < decision.start:
