@@ -167,8 +167,10 @@ def test_two_controllers_started_together_never_exceed_the_budget(
     root = project(make_project, trials=4, parallel=2, sleep=0.2)
     runs = [controller(root) for _ in range(2)]
     codes = sorted(run.wait(timeout=120) for run in runs)
-    assert codes == [0, 1]
-    assert len(lines(root / "starts.txt")) == 4
+    # Usually the second stops at the lock (exit 1); on a slow machine it may only get
+    # there once the first has finished, and then finds the experiment complete (exit 0).
+    assert codes in ([0, 1], [0, 0])
+    assert len(lines(root / "starts.txt")) == 4  # the budget, whichever way
 
 
 def test_a_killed_controller_leaves_no_lock_behind(make_project: ProjectFactory) -> None:
