@@ -143,7 +143,7 @@ def test_every_path_the_layout_builds_lies_under_status_or_hpo(
 def test_a_second_controller_on_the_same_environment_stops_at_once(
     make_project: ProjectFactory,
 ) -> None:
-    root = project(make_project, trials=6, parallel=2, sleep=0.4)
+    root = project(make_project, trials=6, parallel=2, sleep=1.0)  # 3 s: time to start a second
     first = controller(root)
     try:
         deadline = time.monotonic() + 60
