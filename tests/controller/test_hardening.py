@@ -252,7 +252,7 @@ def test_a_repository_that_cannot_take_a_commit_is_refused_before_any_trial(
     root = project(make_project)
     setup(root)
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("GIT_")},
+        **{k: v for k, v in os.environ.items() if not k.startswith("GIT_") and k != "EMAIL"},
         "HOME": str(root.parent),  # no global identity either
         "XDG_CONFIG_HOME": str(root.parent),
         "GIT_CONFIG_NOSYSTEM": "1",
