@@ -12,6 +12,7 @@ detached HEAD, no identity) is refused before the first trial."""
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import subprocess
@@ -140,7 +141,7 @@ class GitRepo:
     def _tree(self, head: str, names: list[str]) -> str:
         """The tree of `head` with `names` as they are in the work tree, built in a private
         index that is removed after."""
-        handle, index = tempfile.mkstemp(prefix="hpo-index-", dir=self._git_dir())
+        handle, index = tempfile.mkstemp(prefix="hpo-index-", dir=self._git_dir)
         os.close(handle)
         os.unlink(index)  # git makes it; an empty file is not an index
         env = {**os.environ, "GIT_INDEX_FILE": index}
@@ -154,5 +155,7 @@ class GitRepo:
                 if os.path.exists(leftover):
                     os.unlink(leftover)
 
+    @functools.cached_property
     def _git_dir(self) -> str:
+        """Asked once: a run's commits all go to the same repository."""
         return self._git("rev-parse", "--absolute-git-dir").stdout.strip()

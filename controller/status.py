@@ -181,9 +181,9 @@ def record_from_document(document: Any) -> ExperimentRecord:
         start_time=status.start_time,
         completion_time=status.completion_time,
     )
-    last = status.conditions[-1] if status.conditions else None
-    if record.completion_time and last is not None and last.type in ("Succeeded", "Failed"):
-        record.completion = Completion(last.type, last.reason, last.message)
+    ended = status.ended()
+    if ended is not None:
+        record.completion = Completion(ended.type, ended.reason, ended.message)
     try:
         record.trials.extend(_trial(trial) for trial in parsed.trials)
     except ValueError as err:  # a state no trial has

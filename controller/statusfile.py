@@ -9,7 +9,8 @@ from typing import Any
 from controller.errors import ControllerError
 from controller.gitrepo import GitRepo
 from controller.layout import Layout
-from generator import atomicfile, yamlio
+from generator import atomicfile
+from generator.statusdoc import StatusError, load_status_file
 
 
 class GitStatusSink:
@@ -40,12 +41,9 @@ class GitStatusSink:
         if not path.is_file():
             return None
         try:
-            document = yamlio.load(path.read_text(encoding="utf-8"), data=True)
-        except (OSError, UnicodeDecodeError, yamlio.YAMLError) as err:
-            raise corrupt_status(relative, _reason(err)) from err
-        if not isinstance(document, dict):
-            raise corrupt_status(relative, f"it holds a YAML {type(document).__name__}")
-        return document
+            return load_status_file(path)
+        except StatusError as err:
+            raise corrupt_status(relative, str(err)) from err
 
     def write(self, experiment: str, files: dict[str, str]) -> None:
         """Write the result files (name -> text); the status YAML last, so that a crash
@@ -69,14 +67,6 @@ def _suffix(experiment: str, name: str) -> str:
     if not name.startswith(experiment) or "/" in name:
         raise ValueError(f"{name!r} is not a result file of {experiment!r}")
     return name[len(experiment) :]
-
-
-def _reason(err: Exception) -> str:
-    problem = getattr(err, "problem", None)
-    mark = getattr(err, "problem_mark", None)
-    if problem and mark is not None:
-        return f"{problem} at line {mark.line + 1}"
-    return str(problem or err).splitlines()[0]
 
 
 def corrupt_status(path: Path, reason: str) -> ControllerError:

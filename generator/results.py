@@ -11,12 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from generator import yamlio
 from generator.escaping import ENV_NAME
 from generator.origin import Origin
 from generator.problems import Problem, ProblemReport, did_you_mean
 from generator.repository import STATUS_FOLDER
-from generator.statusdoc import StatusDocument, StatusError, read_status
+from generator.statusdoc import StatusDocument, StatusError, load_status_file, read_status
 
 BestFormat = Literal["json", "args", "env"]
 
@@ -70,16 +69,9 @@ def read_result(path: Path, root: Path) -> ExperimentResult:
     is not a status file (cut short, with a merge's conflict markers, of another shape)."""
     shown = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
     try:
-        document = yamlio.load(path.read_text(encoding="utf-8"), data=True)
-    except (OSError, UnicodeDecodeError, yamlio.YAMLError) as err:
-        mark = getattr(err, "problem_mark", None)
-        reason = str(getattr(err, "problem", None) or err).splitlines()[0]
-        line = mark.line + 1 if mark is not None else 1
-        raise ProblemReport([_corrupt(shown, line, reason)]) from err
-    try:
-        return _result(path.parent.name, read_status(document))
+        return _result(path.parent.name, read_status(load_status_file(path)))
     except StatusError as err:
-        raise ProblemReport([_corrupt(shown, 1, str(err))]) from err
+        raise ProblemReport([_corrupt(shown, err.line, str(err))]) from err
 
 
 def _corrupt(shown: str, line: int, reason: str) -> Problem:
@@ -95,15 +87,14 @@ def _corrupt(shown: str, line: int, reason: str) -> Problem:
 
 def _result(environment: str, document: StatusDocument) -> ExperimentResult:
     status = document.status
-    last = status.conditions[-1] if status.conditions else None
-    ended = last is not None and last.type in ("Succeeded", "Failed") and status.completion_time
+    ended = status.ended()
     optimal = status.current_optimal_trial
     metrics = optimal.observation.metrics if optimal is not None else []
     return ExperimentResult(
         environment=environment,
         name=document.experiment,
-        state=last.type if ended and last is not None else "Running",
-        reason=last.reason if ended and last is not None else "",
+        state=ended.type if ended is not None else "Running",
+        reason=ended.reason if ended is not None else "",
         trials=status.trials,
         succeeded=status.trials_succeeded,
         failed=status.trials_failed + status.trial_metrics_unavailable,

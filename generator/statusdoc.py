@@ -7,15 +7,22 @@ in the same shape, held to `TrialDocument` by the tests); `hpo-gen status`, `hpo
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from pydantic import Field, ValidationError
 
+from generator import yamlio
 from generator._base import KatibModel
 
 
 class StatusError(ValueError):
-    """A document that is not a status document: what is wrong, in one line."""
+    """A document that is not a status document: what is wrong, in one line, and the
+    file's line where the reader stopped (1 when the whole document is at fault)."""
+
+    def __init__(self, message: str, line: int = 1):
+        super().__init__(message)
+        self.line = line
 
 
 class Condition(KatibModel):
@@ -74,6 +81,14 @@ class ExperimentStatus(KatibModel):
     early_stopped_trial_list: list[str] | None = None
     metrics_unavailable_trial_list: list[str] | None = None
 
+    def ended(self) -> Condition | None:
+        """The condition the experiment ended with (Succeeded or Failed); None while it
+        runs."""
+        last = self.conditions[-1] if self.conditions else None
+        if self.completion_time and last is not None and last.type in ("Succeeded", "Failed"):
+            return last
+        return None
+
 
 class TrialDocument(KatibModel):
     name: str
@@ -101,6 +116,22 @@ class StatusDocument(KatibModel):
     def head(self) -> dict[str, Any]:
         """The document but its trials, as written: fields given, in the model's order."""
         return self.model_dump(by_alias=True, exclude_unset=True, exclude={"trials"})
+
+
+def load_status_file(path: Path) -> dict[str, Any]:
+    """The YAML mapping a status file holds (within yamlio's bounds for data files);
+    StatusError where it cannot be read, is not YAML (conflict markers), or holds
+    something else than a mapping."""
+    try:
+        document = yamlio.load(path.read_text(encoding="utf-8"), data=True)
+    except (OSError, UnicodeDecodeError, yamlio.YAMLError) as err:
+        mark = getattr(err, "problem_mark", None)
+        reason = str(getattr(err, "problem", None) or err).splitlines()[0]
+        line = mark.line + 1 if mark is not None else 1
+        raise StatusError(f"{reason} at line {line}" if mark else reason, line) from err
+    if not isinstance(document, dict):
+        raise StatusError(f"it holds a YAML {type(document).__name__}, not a status")
+    return document
 
 
 def read_status(document: Any) -> StatusDocument:
