@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from statistics import median
 
-from generator import yamlio
+from generator.files import yamlio
 
 PROJECT = Path(__file__).resolve().parent.parent
 # Floor and controller alike: no variable of the calling shell that changes how Python
@@ -111,13 +111,13 @@ def project(trials: int) -> Path:
 # then hardly depends on how fast the machine is (valgrind runs it some fifty times slower).
 LOOP_ALONE = """\
 from pathlib import Path
-import controller.running as running
-from controller.gitrepo import GitRepo
-from controller.journal import TrialJournal
-from controller.local import LocalExecutor
-from controller.overlay import read_overlay
-from controller.progress import configure_logging
-from controller.statusfile import GitStatusSink
+import controller.engine.loop as running
+from controller.sinks.git.repo import GitRepo
+from controller.engine.journal import TrialJournal
+from controller.executors.local.executor import LocalExecutor
+from controller.sources.overlay import read_overlay
+from controller.console.progress import configure_logging
+from controller.sinks.git.sink import GitStatusSink
 running.SAVE_INTERVAL = 1e6
 configure_logging("text", quiet=False)
 root = Path.cwd()

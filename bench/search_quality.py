@@ -32,10 +32,10 @@ from multiprocessing import Pool
 
 import optuna
 
-from controller.samplers import ALGORITHMS, make_suggester
-from controller.suggestion import Assignments, distributions
+from controller.algorithms.base import Assignments, distributions
+from controller.algorithms.optuna_backed import ALGORITHMS, make_suggester
 from generator import SearchSpace, categorical, double, integer
-from generator.models import AlgorithmSetting, AlgorithmSpec, ParameterSpec
+from generator.katib.models import AlgorithmSetting, AlgorithmSpec, ParameterSpec
 
 HARTMANN_A = [
     [10, 3, 17, 3.5, 1.7, 8],

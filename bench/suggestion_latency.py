@@ -13,10 +13,10 @@ import argparse
 import statistics
 import time
 
-from controller.samplers import ALGORITHMS, make_suggester
-from controller.suggestion import Assignments
+from controller.algorithms.base import Assignments
+from controller.algorithms.optuna_backed import ALGORITHMS, make_suggester
 from generator import SearchSpace, categorical, double, integer
-from generator.models import AlgorithmSetting, AlgorithmSpec
+from generator.katib.models import AlgorithmSetting, AlgorithmSpec
 
 KATIB_AT_200 = {
     "random": 0.0106,

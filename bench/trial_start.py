@@ -13,9 +13,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from controller.local import LocalExecutor
-from controller.trialspec import Command
-from controller.warmstart import WarmPool
+from controller.core.trialspec import Command
+from controller.executors.local.executor import LocalExecutor
+from controller.executors.local.warmstart import WarmPool
 
 COMMAND = Command(("python", "-m", "trainers.mnist", "--epochs=1", "--seed=1"), (), None)
 

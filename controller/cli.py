@@ -16,27 +16,27 @@ from typing import TYPE_CHECKING, NoReturn
 
 import click
 
-from controller import runlock
+from controller.algorithms.base import quiet_optuna
+from controller.console.progress import configure_logging
+from controller.core.records import ExperimentRecord
+from controller.core.results import summary_files
+from controller.core.status import resume_point
+from controller.engine.journal import TrialJournal
+from controller.engine.loop import run_experiment, summary_line, utc_now
 from controller.errors import ControllerError
-from controller.gitrepo import GitRepo
-from controller.journal import TrialJournal
-from controller.layout import Layout
-from controller.local import LocalExecutor
-from controller.overlay import Overlay, read_overlay
-from controller.progress import configure_logging
-from controller.records import ExperimentRecord
-from controller.results import summary_files
-from controller.running import run_experiment, summary_line, utc_now
-from controller.status import resume_point
-from controller.statusfile import GitStatusSink, corrupt_status
-from controller.suggestion import quiet_optuna
-from controller.warmstart import WarmPool
-from generator.escaping import one_line
-from generator.models import Experiment
-from generator.statusdoc import StatusError
+from controller.executors.local.executor import LocalExecutor
+from controller.executors.local.warmstart import WarmPool
+from controller.service import runlock
+from controller.service.layout import Layout
+from controller.sinks.git.repo import GitRepo
+from controller.sinks.git.sink import GitStatusSink, corrupt_status
+from controller.sources.overlay import Overlay, read_overlay
+from generator.files.escaping import one_line
+from generator.katib.models import Experiment
+from generator.katib.status import StatusError
 
 if TYPE_CHECKING:
-    from controller.live import LiveDisplay
+    from controller.console.live import LiveDisplay
 
 COMMIT_INTERVAL = 5.0  # seconds between progress commits of a running experiment
 
@@ -87,7 +87,7 @@ def run(
     quiet_optuna()
     try:
         if live:
-            from controller.live import LiveDisplay  # rich: loaded only for a terminal
+            from controller.console.live import LiveDisplay  # rich: loaded only for a terminal
 
             with LiveDisplay() as display:
                 ok = _run(environment, only, project, rerun, warm, display)

@@ -1,7 +1,7 @@
 """The seams of the run loop: what it needs of whatever runs the trials, keeps the
-results and tells the time. The run loop (`controller.running`) imports these, never an
-adapter; `controller.local` (trials as local processes) and `controller.statusfile` (status
-files committed to git) are the adapters today."""
+results and tells the time. The run loop (`controller.engine.loop`) imports these, never an
+adapter; `controller.executors.local.executor` (trials as local processes) and
+`controller.sinks.git.sink` (status files committed to git) are the adapters today."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from controller.trialspec import Command, Demand
+from controller.core.trialspec import Command, Demand
 
 # The time as Katib's status has it: 2024-05-01T12:00:00.123456Z.
 Clock = Callable[[], str]

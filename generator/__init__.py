@@ -6,7 +6,16 @@ from generator import maximize, random_search
 
 from __future__ import annotations
 
-from generator.builders import (
+from generator.katib.models import Experiment
+from generator.katib.placeholders import (
+    TRIAL_API_VERSION,
+    TRIAL_KIND,
+    TRIAL_NAME,
+    TRIAL_NAMESPACE,
+    trial_annotation,
+    trial_label,
+)
+from generator.language.builders import (
     algorithm,
     config_map_source,
     container,
@@ -17,7 +26,7 @@ from generator.builders import (
     trial_parameter,
     trial_template,
 )
-from generator.collectors import (
+from generator.language.collectors import (
     custom_collector,
     file_collector,
     metrics_collector,
@@ -26,20 +35,11 @@ from generator.collectors import (
     stdout_collector,
     tensorflow_event_collector,
 )
-from generator.configmaps import trial_templates
-from generator.environments import Environment, environment
-from generator.models import Experiment
-from generator.nas import nas_config, operation
-from generator.placeholders import (
-    TRIAL_API_VERSION,
-    TRIAL_KIND,
-    TRIAL_NAME,
-    TRIAL_NAMESPACE,
-    trial_annotation,
-    trial_label,
-)
-from generator.space import SearchSpace, categorical, discrete, double, integer
-from generator.tuning import (
+from generator.language.configmaps import trial_templates
+from generator.language.environments import Environment, environment
+from generator.language.nas import nas_config, operation
+from generator.language.space import SearchSpace, categorical, discrete, double, integer
+from generator.language.tuning import (
     bayesian_optimization,
     cmaes,
     darts,

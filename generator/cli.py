@@ -13,15 +13,15 @@ from typing import Any, TypeVar
 
 import click
 
-from generator.checking import UsageProblem, check_paths, check_previous, katib_context
-from generator.context import Context
-from generator.escaping import one_line
-from generator.importing import import_files
-from generator.problems import ProblemReport, format_problems
+from generator.files.escaping import one_line
+from generator.files.writing import diff_tree, write_tree
+from generator.importing.importer import import_files
+from generator.katib.repository import SPEC_FOLDER
 from generator.project import Project
-from generator.repository import SPEC_FOLDER
 from generator.results import best, format_best, read_results
-from generator.writing import diff_tree, write_tree
+from generator.validation.checking import UsageProblem, check_paths, check_previous, katib_context
+from generator.validation.context import Context
+from generator.validation.problems import ProblemReport, format_problems
 
 F = TypeVar("F", bound=Callable[..., Any])
 

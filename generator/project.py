@@ -6,12 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator.context import Context
-from generator.loading import load_specs
+from generator.files.loading import load_specs
+from generator.katib.repository import OVERLAYS_FOLDER, SPEC_FOLDER
 from generator.rendering import RenderedTree, render
-from generator.repository import OVERLAYS_FOLDER, SPEC_FOLDER
 from generator.specset import SpecSet
-from generator.validation import validate_specs
+from generator.validation.admission import validate_specs
+from generator.validation.context import Context
 
 
 @dataclass(frozen=True)

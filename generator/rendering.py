@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from generator import yamlio
-from generator._base import Manifest
-from generator.configmaps import TrialTemplates
-from generator.environments import Environment
-from generator.models import Experiment
-from generator.repository import BASE_FOLDER, TEMPLATES_FOLDER
+from generator.files import yamlio
+from generator.katib.base import Manifest
+from generator.katib.models import Experiment
+from generator.katib.repository import BASE_FOLDER, TEMPLATES_FOLDER
+from generator.language.configmaps import TrialTemplates
+from generator.language.environments import Environment
 from generator.specset import SpecSet
 
 METRICS_COLLECTOR_LABEL = "katib.kubeflow.org/metrics-collector-injection"

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from generator.configmaps import TrialTemplates
-from generator.environments import Environment
-from generator.models import Experiment
+from generator.katib.models import Experiment
+from generator.language.configmaps import TrialTemplates
+from generator.language.environments import Environment
 
 
 @dataclass

@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 
-from controller.gitrepo import GitRepo
+from controller.algorithms.base import Assignments, Suggester
+from controller.core.records import ExperimentRecord
+from controller.engine.loop import run_experiment
 from controller.ports import TrialExecutor
-from controller.records import ExperimentRecord
-from controller.running import run_experiment
-from controller.statusfile import GitStatusSink
-from controller.suggestion import Assignments, Suggester
-from generator.models import Experiment
+from controller.sinks.git.repo import GitRepo
+from controller.sinks.git.sink import GitStatusSink
+from generator.katib.models import Experiment
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

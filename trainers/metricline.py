@@ -1,7 +1,7 @@
 """Katib's StdOut metric-line format as trainers write it: lines such as
 `accuracy=0.9567 loss=0.1234`, which hpo-controller's collector reads with Katib's default
 filter (`pkg/metricscollector/v1beta1/common/const.go`; the generator keeps the
-controller's copy, `generator.collectors.DEFAULT_METRICS_FORMAT`, and a test holds the two
+controller's copy, `generator.language.collectors.DEFAULT_METRICS_FORMAT`, and a test holds the two
 equal). No third-party imports, nothing of hpo-gen's."""
 
 from __future__ import annotations

@@ -10,11 +10,11 @@ from collections import Counter
 
 import pytest
 
-from controller.grid import grid_values
-from controller.samplers import ALGORITHMS, make_suggester
-from controller.suggestion import Assignments
+from controller.algorithms.base import Assignments
+from controller.algorithms.grid import grid_values
+from controller.algorithms.optuna_backed import ALGORITHMS, make_suggester
 from generator import SearchSpace, categorical, discrete, double, integer
-from generator.models import AlgorithmSetting, AlgorithmSpec, ParameterSpec
+from generator.katib.models import AlgorithmSetting, AlgorithmSpec, ParameterSpec
 
 MIXED = SearchSpace(
     lr=double(0.001, 0.1, distribution="logUniform"),

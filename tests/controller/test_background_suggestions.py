@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from controller.local import LocalExecutor
-from controller.records import ExperimentRecord
-from controller.samplers import make_suggester
-from controller.suggestion import Assignments, Suggester, SuggesterFactory
+from controller.algorithms.base import Assignments, Suggester, SuggesterFactory
+from controller.algorithms.optuna_backed import make_suggester
+from controller.core.records import ExperimentRecord
+from controller.executors.local.executor import LocalExecutor
 from generator import (
     SearchSpace,
     algorithm,
@@ -25,8 +25,8 @@ from generator import (
     random_search,
     tpe,
 )
-from generator.defaults import with_defaults
-from generator.models import AlgorithmSpec, ParameterSpec
+from generator.katib.defaults import with_defaults
+from generator.katib.models import AlgorithmSpec, ParameterSpec
 from tests.conftest import ForwardingSuggester, ProjectFactory, run_in_dev
 
 TRAIN = "import sys, time; time.sleep(0.3); print('accuracy=0.5')"

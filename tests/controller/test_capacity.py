@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from controller.local import LocalExecutor, Machine
-from controller.reconcile import reconcile
-from controller.trialspec import Demand, cpu_quantity, memory_quantity, trial_demand
+from controller.core.reconcile import reconcile
+from controller.core.trialspec import Demand, cpu_quantity, memory_quantity, trial_demand
+from controller.executors.local.executor import LocalExecutor, Machine
 from generator import SearchSpace, container, double, experiment, job, maximize, random_search
-from generator.defaults import with_defaults
-from generator.models import Experiment
+from generator.katib.defaults import with_defaults
+from generator.katib.models import Experiment
 from tests.conftest import ProjectFactory, run_in_dev
 
 GiB = 2**30

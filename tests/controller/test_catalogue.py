@@ -8,12 +8,12 @@ from __future__ import annotations
 import pytest
 
 import generator
+from controller.algorithms.optuna_backed import ALGORITHMS as RUN_BY_CONTROLLER
+from controller.algorithms.optuna_backed import make_suggester
 from controller.errors import ControllerError
-from controller.samplers import ALGORITHMS as RUN_BY_CONTROLLER
-from controller.samplers import make_suggester
 from generator import SearchSpace, double, integer
-from generator.algorithms import ALGORITHMS, EARLY_STOPPING, AlgorithmInfo
-from generator.models import AlgorithmSpec, EarlyStoppingSpec
+from generator.katib.algorithms import ALGORITHMS, EARLY_STOPPING, AlgorithmInfo
+from generator.katib.models import AlgorithmSpec, EarlyStoppingSpec
 
 # The settings each builder requires, to build one.
 REQUIRED = {

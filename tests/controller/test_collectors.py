@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from controller.metrics import compile_filters, parse_json_lines, parse_lines
-from generator import yamlio
+from controller.metrics.collectors import compile_filters, parse_json_lines, parse_lines
+from generator.files import yamlio
 from tests.conftest import ProjectFactory, render_and_commit, run_cli
 
 TRAIN = """\

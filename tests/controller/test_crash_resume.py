@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from generator import yamlio
+from generator.files import yamlio
 from tests.conftest import BIN, ProjectFactory, alive, git, render_and_commit, run_cli
 
 TRAIN = """\

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from controller.earlystopping import MedianStop
-from generator import yamlio
+from controller.earlystopping.medianstop import MedianStop
+from generator.files import yamlio
 from tests.conftest import ProjectFactory, render_and_commit, run_cli
 
 

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from controller.gitrepo import GitRepo
+from controller.core.records import ExperimentRecord, TrialState
+from controller.core.trialspec import Command, Demand
+from controller.engine.loop import run_experiment
 from controller.ports import TrialExecutor, TrialExit
-from controller.records import ExperimentRecord, TrialState
-from controller.running import run_experiment
-from controller.statusfile import GitStatusSink
-from controller.trialspec import Command, Demand
+from controller.sinks.git.repo import GitRepo
+from controller.sinks.git.sink import GitStatusSink
 from generator import (
     SearchSpace,
     bayesian_optimization,
@@ -37,8 +37,8 @@ from generator import (
     sobol,
     tpe,
 )
-from generator.defaults import with_defaults
-from generator.models import AlgorithmSpec, Experiment
+from generator.katib.defaults import with_defaults
+from generator.katib.models import AlgorithmSpec, Experiment
 
 
 @dataclass(frozen=True)

@@ -18,14 +18,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from controller.core.trialspec import Command
 from controller.errors import ControllerError
-from controller.gitrepo import GitRepo
-from controller.layout import Layout
-from controller.local import LocalExecutor
-from controller.processes import CONTROLLER_ONLY_PREFIX, Watchdog
-from controller.trialspec import Command
-from generator import yamlio
-from generator.repository import WORK_FOLDER
+from controller.executors.local.executor import LocalExecutor
+from controller.executors.local.processes import CONTROLLER_ONLY_PREFIX, Watchdog
+from controller.service.layout import Layout
+from controller.sinks.git.repo import GitRepo
+from generator.files import yamlio
+from generator.katib.repository import WORK_FOLDER
 from tests.conftest import BIN, ProjectFactory, alive, git, render_and_commit, run_cli
 
 TRAIN = """\
@@ -384,7 +384,7 @@ def test_a_warm_pool_leaves_nothing_in_the_filesystem_even_when_killed() -> None
     before = zygote_folders()
     script = (
         "import os, signal\n"
-        "from controller.warmstart import WarmPool\n"
+        "from controller.executors.local.warmstart import WarmPool\n"
         "pool = WarmPool(preload=())\n"
         "pool.start()\n"
         "pool._ready.wait(30)\n"
@@ -505,8 +505,8 @@ def current_umask() -> int:
 
 
 def test_the_live_display_shows_a_metric_name_as_text(capsys: pytest.CaptureFixture[str]) -> None:
-    from controller.live import LiveDisplay
-    from controller.records import ExperimentRecord, MetricSummary, TrialRecord, TrialState
+    from controller.console.live import LiveDisplay
+    from controller.core.records import ExperimentRecord, MetricSummary, TrialRecord, TrialState
     from generator import (
         SearchSpace,
         container,
@@ -539,9 +539,9 @@ def test_the_live_display_shows_a_metric_name_as_text(capsys: pytest.CaptureFixt
 
 
 def test_the_journal_reads_back_around_gaps_and_a_cut_last_line(tmp_path: Path) -> None:
-    from controller.journal import TrialJournal, read
+    from controller.core.records import TrialRecord
+    from controller.engine.journal import TrialJournal, read
     from controller.ports import TrialExit
-    from controller.records import TrialRecord
 
     path = tmp_path / "journal.jsonl"
     journal = TrialJournal(path, lambda: "2026-01-01T00:00:00Z")

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import math
 
-from controller.hyperband import HyperbandSuggester
-from controller.suggestion import Assignments
+from controller.algorithms.base import Assignments
+from controller.algorithms.hyperband import HyperbandSuggester
 from generator import SearchSpace, categorical, double, integer
 from tests.conftest import ProjectFactory, render_and_commit, run_cli
 
@@ -99,7 +99,7 @@ banded = experiment(
 
 
 def test_a_hyperband_experiment_ends_with_its_schedule(make_project: ProjectFactory) -> None:
-    from generator import yamlio
+    from generator.files import yamlio
 
     root = make_project({"spec/banded.py": SPEC, "train.py": TRAIN})
     render_and_commit(root)

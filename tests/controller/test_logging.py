@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from controller.local import LocalExecutor
-from controller.progress import BatchedStreamHandler, configure_logging
+from controller.console.progress import BatchedStreamHandler, configure_logging
+from controller.executors.local.executor import LocalExecutor
 from tests.conftest import ProjectFactory, run_in_dev
 from tests.controller.test_run_loop import trivial
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from controller.metrics import Collector, compile_filters, parse_lines, summarize
+from controller.metrics.collectors import Collector, compile_filters, parse_lines, summarize
 from trainers.metricline import format_metrics, format_value
 
 DEFAULT = compile_filters(None)
@@ -74,8 +74,8 @@ def test_stdout_reads_the_output_and_a_file_collector_needs_its_file(tmp_path: P
 def test_the_controller_and_the_trainers_agree_on_the_wire() -> None:
     """Each side keeps its own copy (trainers import nothing of hpo-gen's, the controller
     nothing of the trainers'): the default metric filter and the Push variable's name."""
-    from controller.metrics import PUSH_ENVIRONMENT
-    from generator.collectors import DEFAULT_METRICS_FORMAT
+    from controller.metrics.collectors import PUSH_ENVIRONMENT
+    from generator.language.collectors import DEFAULT_METRICS_FORMAT
     from trainers.metricline import DEFAULT_FILTER
     from trainers.reporting import PUSH_ENVIRONMENT as TRAINERS_PUSH_ENVIRONMENT
 

@@ -7,12 +7,12 @@ import math
 
 import pytest
 
+from controller.algorithms.base import Suggestion
+from controller.algorithms.optuna_backed import make_suggester
+from controller.algorithms.pbt import GENERATION_LABEL, PARENT_LABEL, PbtSuggester
 from controller.errors import ControllerError
-from controller.pbt import GENERATION_LABEL, PARENT_LABEL, PbtSuggester
-from controller.samplers import make_suggester
-from controller.suggestion import Suggestion
 from generator import SearchSpace, categorical, double, integer
-from generator.models import AlgorithmSetting, AlgorithmSpec
+from generator.katib.models import AlgorithmSetting, AlgorithmSpec
 
 SPACE = SearchSpace(
     lr=double(0.001, 0.1, step=0.001),

@@ -9,7 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from generator import yamlio
+from generator.files import yamlio
 from tests.conftest import BIN, ProjectFactory, render_and_commit, run_cli
 
 # One "epoch" per trial, continuing the checkpoint: steps counts the epochs behind the

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from controller.reconcile import (
+from controller.core.reconcile import (
     GOAL_REACHED,
     MAX_TRIALS_REACHED,
     Decision,
@@ -16,8 +16,8 @@ from controller.reconcile import (
     reconcile,
     replaceable_unread,
 )
-from controller.records import MetricSummary, TrialRecord, TrialState
-from generator.models import ExperimentSpec, MetricStrategy, ObjectiveSpec
+from controller.core.records import MetricSummary, TrialRecord, TrialState
+from generator.katib.models import ExperimentSpec, MetricStrategy, ObjectiveSpec
 
 S, F, R, MU = (
     TrialState.SUCCEEDED,

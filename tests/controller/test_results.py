@@ -10,9 +10,15 @@ from dataclasses import replace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from controller.records import Completion, ExperimentRecord, MetricSummary, TrialRecord, TrialState
-from controller.results import StatusWriter, result_files, status_file, trial_yaml
-from controller.status import trial_document
+from controller.core.records import (
+    Completion,
+    ExperimentRecord,
+    MetricSummary,
+    TrialRecord,
+    TrialState,
+)
+from controller.core.results import StatusWriter, result_files, status_file, trial_yaml
+from controller.core.status import trial_document
 from generator import (
     SearchSpace,
     categorical,
@@ -22,9 +28,9 @@ from generator import (
     job,
     maximize,
     random_search,
-    yamlio,
 )
-from generator.defaults import with_defaults
+from generator.files import yamlio
+from generator.katib.defaults import with_defaults
 
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from generator import yamlio
+from generator.files import yamlio
 from tests.conftest import BIN, ProjectFactory, git, render_and_commit, run_cli
 
 TRAIN = """\
@@ -259,7 +259,7 @@ def test_a_missing_configmap_is_caught_at_render(make_project: ProjectFactory) -
 
 
 def test_warm_starts_are_an_environment_setting(make_project: ProjectFactory) -> None:
-    from controller.overlay import read_overlay
+    from controller.sources.overlay import read_overlay
 
     root = make_project({"spec/quadratic.py": SPEC.format(goal="", max_failed=6, extra="'--q=1'")})
     (root / "spec/environments.py").write_text(

@@ -11,19 +11,19 @@ from pathlib import Path
 
 import pytest
 
-from controller.gitrepo import GitRepo
-from controller.local import LocalExecutor
-from controller.metrics import Collector, collector_for
+from controller.algorithms.base import Assignments, Suggester
+from controller.algorithms.optuna_backed import make_suggester
+from controller.core.records import ExperimentRecord, MetricSummary, TrialRecord, TrialState
+from controller.core.trialspec import Command
+from controller.engine.loop import run_experiment
+from controller.executors.local.executor import LocalExecutor
+from controller.metrics.collectors import Collector, collector_for
 from controller.ports import TrialExit
-from controller.records import ExperimentRecord, MetricSummary, TrialRecord, TrialState
-from controller.running import run_experiment
-from controller.samplers import make_suggester
-from controller.statusfile import GitStatusSink
-from controller.suggestion import Assignments, Suggester
-from controller.trialspec import Command
+from controller.sinks.git.repo import GitRepo
+from controller.sinks.git.sink import GitStatusSink
 from generator import SearchSpace, container, double, experiment, job, maximize, random_search
-from generator.defaults import with_defaults
-from generator.models import AlgorithmSpec, Experiment, MetricsCollectorSpec, ParameterSpec
+from generator.katib.defaults import with_defaults
+from generator.katib.models import AlgorithmSpec, Experiment, MetricsCollectorSpec, ParameterSpec
 from tests.conftest import ForwardingSuggester, ProjectFactory, run_in_dev
 
 
@@ -119,7 +119,7 @@ def journaled_run(
     def collector(spec: MetricsCollectorSpec | None, wanted: Sequence[str]) -> JournalCollector:
         return JournalCollector(collector_for(spec, wanted), journal)
 
-    monkeypatch.setattr("controller.running.collector_for", collector)
+    monkeypatch.setattr("controller.engine.loop.collector_for", collector)
     executor = JournalExecutor(root, logs, journal)
     record = run_in_dev(experiment, root, executor, suggester_factory=factory)
     names = {f"observe {t.assignments}": f"observe {t.name}" for t in record.trials}
@@ -235,7 +235,7 @@ def test_every_trial_that_ends_is_written_to_the_status(
 ) -> None:
     """With writes not held back by the clock, the status is rewritten as each trial ends
     (whether its successor started before its output was read, without a goal, or after)."""
-    monkeypatch.setattr("controller.running.SAVE_INTERVAL", 0.0)
+    monkeypatch.setattr("controller.engine.loop.SAVE_INTERVAL", 0.0)
     written: list[int] = []
 
     def checkpoint(record: ExperimentRecord) -> None:

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from controller.local import LocalExecutor, _Launch
+from controller.core.trialspec import Command
+from controller.executors.local.executor import LocalExecutor, _Launch
 from controller.ports import TrialExit
-from controller.trialspec import Command
 
 SLEEPER = Command((sys.executable, "-c", "import time; time.sleep(60)"), (), None)
 TELLING = Command(

@@ -1,5 +1,5 @@
 """One status model: what the controller writes reads back as the same record through
-`generator.statusdoc`, and documents the controller wrote before still read."""
+`generator.katib.status`, and documents the controller wrote before still read."""
 
 from __future__ import annotations
 
@@ -8,15 +8,15 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from controller.records import (
+from controller.core.records import (
     Completion,
     ExperimentRecord,
     MetricSummary,
     TrialRecord,
     TrialState,
 )
-from controller.results import StatusWriter, status_file
-from controller.status import record_from_document, status_document
+from controller.core.results import StatusWriter, status_file
+from controller.core.status import record_from_document, status_document
 from generator import (
     SearchSpace,
     container,
@@ -25,9 +25,9 @@ from generator import (
     job,
     maximize,
     random_search,
-    yamlio,
 )
-from generator.statusdoc import StatusDocument, TrialDocument, read_status
+from generator.files import yamlio
+from generator.katib.status import StatusDocument, TrialDocument, read_status
 
 FIXTURES = Path(__file__).with_name("fixtures")
 SPEC = experiment(

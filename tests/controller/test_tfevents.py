@@ -16,7 +16,7 @@ from tensorboard.compat.proto import event_pb2, summary_pb2, tensor_pb2, tensor_
 from tensorboard.summary.writer.event_file_writer import EventFileWriter
 from torch.utils.tensorboard import SummaryWriter
 
-from controller.tfevents import crc32c, read_folder, scalars
+from controller.metrics.tfevents import crc32c, read_folder, scalars
 
 
 def test_crc32c_is_castagnoli() -> None:

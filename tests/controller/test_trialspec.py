@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from controller.core.trialspec import Command, _command, _primary, trial_command, trial_manifest
 from controller.errors import ControllerError
-from controller.trialspec import Command, _command, _primary, trial_command, trial_manifest
-from generator.models import (
+from generator.katib.models import (
     Experiment,
     ExperimentSpec,
     ObjectMeta,

@@ -16,10 +16,10 @@ from unittest import mock
 
 import pytest
 
-from controller.local import LocalExecutor
+from controller.core.trialspec import Command
+from controller.executors.local.executor import LocalExecutor
+from controller.executors.local.warmstart import DEFAULT_PRELOAD, WarmPool, warm_module
 from controller.ports import TrialExit
-from controller.trialspec import Command
-from controller.warmstart import DEFAULT_PRELOAD, WarmPool, warm_module
 
 PROBE = """
 import atexit, json, os, signal, subprocess, sys, time

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from controller.processes import Watchdog
-from controller.watchdog import MARK
+from controller.executors.local.processes import Watchdog
+from controller.executors.local.watchdog import MARK
 from tests.conftest import alive
 
 pytestmark = pytest.mark.skipif(not Watchdog.supported(), reason="the watchdog reads /proc")

@@ -20,16 +20,22 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import generator
-from generator import pycode, yamlio
-from generator.checking import check_paths
-from generator.context import Context
-from generator.escaping import markdown_text, one_line
-from generator.importing import check_round_trip, import_files, import_text, module_source
-from generator.loading import load_specs
-from generator.models import Experiment
-from generator.problems import ProblemReport
+from generator.files import yamlio
+from generator.files.escaping import markdown_text, one_line
+from generator.files.loading import load_specs
+from generator.importing.importer import (
+    check_round_trip,
+    import_files,
+    import_text,
+    module_source,
+    pycode,
+)
+from generator.katib.models import Experiment
 from generator.rendering import render
-from generator.validation import validate_specs
+from generator.validation.admission import validate_specs
+from generator.validation.checking import check_paths
+from generator.validation.context import Context
+from generator.validation.problems import ProblemReport
 from tests.conftest import BIN, ENVIRONMENTS, REPO_ROOT, ProjectFactory, run_cli
 
 EXAMPLES = REPO_ROOT / "tests" / "katib" / "examples"

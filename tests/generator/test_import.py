@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from generator import yamlio
-from generator.defaults import with_defaults
-from generator.importing import check_round_trip, module_source
-from generator.models import Experiment
+from generator.files import yamlio
+from generator.importing.importer import check_round_trip, module_source
+from generator.katib.defaults import with_defaults
+from generator.katib.models import Experiment
 from tests.conftest import BIN, ENVIRONMENTS, REPO_ROOT, git, run_cli
 from tests.generator.test_katib_corpus import EXAMPLES, KATIB_REJECTS, name
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from generator import yamlio
-from generator.checking import check_paths, katib_context
-from generator.context import Context
-from generator.defaults import with_defaults
-from generator.models import Experiment
+from generator.files import yamlio
+from generator.katib.defaults import with_defaults
+from generator.katib.models import Experiment
+from generator.validation.checking import check_paths, katib_context
+from generator.validation.context import Context
 
 KATIB = Path(__file__).resolve().parent.parent / "katib"
 EXAMPLES = sorted((KATIB / "examples").rglob("*.yaml"))
@@ -58,7 +58,7 @@ def test_each_example_is_judged_as_katib_judges_it(path: Path) -> None:
 
 
 def _path(path: tuple[str | int, ...]) -> str:
-    from generator.problems import format_path
+    from generator.validation.problems import format_path
 
     return format_path(path)
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from generator.context import Context
-from generator.yamlspecs import YamlDocument, check_documents
+from generator.importing.yamlspecs import YamlDocument, check_documents
+from generator.validation.context import Context
 
 INTS = [("param-1", "1", "5"), ("param-2", "9", "10")]
 

@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from generator.context import Context
-from generator.defaults import with_defaults
-from generator.models import Experiment
-from generator.problems import format_path
-from generator.rules.update import DeployedStatus, check_update
-from generator.yamlspecs import YamlDocument, check_documents
+from generator.importing.yamlspecs import YamlDocument, check_documents
+from generator.katib.defaults import with_defaults
+from generator.katib.models import Experiment
+from generator.validation.context import Context
+from generator.validation.problems import format_path
+from generator.validation.rules.update import DeployedStatus, check_update
 
 Doc = dict[str, Any]
 MOCKS = Context(

@@ -29,14 +29,14 @@ from generator import (
     stdout_collector,
     tpe,
 )
-from generator.context import Context
-from generator.defaults import with_defaults
-from generator.importing import check_round_trip, module_source
-from generator.models import Experiment
-from generator.schema import check_manifest
-from generator.space import Tunable
-from generator.validation import validate_experiment
-from generator.yamlspecs import YamlDocument, check_documents, read_documents
+from generator.importing.importer import check_round_trip, module_source
+from generator.importing.yamlspecs import YamlDocument, check_documents, read_documents
+from generator.katib.defaults import with_defaults
+from generator.katib.models import Experiment
+from generator.language.space import Tunable
+from generator.validation.admission import validate_experiment
+from generator.validation.context import Context
+from generator.validation.schema import check_manifest
 
 names = st.from_regex(r"[a-z][a-z_]{0,8}", fullmatch=True)
 bounds = st.tuples(st.integers(-1000, 1000), st.integers(1, 1000))

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from generator import yamlio
+from generator.files import yamlio
+from generator.files.writing import current_tree
 from generator.project import Project
-from generator.writing import current_tree
 from tests.conftest import BIN, REPO_ROOT, ProjectFactory, run_cli
 
 GOLDEN = Path(__file__).parent / "golden" / "overlays"

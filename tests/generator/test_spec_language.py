@@ -19,9 +19,9 @@ from generator import (
     maximize,
     minimize,
 )
-from generator.defaults import with_defaults
-from generator.schema import check_manifest
-from generator.validation import validate_experiment
+from generator.katib.defaults import with_defaults
+from generator.validation.admission import validate_experiment
+from generator.validation.schema import check_manifest
 
 
 def build(space: SearchSpace, objective_type: str = "maximize") -> generator.Experiment:

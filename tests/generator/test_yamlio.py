@@ -10,7 +10,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from generator import yamlio
+from generator.files import yamlio
 
 # Text like a status file's (names, reasons, times, numbers in strings), and text of any kind.
 status_like = st.text(alphabet=string.ascii_letters + string.digits + " ._-/:+()'#", max_size=20)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import trainers
-from controller.metrics import compile_filters, parse_lines
+from controller.metrics.collectors import compile_filters, parse_lines
 from trainers import forest
 from trainers.reporting import PUSH_ENVIRONMENT, MetricsFile
 

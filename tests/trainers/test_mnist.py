@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from controller.metrics import compile_filters, parse_lines
+from controller.metrics.collectors import compile_filters, parse_lines
 from trainers import datasets, mnist
 
 FILTERS = compile_filters(None)

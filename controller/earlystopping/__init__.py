@@ -1,0 +1,1 @@
+"""Early stopping rules the controller runs: Katib's medianstop."""

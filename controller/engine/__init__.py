@@ -1,0 +1,2 @@
+"""The engine: applies the core's decisions through the ports (`controller.ports`), never through
+an adapter it names."""

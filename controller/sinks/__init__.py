@@ -1,0 +1,1 @@
+"""Status sinks: adapters of the StatusSink port (`controller.ports`)."""

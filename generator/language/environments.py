@@ -1,0 +1,42 @@
+"""Deployment environments (dev, prod, ...): where the experiments of a repository run.
+Each becomes one kustomize overlay; `hpo-controller run --env NAME` executes one."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+from generator.katib.base import KatibModel
+from generator.language.origin import caller_origin
+
+Executor = Literal["local", "kubernetes"]
+
+
+class Environment(KatibModel):
+    """name: the overlay folder; namespace: where the Experiments go; experiments: the
+    names it runs (None: all); executor: local processes or Kubernetes Jobs; warm_starts:
+    local `python -m` trials fork from an interpreter with torch and friends imported."""
+
+    name: str
+    namespace: str
+    experiments: tuple[str, ...] | None = None
+    executor: Executor = "local"
+    warm_starts: bool = True
+
+
+def environment(
+    name: str,
+    *,
+    namespace: str,
+    experiments: Sequence[str] | None = None,
+    executor: Executor = "local",
+    warm_starts: bool = True,
+) -> Environment:
+    env = Environment(
+        name=name,
+        namespace=namespace,
+        experiments=None if experiments is None else tuple(experiments),
+        executor=executor,
+        warm_starts=warm_starts,
+    )
+    return env.located(caller_origin())

@@ -1,0 +1,93 @@
+"""Validation of a spec set, in Katib's admission order: defaults first, then the rules,
+then the strict schema of the rendered manifest; and the checks on environments."""
+
+from __future__ import annotations
+
+import re
+
+from generator.katib.defaults import with_defaults
+from generator.katib.models import Experiment
+from generator.katib.repository import BASE_FOLDER, NOT_ENVIRONMENTS, TEMPLATES_FOLDER
+from generator.language.environments import Environment
+from generator.specset import SpecSet
+from generator.validation.context import Context
+from generator.validation.locating import place
+from generator.validation.problems import Problem, ProblemReport, did_you_mean
+from generator.validation.rules import check_experiment
+from generator.validation.schema import check_manifest
+
+_DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+
+
+def validate_experiment(
+    experiment: Experiment, context: Context | None = None
+) -> tuple[Experiment, list[Problem]]:
+    """The Experiment with Katib's defaults, and every problem it has."""
+    defaulted = with_defaults(experiment)
+    problems = check_experiment(defaulted, context)
+    schema_problems = check_manifest(defaulted.to_wire(), defaulted.name)
+    return defaulted, problems + place(schema_problems, defaulted, defaulted.name)
+
+
+def validate_specs(specs: SpecSet, context: Context | None = None) -> SpecSet:
+    """The spec set with every Experiment defaulted; raises ProblemReport on any problem."""
+    problems: list[Problem] = []
+    defaulted = []
+    # The overlay renders these ConfigMaps in each environment's own namespace.
+    context = (context or Context()).with_documents(t.manifest() for t in specs.trial_templates)
+    for experiment in specs.experiments:
+        checked, found = validate_experiment(experiment, context)
+        defaulted.append(checked)
+        problems += found
+    names = [e.name for e in specs.experiments]
+    for env in specs.environments:
+        problems += place(_check_environment(env, names), env, None)
+    if not specs.environments:
+        problems.append(
+            Problem(
+                "environment",
+                (),
+                "the spec folder defines no environment",
+                "declare one, e.g. dev = environment('dev', namespace='hpo-dev')",
+            )
+        )
+    if problems:
+        raise ProblemReport(problems)
+    return SpecSet(
+        defaulted, list(specs.environments), dict(specs.modules), list(specs.trial_templates)
+    )
+
+
+def _check_environment(env: Environment, experiments: list[str]) -> list[Problem]:
+    problems = []
+    where = f"environment {env.name!r}: "
+    if not _DNS1123_LABEL.fullmatch(env.name) or env.name in NOT_ENVIRONMENTS:
+        problems.append(
+            Problem(
+                "environment",
+                ("name",),
+                f"{where}the name must be a DNS-1123 label other than {BASE_FOLDER!r} "
+                f"and {TEMPLATES_FOLDER!r}",
+                "use lower-case letters, digits and '-', e.g. 'dev' or 'prod'",
+            )
+        )
+    if not _DNS1123_LABEL.fullmatch(env.namespace):
+        problems.append(
+            Problem(
+                "environment",
+                ("namespace",),
+                f"{where}namespace must be a DNS-1123 label, got {env.namespace!r}",
+                "use lower-case letters, digits and '-', e.g. 'hpo-dev'",
+            )
+        )
+    for index, name in enumerate(env.experiments or ()):
+        if name not in experiments:
+            problems.append(
+                Problem(
+                    "environment",
+                    ("experiments", index),
+                    f"{where}no experiment is named {name!r}",
+                    did_you_mean(name, experiments) if experiments else "define it in spec/",
+                )
+            )
+    return problems

@@ -1,0 +1,27 @@
+"""Katib's admission rules and the checks Katib forgot, as pure functions of a defaulted
+Experiment. Each rule module returns Problems with wire paths; `check_experiment` runs
+them all and fills in where each problem was written."""
+
+from __future__ import annotations
+
+from generator.katib.models import Experiment
+from generator.validation.context import Context
+from generator.validation.locating import place
+from generator.validation.problems import Problem
+from generator.validation.rules import algorithm, collector, experiment, nas, parameters, template
+
+__all__ = ["check_experiment"]
+
+
+def check_experiment(subject: Experiment, context: Context | None = None) -> list[Problem]:
+    """Every problem of `subject`, which must already carry Katib's defaults."""
+    context = context or Context()
+    spec = subject.spec
+    found: list[Problem] = []
+    found += experiment.check(subject, context)
+    found += parameters.check(spec, algorithm.fixed_parameters(spec))
+    found += algorithm.check(spec, subject.metadata.name)
+    found += nas.check(spec)
+    found += collector.check(spec, context)
+    found += template.check(spec, context)
+    return place(found, subject, subject.metadata.name)
