@@ -3,9 +3,13 @@
 same run: the same 200 processes run back to back, two at a time, by a bare script.
 
     python bench/loop_overhead.py [--trials 200] [--rounds 3] [--instructions]
+                                  [--against REV]
 
 Each round runs the controller between two runs of the floor and divides by their mean;
-the figures are the medians of the rounds' ratios.
+the figures are the medians of the rounds' ratios. `--against REV` runs the controller of
+another revision of this repository (exported from git) in the same rounds, beside this
+checkout's, so that two versions of the code are compared on the same machine at the same
+time.
 
 Both run under an interpreter set up as an installed hpo-gen has it: a virtual environment
 that imports hpo-gen's packages from this checkout by a plain path entry. An editable
@@ -55,11 +59,11 @@ trivial = experiment(
 """
 
 
-def installed_interpreter(folder: Path) -> Path:
+def installed_interpreter(folder: Path, source: Path = PROJECT) -> Path:
     """A virtual environment (no pip) whose interpreter imports hpo-gen from this checkout
     and its dependencies from this one's site-packages, through a `.pth` file of plain
     paths, as a `pip install .` would find them; with kubectl and `hpo-controller`
-    beside it. Returns its python."""
+    beside it. `source`: the checkout it imports hpo-gen from. Returns its python."""
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True)
     python = folder / "bin" / "python"
     purelib = subprocess.run(
@@ -69,7 +73,7 @@ def installed_interpreter(folder: Path) -> Path:
         check=True,
     ).stdout.strip()
     ours = sysconfig.get_path("purelib")
-    Path(purelib, "hpo_gen_bench.pth").write_text(f"{PROJECT}\n{ours}\n")
+    Path(purelib, "hpo_gen_bench.pth").write_text(f"{source}\n{ours}\n")
     script = folder / "bin" / "hpo-controller"
     script.write_text(
         f"#!{python}\nimport sys\nfrom controller.cli import main\nsys.exit(main())\n"
@@ -126,7 +130,7 @@ journal = TrialJournal(root / ".hpo" / "journal" / "trivial.jsonl", running.utc_
 executor = LocalExecutor(root, root / ".hpo" / "logs", on_exit=journal.exited)
 sink = GitStatusSink(GitRepo(root), "dev")
 running.run_experiment(experiment, environment="dev", executor=executor, sink=sink,
-                       journal=journal)
+                       journal=journal, hand_over=executor)
 executor.shutdown()
 """
 
@@ -214,30 +218,65 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument(
+        "--against",
+        metavar="REV",
+        help="also run the controller of this git revision, in the same rounds",
+    )
+    parser.add_argument(
         "--instructions",
         action="store_true",
         help="also count the run loop's instructions per trial (valgrind; minutes)",
     )
     options = parser.parse_args()
     trials = options.trials
-    # As installed (pip, the image), hpo-gen's modules have their bytecode compiled; a
-    # checkout run with PYTHONDONTWRITEBYTECODE would compile them at every start.
-    for package in ("generator", "controller", "trainers"):
-        compileall.compile_dir(PROJECT / package, quiet=1)
     with tempfile.TemporaryDirectory(prefix="bench-python-") as folder:
-        python = installed_interpreter(Path(folder))
-        rounds(python, trials, options.rounds)
+        python = installed_interpreter(Path(folder) / "current", compiled(PROJECT))
+        baseline = None
+        if options.against:
+            source = exported(options.against, Path(folder) / "source")
+            baseline = installed_interpreter(Path(folder) / "baseline", compiled(source))
+        rounds(python, trials, options.rounds, baseline, options.against)
         if options.instructions:
             count = loop_instructions(python, trials)
             shown = "valgrind not found" if count is None else f"{count / 1e6:.2f} M"
             print(f"run loop instructions per trial (callgrind): {shown}")
 
 
-def rounds(python: Path, trials: int, count: int) -> None:
+def compiled(source: Path) -> Path:
+    """`source`, its modules' bytecode compiled, as an installed hpo-gen (pip, the image)
+    has it: a checkout run with PYTHONDONTWRITEBYTECODE would compile them at every start."""
+    for package in ("generator", "controller", "trainers"):
+        compileall.compile_dir(source / package, quiet=1)
+    return source
+
+
+def exported(revision: str, folder: Path) -> Path:
+    """The tree of `revision` of this repository, written to `folder`."""
+    folder.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "-C", str(PROJECT), "archive", "--format=tar", revision],
+        capture_output=True,
+        check=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return folder
+
+
+def rounds(
+    python: Path, trials: int, count: int, baseline: Path | None, revision: str | None
+) -> None:
     floors, controllers, loops, added = [], [], [], []
+    others: list[tuple[float, float]] = []
     floor, floor_cpu = floor_seconds(python, trials)
-    for _ in range(count):
+    for index in range(count):
+        other: tuple[float, float, float] | None = None
+        # Which goes first alternates, so that neither always runs on a warmer machine.
+        first = index % 2 == 0 or baseline is None
+        if not first:
+            other = controller_seconds(baseline, trials) if baseline else None
         whole, loop, cpu = controller_seconds(python, trials)
+        if first and baseline is not None:
+            other = controller_seconds(baseline, trials)
         after, after_cpu = floor_seconds(python, trials)
         # The floor of a round: the mean of the floors measured just before and just after
         # the controller, so that a machine whose speed drifts skews neither side.
@@ -245,6 +284,8 @@ def rounds(python: Path, trials: int, count: int) -> None:
         controllers.append(whole / floors[-1])
         loops.append(loop / floors[-1])
         added.append(cpu - (floor_cpu + after_cpu) / 2)
+        if baseline is not None and other is not None:
+            others.append((other[0] / floors[-1], other[1] / floors[-1]))
         floor, floor_cpu = after, after_cpu
     print(
         f"{trials} trials of python -c {CODE!r}, 2 at a time; medians of {count} "
@@ -269,6 +310,13 @@ def rounds(python: Path, trials: int, count: int) -> None:
         f"CPU the controller adds to the trials': {median(added):.2f} s "
         f"({median(added) / trials * 1000:.1f} ms a trial; its own, kustomize's and git's)"
     )
+    if others:
+        print(
+            f"the controller of {revision}, same rounds: "
+            f"{median(w for w, _ in others):.2f}x the floor (whole command), "
+            f"its run loop {median(lp for _, lp in others):.2f}x; per round, whole / loop: "
+            + ", ".join(f"{w:.2f}/{lp:.2f}" for w, lp in others)
+        )
     print("target: within 10%")
 
 

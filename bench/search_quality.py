@@ -33,7 +33,7 @@ from multiprocessing import Pool
 import optuna
 
 from controller.algorithms.base import Assignments, distributions
-from controller.algorithms.optuna_backed import ALGORITHMS, make_suggester
+from controller.algorithms.registry import ALGORITHMS, make_suggester
 from generator import SearchSpace, categorical, double, integer
 from generator.katib.models import AlgorithmSetting, AlgorithmSpec, ParameterSpec
 

@@ -14,7 +14,7 @@ import statistics
 import time
 
 from controller.algorithms.base import Assignments
-from controller.algorithms.optuna_backed import ALGORITHMS, make_suggester
+from controller.algorithms.registry import ALGORITHMS, make_suggester
 from generator import SearchSpace, categorical, double, integer
 from generator.katib.models import AlgorithmSetting, AlgorithmSpec
 

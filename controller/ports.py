@@ -1,7 +1,14 @@
-"""The seams of the run loop: what it needs of whatever runs the trials, keeps the
-results and tells the time. The run loop (`controller.engine.loop`) imports these, never an
-adapter; `controller.executors.local.executor` (trials as local processes) and
-`controller.sinks.git.sink` (status files committed to git) are the adapters today."""
+"""The seams of the engine: what it needs of whatever runs the trials, keeps the results
+and tells the time. The engine (`controller.engine`) imports these, never an adapter;
+`controller.executors.local` (trials as local processes) and `controller.sinks.git`
+(status files committed to git) are the adapters today, and a test's in-memory executor
+implements the same port.
+
+A TrialExecutor's every method is one any place that runs trials implements for real:
+a start, a stop, the exits as they come, how many trials fit. What an executor does to
+start trials sooner (the local executor's warm starts and its hand-over of the next trial
+at an exit) stays inside it; the engine may use a hand-over through its own optional
+seam (`controller.engine.loop.HandOver`)."""
 
 from __future__ import annotations
 
@@ -10,23 +17,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from controller.core.trialspec import Command, Demand
+from controller.core.records import TrialExit
+from controller.core.trialspec import Command, ConfigMaps, Demand
+from generator.katib.models import Experiment
+
+__all__ = [
+    "Clock",
+    "EnvironmentSpec",
+    "ExperimentSource",
+    "StatusSink",
+    "TrialExecutor",
+    "TrialExit",
+]
 
 # The time as Katib's status has it: 2024-05-01T12:00:00.123456Z.
 Clock = Callable[[], str]
 
 
-@dataclass(frozen=True)
-class TrialExit:
-    trial: str
-    exit_code: int
-    deadline_exceeded: bool = False
-    successor: str | None = None  # the trial on standby that its exit started
-
-
 class TrialExecutor(Protocol):
-    """Runs trials. `standby`, `withdraw` and `wake` let an executor start a trial the
-    moment another exits; one that cannot returns None from `standby`."""
+    """Runs trials and reports their exits."""
 
     def start(self, trial: str, command: Command) -> Path:
         """Start the trial; returns the file its output goes to."""
@@ -37,15 +46,8 @@ class TrialExecutor(Protocol):
         metrics file or event folder."""
         ...
 
-    def stop(self, trial: str) -> None: ...
-
-    def standby(self, trial: str, command: Command) -> Path | None:
-        """Hold the trial to start the moment a running trial exits, in its place; that
-        exit names it as its successor. None when it is not held (the loop starts it)."""
-        ...
-
-    def withdraw(self) -> bool:
-        """Take back the trial held on standby: whether it was still held."""
+    def stop(self, trial: str) -> None:
+        """Stop the trial (its exit is reported as any other)."""
         ...
 
     def next_exit(self, timeout: float | None = None) -> TrialExit | None:
@@ -53,13 +55,16 @@ class TrialExecutor(Protocol):
         ...
 
     def wake(self) -> None:
-        """Make a waiting next_exit() return None now (something else needs the loop)."""
+        """Make a waiting next_exit() return None now: something other than an exit (a
+        suggestion computed on another thread, a stop asked) needs the engine."""
         ...
 
-    def shutdown(self) -> None: ...
-
     def capacity(self, demand: Demand) -> int:
-        """How many trials of this demand can run at once."""
+        """How many trials of this demand fit at once."""
+        ...
+
+    def shutdown(self) -> None:
+        """Stop every trial still running; nothing starts after this."""
         ...
 
 
@@ -77,4 +82,26 @@ class StatusSink(Protocol):
 
     def read(self, experiment: str) -> dict[str, Any] | None:
         """The status document last written, None when there is none."""
+        ...
+
+
+@dataclass(frozen=True)
+class EnvironmentSpec:
+    """What an environment holds to run: its Experiments (validated), the ConfigMaps their
+    trial templates may name, its namespace (None: several), and the controller's settings
+    for it (where trials run, whether `python -m` trials start warm)."""
+
+    environment: str
+    namespace: str | None
+    executor: str
+    warm_starts: bool
+    experiments: list[Experiment]
+    config_maps: ConfigMaps
+
+
+class ExperimentSource(Protocol):
+    """Where an environment's experiments come from."""
+
+    def read(self, environment: str) -> EnvironmentSpec:
+        """The environment's experiments and settings, as the controller is to run them."""
         ...

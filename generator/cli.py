@@ -1,4 +1,4 @@
-"""The `hpo-gen` command line: thin commands over `generator.project`. Results go to
+"""The `hpo-gen` command line: thin commands over `generator.project.pipeline`. Results go to
 stdout, problems and logs to stderr. Exit codes: 0 ok, 1 problems or drift, 2 usage or
 internal error."""
 
@@ -13,15 +13,15 @@ from typing import Any, TypeVar
 
 import click
 
+from generator.checking import UsageProblem, check_paths, check_previous, katib_context
 from generator.files.escaping import one_line
-from generator.files.writing import diff_tree, write_tree
 from generator.importing.importer import import_files
 from generator.katib.repository import SPEC_FOLDER
-from generator.project import Project
+from generator.problems import ProblemReport, format_problems
+from generator.project.pipeline import Project
+from generator.project.writing import diff_tree, write_tree
 from generator.results import best, format_best, read_results
-from generator.validation.checking import UsageProblem, check_paths, check_previous, katib_context
 from generator.validation.context import Context
-from generator.validation.problems import ProblemReport, format_problems
 
 F = TypeVar("F", bound=Callable[..., Any])
 

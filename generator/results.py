@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from generator.files.escaping import ENV_NAME
+from generator.files.origin import Origin
 from generator.katib.repository import STATUS_FOLDER
 from generator.katib.status import StatusDocument, StatusError, load_status_file, read_status
-from generator.language.origin import Origin
-from generator.validation.problems import Problem, ProblemReport, did_you_mean
+from generator.problems import Problem, ProblemReport, did_you_mean
 
 BestFormat = Literal["json", "args", "env"]
 

@@ -17,6 +17,7 @@ import pytest
 from controller.algorithms.base import Assignments, Suggester
 from controller.core.records import ExperimentRecord
 from controller.engine.loop import run_experiment
+from controller.executors.local.executor import LocalExecutor
 from controller.ports import TrialExecutor
 from controller.sinks.git.repo import GitRepo
 from controller.sinks.git.sink import GitStatusSink
@@ -140,6 +141,7 @@ def run_in_dev(
             environment="dev",
             executor=executor,
             sink=GitStatusSink(GitRepo(root), "dev"),
+            hand_over=executor if isinstance(executor, LocalExecutor) else None,
             **options,
         )
     finally:

@@ -1,45 +1,38 @@
-"""Suggestion algorithms behind one seam: a `Suggester` proposes parameter assignments,
-learns from finished trials, and can be rebuilt from trial records after a restart.
-Algorithms are an explicit name -> factory table, by Katib's names.
+"""The base of the suggestion algorithms: a `Suggester` proposes parameter assignments,
+learns from finished trials, and can be rebuilt from trial records after a restart; a
+`TrialSuggester` does the same by trial name (pbt); a `TrialWorkspace` is an algorithm's
+part in a trial's start. The registry (`registry`) names the algorithm for each of Katib's
+names; Katib parameters become optuna distributions here, the space every family draws
+from.
 
-The model-based algorithms are one long-lived optuna study per experiment, driven by ask/tell;
-the sampler decides the algorithm (`controller.algorithms.optuna_backed`). random draws its
-points itself (`UniformDraws`): uniform draws need neither a study nor optuna's search-space
-transform. Unlike Katib's services, suggestions are distinct from every trial suggested before
-(Katib's tpe repeats points within a batch), and a finite space that is used up ends the
-suggestions instead of repeating points."""
+The model-based algorithms are one long-lived optuna study per experiment, driven by ask/tell
+(`optuna_backed`). random draws its points itself (`random_search`): uniform draws need neither
+a study nor optuna's search-space transform. Unlike Katib's services, suggestions are distinct
+from every trial suggested before (Katib's tpe repeats points within a batch), and a finite
+space that is used up ends the suggestions instead of repeating points."""
 
 from __future__ import annotations
 
-import logging
 import math
-import random
-import warnings
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Literal, Protocol, runtime_checkable
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
 
-import optuna
 from optuna.distributions import (
     BaseDistribution,
     CategoricalDistribution,
     FloatDistribution,
     IntDistribution,
 )
-from optuna.trial import TrialState as OptunaState
 
+from controller.core.records import Assignments as Assignments
+from controller.core.records import Labels as Labels
+from controller.core.records import Suggestion as Suggestion
+from controller.core.records import TrialRecord
+from controller.core.trialspec import Command
 from generator.katib.models import AlgorithmSpec, ParameterSpec
 
-Assignments = tuple[tuple[str, str], ...]
-Labels = tuple[tuple[str, str], ...]
 # Asks per requested suggestion before a finite space is taken as used up.
 MAX_ASKS = 64
-
-
-def quiet_optuna() -> None:
-    """Optuna's INFO line per told trial would double the controller's own: warnings only.
-    Called where `hpo-controller run` starts (a global setting, never at import)."""
-    optuna.logging.set_verbosity(logging.WARNING)
 
 
 class Suggester(Protocol):
@@ -66,18 +59,6 @@ class Suggester(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class Suggestion:
-    """A trial to create: its assignments and the labels the algorithm puts on it (pbt's
-    generation and parent)."""
-
-    assignments: Assignments
-    labels: Labels = ()
-
-    def label(self, name: str) -> str | None:
-        return dict(self.labels).get(name)
-
-
 @runtime_checkable
 class TrialSuggester(Protocol):
     """An algorithm whose suggestions are trials rather than points: the same assignments
@@ -102,6 +83,13 @@ class TrialSuggester(Protocol):
     def trial_rerun(self, trial: str, suggestion: Suggestion) -> None:
         """`trial` was running when the controller died and runs again."""
         ...
+
+
+class TrialWorkspace(Protocol):
+    """An algorithm's part in a trial's start (pbt's checkpoint folder): the command, with
+    what the algorithm gives the trial made ready."""
+
+    def mount(self, trial: TrialRecord, command: Command) -> Command: ...
 
 
 class ByAssignments:
@@ -184,7 +172,7 @@ def wire(value: object) -> str:
     return str(value)
 
 
-def _parse(distribution: BaseDistribution, text: str) -> object:
+def parse(distribution: BaseDistribution, text: str) -> object:
     if isinstance(distribution, FloatDistribution):
         return float(text)
     if isinstance(distribution, IntDistribution):
@@ -241,107 +229,3 @@ class DistinctDraws:
 
     def reserve(self, assignments: Assignments) -> None:
         self._seen.add(assignments)
-
-
-class OptunaSuggester(DistinctDraws):
-    """ask/tell over one optuna study."""
-
-    def __init__(
-        self,
-        sampler: optuna.samplers.BaseSampler,
-        parameters: Sequence[ParameterSpec],
-        goal: str,
-    ):
-        super().__init__(parameters)
-        direction: Literal["maximize", "minimize"] = (
-            "maximize" if goal == "maximize" else "minimize"
-        )
-        self._study = optuna.create_study(sampler=sampler, direction=direction)
-        self._open: dict[Assignments, int] = {}
-
-    def _draw(self) -> tuple[Assignments, int]:
-        """One point from the sampler, with its trial number in the study."""
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            trial = self._study.ask(self._space)
-        return tuple((name, wire(trial.params[name])) for name in self._space), trial.number
-
-    def _asked(self, assignments: Assignments, number: int) -> None:
-        self._open[assignments] = number
-
-    def _drop(self, number: int) -> None:
-        self._study.tell(number, state=OptunaState.FAIL)
-
-    def observe(self, assignments: Assignments, value: float | None) -> None:
-        number = self._open.pop(assignments, None)
-        if number is None:  # a trial re-run after a restart: the study never asked it
-            self.restore([(assignments, value)])
-            return
-        if value is None or math.isnan(value):
-            self._study.tell(number, state=OptunaState.FAIL)
-        else:
-            self._study.tell(number, value)
-
-    def restore(self, history: Sequence[tuple[Assignments, float | None]]) -> None:
-        for assignments, value in history:
-            params = {name: _parse(self._space[name], text) for name, text in assignments}
-            distributions = {name: self._space[name] for name in params}
-            failed = value is None or math.isnan(value)
-            self._study.add_trial(
-                optuna.trial.create_trial(
-                    params=params,
-                    distributions=distributions,
-                    value=None if failed else value,
-                    state=OptunaState.FAIL if failed else OptunaState.COMPLETE,
-                )
-            )
-            self._seen.add(assignments)
-
-
-class UniformDraws(DistinctDraws):
-    """random: each parameter drawn uniformly and independently over its feasible space
-    (log-uniformly on a log scale, uniformly over the points of a step's grid), by Python's
-    Mersenne Twister seeded with random_state. Nothing is learnt from results. Katib's
-    random is hyperopt's `rand.suggest`, which draws uniform and logUniform parameters the
-    same way; a point costs a few microseconds where a sampler asked through optuna's
-    search-space transform costs tens."""
-
-    def __init__(self, parameters: Sequence[ParameterSpec], seed: int | None):
-        super().__init__(parameters)
-        self._random = random.Random(seed)
-        self._drawers = [(name, _drawer(d, self._random)) for name, d in self._space.items()]
-
-    def _draw(self) -> tuple[Assignments, int]:
-        return tuple((name, draw()) for name, draw in self._drawers), -1
-
-    def observe(self, assignments: Assignments, value: float | None) -> None:
-        self._seen.add(assignments)
-
-    def restore(self, history: Sequence[tuple[Assignments, float | None]]) -> None:
-        self._seen.update(assignments for assignments, _ in history)
-
-
-def _drawer(distribution: BaseDistribution, rng: random.Random) -> Callable[[], str]:
-    """A function that draws one value of `distribution`, as Katib's string."""
-    if isinstance(distribution, CategoricalDistribution):
-        choices = [wire(choice) for choice in distribution.choices]
-        return lambda: rng.choice(choices)
-    if isinstance(distribution, IntDistribution):
-        return _int_drawer(distribution, rng)
-    assert isinstance(distribution, FloatDistribution)
-    low, high = distribution.low, distribution.high
-    if distribution.log:
-        bottom, top = math.log(low), math.log(high)
-        return lambda: wire(min(max(math.exp(rng.uniform(bottom, top)), low), high))
-    if distribution.step is not None:
-        step, points = distribution.step, round((high - low) / distribution.step) + 1
-        return lambda: wire(min(low + rng.randrange(points) * step, high))
-    return lambda: wire(rng.uniform(low, high))
-
-
-def _int_drawer(distribution: IntDistribution, rng: random.Random) -> Callable[[], str]:
-    low, high = distribution.low, distribution.high
-    if distribution.log:  # log-uniform over [low - 1/2, high + 1/2], rounded
-        bottom, top = math.log(low - 0.5), math.log(high + 0.5)
-        return lambda: str(min(max(round(math.exp(rng.uniform(bottom, top))), low), high))
-    return lambda: str(rng.randrange(low, high + 1, distribution.step))

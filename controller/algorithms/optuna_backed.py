@@ -2,28 +2,87 @@
 sampler's options. Where Katib's service has a setting optuna does not, it is accepted
 (validation already checked it) and has no effect; `docs/algorithms.md` lists each
 mapping. random, hyperband, grid and pbt are hpo-controller's own
-(`controller/suggestion.UniformDraws`, `hyperband.py`, `grid.py`, `pbt.py`)."""
+(`random_search`, `hyperband`, `grid`, `pbt`); `registry` names them all."""
 
 from __future__ import annotations
 
+import logging
 import math
 import warnings
 from collections.abc import Callable, Sequence
+from typing import Literal
 
 import optuna
+from optuna.trial import TrialState as OptunaState
 
-from controller.algorithms.base import OptunaSuggester, Suggester, TrialSuggester, UniformDraws
-from controller.algorithms.grid import GridSuggester
-from controller.algorithms.hyperband import HyperbandSuggester
-from controller.algorithms.pbt import PbtSuggester
-from controller.errors import ControllerError
-from generator.katib.algorithms import ALGORITHMS as CATALOGUE
-from generator.katib.models import AlgorithmSpec, ParameterSpec
+from controller.algorithms.base import Assignments, DistinctDraws, parse, wire
+from generator.katib.models import ParameterSpec
 
 Settings = dict[str, str]
 
 
-def _seed(settings: Settings) -> int | None:
+def quiet_optuna() -> None:
+    """Optuna's INFO line per told trial would double the controller's own: warnings only.
+    Called where `hpo-controller run` starts (a global setting, never at import)."""
+    optuna.logging.set_verbosity(logging.WARNING)
+
+
+class OptunaSuggester(DistinctDraws):
+    """ask/tell over one optuna study."""
+
+    def __init__(
+        self,
+        sampler: optuna.samplers.BaseSampler,
+        parameters: Sequence[ParameterSpec],
+        goal: str,
+    ):
+        super().__init__(parameters)
+        direction: Literal["maximize", "minimize"] = (
+            "maximize" if goal == "maximize" else "minimize"
+        )
+        self._study = optuna.create_study(sampler=sampler, direction=direction)
+        self._open: dict[Assignments, int] = {}
+
+    def _draw(self) -> tuple[Assignments, int]:
+        """One point from the sampler, with its trial number in the study."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            trial = self._study.ask(self._space)
+        return tuple((name, wire(trial.params[name])) for name in self._space), trial.number
+
+    def _asked(self, assignments: Assignments, number: int) -> None:
+        self._open[assignments] = number
+
+    def _drop(self, number: int) -> None:
+        self._study.tell(number, state=OptunaState.FAIL)
+
+    def observe(self, assignments: Assignments, value: float | None) -> None:
+        number = self._open.pop(assignments, None)
+        if number is None:  # a trial re-run after a restart: the study never asked it
+            self.restore([(assignments, value)])
+            return
+        if value is None or math.isnan(value):
+            self._study.tell(number, state=OptunaState.FAIL)
+        else:
+            self._study.tell(number, value)
+
+    def restore(self, history: Sequence[tuple[Assignments, float | None]]) -> None:
+        for assignments, value in history:
+            params = {name: parse(self._space[name], text) for name, text in assignments}
+            distributions = {name: self._space[name] for name in params}
+            failed = value is None or math.isnan(value)
+            self._study.add_trial(
+                optuna.trial.create_trial(
+                    params=params,
+                    distributions=distributions,
+                    value=None if failed else value,
+                    state=OptunaState.FAIL if failed else OptunaState.COMPLETE,
+                )
+            )
+            self._seen.add(assignments)
+
+
+def seed(settings: Settings) -> int | None:
     value = settings.get("random_state")
     return int(value) if value is not None else None
 
@@ -50,7 +109,7 @@ def _tpe(settings: Settings, parameters: Sequence[ParameterSpec]) -> optuna.samp
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         return optuna.samplers.TPESampler(
-            seed=_seed(settings),
+            seed=seed(settings),
             gamma=_hyperopt_gamma(float(settings.get("gamma", "0.25"))),
             n_ei_candidates=_int(settings, "n_EI_candidates", 24),
             n_startup_trials=10,
@@ -63,7 +122,7 @@ def _multivariate_tpe(
     settings: Settings, parameters: Sequence[ParameterSpec]
 ) -> optuna.samplers.BaseSampler:
     return optuna.samplers.TPESampler(
-        seed=_seed(settings),
+        seed=seed(settings),
         multivariate=True,
         constant_liar=True,
         n_startup_trials=_int(settings, "n_startup_trials", 10),
@@ -79,7 +138,7 @@ def _cmaes(settings: Settings, parameters: Sequence[ParameterSpec]) -> optuna.sa
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         return optuna.samplers.CmaEsSampler(
-            seed=_seed(settings),
+            seed=seed(settings),
             restart_strategy=None if strategy == "none" else strategy,
             warn_independent_sampling=False,
             **extra,  # type: ignore[arg-type]
@@ -90,7 +149,7 @@ def _sobol(settings: Settings, parameters: Sequence[ParameterSpec]) -> optuna.sa
     return optuna.samplers.QMCSampler(
         qmc_type="sobol",
         scramble=True,
-        seed=_seed(settings) if _seed(settings) is not None else 0,
+        seed=seed(settings) if seed(settings) is not None else 0,
         warn_asynchronous_seeding=False,
         warn_independent_sampling=False,
     )
@@ -102,7 +161,7 @@ def _bayesian(
     """A Gaussian process with log expected improvement (optuna's GPSampler). Katib's skopt
     settings base_estimator, acq_func and acq_optimizer have no counterpart and no effect."""
     return optuna.samplers.GPSampler(
-        seed=_seed(settings),
+        seed=seed(settings),
         n_startup_trials=_int(settings, "n_initial_points", 10),
         warn_independent_sampling=False,
     )
@@ -117,38 +176,3 @@ OPTUNA_ALGORITHMS: dict[str, SamplerFactory] = {
     "sobol": _sobol,
     "bayesianoptimization": _bayesian,
 }
-# The controller's registry: the catalogue's algorithms it runs (each name below is one the
-# catalogue marks `runs`; a test holds the two equal).
-ALGORITHMS = frozenset({*OPTUNA_ALGORITHMS, "random", "grid", "hyperband", "pbt"})
-# Algorithms whose suggestions do not depend on any trial's result.
-RESULT_INDEPENDENT = frozenset({"random", "sobol", "grid"})
-
-
-def make_suggester(
-    spec: AlgorithmSpec, parameters: Sequence[ParameterSpec], goal: str
-) -> Suggester | TrialSuggester:
-    settings = {s.name: s.value for s in spec.algorithm_settings or []}
-    if spec.algorithm_name == "pbt":
-        return PbtSuggester(parameters, settings, goal, _seed(settings))
-    if spec.algorithm_name == "hyperband":
-        return HyperbandSuggester(parameters, settings, goal, _seed(settings))
-    if spec.algorithm_name == "grid":
-        if any(p.parameter_type == "double" and not p.feasible_space.step for p in parameters):
-            raise ControllerError("grid needs a step on every double parameter")
-        return GridSuggester(parameters, _seed(settings))
-    if spec.algorithm_name == "random":
-        return UniformDraws(parameters, _seed(settings))
-    factory = OPTUNA_ALGORITHMS.get(spec.algorithm_name)
-    if factory is None:
-        info = CATALOGUE.get(spec.algorithm_name)
-        what = "is validated and rendered but not run" if info and not info.runs else "is unknown"
-        raise ControllerError(
-            f"the {spec.algorithm_name!r} algorithm {what} by hpo-controller; "
-            f"it runs: {', '.join(sorted(ALGORITHMS))}"
-        )
-    with warnings.catch_warnings():
-        # GPSampler and QMCSampler are marked experimental in optuna; hpo-gen pins and
-        # tests the behaviour it relies on.
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        sampler = factory(settings, parameters)
-    return OptunaSuggester(sampler, parameters, goal)

@@ -30,21 +30,27 @@ Where Katib is wrong, this does the right thing:
 
 from __future__ import annotations
 
+import logging
 import math
 import random
+import shutil
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from controller.algorithms.base import Suggestion, wire
+from controller.core.records import TrialRecord
+from controller.core.trialspec import Command
 from controller.errors import ControllerError
 from generator.katib.models import ParameterSpec
 
 GENERATION_LABEL = "pbt.suggestion.katib.kubeflow.org/generation"
 PARENT_LABEL = "pbt.suggestion.katib.kubeflow.org/parent"
 PERTURBATIONS = (0.8, 1.2)
+log = logging.getLogger("hpo-controller")
 RETRIES = 8  # perturbations tried for a child unlike its parent's other children
 
 
@@ -251,3 +257,34 @@ class PbtSuggester:
         self._rng.shuffle(rest)
         bottom = bottom[: int(count * self._threshold)]
         return bottom, rest[: count - len(bottom)], top
+
+
+class CheckpointFolders:
+    """pbt's trial folders, as Katib mounts them: each trial sees its own folder at the
+    `suggestion_trial_dir` path, a copy of its parent's when it has one. Locally the path
+    is rewritten in the trial's arguments, environment and working directory."""
+
+    def __init__(self, volume: Path, trial_dir: str):
+        self.volume, self.trial_dir = volume, trial_dir.rstrip("/") or "/"
+
+    @classmethod
+    def prepare(cls, volume: Path, trial_dir: str, fresh: bool) -> CheckpointFolders:
+        """The folders in `volume`; emptied first for a fresh run (no checkpoints of an
+        earlier one)."""
+        if fresh and volume.exists():
+            shutil.rmtree(volume)
+        volume.mkdir(parents=True, exist_ok=True)
+        return cls(volume, trial_dir)
+
+    def mount(self, trial: TrialRecord, command: Command) -> Command:
+        folder = self.volume / trial.name
+        if folder.exists():  # a trial run again starts from its parent, not its own leftovers
+            shutil.rmtree(folder)
+        parent = dict(trial.labels).get(PARENT_LABEL)
+        if parent and (self.volume / parent).is_dir():
+            shutil.copytree(self.volume / parent, folder)
+        else:
+            if parent:
+                log.warning("%s: its parent %s left no checkpoint folder", trial.name, parent)
+            folder.mkdir(parents=True)
+        return command.relocated(self.trial_dir, str(folder), working_dir=True)

@@ -6,6 +6,31 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
+Assignments = tuple[tuple[str, str], ...]  # parameter name -> value, as Katib's wire has it
+Labels = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A trial to create: its assignments and the labels the algorithm puts on it (pbt's
+    generation and parent)."""
+
+    assignments: Assignments
+    labels: Labels = ()
+
+    def label(self, name: str) -> str | None:
+        return dict(self.labels).get(name)
+
+
+@dataclass(frozen=True)
+class TrialExit:
+    """A trial's process (or workload) ended: its exit code, and whether it was stopped
+    for running past its deadline (activeDeadlineSeconds)."""
+
+    trial: str
+    exit_code: int
+    deadline_exceeded: bool = False
+
 
 class TrialState(StrEnum):
     """Katib's trial conditions (`trial_types.go`)."""
@@ -74,6 +99,11 @@ class TrialRecord:
 
     def with_state(self, state: TrialState, reason: str, message: str = "") -> TrialRecord:
         return replace(self, state=state, reason=reason, message=message)
+
+    @property
+    def suggestion(self) -> Suggestion:
+        """What the algorithm suggested for it."""
+        return Suggestion(self.assignments, self.labels)
 
 
 @dataclass(frozen=True)

@@ -6,28 +6,28 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from controller.errors import ControllerError
+from controller.ports import EnvironmentSpec
 from generator.files import yamlio
 from generator.katib.models import Experiment
+from generator.problems import format_problems
 from generator.rendering import CONTROLLER_CONFIG
 from generator.validation.admission import validate_experiment
 from generator.validation.context import Context
-from generator.validation.problems import format_problems
 
 
-@dataclass(frozen=True)
-class Overlay:
-    environment: str
-    namespace: str | None
-    executor: str
-    warm_starts: bool
-    experiments: list[Experiment]
-    config_maps: dict[tuple[str | None, str], dict[str, str]]
+class OverlaySource:
+    """The ExperimentSource of a repository's rendered overlays: `overlays/<env>/`."""
+
+    def __init__(self, overlays: Path):
+        self.overlays = overlays
+
+    def read(self, environment: str) -> EnvironmentSpec:
+        return read_overlay(self.overlays / environment, environment)
 
 
 def kubectl() -> str:
@@ -61,7 +61,7 @@ def build(overlay_dir: Path) -> list[dict[str, object]]:
     return [doc for doc in yamlio.load_all(result.stdout, data=True) if isinstance(doc, dict)]
 
 
-def read_overlay(overlay_dir: Path, environment: str) -> Overlay:
+def read_overlay(overlay_dir: Path, environment: str) -> EnvironmentSpec:
     """The Experiments of one environment, validated again as the controller runs them."""
     documents = build(overlay_dir)
     context = Context().with_documents(documents)
@@ -80,7 +80,7 @@ def read_overlay(overlay_dir: Path, environment: str) -> Overlay:
     namespaces = {e.metadata.namespace for e in experiments}
     namespace = namespaces.pop() if len(namespaces) == 1 else None
     config_maps = {key: dict(data) for key, data in context.config_maps.items()}
-    return Overlay(environment, namespace, executor, warm_starts, experiments, config_maps)
+    return EnvironmentSpec(environment, namespace, executor, warm_starts, experiments, config_maps)
 
 
 def _experiment(doc: dict[str, object], overlay_dir: Path, context: Context) -> Experiment:

@@ -1,2 +1,3 @@
-"""The project's file I/O: YAML, atomic writes, the rendered tree on disk, loading spec modules,
-escaping."""
+"""Text formats and files at the bottom of hpo-gen: YAML (the only module that imports
+ruamel.yaml), atomic writes, escaping for each line-based format, and where in which file
+a value was written."""

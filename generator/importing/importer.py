@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from generator.files import atomicfile
+from generator.files.origin import Origin, display_path
 from generator.importing import pycode
 from generator.importing.pycode import Call, Code, call
 from generator.importing.yamlspecs import check_documents, read_documents, read_text
@@ -30,10 +31,9 @@ from generator.katib.models import (
     TrialTemplate,
 )
 from generator.katib.placeholders import TRIAL_API_VERSION, TRIAL_KIND, TRIAL_NAME, TRIAL_NAMESPACE
-from generator.language.origin import Origin, display_path
 from generator.language.space import wire_number
+from generator.problems import FieldPath, Problem, ProblemReport, format_path
 from generator.validation.context import Context
-from generator.validation.problems import FieldPath, Problem, ProblemReport, format_path
 
 _META = {
     TRIAL_NAME: "TRIAL_NAME",

@@ -14,12 +14,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from generator.files import yamlio
+from generator.files.origin import Origin
 from generator.katib.models import Experiment
-from generator.language.origin import Origin
+from generator.problems import FieldPath, Problem
 from generator.rendering import METRICS_COLLECTOR_LABEL
 from generator.validation.admission import validate_experiment
 from generator.validation.context import Context
-from generator.validation.problems import FieldPath, Problem
 from generator.validation.schema import check_manifest
 
 

@@ -8,7 +8,7 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 from pydantic.alias_generators import to_camel
 
-from generator.language.origin import Origin
+from generator.files.origin import Origin
 
 # A Kubernetes object as plain data: the only untyped value that travels between stages.
 Manifest = dict[str, Any]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from generator.files.origin import caller_origin
 from generator.katib.base import Manifest
 from generator.katib.models import (
     AlgorithmSetting,
@@ -22,7 +23,6 @@ from generator.katib.models import (
     TrialParameterSpec,
     TrialTemplate,
 )
-from generator.language.origin import caller_origin
 from generator.language.space import SearchSpace, wire_value
 
 DEFAULT_CONTAINER_NAME = "training-container"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from generator.files.origin import caller_origin
 from generator.katib.base import Manifest
 from generator.katib.models import (
     CollectorSpec,
@@ -14,7 +15,6 @@ from generator.katib.models import (
     MetricsCollectorSpec,
     SourceSpec,
 )
-from generator.language.origin import caller_origin
 
 # Katib's default metricsFormat for the StdOut and File TEXT collectors: group 1 is the
 # metric's name, group 2 its value (`pkg/metricscollector/v1beta1/common/const.go`).

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from generator.files import yamlio
+from generator.files.origin import caller_origin
 from generator.katib.base import KatibModel, Manifest
-from generator.language.origin import caller_origin
 
 TRIAL_TEMPLATE_LABEL = {"katib.kubeflow.org/component": "trial-templates"}
 

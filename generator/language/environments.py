@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
+from generator.files.origin import caller_origin
 from generator.katib.base import KatibModel
-from generator.language.origin import caller_origin
 
 Executor = Literal["local", "kubernetes"]
 

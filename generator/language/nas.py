@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from generator.files.origin import caller_origin
 from generator.katib.models import GraphConfig, NasConfig, Operation
-from generator.language.origin import caller_origin
 from generator.language.space import SearchSpace
 
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
+from generator.files.origin import Origin, caller_origin
 from generator.katib.models import FeasibleSpace, ParameterSpec, TrialParameterSpec
 from generator.katib.placeholders import placeholder
-from generator.language.origin import Origin, caller_origin
-from generator.validation.problems import did_you_mean
+from generator.problems import did_you_mean
 
 Number = int | float
 Value = int | float | str

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Literal
 
+from generator.files.origin import caller_origin
 from generator.katib.models import AlgorithmSpec, EarlyStoppingSetting, EarlyStoppingSpec
 from generator.language.builders import algorithm
-from generator.language.origin import caller_origin
 from generator.language.space import wire_value
 
 Setting = int | float | str

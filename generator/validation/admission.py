@@ -9,10 +9,10 @@ from generator.katib.defaults import with_defaults
 from generator.katib.models import Experiment
 from generator.katib.repository import BASE_FOLDER, NOT_ENVIRONMENTS, TEMPLATES_FOLDER
 from generator.language.environments import Environment
+from generator.problems import Problem, ProblemReport, did_you_mean
 from generator.specset import SpecSet
 from generator.validation.context import Context
 from generator.validation.locating import place
-from generator.validation.problems import Problem, ProblemReport, did_you_mean
 from generator.validation.rules import check_experiment
 from generator.validation.schema import check_manifest
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from generator.files.origin import Origin
 from generator.katib.base import KatibModel
-from generator.language.origin import Origin
-from generator.validation.problems import FieldPath, Problem
+from generator.problems import FieldPath, Problem
 
 
 def locate(root: KatibModel, path: FieldPath) -> Origin | None:

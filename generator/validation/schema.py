@@ -12,7 +12,7 @@ from typing import Any
 from jsonschema import Draft202012Validator, FormatChecker, ValidationError
 
 from generator.katib.base import Manifest
-from generator.validation.problems import Problem
+from generator.problems import Problem
 
 # The integer formats of Kubernetes' OpenAPI: the API server refuses a number out of range.
 _INTEGERS = FormatChecker(formats=())

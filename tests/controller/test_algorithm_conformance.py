@@ -12,7 +12,7 @@ import pytest
 
 from controller.algorithms.base import Assignments
 from controller.algorithms.grid import grid_values
-from controller.algorithms.optuna_backed import ALGORITHMS, make_suggester
+from controller.algorithms.registry import ALGORITHMS, make_suggester
 from generator import SearchSpace, categorical, discrete, double, integer
 from generator.katib.models import AlgorithmSetting, AlgorithmSpec, ParameterSpec
 

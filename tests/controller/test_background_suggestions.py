@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from controller.algorithms.base import Assignments, Suggester, SuggesterFactory
-from controller.algorithms.optuna_backed import make_suggester
+from controller.algorithms.registry import make_suggester
 from controller.core.records import ExperimentRecord
 from controller.executors.local.executor import LocalExecutor
 from generator import (

@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 
 import generator
-from controller.algorithms.optuna_backed import ALGORITHMS as RUN_BY_CONTROLLER
-from controller.algorithms.optuna_backed import make_suggester
+from controller.algorithms.registry import ALGORITHMS as RUN_BY_CONTROLLER
+from controller.algorithms.registry import make_suggester
 from controller.errors import ControllerError
 from generator import SearchSpace, double, integer
 from generator.katib.algorithms import ALGORITHMS, EARLY_STOPPING, AlgorithmInfo

@@ -1,7 +1,7 @@
 """The ports are enough for a second executor: an in-memory one, whose trials run nowhere
 and report what the test says, drives every algorithm the controller runs and the
-early-stopping rule through the same run loop as the local executor. It holds no trial on
-standby (the port allows that: `standby` returns None) and implements every other method."""
+early-stopping rule through the same engine as the local executor, and implements every
+method of the port."""
 
 from __future__ import annotations
 
@@ -85,12 +85,6 @@ class InMemoryExecutor:
             self.running.discard(trial)
             self.stopped.append(trial)
             self.exits.put(TrialExit(trial, -15))
-
-    def standby(self, trial: str, command: Command) -> Path | None:
-        return None  # every trial is started by the loop
-
-    def withdraw(self) -> bool:
-        return False
 
     def next_exit(self, timeout: float | None = None) -> TrialExit | None:
         try:

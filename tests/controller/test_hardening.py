@@ -22,7 +22,7 @@ from controller.core.trialspec import Command
 from controller.errors import ControllerError
 from controller.executors.local.executor import LocalExecutor
 from controller.executors.local.processes import CONTROLLER_ONLY_PREFIX, Watchdog
-from controller.service.layout import Layout
+from controller.layout import Layout
 from controller.sinks.git.repo import GitRepo
 from generator.files import yamlio
 from generator.katib.repository import WORK_FOLDER

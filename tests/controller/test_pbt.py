@@ -8,8 +8,8 @@ import math
 import pytest
 
 from controller.algorithms.base import Suggestion
-from controller.algorithms.optuna_backed import make_suggester
 from controller.algorithms.pbt import GENERATION_LABEL, PARENT_LABEL, PbtSuggester
+from controller.algorithms.registry import make_suggester
 from controller.errors import ControllerError
 from generator import SearchSpace, categorical, double, integer
 from generator.katib.models import AlgorithmSetting, AlgorithmSpec

@@ -12,13 +12,12 @@ from pathlib import Path
 import pytest
 
 from controller.algorithms.base import Assignments, Suggester
-from controller.algorithms.optuna_backed import make_suggester
+from controller.algorithms.registry import make_suggester
 from controller.core.records import ExperimentRecord, MetricSummary, TrialRecord, TrialState
 from controller.core.trialspec import Command
 from controller.engine.loop import run_experiment
 from controller.executors.local.executor import LocalExecutor
 from controller.metrics.collectors import Collector, collector_for
-from controller.ports import TrialExit
 from controller.sinks.git.repo import GitRepo
 from controller.sinks.git.sink import GitStatusSink
 from generator import SearchSpace, container, double, experiment, job, maximize, random_search
@@ -72,12 +71,12 @@ class JournalExecutor(LocalExecutor):
         self.journal.events.append(f"start {trial}")
         return super().start(trial, command)
 
-    def next_exit(self, timeout: float | None = None) -> TrialExit | None:
-        exited = super().next_exit(timeout)
-        if exited is not None and exited.successor is not None:
-            self.journal.events.append(f"start {exited.successor}")
-            self.from_standby.append(exited.successor)
-        return exited
+    def successor_of(self, trial: str) -> str | None:
+        successor = super().successor_of(trial)
+        if successor is not None:
+            self.journal.events.append(f"start {successor}")
+            self.from_standby.append(successor)
+        return successor
 
 
 class JournalSuggester(ForwardingSuggester):

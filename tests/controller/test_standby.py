@@ -48,7 +48,9 @@ def test_the_trial_on_standby_starts_when_a_running_trial_exits(
     log = executor.standby("second", QUICK)
     assert log is not None and not log.exists()  # held, not started
     executor.stop("first")
-    assert next_exit(executor) == TrialExit("first", -15, successor="second")
+    exited = next_exit(executor)
+    assert exited == TrialExit("first", -15)
+    assert executor.successor_of("first") == "second"
     assert next_exit(executor) == TrialExit("second", 0)
     assert log.read_text() == "accuracy=0.5\n"
 
@@ -68,7 +70,8 @@ def test_taking_back_a_trial_that_has_started_says_so(executor: LocalExecutor) -
     executor.start("first", SLEEPER)
     assert executor.standby("second", SLEEPER) is not None
     executor.stop("first")
-    assert next_exit(executor).successor == "second"
+    assert next_exit(executor) == TrialExit("first", -15)
+    assert executor.successor_of("first") == "second"
     assert not executor.withdraw()
     executor.stop("second")
     assert next_exit(executor) == TrialExit("second", -15)
@@ -93,7 +96,9 @@ def test_a_trial_on_standby_that_cannot_start_fails_with_127(executor: LocalExec
     log = executor.standby("second", Command(("/no/such/trainer",), (), None))
     assert log is not None
     executor.stop("first")
-    assert next_exit(executor) == TrialExit("first", -15, successor="second")
+    exited = next_exit(executor)
+    assert exited == TrialExit("first", -15)
+    assert executor.successor_of("first") == "second"
     assert next_exit(executor) == TrialExit("second", 127)
     assert log.read_text().startswith("cannot start '/no/such/trainer'")
 
@@ -137,7 +142,8 @@ def test_exits_are_heard_in_the_order_they_took_the_standby(tmp_path: Path) -> N
         executor.stop("second")
         _wait_until_reaped(second)  # its thread has seen it end
         executor.go_on.set()
-        assert next_exit(executor) == TrialExit("first", -15, successor="third")
+        assert next_exit(executor) == TrialExit("first", -15)
+        assert executor.successor_of("first") == "third"
         assert next_exit(executor) == TrialExit("second", -15)
     finally:
         executor.go_on.set()

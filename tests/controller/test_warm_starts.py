@@ -115,7 +115,8 @@ def _start_from_standby(executor: LocalExecutor, command: Command) -> Path:
     assert held is not None
     executor.stop("before")
     before = executor.next_exit(timeout=60)
-    assert before == TrialExit("before", -15, successor="trial")
+    assert before == TrialExit("before", -15)
+    assert executor.successor_of("before") == "trial"
     return held
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from generator.project import Project
-from generator.validation.problems import Problem, ProblemReport
+from generator.problems import Problem, ProblemReport
+from generator.project.pipeline import Project
 from tests.conftest import ProjectFactory, run_cli
 
 GOOD = """\

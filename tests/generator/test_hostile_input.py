@@ -20,9 +20,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import generator
+from generator.checking import check_paths
 from generator.files import yamlio
 from generator.files.escaping import markdown_text, one_line
-from generator.files.loading import load_specs
 from generator.importing.importer import (
     check_round_trip,
     import_files,
@@ -31,11 +31,11 @@ from generator.importing.importer import (
     pycode,
 )
 from generator.katib.models import Experiment
+from generator.problems import ProblemReport
+from generator.project.loading import load_specs
 from generator.rendering import render
 from generator.validation.admission import validate_specs
-from generator.validation.checking import check_paths
 from generator.validation.context import Context
-from generator.validation.problems import ProblemReport
 from tests.conftest import BIN, ENVIRONMENTS, REPO_ROOT, ProjectFactory, run_cli
 
 EXAMPLES = REPO_ROOT / "tests" / "katib" / "examples"

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from generator.checking import check_paths, katib_context
 from generator.files import yamlio
 from generator.katib.defaults import with_defaults
 from generator.katib.models import Experiment
-from generator.validation.checking import check_paths, katib_context
 from generator.validation.context import Context
 
 KATIB = Path(__file__).resolve().parent.parent / "katib"
@@ -58,7 +58,7 @@ def test_each_example_is_judged_as_katib_judges_it(path: Path) -> None:
 
 
 def _path(path: tuple[str | int, ...]) -> str:
-    from generator.validation.problems import format_path
+    from generator.problems import format_path
 
     return format_path(path)
 

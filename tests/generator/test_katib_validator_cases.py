@@ -15,8 +15,8 @@ import pytest
 from generator.importing.yamlspecs import YamlDocument, check_documents
 from generator.katib.defaults import with_defaults
 from generator.katib.models import Experiment
+from generator.problems import format_path
 from generator.validation.context import Context
-from generator.validation.problems import format_path
 from generator.validation.rules.update import DeployedStatus, check_update
 
 Doc = dict[str, Any]

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from generator.files import yamlio
-from generator.files.writing import current_tree
-from generator.project import Project
+from generator.project.pipeline import Project
+from generator.project.writing import current_tree
 from tests.conftest import BIN, REPO_ROOT, ProjectFactory, run_cli
 
 GOLDEN = Path(__file__).parent / "golden" / "overlays"

@@ -110,8 +110,10 @@ class LocalExecutor:
         # the trials; how many of them are exits next_exit() has not handed out yet.
         self._exits: queue.SimpleQueue[TrialExit | None] = queue.SimpleQueue()
         self._unheard = 0
-        # The trial held on standby: started by the thread that sees the next exit.
+        # The trial held on standby: started by the thread that sees the next exit, which
+        # is then its predecessor (successor_of).
         self._standby: _Launch | None = None
+        self._successors: dict[str, str] = {}
         # Each running trial is waited for by a thread of its own, reused from trial to
         # trial (starting a thread per trial costs milliseconds on busy cores): the thread
         # that a trial's exit wakes runs on the core the trial has just left, and starting
@@ -137,10 +139,10 @@ class LocalExecutor:
 
     def standby(self, trial: str, command: Command) -> Path | None:
         """Hold the trial ready to start the moment a running trial exits: the thread that
-        sees the exit starts it there and then, before the run loop hears of the exit,
-        which names it as its successor. Not held (None) while an exit waits unheard in
-        next_exit(), or for a warm start (the zygote's round trip stays with the loop).
-        Returns the file its output will go to."""
+        sees the exit starts it there and then, before the run loop hears of the exit, which
+        makes it that exit's successor (`successor_of`). Not held (None) while an exit waits
+        unheard in next_exit(), or for a warm start (the zygote's round trip stays with the
+        loop). Returns the file its output will go to."""
         launch = self._prepare(trial, command)
         if launch.module is not None:
             return None
@@ -150,10 +152,16 @@ class LocalExecutor:
             self._standby = launch
         return launch.log_path
 
+    def successor_of(self, trial: str) -> str | None:
+        """The trial on standby that `trial`'s exit started (once: the answer is
+        forgotten); None when its exit started none."""
+        with self._lock:
+            return self._successors.pop(trial, None)
+
     def withdraw(self) -> bool:
         """Take back the trial held on standby: whether it was still held (it will not
-        start). False when none was: it has started, and an exit next_exit() hands out
-        names it as its successor."""
+        start). False when none was: it has started, the successor of an exit next_exit()
+        hands out."""
         with self._lock:
             held, self._standby = self._standby, None
         return held is not None
@@ -293,7 +301,9 @@ class LocalExecutor:
                     self._exits.put(TrialExit(trial, code, expired))
                     return
                 started = self._begin(successor)
-                self._exits.put(TrialExit(trial, code, expired, successor.trial))
+                with self._lock:
+                    self._successors[trial] = successor.trial
+                self._exits.put(TrialExit(trial, code, expired))
                 if started is None:
                     self._report(TrialExit(successor.trial, 127))
                     return

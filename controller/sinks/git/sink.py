@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from controller.errors import ControllerError
-from controller.service.layout import Layout
+from controller.layout import Layout
 from controller.sinks.git.repo import GitRepo
 from generator.files import atomicfile
 from generator.katib.status import StatusError, load_status_file

@@ -5,9 +5,9 @@ them all and fills in where each problem was written."""
 from __future__ import annotations
 
 from generator.katib.models import Experiment
+from generator.problems import Problem
 from generator.validation.context import Context
 from generator.validation.locating import place
-from generator.validation.problems import Problem
 from generator.validation.rules import algorithm, collector, experiment, nas, parameters, template
 
 __all__ = ["check_experiment"]

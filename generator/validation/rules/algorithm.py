@@ -14,7 +14,7 @@ from generator.katib.models import (
     ExperimentSpec,
     ParameterSpec,
 )
-from generator.validation.problems import FieldPath, Problem, did_you_mean
+from generator.problems import FieldPath, Problem, did_you_mean
 
 PBT_MAX_NAME_LENGTH = 26  # trial names are <name>-<uuid4>, labels hold at most 63 characters
 _NUMERIC = ("int", "double")

@@ -7,8 +7,8 @@ import posixpath
 import re
 
 from generator.katib.models import ExperimentSpec, SourceSpec
+from generator.problems import FieldPath, Problem, did_you_mean
 from generator.validation.context import Context
-from generator.validation.problems import FieldPath, Problem, did_you_mean
 
 COLLECTOR_KINDS = ("StdOut", "File", "TensorFlowEvent", "PrometheusMetric", "Custom", "Push")
 FILE_FORMATS = ("TEXT", "JSON")

@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 
 from generator.katib.models import Experiment, ExperimentSpec
+from generator.problems import Problem, did_you_mean
 from generator.validation.context import Context
-from generator.validation.problems import Problem, did_you_mean
 
 MAX_NAME_LENGTH = 40
 _DNS1123_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")

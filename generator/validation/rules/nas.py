@@ -5,7 +5,7 @@ without parameters, such as skip_connection)."""
 from __future__ import annotations
 
 from generator.katib.models import ExperimentSpec
-from generator.validation.problems import FieldPath, Problem
+from generator.problems import FieldPath, Problem
 from generator.validation.rules.parameters import check_parameter
 
 _NAS: FieldPath = ("spec", "nasConfig")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 
 from generator.katib.models import ExperimentSpec, FeasibleSpace, ParameterSpec
-from generator.validation.problems import FieldPath, Problem, did_you_mean
+from generator.problems import FieldPath, Problem, did_you_mean
 
 PARAMETER_TYPES = ("int", "double", "categorical", "discrete")
 DISTRIBUTIONS = ("uniform", "logUniform", "normal", "logNormal")

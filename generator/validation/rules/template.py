@@ -13,8 +13,8 @@ from typing import Any
 from generator.files import yamlio
 from generator.katib.models import ExperimentSpec, TrialTemplate
 from generator.katib.placeholders import META_INDEXED, PLACEHOLDER, is_meta_reference, placeholder
+from generator.problems import FieldPath, Problem, did_you_mean
 from generator.validation.context import Context
-from generator.validation.problems import FieldPath, Problem, did_you_mean
 from generator.validation.schema import check_job
 
 _TEMPLATE: FieldPath = ("spec", "trialTemplate")

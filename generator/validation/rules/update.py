@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from generator.katib.models import Experiment
-from generator.validation.problems import Problem
+from generator.problems import Problem
 
 BUDGET_FIELDS = ("parallelTrialCount", "maxTrialCount", "maxFailedTrialCount")
 RESTARTABLE_POLICIES = ("LongRunning", "FromVolume")

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from generator.files.escaping import one_line
-from generator.language.origin import Origin
+from generator.files.origin import Origin
 
 # A wire field path: keys and list indexes from the top of the object, e.g.
 # ("spec", "parameters", 1, "feasibleSpace", "min").

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator.files.loading import load_specs
 from generator.katib.repository import OVERLAYS_FOLDER, SPEC_FOLDER
+from generator.project.loading import load_specs
 from generator.rendering import RenderedTree, render
 from generator.specset import SpecSet
 from generator.validation.admission import validate_specs

@@ -12,12 +12,12 @@ from types import ModuleType
 
 from pydantic import ValidationError
 
+from generator.files.origin import Origin, display_path, paths_relative_to
 from generator.katib.models import Experiment
 from generator.language.configmaps import TrialTemplates
 from generator.language.environments import Environment
-from generator.language.origin import Origin, display_path, paths_relative_to
+from generator.problems import Problem, ProblemReport
 from generator.specset import SpecSet
-from generator.validation.problems import Problem, ProblemReport
 
 
 def spec_modules(spec_dir: Path) -> list[Path]:

@@ -10,16 +10,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from generator.files import yamlio
-from generator.files.loading import load_specs
+from generator.files.origin import Origin, display_path
 from generator.importing.yamlspecs import YamlDocument, check_documents, read_documents, read_text
 from generator.katib.defaults import with_defaults
 from generator.katib.models import Experiment
-from generator.language.origin import Origin, display_path
+from generator.problems import Problem, ProblemReport
+from generator.project.loading import load_specs
 from generator.results import read_result
 from generator.validation.admission import validate_experiment
 from generator.validation.context import Context, from_katib_config
 from generator.validation.locating import place
-from generator.validation.problems import Problem, ProblemReport
 from generator.validation.rules.update import DeployedStatus, check_update
 
 YAML_SUFFIXES = (".yaml", ".yml")
