@@ -108,7 +108,7 @@ class PbtSuggester:
         goal: str,
         seed: int | None,
     ):
-        # suggestion_trial_dir is required too; the run loop mounts the folders there.
+        # suggestion_trial_dir is required too; CheckpointFolders mounts the folders there.
         if any(
             name not in settings
             for name in ("suggestion_trial_dir", "n_population", "truncation_threshold")

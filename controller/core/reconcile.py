@@ -122,6 +122,11 @@ class Tally:
             ):
                 self.best = value
 
+    def forget(self, name: str) -> None:
+        """An active trial leaves the run unfinished (the run halts; it runs again when the
+        run resumes): neither active nor finished."""
+        del self.active[name]
+
 
 def _completion(spec: ExperimentSpec, tally: Tally) -> Completion | None:
     objective = spec.objective

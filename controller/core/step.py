@@ -21,7 +21,9 @@ and returns the actions; `started` records a trial the engine has started. The r
   trial exits (`Offer`); it is withdrawn before the loop fills a slot itself or completes.
 - Early stopping: on `Reports`, running trials whose reports break the rule are stopped
   as EarlyStopped.
-- A stop asked (`StopAsked`) stops every trial and halts the run unfinished, to resume."""
+- A stop asked (`StopAsked`) stops every trial and halts the run unfinished: the trials it
+  stopped stay running in the records, to run again when the run resumes (one that exits
+  0 of itself meanwhile is finished as usual)."""
 
 from __future__ import annotations
 
@@ -443,11 +445,15 @@ def _exited(state: RunState, event: TrialExited) -> list[Action]:
 def _result(state: RunState, event: TrialResult) -> list[Action]:
     """An exited trial's result: its final record, then the next turn."""
     name = event.exit.trial
+    halted = state.halting and name in state.stopping and name not in state.early
+    if halted and event.exit.exit_code != 0:  # stopped by the halt: it runs again on resume
+        state.tally.forget(name)
+        return _plan(state)
     index = state.position[name]
     finished = finish(
         state.record.trials[index],
         event.exit,
-        name in state.stopping,
+        name in state.stopping and not halted,
         event.metrics,
         state.wanted,
         event.at,

@@ -8,6 +8,7 @@ is a port, the algorithm, or the metrics collector."""
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -178,6 +179,8 @@ class Engine:
         self.saved_at = float("-inf")
         self.dirty = False
         self.outcome: step.Complete | step.Halt | None = None
+        self.stop_asked = threading.Event()
+        self.stop_heard = False
 
     def _record(self, suggester: TrialSuggester) -> ExperimentRecord:
         """The record the run starts from: a fresh one, or the previous run's with its
@@ -217,6 +220,8 @@ class Engine:
             if isinstance(self.outcome, step.Complete):
                 self.state.record.completion_time = self.clock()
             self.save(force=True)
+            if isinstance(self.outcome, step.Halt) and self.journal is not None:
+                self.journal.reset()  # the halted trials run again; their stops do not count
             return self.state.record
         finally:
             if self.offered is not None and self.hand_over is not None:
@@ -224,9 +229,19 @@ class Engine:
             flush_log(log)
             self.algorithm.close()
 
+    def request_stop(self) -> None:
+        """Stop the run: every trial is stopped and `run` returns the record unfinished, to
+        resume later. Safe from any thread."""
+        self.stop_asked.set()
+        self.executor.wake()
+
     def turn(self) -> None:
-        """Hear the algorithm's answer if it came, then wait for the next event."""
-        if self.pending is not None and self.pending.done():
+        """Hear a stop asked and the algorithm's answer if they came, then wait for the
+        next event."""
+        if self.stop_asked.is_set() and not self.stop_heard:
+            self.stop_heard = True
+            self.apply(step.react(self.state, step.StopAsked()))
+        if self.outcome is None and self.pending is not None and self.pending.done():
             self.receive()
         if self.outcome is None:
             self.apply(step.idle(self.state, offers=self.hand_over is not None))

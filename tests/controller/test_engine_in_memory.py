@@ -14,7 +14,7 @@ import pytest
 
 from controller.core.records import ExperimentRecord, TrialState
 from controller.core.trialspec import Command, Demand
-from controller.engine.loop import run_experiment
+from controller.engine.loop import Engine, Options, run_experiment
 from controller.ports import TrialExecutor, TrialExit
 from controller.sinks.git.repo import GitRepo
 from controller.sinks.git.sink import GitStatusSink
@@ -213,3 +213,35 @@ def test_median_stop_stops_a_running_trial_that_is_behind(tmp_path: Path) -> Non
     late = [t for t in record.trials if int(t.name.rsplit("-", 1)[1]) > 3]
     assert late and all(t.state is TrialState.EARLY_STOPPED for t in late)
     assert sorted(executor.stopped) == sorted(t.name for t in late)
+
+
+def test_a_stop_asked_halts_the_run_and_a_resume_runs_the_stopped_trials_again(
+    tmp_path: Path,
+) -> None:
+    """The engine's request_stop (from any thread): every trial is stopped, the run ends
+    unfinished with them running in its status, and a run resumed from that status runs
+    them again and completes."""
+    spec = experiment_with(random_search(random_state=1), 4, parallel=2)
+    executor = InMemoryExecutor(
+        tmp_path / "logs", lambda _, a: Outcome(("accuracy=0.5",), runs_until_stopped=True)
+    )
+    sink = GitStatusSink(GitRepo(tmp_path), "dev")
+    engine: list[Engine] = []
+
+    def on_change(record: ExperimentRecord) -> None:
+        if len(executor.started) == 2:
+            engine[0].request_stop()
+
+    engine.append(Engine(spec, "dev", executor, sink, Options(on_change=on_change)))
+    halted = engine[0].run()
+    assert halted.completion is None
+    assert [t.state for t in halted.trials] == [TrialState.RUNNING, TrialState.RUNNING]
+    assert sorted(executor.stopped) == sorted(executor.started)
+    document = sink.read("memory")
+    assert document is not None
+    assert [t["state"] for t in document["trials"]] == ["Running", "Running"]
+    finishing = InMemoryExecutor(tmp_path / "logs", lambda _, a: Outcome(("accuracy=0.5",)))
+    record = run_experiment(spec, environment="dev", executor=finishing, sink=sink, previous=halted)
+    assert record.completion is not None and record.completion.condition == "Succeeded"
+    assert finishing.started[:2] == [t.name for t in halted.trials]  # run again first
+    assert [t.restarts for t in record.trials[:2]] == [1, 1]

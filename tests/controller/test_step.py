@@ -352,14 +352,24 @@ def test_a_refused_offer_gives_the_suggestion_back() -> None:
 
 
 def test_a_stop_asked_stops_every_trial_and_halts_the_run_unfinished() -> None:
-    state = state_of(spec(max_trials=10), [S, R, R], ready=2)
-    assert kinds(step.react(state, step.StopAsked())) == ["Stop run-0002", "Stop run-0003"]
+    state = state_of(spec(max_trials=10), [S, R, R, R], ready=2)
+    shown = kinds(step.react(state, step.StopAsked()))
+    assert shown == ["Stop run-0002", "Stop run-0003", "Stop run-0004"]
     assert step.react(state, step.TrialExited("run-0002")) == []  # no replacement
-    step.react(state, step.TrialResult(TrialExit("run-0002", -15), (), "t"))
+    assert step.react(state, step.TrialResult(TrialExit("run-0002", -15), (), "t")) == []
+    # one that ends of itself before the stop reaches it is finished as usual
     step.react(state, step.TrialExited("run-0003"))
-    actions = step.react(state, step.TrialResult(TrialExit("run-0003", -15), (), "t"))
+    reported = (MetricSummary("accuracy", 0.5, 0.5, 0.5),)
+    ended = step.react(state, step.TrialResult(TrialExit("run-0003", 0), reported, "t"))
+    assert kinds(ended)[0] == "Ended run-0003"
+    step.react(state, step.TrialExited("run-0004"))
+    actions = step.react(state, step.TrialResult(TrialExit("run-0004", -15), (), "t"))
     assert kinds(actions)[-1] == "Halt"
     assert state.record.completion is None
+    # the stopped ones stay running in the records: a resume runs them again
+    states = [t.state for t in state.record.trials]
+    assert states == [S, R, TrialState.SUCCEEDED, R]
+    assert [name for name, _ in resumed(state.record, spec()).rerun] == ["run-0002", "run-0004"]
 
 
 def test_an_algorithm_that_answers_nothing_while_nothing_runs_stalls_the_run() -> None:
