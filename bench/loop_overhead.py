@@ -34,6 +34,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from statistics import median
 
+from revisions import exported
+
 from generator.files import yamlio
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -248,18 +250,6 @@ def compiled(source: Path) -> Path:
     for package in ("generator", "controller", "trainers"):
         compileall.compile_dir(source / package, quiet=1)
     return source
-
-
-def exported(revision: str, folder: Path) -> Path:
-    """The tree of `revision` of this repository, written to `folder`."""
-    folder.mkdir(parents=True)
-    archive = subprocess.run(
-        ["git", "-C", str(PROJECT), "archive", "--format=tar", revision],
-        capture_output=True,
-        check=True,
-    ).stdout
-    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
-    return folder
 
 
 def rounds(

@@ -22,6 +22,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from revisions import exported
+
 PROJECT = Path(__file__).resolve().parent.parent
 
 # One round of measurements, run in a fresh interpreter that imports hpo-gen from the
@@ -95,17 +97,6 @@ def measure(tree: Path, repeats: int) -> Starts:
         raise SystemExit(result.stderr)
     answer = json.loads(result.stdout.splitlines()[-1])
     return Starts(answer["warm"], answer["cold"], answer["zygote"])
-
-
-def exported(revision: str, folder: Path) -> Path:
-    """The tree of `revision` of this repository, written to `folder`."""
-    archive = subprocess.run(
-        ["git", "-C", str(PROJECT), "archive", "--format=tar", revision],
-        capture_output=True,
-        check=True,
-    ).stdout
-    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
-    return folder
 
 
 def report(label: str, runs: list[Starts]) -> None:
