@@ -11,25 +11,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from controller.errors import ControllerError
-from generator.katib.repository import NOT_ENVIRONMENTS, OVERLAYS_FOLDER, STATUS_FOLDER, WORK_FOLDER
+from generator.katib.repository import (
+    OVERLAYS_FOLDER,
+    STATUS_FOLDER,
+    WORK_FOLDER,
+    declared_environments,
+)
 
 # An environment or experiment name as it may appear in a path: a DNS-1123 label, which
 # hpo-gen's validation requires of both (no '/', no '..', nothing hidden).
 _NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
-
-
-def declared_environments(root: Path) -> list[str]:
-    """The environments `hpo-gen render` wrote: overlays/<env>/ with a kustomization."""
-    folder = root / OVERLAYS_FOLDER
-    if not folder.is_dir():
-        return []
-    return sorted(
-        path.name
-        for path in folder.iterdir()
-        if path.name not in NOT_ENVIRONMENTS
-        and _NAME.fullmatch(path.name)
-        and (path / "kustomization.yaml").is_file()
-    )
 
 
 def _checked(name: str, what: str) -> str:

@@ -26,7 +26,7 @@ YAML_SUFFIXES = (".yaml", ".yml")
 
 
 class UsageProblem(Exception):
-    """The paths given cannot be validated at all (exit code 2)."""
+    """The paths given cannot be validated at all: the message says what is needed."""
 
 
 @dataclass
@@ -65,7 +65,10 @@ def check_paths(paths: Sequence[Path], context: Context) -> Checked:
         elif path.suffix in YAML_SUFFIXES:
             yaml_documents += _read_yaml(path, checked)
         else:
-            raise UsageProblem(f"{path}: expected a .py spec module, a YAML file or a folder")
+            raise UsageProblem(
+                f"{display_path(path)}: give a .py spec module, a .yaml or .yml Katib file, or "
+                "a folder of them"
+            )
     _whole(yaml_documents, checked)
     result = check_documents(yaml_documents, context)
     checked.experiments += result.experiments
@@ -137,13 +140,17 @@ def _whole(documents: list[YamlDocument], checked: Checked) -> None:
 def _check_python(package: Path, module: Path | None, context: Context, checked: Checked) -> None:
     if not (package / "__init__.py").is_file():
         raise UsageProblem(
-            f"{module or package}: spec modules live in a package (a folder with __init__.py)"
+            f"{display_path(module or package)} is not in a spec package: hpo-gen imports a "
+            "spec module as part of its package, a folder with an __init__.py (spec/ in a "
+            "project). Add an empty __init__.py beside it, or validate the whole project "
+            "with `hpo-gen validate --project DIR`"
         )
     try:
-        specs = load_specs(package)
+        specs = load_specs(package, None if module is None else [module])
     except ProblemReport as report:
         checked.problems += report.problems
         return
+    checked.problems += specs.problems
     wanted = f"{package.resolve().name}/{module.name}" if module else None
     for experiment in specs.experiments:
         if wanted is not None and specs.modules.get(experiment.name) != wanted:

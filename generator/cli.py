@@ -1,6 +1,7 @@
 """The `hpo-gen` command line: thin commands over `generator.project.pipeline`. Results go to
-stdout, problems and logs to stderr. Exit codes: 0 ok, 1 problems or drift, 2 usage or
-internal error."""
+stdout, problems and logs to stderr. Exit codes: 0 ok; 1 problems, drift, or paths and
+files that cannot be used as given (said with what is needed); 2 a command line click
+cannot parse, or an internal error (a bug, said as one)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from generator.katib.repository import SPEC_FOLDER
 from generator.problems import ProblemReport, format_problems
 from generator.project.pipeline import Project
 from generator.project.writing import diff_tree, write_tree
-from generator.results import best, format_best, read_results
+from generator.results import best, format_best, no_results, read_results
 from generator.validation.context import Context
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -35,9 +36,16 @@ project_option = click.option(
 debug_option = click.option("--debug", is_flag=True, help="Show tracebacks.")
 
 
+REPORT_BUG = (
+    "this is a bug in hpo-gen: please report it with the output of the same command "
+    "run with --debug"
+)
+
+
 def reporting_problems(command: F) -> F:
-    """Turn ProblemReport into its text on stderr and exit 1; anything else unexpected
-    into a one-line internal error and exit 2 (the traceback with --debug)."""
+    """Turn ProblemReport into its text on stderr and exit 1, a path that cannot be used
+    into what is needed and exit 1; anything else unexpected into a one-line internal
+    error, asked to be reported, and exit 2 (the traceback with --debug)."""
 
     @wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -54,11 +62,16 @@ def reporting_problems(command: F) -> F:
             else:
                 click.echo(format_problems(report.problems), err=True)
             sys.exit(1)
+        except UsageProblem as err:
+            click.echo(f"hpo-gen: {err}", err=True)
+            sys.exit(1)
+        except click.ClickException:
+            raise  # click says it its way
         except Exception as err:
             if debug:
                 raise
             click.echo(f"hpo-gen: internal error: {type(err).__name__}: {err}", err=True)
-            click.echo("run again with --debug for the traceback", err=True)
+            click.echo(REPORT_BUG, err=True)
             sys.exit(2)
 
     return wrapper  # type: ignore[return-value]
@@ -143,15 +156,9 @@ def validate(
 ) -> None:
     """Check specs without writing anything: the project's spec/, or the given Python spec
     modules, Katib YAML files and folders."""
-    try:
-        context = katib_context(katib_config) if katib_config else Context()
-    except UsageProblem as err:
-        raise click.UsageError(str(err)) from err
+    context = katib_context(katib_config) if katib_config else Context()
     if paths:
-        try:
-            checked = check_paths(paths, context)
-        except UsageProblem as err:
-            raise click.UsageError(str(err)) from err
+        checked = check_paths(paths, context)
         experiments, problems = checked.experiments, checked.problems
     else:
         experiments, problems = Project(project).validated_specs(context).experiments, []
@@ -178,7 +185,7 @@ def status(project: Path, environment: str | None, output: str, debug: bool) -> 
         click.echo(json.dumps([r.to_json() for r in results], indent=2))
         return
     if not results:
-        click.echo("no results yet: run `hpo-controller run --env ENV`", err=True)
+        click.echo(no_results(project, environment), err=True)
         return
     for result in results:
         state = f"{result.state} ({result.reason})" if result.reason else result.state

@@ -4,8 +4,9 @@ and the one place that turns them into text or JSON."""
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from generator.files.escaping import one_line
@@ -23,13 +24,29 @@ def format_path(path: FieldPath) -> str:
     return text
 
 
+# The spec language's arguments that set one Katib field each, as that field's YAML path.
+_YAML_FIELDS = {
+    "max_trial_count": "spec.maxTrialCount",
+    "max_failed_trial_count": "spec.maxFailedTrialCount",
+    "parallel_trial_count": "spec.parallelTrialCount",
+    "resume_policy": "spec.resumePolicy",
+    "additional_metrics": "spec.objective.additionalMetricNames",
+    "metrics_format": "spec.metricsCollectorSpec.source.filter.metricsFormat",
+    "nas_config": "spec.nasConfig",
+    "graph_config": "spec.nasConfig.graphConfig",
+}
+_YAML_WORDS = re.compile(r"\b(" + "|".join(_YAML_FIELDS) + r")\b")
+
+
 @dataclass(frozen=True)
 class Problem:
     """One thing wrong with a spec.
 
     code: a stable rule identifier (`parameter-range`); path: the wire field path;
-    message: the rule and the value received; hint: how to fix it; experiment: the
-    Experiment's name when known; origin: the file and line that wrote the value.
+    message: the rule and the value received; hint: how to fix it in a Python spec;
+    experiment: the Experiment's name when known; origin: the file and line that wrote
+    the value; yaml_hint: how to fix it in Katib YAML, where that is said otherwise (see
+    `in_yaml`).
     """
 
     code: str
@@ -38,13 +55,21 @@ class Problem:
     hint: str
     experiment: str | None = None
     origin: Origin | None = None
+    yaml_hint: str | None = None
+
+    def in_yaml(self) -> Problem:
+        """The problem as a Katib YAML file's author reads it: the YAML fix, or the Python
+        one with the spec language's argument names written as the YAML fields they set."""
+        hint = self.yaml_hint or _YAML_WORDS.sub(lambda m: _YAML_FIELDS[m.group(0)], self.hint)
+        return replace(self, hint=hint, yaml_hint=None)
 
     def sort_key(self) -> tuple[str, int, str, str, str]:
         origin = self.origin or Origin("", 0)
         return (origin.file, origin.line, self.experiment or "", format_path(self.path), self.code)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        """The problem as JSON; "column" only where it is known (a syntax error)."""
+        found = {
             "code": self.code,
             "file": self.origin.file if self.origin else None,
             "line": self.origin.line if self.origin else None,
@@ -53,6 +78,9 @@ class Problem:
             "message": self.message,
             "hint": self.hint,
         }
+        if self.origin is not None and self.origin.column:
+            found["column"] = self.origin.column
+        return found
 
 
 @dataclass

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from generator.files.escaping import ENV_NAME
 from generator.files.origin import Origin
-from generator.katib.repository import STATUS_FOLDER
+from generator.katib.repository import DEMO_FOLDER, STATUS_FOLDER, declared_environments
 from generator.katib.status import StatusDocument, StatusError, load_status_file, read_status
 from generator.problems import Problem, ProblemReport, did_you_mean
 
@@ -26,6 +26,7 @@ class ExperimentResult:
     name: str
     state: str  # Running, Succeeded or Failed
     reason: str
+    message: str  # the ending condition's message ("" while running)
     trials: int
     succeeded: int
     failed: int
@@ -54,14 +55,50 @@ class ExperimentResult:
 
 
 def read_results(root: Path, environment: str | None = None) -> list[ExperimentResult]:
-    """Every experiment's result, sorted by environment and name."""
+    """Every experiment's result, sorted by environment and name. An environment that is
+    neither rendered nor among the results is a ProblemReport naming the known ones."""
     folder = root / STATUS_FOLDER
+    if environment is not None:
+        known = known_environments(root)
+        if environment not in known:
+            hint = did_you_mean(environment, known) if known else "run `hpo-gen render` first"
+            raise ProblemReport(
+                [Problem("environment", (), f"no environment named {environment!r}", hint)]
+            )
     results = []
     for path in sorted(folder.glob("*/*.yaml")):
         if environment is not None and path.parent.name != environment:
             continue
         results.append(read_result(path, root))
     return results
+
+
+def known_environments(root: Path) -> list[str]:
+    """The environments rendered in overlays/ and those with results in status/."""
+    folder = root / STATUS_FOLDER
+    with_results = [p.name for p in folder.iterdir() if p.is_dir()] if folder.is_dir() else []
+    return sorted({*declared_environments(root), *with_results})
+
+
+def no_results(root: Path, environment: str | None) -> str:
+    """What to say where there are no results: for which environments, how to make them,
+    and where the demo's are when `make demo` has run here."""
+    environments = [environment] if environment else declared_environments(root)
+    where = f"{STATUS_FOLDER}/{environment}/" if environment else f"{STATUS_FOLDER}/"
+    if not environments:
+        text = f"no results in {where}, and no environment is rendered: run `hpo-gen render`"
+    else:
+        text = (
+            f"no results in {where} yet (environment{'s' if len(environments) > 1 else ''} "
+            f"{', '.join(environments)}): run `hpo-controller run --env {environments[0]}`"
+        )
+    demo = root / DEMO_FOLDER
+    if (demo / STATUS_FOLDER).is_dir():
+        text += (
+            f"\n`make demo` ran in a scratch copy: its results are in {DEMO_FOLDER}/; "
+            f"see them with `hpo-gen status --project {DEMO_FOLDER}`"
+        )
+    return text
 
 
 def read_result(path: Path, root: Path) -> ExperimentResult:
@@ -95,6 +132,7 @@ def _result(environment: str, document: StatusDocument) -> ExperimentResult:
         name=document.experiment,
         state=ended.type if ended is not None else "Running",
         reason=ended.reason if ended is not None else "",
+        message=(ended.message or "") if ended is not None else "",
         trials=status.trials,
         succeeded=status.trials_succeeded,
         failed=status.trials_failed + status.trial_metrics_unavailable,
@@ -121,10 +159,29 @@ def best(root: Path, name: str, environment: str | None) -> ExperimentResult:
         )
     result = found[0]
     if result.best_trial is None:
-        raise ProblemReport(
-            [Problem("results", (), f"{name!r} has no successful trial yet", "wait for a trial")]
-        )
+        raise ProblemReport([_no_best(result)])
     return result
+
+
+def _no_best(result: ExperimentResult) -> Problem:
+    """Why an experiment has no best trial, and what to do about it."""
+    report = f"{STATUS_FOLDER}/{result.environment}/{result.name}.md"
+    counts = f"{result.trials} trials, {result.failed} failed"
+    if result.state == "Running":
+        return Problem(
+            "results",
+            (),
+            f"{result.name!r} is running and has no successful trial yet ({counts})",
+            "wait for a trial to succeed (`hpo-gen status` shows the progress)",
+        )
+    return Problem(
+        "results",
+        (),
+        f"{result.name!r} {'failed' if result.state == 'Failed' else 'ended'} "
+        f"({result.reason}: {result.message}) with no successful trial ({counts})",
+        f"read why its trials failed in {report} and their logs, fix the trials, then run "
+        f"it again with `hpo-controller run --env {result.environment} --rerun`",
+    )
 
 
 def format_best(result: ExperimentResult, style: BestFormat) -> str:

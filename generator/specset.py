@@ -1,5 +1,5 @@
-"""The set of specs of a repository: its Experiments and Environments, and the spec file
-each Experiment came from."""
+"""The set of specs of a repository: its Experiments and Environments, the spec file each
+Experiment came from, and the modules that could not be loaded."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from generator.katib.models import Experiment
 from generator.language.configmaps import TrialTemplates
 from generator.language.environments import Environment
+from generator.problems import Problem
 
 
 @dataclass
@@ -18,3 +19,7 @@ class SpecSet:
     environments: list[Environment] = field(default_factory=list)
     modules: dict[str, str] = field(default_factory=dict)  # experiment -> "spec/<file>.py"
     trial_templates: list[TrialTemplates] = field(default_factory=list)
+    # Modules that could not be loaded, each a problem (and its traceback for --debug);
+    # what the other modules define is here all the same, to be checked too.
+    problems: list[Problem] = field(default_factory=list)
+    tracebacks: list[str] = field(default_factory=list)

@@ -18,9 +18,10 @@ _BASE: ContextVar[Path | None] = ContextVar("origin_base", default=None)
 class Origin:
     file: str
     line: int
+    column: int = 0  # 1-based where known (a syntax error), else 0
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}"
+        return f"{self.file}:{self.line}" + (f":{self.column}" if self.column else "")
 
 
 def caller_origin() -> Origin | None:

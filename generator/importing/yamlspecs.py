@@ -5,9 +5,10 @@ are the cluster state the Experiments are checked against."""
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from generator.problems import FieldPath, Problem
 from generator.rendering import METRICS_COLLECTOR_LABEL
 from generator.validation.admission import validate_experiment
 from generator.validation.context import Context
-from generator.validation.schema import check_manifest
+from generator.validation.schema import check_manifest, departing_paths
 
 
 @dataclass
@@ -148,14 +149,46 @@ def _experiment(
     document: YamlDocument, context: Context
 ) -> tuple[Experiment | None, list[Problem]]:
     problems = check_manifest(document.data)
-    if problems:
-        return None, problems
+    data = document.data
+    if problems:  # the rest is checked too, without the fields the schema refuses
+        departing = departing_paths(document.data)
+        if departing is None:
+            return None, problems
+        data = _without(document.data, departing)
     try:
-        experiment = Experiment.model_validate(document.data)
+        experiment = Experiment.model_validate(data)
     except ValidationError as err:
-        return None, [_pydantic_problem(error) for error in err.errors()]
-    defaulted, problems = validate_experiment(experiment, context)
-    return defaulted, problems
+        found = [_pydantic_problem(error) for error in err.errors()]
+        return None, problems + _elsewhere(found, problems)
+    defaulted, found = validate_experiment(experiment, context)
+    if problems:
+        return None, problems + _elsewhere(found, problems)
+    return defaulted, found
+
+
+def _without(data: Any, paths: list[FieldPath]) -> Any:
+    """A copy of `data` with the values at `paths` left out."""
+    pruned = copy.deepcopy(data)
+    for path in sorted(paths, key=len, reverse=True):
+        parent = pruned
+        for step in path[:-1]:
+            parent = parent[step]
+        if isinstance(parent, dict):
+            parent.pop(path[-1], None)
+        elif isinstance(parent, list) and isinstance(path[-1], int):
+            parent[path[-1]] = None  # its index stays; the rules skip what is None
+    return pruned
+
+
+def _elsewhere(found: list[Problem], known: list[Problem]) -> list[Problem]:
+    """The problems of `found` not about a field a problem of `known` is about (or within
+    it, or around it): a value left out is not reported a second time as missing."""
+
+    def related(a: FieldPath, b: FieldPath) -> bool:
+        shorter = min(len(a), len(b))
+        return tuple(a[:shorter]) == tuple(b[:shorter]) and shorter > 0
+
+    return [p for p in found if not any(related(p.path, k.path) for k in known)]
 
 
 def _pydantic_problem(error: Any) -> Problem:
@@ -210,11 +243,5 @@ def _name_of(data: Any) -> str | None:
 
 
 def _with(problem: Problem, origin: Origin, experiment: str | None) -> Problem:
-    return Problem(
-        problem.code,
-        problem.path,
-        problem.message,
-        problem.hint,
-        problem.experiment or experiment,
-        origin,
-    )
+    """The problem at its line of the YAML, its fix said in YAML."""
+    return replace(problem.in_yaml(), experiment=problem.experiment or experiment, origin=origin)

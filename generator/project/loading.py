@@ -1,31 +1,42 @@
-"""Loading spec modules: imports every Python module of the spec folder as part of the
-`spec` package and gathers the Experiments and Environments they define at module level.
-A module that raises becomes a Problem pointing at the line that raised."""
+"""Loading spec modules: imports the Python modules of the spec folder (every one, or those
+asked for and what they import) as part of the `spec` package and gathers the Experiments
+and Environments they define at module level. A module that raises, or does not parse,
+becomes a Problem pointing at the line (and for a syntax error the column) at fault; the
+other modules are loaded all the same, so that every problem is found in one run."""
 
 from __future__ import annotations
 
 import importlib
+import inspect
+import re
 import sys
 import traceback
+from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 
 from pydantic import ValidationError
 
+import generator
+from generator.files.escaping import one_line
 from generator.files.origin import Origin, display_path, paths_relative_to
 from generator.katib.models import Experiment
 from generator.language.configmaps import TrialTemplates
 from generator.language.environments import Environment
-from generator.problems import Problem, ProblemReport
+from generator.problems import Problem, ProblemReport, did_you_mean
 from generator.specset import SpecSet
+
+_UNEXPECTED = re.compile(r"(\w+)\(\) got an unexpected keyword argument '(\w+)'")
 
 
 def spec_modules(spec_dir: Path) -> list[Path]:
     return sorted(p for p in spec_dir.glob("*.py") if not p.name.startswith("_"))
 
 
-def load_specs(spec_dir: Path) -> SpecSet:
-    """Import the spec package at `spec_dir`; raises ProblemReport listing every failure."""
+def load_specs(spec_dir: Path, only: Sequence[Path] | None = None) -> SpecSet:
+    """Import the spec package at `spec_dir` (of its modules, `only` these when given). The
+    modules that fail are problems in the SpecSet; a spec folder that is not there raises
+    ProblemReport."""
     spec_dir = spec_dir.resolve()
     if not spec_dir.is_dir():
         raise ProblemReport(
@@ -43,20 +54,23 @@ def load_specs(spec_dir: Path) -> SpecSet:
     sys.path.insert(0, str(spec_dir.parent))
     try:
         with paths_relative_to(spec_dir.parent):
-            return _gather(spec_dir, package)
+            return _gather(spec_dir, package, only)
     finally:
         sys.path.remove(str(spec_dir.parent))
         _forget_package(package)
 
 
-def _gather(spec_dir: Path, package: str) -> SpecSet:
+def _gather(spec_dir: Path, package: str, only: Sequence[Path] | None) -> SpecSet:
     found = SpecSet()
-    problems: list[Problem] = []
-    tracebacks: list[str] = []
+    problems = found.problems
+    tracebacks = found.tracebacks
     seen: dict[str, Experiment] = {}
     seen_envs: dict[str, Environment] = {}
     seen_templates: dict[str, TrialTemplates] = {}
+    chosen = {p.resolve() for p in only} if only is not None else None
     for path in spec_modules(spec_dir):
+        if chosen is not None and path.resolve() not in chosen:
+            continue
         try:
             module = importlib.import_module(f"{package}.{path.stem}")
         except (Exception, SystemExit) as err:  # a spec module may raise anything, exit too
@@ -83,8 +97,6 @@ def _gather(spec_dir: Path, package: str) -> SpecSet:
                         _duplicate(value.name, "trial-templates ConfigMap", value.origin)
                     )
                 seen_templates.setdefault(value.name, value)
-    if problems:
-        raise ProblemReport(problems, tracebacks)
     found.experiments = [seen[name] for name in sorted(seen)]
     found.environments = [seen_envs[name] for name in sorted(seen_envs)]
     found.trial_templates = [seen_templates[name] for name in sorted(seen_templates)]
@@ -96,6 +108,8 @@ def _module_values(module: ModuleType) -> list[object]:
 
 
 def _import_problem(err: Exception | SystemExit, path: Path, spec_dir: Path) -> Problem:
+    if isinstance(err, SyntaxError) and err.filename:
+        return _syntax_problem(err, path)
     frames = [
         frame
         for frame in traceback.extract_tb(err.__traceback__)
@@ -116,9 +130,44 @@ def _import_problem(err: Exception | SystemExit, path: Path, spec_dir: Path) -> 
         "spec-module",
         (),
         f"spec module {display_path(path)} raised {message}",
-        "fix the line above; run with --debug for the full traceback",
-        origin=origin or Origin(display_path(path), 0),
+        _call_hint(err) or "fix the call at this line; --debug shows the full traceback",
+        origin=origin or Origin(display_path(path), 1),
     )
+
+
+def _syntax_problem(err: SyntaxError, path: Path) -> Problem:
+    """A module (or one it imports) that does not parse: at the line and column Python
+    names."""
+    where = Origin(display_path(Path(str(err.filename))), err.lineno or 1, err.offset or 0)
+    source = (err.text or "").strip()
+    return Problem(
+        "spec-syntax",
+        (),
+        f"spec module {display_path(path)} is not valid Python: {err.msg}"
+        + (f" in `{one_line(source)}`" if source else ""),
+        "correct the Python syntax at this line and column",
+        origin=where,
+    )
+
+
+def _call_hint(err: BaseException) -> str | None:
+    """For a builder called with an argument it does not take, the arguments it takes."""
+    if not isinstance(err, TypeError):
+        return None
+    found = _UNEXPECTED.search(str(err))
+    if found is None:
+        return None
+    function, argument = found.group(1), found.group(2)
+    builder = getattr(generator, function, None)
+    if builder is None or not callable(builder):
+        return None
+    try:
+        names = [p for p in inspect.signature(builder).parameters if not p.startswith("_")]
+    except (TypeError, ValueError):
+        return None
+    takes = f"{function}() takes {', '.join(names)}"
+    guess = did_you_mean(argument, names)
+    return f"{guess} {takes}" if guess.startswith("did you mean") else takes
 
 
 def _duplicate(name: str, what: str, origin: Origin | None) -> Problem:

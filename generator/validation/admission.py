@@ -30,8 +30,9 @@ def validate_experiment(
 
 
 def validate_specs(specs: SpecSet, context: Context | None = None) -> SpecSet:
-    """The spec set with every Experiment defaulted; raises ProblemReport on any problem."""
-    problems: list[Problem] = []
+    """The spec set with every Experiment defaulted; raises ProblemReport on any problem,
+    the modules that could not be loaded among them."""
+    problems: list[Problem] = list(specs.problems)
     defaulted = []
     # The overlay renders these ConfigMaps in each environment's own namespace.
     context = (context or Context()).with_documents(t.manifest() for t in specs.trial_templates)
@@ -40,9 +41,11 @@ def validate_specs(specs: SpecSet, context: Context | None = None) -> SpecSet:
         defaulted.append(checked)
         problems += found
     names = [e.name for e in specs.experiments]
+    # (an experiment an environment names may be in a module that failed to load)
+    known = None if specs.problems else names
     for env in specs.environments:
-        problems += place(_check_environment(env, names), env, None)
-    if not specs.environments:
+        problems += place(_check_environment(env, known), env, None)
+    if not specs.environments and not specs.problems:
         problems.append(
             Problem(
                 "environment",
@@ -52,13 +55,15 @@ def validate_specs(specs: SpecSet, context: Context | None = None) -> SpecSet:
             )
         )
     if problems:
-        raise ProblemReport(problems)
+        raise ProblemReport(problems, list(specs.tracebacks))
     return SpecSet(
         defaulted, list(specs.environments), dict(specs.modules), list(specs.trial_templates)
     )
 
 
-def _check_environment(env: Environment, experiments: list[str]) -> list[Problem]:
+def _check_environment(env: Environment, experiments: list[str] | None) -> list[Problem]:
+    """The environment's own problems; the experiments it names are checked against
+    `experiments` (None: not known in full)."""
     problems = []
     where = f"environment {env.name!r}: "
     if not _DNS1123_LABEL.fullmatch(env.name) or env.name in NOT_ENVIRONMENTS:
@@ -81,7 +86,7 @@ def _check_environment(env: Environment, experiments: list[str]) -> list[Problem
             )
         )
     for index, name in enumerate(env.experiments or ()):
-        if name not in experiments:
+        if experiments is not None and name not in experiments:
             problems.append(
                 Problem(
                     "environment",

@@ -3,6 +3,7 @@ returns the origin of the deepest model on the way that has one."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from generator.files.origin import Origin
@@ -40,14 +41,5 @@ def place(problems: list[Problem], root: KatibModel, experiment: str | None) -> 
     placed = []
     for problem in problems:
         origin = problem.origin or locate(root, problem.path)
-        placed.append(
-            Problem(
-                code=problem.code,
-                path=problem.path,
-                message=problem.message,
-                hint=problem.hint,
-                experiment=problem.experiment or experiment,
-                origin=origin,
-            )
-        )
+        placed.append(replace(problem, experiment=problem.experiment or experiment, origin=origin))
     return placed

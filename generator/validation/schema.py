@@ -53,6 +53,23 @@ def check_manifest(manifest: Manifest, experiment: str | None = None) -> list[Pr
     ]
 
 
+def departing_paths(manifest: Manifest) -> list[tuple[str | int, ...]] | None:
+    """The fields to leave out of `manifest` for what remains to match the schema, so that
+    the rules can check the rest in the same run: each wrong value, each unknown field.
+    None when no such set exists (the document itself is of the wrong shape)."""
+    paths: list[tuple[str | int, ...]] = []
+    for error in _validator("experiment-v1beta1.json").iter_errors(manifest):
+        at = tuple(error.absolute_path)
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            known = error.schema.get("properties", {})
+            paths += [(*at, key) for key in error.instance if key not in known]
+        elif error.validator == "required" or not at:
+            continue  # nothing to leave out; the rules may name it too
+        else:
+            paths.append(at)
+    return paths if paths else None
+
+
 def _message(error: ValidationError) -> str:
     if error.validator == "format" and error.validator_value in _INT_RANGES:
         bits = _INT_RANGES[error.validator_value]

@@ -151,6 +151,7 @@ def _grid(spec: ExperimentSpec, parameters: list[ParameterSpec], name: str) -> l
                     ("spec", "parameters", index, "feasibleSpace", "step"),
                     f"grid needs a step for the double parameter {parameter.name!r}",
                     "give it a step, e.g. double(0.01, 0.05, step=0.01)",
+                    yaml_hint='give its feasibleSpace a step, e.g. step: "0.01"',
                 )
             )
             return problems
@@ -287,6 +288,7 @@ def _pbt(spec: ExperimentSpec, parameters: list[ParameterSpec], name: str) -> li
                 f"pbt keeps its population on a volume and needs resumePolicy FromVolume, "
                 f"got {spec.resume_policy!r}",
                 "set resume_policy='FromVolume'",
+                yaml_hint="set spec.resumePolicy: FromVolume",
             )
         )
     if len(name) > PBT_MAX_NAME_LENGTH:

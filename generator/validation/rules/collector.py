@@ -61,6 +61,8 @@ def _collector(spec: ExperimentSpec, context: Context) -> list[Problem]:
                     (*_PATH, "path"),
                     "the File collector needs an absolute file path of kind File",
                     "e.g. file_collector('/var/log/katib/metrics.log')",
+                    yaml_hint="e.g. source.fileSystemPath: {path: /var/log/katib/metrics.log, "
+                    "kind: File}",
                 )
             )
         file_format = path.format if path else None
@@ -90,6 +92,8 @@ def _collector(spec: ExperimentSpec, context: Context) -> list[Problem]:
                     _SOURCE,
                     "the TensorFlowEvent collector needs an absolute directory of kind Directory",
                     "e.g. tensorflow_event_collector('/var/log/katib/tfevent/')",
+                    yaml_hint="e.g. source.fileSystemPath: {path: /var/log/katib/tfevent/, "
+                    "kind: Directory}",
                 )
             )
         if path is not None and path.format:
@@ -111,6 +115,8 @@ def _collector(spec: ExperimentSpec, context: Context) -> list[Problem]:
                     (*_SPEC, "collector", "customCollector"),
                     "the Custom collector needs its container",
                     "give custom_collector(container(...))",
+                    yaml_hint="give spec.metricsCollectorSpec.collector.customCollector a "
+                    "container",
                 )
             )
         if path is not None and (

@@ -135,6 +135,8 @@ def _objective(spec: ExperimentSpec) -> list[Problem]:
                 ("spec", "objective"),
                 "is required",
                 "give the experiment an objective, e.g. objective=maximize('accuracy')",
+                yaml_hint="give spec.objective a type (maximize or minimize) and an "
+                "objectiveMetricName",
             )
         ]
     problems = []
@@ -154,6 +156,7 @@ def _objective(spec: ExperimentSpec) -> list[Problem]:
                 ("spec", "objective", "objectiveMetricName"),
                 "is required",
                 "name the metric the trials report, e.g. maximize('accuracy')",
+                yaml_hint="set spec.objective.objectiveMetricName to the metric the trials report",
             )
         )
     additional = objective.additional_metric_names or []
@@ -180,6 +183,7 @@ def _algorithm(spec: ExperimentSpec, context: Context) -> list[Problem]:
                 path if spec.algorithm is None else (*path, "algorithmName"),
                 "is required",
                 "choose a suggestion algorithm, e.g. algorithm('random')",
+                yaml_hint="set spec.algorithm.algorithmName, e.g. random",
             )
         )
     elif spec.algorithm.algorithm_name not in context.algorithm_names:
@@ -200,6 +204,7 @@ def _algorithm(spec: ExperimentSpec, context: Context) -> list[Problem]:
                 ("spec", "earlyStopping", "algorithmName"),
                 "is required",
                 "name the early-stopping algorithm, e.g. median_stop()",
+                yaml_hint="set spec.earlyStopping.algorithmName: medianstop",
             )
         )
     elif stopping is not None and stopping.algorithm_name not in context.early_stopping_names:

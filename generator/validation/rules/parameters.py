@@ -26,6 +26,8 @@ def check(spec: ExperimentSpec, fixed: frozenset[str] = frozenset()) -> list[Pro
                 ("spec",),
                 "spec.parameters or spec.nasConfig must be specified",
                 "give the experiment a search space, e.g. parameters=SearchSpace(lr=double(...))",
+                yaml_hint="list the parameters under spec.parameters, each with a name, "
+                "parameterType and feasibleSpace",
             )
         )
     if parameters and spec.nas_config is not None:
@@ -101,6 +103,8 @@ def _numeric(kind: str, space: FeasibleSpace, path: FieldPath, may_be_fixed: boo
                 (*path, "list"),
                 f"a {kind} parameter takes min and max, not a list",
                 f"use {builder}(min, max), or categorical([...]) for a list of values",
+                yaml_hint="give feasibleSpace min and max, or make it parameterType: "
+                "categorical for a list of values",
             )
         )
     bounds = {}
@@ -139,6 +143,8 @@ def _numeric(kind: str, space: FeasibleSpace, path: FieldPath, may_be_fixed: boo
                 f"min must be less than max, got min={space.min}, max={space.max}",
                 f"swap or widen the bounds: {builder}({_fmt(min(low, high))}, "
                 f"{_fmt(max(low, high) if low != high else high + 1)})",
+                yaml_hint=f'swap or widen the bounds: min: "{_fmt(min(low, high))}", '
+                f'max: "{_fmt(max(low, high) if low != high else high + 1)}"',
             )
         )
     if step is not None and step <= 0:
@@ -203,6 +209,7 @@ def _listed(kind: str, space: FeasibleSpace, path: FieldPath) -> list[Problem]:
                     (*path, "list", index),
                     f"a discrete parameter takes numbers, got {value!r}",
                     "use categorical([...]) for values that are not numbers",
+                    yaml_hint="use parameterType: categorical for values that are not numbers",
                 )
             )
     return problems

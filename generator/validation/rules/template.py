@@ -29,6 +29,7 @@ def check(spec: ExperimentSpec, context: Context) -> list[Problem]:
                 _TEMPLATE,
                 "is required",
                 "describe how a trial runs, e.g. trial=job(container(image=..., args=...))",
+                yaml_hint="give spec.trialTemplate a trialSpec (a batch/v1 Job, say)",
             )
         ]
     problems = _source(template)
@@ -241,6 +242,7 @@ def _source(template: TrialTemplate) -> list[Problem]:
                 _TEMPLATE,
                 "one of trialSpec and configMap must be specified",
                 "give the trial an inline spec, e.g. job(container(...))",
+                yaml_hint="give spec.trialTemplate a trialSpec",
             )
         ]
     if template.trial_spec is not None and template.config_map is not None:
@@ -318,6 +320,7 @@ def _trial_parameters(
                     f"would run with the same {name!r}",
                     f"pass it to the container, e.g. args=[f'--{name.replace('_', '-')}="
                     f"{{space.{name}}}'] or args=space.cli_args()",
+                    yaml_hint=f"use {placeholder(name)} in the container's command, args or env",
                 )
             )
     if text is not None:
