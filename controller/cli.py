@@ -18,7 +18,12 @@ import click
 from controller.algorithms.optuna_backed import quiet_optuna
 from controller.console.progress import configure_logging
 from controller.errors import ControllerError
-from controller.service.run import RunRequest, run_environment
+from controller.service.run import Interrupted, RunRequest, run_environment
+
+
+def examples(*commands: str) -> str:
+    """A command's --help epilog: example command lines, kept as written."""
+    return "\b\nExamples:\n" + "\n".join(f"  $ {command}" for command in commands)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -27,7 +32,14 @@ def main() -> None:
     """Runs hpo-gen's rendered Katib experiments and commits their results to git."""
 
 
-@main.command()
+@main.command(
+    epilog=examples(
+        "hpo-controller run --env dev",
+        "hpo-controller run --env dev --experiment katib-tpe --rerun",
+        "hpo-controller run --env ci --cold --log-format json",
+        "hpo-controller run --env dev --project path/to/repo",
+    )
+)
 @click.option("--env", "environment", required=True, help="The overlay to run: overlays/ENV.")
 @click.option("--experiment", "only", multiple=True, help="Run only this experiment (repeatable).")
 @click.option(
@@ -74,6 +86,9 @@ def run(
                 ok = run_environment(request, _say, lambda e: partial(display.update, e))
         else:
             ok = run_environment(request, _say)
+    except Interrupted as err:
+        click.echo(f"hpo-controller: {err}", err=True)
+        _leave(130)
     except ControllerError as err:
         click.echo(f"hpo-controller: {err}", err=True)
         sys.exit(1)
@@ -81,6 +96,11 @@ def run(
         if debug:
             raise
         click.echo(f"hpo-controller: internal error: {type(err).__name__}: {err}", err=True)
+        click.echo(
+            "this is a bug in hpo-controller: please report it with the output of the same "
+            "command run with --debug",
+            err=True,
+        )
         sys.exit(2)
     _leave(0 if ok else 1)
 

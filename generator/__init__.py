@@ -1,7 +1,6 @@
 """hpo-gen's spec language: Katib experiments written in Python.
 
-from generator import SearchSpace, categorical, container, double, experiment, job
-from generator import maximize, random_search
+from generator import SearchSpace, double, experiment, job, container, maximize, tpe
 """
 
 from __future__ import annotations

@@ -24,6 +24,12 @@ from generator.project.writing import diff_tree, write_tree
 from generator.results import best, format_best, no_results, read_results
 from generator.validation.context import Context
 
+
+def examples(*commands: str) -> str:
+    """A command's --help epilog: example command lines, kept as written."""
+    return "\b\nExamples:\n" + "\n".join(f"  $ {command}" for command in commands)
+
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 project_option = click.option(
@@ -84,7 +90,13 @@ def main() -> None:
     into kustomize overlays."""
 
 
-@main.command()
+@main.command(
+    epilog=examples(
+        "hpo-gen render                       # spec/ -> overlays/",
+        "hpo-gen render --check               # in CI: exit 1 and a diff if overlays/ is stale",
+        "hpo-gen render --project path/to/repo",
+    )
+)
 @project_option
 @click.option("--check", is_flag=True, help="Write nothing; show a diff and exit 1 if stale.")
 @debug_option
@@ -106,7 +118,13 @@ def render(project: Path, check: bool, debug: bool) -> None:
     click.echo(f"overlays/: {len(tree)} files {state}", err=True)
 
 
-@main.command(name="import")
+@main.command(
+    name="import",
+    epilog=examples(
+        "hpo-gen import katib/random.yaml --out spec/",
+        "hpo-gen import experiments/*.yaml --out spec/ --force",
+    ),
+)
 @click.argument(
     "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
@@ -122,14 +140,23 @@ def render(project: Path, check: bool, debug: bool) -> None:
 @reporting_problems
 def import_(files: tuple[Path, ...], out: Path, force: bool, debug: bool) -> None:
     """Write a Python spec module for each Katib Experiment in the YAML FILES."""
-    written = import_files(files, out, force=force)
-    for path in written:
+    imported = import_files(files, out, force=force)
+    for path in imported.written:
         click.echo(f"wrote {path}")
+    for note in imported.notes:
+        click.echo(f"note: {one_line(note)}", err=True)
     if not any(out.glob("*.py")) or not (out / "__init__.py").exists():
         click.echo(f"{out} needs an __init__.py and an environment to render", err=True)
 
 
-@main.command()
+@main.command(
+    epilog=examples(
+        "hpo-gen validate                     # the project's spec/",
+        "hpo-gen validate spec/mnist.py       # one module and what it imports",
+        "hpo-gen validate katib/*.yaml --katib-config katib-config.yaml",
+        "hpo-gen validate --previous ../base --output json",
+    )
+)
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @project_option
 @click.option(
@@ -172,7 +199,13 @@ def validate(
     click.echo(f"{count} experiment{'s' if count != 1 else ''} valid", err=True)
 
 
-@main.command()
+@main.command(
+    epilog=examples(
+        "hpo-gen status",
+        "hpo-gen status --env dev --output json",
+        "hpo-gen status --project .demo/repo   # after make demo",
+    )
+)
 @project_option
 @click.option("--env", "environment", help="Only this environment.")
 @click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
@@ -198,7 +231,14 @@ def status(project: Path, environment: str | None, output: str, debug: bool) -> 
         click.echo(one_line(line))
 
 
-@main.command(name="best")
+@main.command(
+    name="best",
+    epilog=examples(
+        "hpo-gen best katib-tpe                       # JSON",
+        "python train.py $(hpo-gen best katib-tpe --format args)",
+        "hpo-gen best katib-tpe --env prod --format env > best.env",
+    ),
+)
 @click.argument("name")
 @project_option
 @click.option("--env", "environment", help="The environment, when NAME ran in several.")

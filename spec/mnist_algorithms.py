@@ -43,7 +43,7 @@ multivariate_tpe_search = mnist_search(
 )
 cmaes_search = mnist_search("katib-cmaes", cmaes(random_state=1, sigma=0.3))
 sobol_search = mnist_search("katib-sobol", sobol())
-grid = mnist_search("katib-grid", grid_search(random_state=1), grid_space, trials=6)
+grid_experiment = mnist_search("katib-grid", grid_search(random_state=1), grid_space, trials=6)
 
 hyperband_space = SearchSpace(
     lr=double(0.005, 0.05), momentum=double(0.5, 0.9), epochs=integer(1, 9)

@@ -76,7 +76,12 @@ def build(args: argparse.Namespace, split: datasets.Split) -> tuple[nn.Module, d
     """The model, and the data in the shape it takes: the MLP gets images flattened once."""
     if args.model == "cnn":
         model = networks.cnn(
-            args.hidden_size, args.num_layers, split.classes, args.activation, args.dropout
+            split.train_x.shape[-1],
+            args.hidden_size,
+            args.num_layers,
+            split.classes,
+            args.activation,
+            args.dropout,
         )
     else:
         split = split.flattened()

@@ -27,7 +27,7 @@ from generator.katib.status import (
     TrialDocument,
     read_status,
 )
-from generator.validation.rules.update import BUDGET_FIELDS
+from generator.validation.rules.update import BUDGET_FIELDS, MAX_TRIALS_REACHED
 
 # Katib's counter and list names, per state.
 _COUNTERS = {
@@ -225,6 +225,8 @@ class ResumePoint:
     previous: ExperimentRecord | None = None
     finished: Completion | None = None
     restarting: bool = False
+    trials: int = 0  # of the finished run
+    held_by_policy: bool = False  # its raised budget has room, but resumePolicy Never
 
 
 def resume_point(
@@ -240,6 +242,12 @@ def resume_point(
     if done is None:
         return ResumePoint(previous)
     if not restartable(experiment.spec, previous.trials, done):
-        return ResumePoint(finished=done)
+        spec = experiment.spec
+        raised = (
+            done.reason == MAX_TRIALS_REACHED
+            and spec.max_trial_count is not None
+            and spec.max_trial_count > len(previous.trials)
+        )
+        return ResumePoint(finished=done, trials=len(previous.trials), held_by_policy=raised)
     previous.completion, previous.completion_time = None, None
     return ResumePoint(previous, restarting=True)

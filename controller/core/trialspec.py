@@ -7,7 +7,7 @@ JSON text, so a value holding quotes or backslashes cannot break the manifest.""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from controller.errors import ControllerError
@@ -15,26 +15,56 @@ from generator.files import yamlio
 from generator.katib.models import Experiment, TrialTemplate
 from generator.katib.placeholders import meta_values, placeholder
 
+# Where the replicas of a distributed trial find the master on one machine.
+LOCAL_MASTER_ADDRESS = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class Replica:
+    """Another process of a distributed trial: a PyTorchJob worker, by its rank."""
+
+    role: str
+    rank: int
+    argv: tuple[str, ...]
+    env: tuple[tuple[str, str], ...]
+    working_dir: str | None
+
 
 @dataclass(frozen=True)
 class Command:
     argv: tuple[str, ...]
     env: tuple[tuple[str, str], ...]
     working_dir: str | None
-    deadline_seconds: float | None = None  # a Job's activeDeadlineSeconds
+    deadline_seconds: float | None = None  # the workload's activeDeadlineSeconds
+    # A distributed trial's other processes (this command is its master, rank 0); the
+    # executor gives all of them MASTER_PORT.
+    replicas: tuple[Replica, ...] = ()
 
     def relocated(self, path: str, local: str, working_dir: bool = False) -> Command:
         """The command with a container path replaced by a local one in its arguments and
-        environment (and working directory), where a pod would mount or write it."""
+        environment (and working directory), where a pod would mount or write it; the
+        same in each replica."""
 
         def move(text: str) -> str:
             return text.replace(path, local)
 
+        def moved_dir(folder: str | None) -> str | None:
+            return move(folder) if working_dir and folder else folder
+
         return Command(
             tuple(move(a) for a in self.argv),
             tuple((k, move(v)) for k, v in self.env),
-            move(self.working_dir) if working_dir and self.working_dir else self.working_dir,
+            moved_dir(self.working_dir),
             self.deadline_seconds,
+            tuple(
+                replace(
+                    r,
+                    argv=tuple(move(a) for a in r.argv),
+                    env=tuple((k, move(v)) for k, v in r.env),
+                    working_dir=moved_dir(r.working_dir),
+                )
+                for r in self.replicas
+            ),
         )
 
 
@@ -140,12 +170,58 @@ def trial_command(
     substituted whole and parsed, as Katib does."""
     template = experiment.spec.trial_template
     spec = template.trial_spec if template is not None else None
-    if spec is not None and not any("${" in str(c.get("name", "")) for c in _containers(spec)):
+    if (
+        spec is not None
+        and spec.get("kind") != "PyTorchJob"  # every replica's command is read
+        and not any("${" in str(c.get("name", "")) for c in _containers(spec))
+    ):
         primary = _primary(experiment, spec)
         read = {key: primary[key] for key in _COMMAND_FIELDS if key in primary}
         return _command(experiment, substitute(read, values), spec)
     manifest = trial_manifest(experiment, values, config_maps)
-    return _command(experiment, _primary(experiment, manifest), manifest)
+    command = _command(experiment, _primary(experiment, manifest), manifest)
+    if manifest.get("kind") != "PyTorchJob":
+        return command
+    return _distributed(experiment, command, manifest)
+
+
+def _distributed(experiment: Experiment, master: Command, manifest: Mapping[str, Any]) -> Command:
+    """A PyTorchJob trial on one machine: the master (rank 0) and each worker replica (ranks
+    1..) as processes, with what PyTorch's env:// rendezvous reads (MASTER_ADDR,
+    WORLD_SIZE, RANK, LOCAL_RANK; MASTER_PORT is the executor's)."""
+    workers = []
+    wanted = _primary(experiment, manifest).get("name")
+    for role, count, pod in _replica_pods(manifest):
+        if role == "Master":
+            continue
+        containers = [c for c in pod.get("containers") or [] if isinstance(c, dict)]
+        container = next((c for c in containers if c.get("name") == wanted), None)
+        if container is None:
+            raise ControllerError(
+                f"experiment {experiment.name!r}: the {role} replicas have no container "
+                f"named {wanted!r}, as the Master has"
+            )
+        command = _command(experiment, container, manifest)
+        workers += [(role, command)] * count
+    world = 1 + len(workers)
+
+    def ranked(env: tuple[tuple[str, str], ...], rank: int) -> tuple[tuple[str, str], ...]:
+        given = {
+            "MASTER_ADDR": LOCAL_MASTER_ADDRESS,
+            "WORLD_SIZE": str(world),
+            "RANK": str(rank),
+            "LOCAL_RANK": str(rank),  # every replica on this one machine
+        }
+        return (*((k, v) for k, v in env if k not in given), *given.items())
+
+    return replace(
+        master,
+        env=ranked(master.env, 0),
+        replicas=tuple(
+            Replica(role, rank, command.argv, ranked(command.env, rank), command.working_dir)
+            for rank, (role, command) in enumerate(workers, start=1)
+        ),
+    )
 
 
 # What `_command` reads of a container.
@@ -168,7 +244,10 @@ def _command(
         for item in container.get("env", [])
         if "name" in item
     )
-    deadline = (spec.get("spec") or {}).get("activeDeadlineSeconds")
+    body = spec.get("spec") or {}
+    deadline = body.get(
+        "activeDeadlineSeconds", (body.get("runPolicy") or {}).get("activeDeadlineSeconds")
+    )
     return Command(
         tuple(str(a) for a in argv),
         env,
@@ -202,12 +281,17 @@ _MEMORY_UNITS = {
 def trial_demand(experiment: Experiment, config_maps: ConfigMaps) -> Demand:
     """The demand of the experiment's trials, read from the template before substitution
     (a quantity that is a trial parameter counts as not given)."""
-    container = _primary(experiment, trial_manifest(experiment, {}, config_maps))
+    manifest = trial_manifest(experiment, {}, config_maps)
+    container = _primary(experiment, manifest)
+    # A distributed trial's every replica runs here: its demand is theirs together.
+    count = sum(n for _, n, _ in _replica_pods(manifest)) or 1
     resources = container.get("resources") or {}
     requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
     cpu = cpu_quantity(requests.get("cpu", limits.get("cpu")))
     memory = memory_quantity(requests.get("memory", limits.get("memory")))
-    return Demand(DEFAULT_CPU if cpu is None else cpu, memory or 0, cpu is not None)
+    return Demand(
+        (DEFAULT_CPU if cpu is None else cpu) * count, (memory or 0) * count, cpu is not None
+    )
 
 
 def cpu_quantity(value: object) -> float | None:
@@ -237,7 +321,31 @@ def memory_quantity(value: object) -> int | None:
 
 
 def _containers(spec: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The containers of a Job-shaped spec (spec.template.spec.containers)."""
-    pod = ((spec.get("spec") or {}).get("template") or {}).get("spec") or {}
+    """The containers of the trial's primary pod: a Job's (spec.template.spec.containers),
+    a PyTorchJob's Master replica's."""
+    pods = _replica_pods(spec)
+    master = next((pod for role, _, pod in pods if role == "Master"), None)
+    if spec.get("kind") == "PyTorchJob":
+        pod = master or {}
+    else:
+        pod = ((spec.get("spec") or {}).get("template") or {}).get("spec") or {}
     containers = pod.get("containers") or []
     return [c for c in containers if isinstance(c, dict)]
+
+
+def _replica_pods(spec: Mapping[str, Any]) -> list[tuple[str, int, dict[str, Any]]]:
+    """A PyTorchJob's replica specs: (role, replicas, pod spec), the Master first; none for
+    another kind."""
+    if spec.get("kind") != "PyTorchJob":
+        return []
+    replicas = (spec.get("spec") or {}).get("pytorchReplicaSpecs") or {}
+    found = []
+    for role in sorted(replicas, key=lambda r: (r != "Master", r)):
+        replica = replicas[role]
+        if not isinstance(replica, dict):
+            continue
+        count = replica.get("replicas", 1)
+        pod = (replica.get("template") or {}).get("spec") or {}
+        if isinstance(count, int) and count > 0 and isinstance(pod, dict):
+            found.append((str(role), count, pod))
+    return found

@@ -98,6 +98,21 @@ class Launcher:
         values, _ = self.collector.collect(self.logs[trial], self.metrics[trial])
         return values
 
+    def last_lines(self, trial: str, count: int = 3) -> list[str]:
+        """The last lines of the trial's output (its last 4 KiB at most), for a log line
+        that says why it failed; none where its output cannot be read."""
+        path = self.logs.get(trial)
+        if path is None:
+            return []
+        try:
+            with path.open("rb") as output:
+                output.seek(0, os.SEEK_END)
+                output.seek(max(output.tell() - 4096, 0))
+                tail = output.read().decode("utf-8", "replace")
+        except OSError:
+            return []
+        return [line for line in tail.splitlines() if line.strip()][-count:]
+
     @staticmethod
     def announce(trial: TrialRecord) -> None:
         """Say in the log that the trial started."""

@@ -35,6 +35,7 @@ from controller.engine.recovery import recovered
 from controller.errors import ControllerError
 from controller.metrics.collectors import collector_for, summarize
 from controller.ports import Clock, StatusSink, TrialExecutor
+from generator.files.escaping import one_line
 from generator.katib.models import Experiment
 
 log = logging.getLogger("hpo-controller")
@@ -314,7 +315,7 @@ class Engine:
         elif isinstance(action, step.Ended):
             if self.journal is not None:
                 self.journal.ended(action.trial)
-            log.info("%s", describe(action.trial))
+            log.info("%s", self.ended_line(action.trial))
         elif isinstance(action, step.Announce):
             self.launch.announce(action.trial)
         elif isinstance(action, step.Offer):
@@ -326,6 +327,15 @@ class Engine:
         else:  # Complete or Halt
             self.outcome = action
         return None
+
+    def ended_line(self, trial: TrialRecord) -> str:
+        """The log line of a finished trial; for one that failed, why: its message (the
+        exit code, a deadline, a missing metric) and the last lines of its output."""
+        line = describe(trial)
+        if not trial.state.is_failed:
+            return line
+        tail = " | ".join(one_line(text) for text in self.launch.last_lines(trial.name))
+        return f"{line}: {trial.message}" + (f"; its output ends: {tail}" if tail else "")
 
     def stop(self, action: step.Stop) -> None:
         if action.early:

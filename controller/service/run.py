@@ -5,16 +5,22 @@ said through `say`, one line at a time."""
 
 from __future__ import annotations
 
+import shutil
+import signal
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from controller.core.records import ExperimentRecord
 from controller.core.results import summary_files
-from controller.core.status import resume_point
+from controller.core.status import ResumePoint, resume_point
 from controller.engine.journal import TrialJournal
-from controller.engine.loop import run_experiment, summary_line, utc_now
+from controller.engine.loop import Engine, Options, summary_line, utc_now
 from controller.errors import ControllerError
 from controller.executors.local.executor import LocalExecutor
 from controller.executors.local.warmstart import WarmPool
@@ -26,6 +32,7 @@ from controller.sinks.git.sink import GitStatusSink, corrupt_status
 from controller.sources.overlay import OverlaySource
 from generator.files.escaping import one_line
 from generator.katib.models import Experiment
+from generator.katib.repository import OVERLAYS_FOLDER, SPEC_FOLDER
 from generator.katib.status import StatusError
 
 COMMIT_INTERVAL = 5.0  # seconds between progress commits of a running experiment
@@ -58,19 +65,86 @@ def run_environment(
     layout.prepare()
     with runlock.holding(layout.lock, environment):
         repo.check_ready()
+        check_rendered(repo.root)
         spec = OverlaySource(layout.overlay.parent).read(environment)
         chosen = _chosen(spec, request.only)
         sink = GitStatusSink(repo, environment)
         use_warm = spec.warm_starts if request.warm is None else request.warm
         pool = WarmPool(log=layout.zygote_log) if use_warm else None
+        stops = StopSignals()
         try:
             ok = True
             for experiment in chosen:
-                ok &= _run_one(experiment, layout, sink, pool, spec, request.rerun, say, watch)
+                run = _Run(experiment, layout, sink, pool, spec, say, watch, stops)
+                ok &= run.once(request.rerun)
             return ok
         finally:
+            stops.restore()
             if pool is not None:
                 pool.close()
+
+
+class Interrupted(Exception):
+    """A run stopped by SIGINT or SIGTERM: what was kept, and how to resume (the message)."""
+
+
+class StopSignals:
+    """SIGINT (Ctrl-C) and SIGTERM ask the running engine to stop: its trials are stopped,
+    its status written and committed, and the run can resume where it was. A second
+    signal ends the controller at once (its watchdog kills the trials; the journal and
+    the status keep what had finished)."""
+
+    def __init__(self) -> None:
+        self.engine: Engine | None = None
+        self.received: str | None = None
+        self._previous: dict[int, Any] = {}
+        if threading.current_thread() is threading.main_thread():
+            for number in (signal.SIGINT, signal.SIGTERM):
+                self._previous[number] = signal.signal(number, self._handle)
+
+    def _handle(self, number: int, frame: object) -> None:
+        if self.received is not None:  # the second: now
+            self.restore()
+            signal.raise_signal(number)
+            return
+        self.received = signal.Signals(number).name
+        if self.engine is not None:
+            self.engine.request_stop()
+
+    def restore(self) -> None:
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)
+        self._previous = {}
+
+
+def check_rendered(root: Path) -> None:
+    """Refuse to run overlays older than the spec they were rendered from: `hpo-gen render
+    --check` (in a process of its own: spec modules are the user's code) where the
+    repository has a spec package."""
+    if not (root / SPEC_FOLDER / "__init__.py").is_file():
+        return  # overlays alone (a deployment's checkout): nothing to compare them with
+    beside = Path(sys.executable).parent / "hpo-gen"
+    program = str(beside) if beside.is_file() else shutil.which("hpo-gen")
+    if program is None:
+        raise ControllerError("hpo-gen not found: install hpo-gen with its dependencies")
+    result = subprocess.run(
+        [program, "render", "--check", "--project", str(root)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode == 0:
+        return
+    said = result.stderr.strip()
+    if result.returncode == 1 and "is stale" in said:
+        raise ControllerError(
+            f"{OVERLAYS_FOLDER}/ is older than {SPEC_FOLDER}/ (a spec changed since `hpo-gen "
+            f"render`): run `hpo-gen render`, commit {OVERLAYS_FOLDER}/, and run again"
+        )
+    raise ControllerError(
+        f"{SPEC_FOLDER}/ cannot be rendered, so {OVERLAYS_FOLDER}/ cannot be checked "
+        f"against it; `hpo-gen validate` says why:\n{said}"
+    )
 
 
 def _chosen(spec: EnvironmentSpec, only: tuple[str, ...]) -> list[Experiment]:
@@ -88,56 +162,106 @@ def _chosen(spec: EnvironmentSpec, only: tuple[str, ...]) -> list[Experiment]:
     return [e for e in spec.experiments if not only or e.name in only]
 
 
-def _run_one(
-    experiment: Experiment,
-    layout: Layout,
-    sink: GitStatusSink,
-    pool: WarmPool | None,
-    spec: EnvironmentSpec,
-    rerun: bool,
-    say: Callable[[str], None],
-    watch: Watch | None,
-) -> bool:
-    """Run one experiment (or resume it, or skip it when its results are final), commit
-    its results; whether it succeeded."""
-    document = None if rerun else sink.read(experiment.name)
-    try:
-        start = resume_point(experiment, document, rerun)
-    except StatusError as err:
-        raise corrupt_status(sink.relative_path(experiment.name), str(err)) from err
-    if start.finished is not None:
-        say(f"{experiment.name}: already complete for this spec (use --rerun)")
-        return start.finished.condition == "Succeeded"
-    if start.restarting:
-        say(f"{experiment.name}: restarting for its raised budget")
-    journal = TrialJournal(layout.journal(experiment.name), utc_now)
-    executor = LocalExecutor(
-        sink.repo.root, layout.logs(experiment.name), warm=pool, on_exit=journal.exited
-    )
-    try:
-        record = run_experiment(
-            experiment,
-            environment=layout.environment,
-            executor=executor,
-            sink=sink,
-            config_maps=spec.config_maps,
+@dataclass
+class _Run:
+    """One experiment of the environment: run (or resumed, or skipped when its results are
+    final), its results committed."""
+
+    experiment: Experiment
+    layout: Layout
+    sink: GitStatusSink
+    pool: WarmPool | None
+    spec: EnvironmentSpec
+    say: Callable[[str], None]
+    watch: Watch | None
+    stops: StopSignals
+
+    def once(self, rerun: bool) -> bool:
+        """Whether it succeeded."""
+        experiment, sink, layout = self.experiment, self.sink, self.layout
+        document = None if rerun else sink.read(experiment.name)
+        try:
+            start = resume_point(experiment, document, rerun)
+        except StatusError as err:
+            raise corrupt_status(sink.relative_path(experiment.name), str(err)) from err
+        if start.finished is not None:
+            self.say(_finished(experiment, start, layout.environment))
+            return start.finished.condition == "Succeeded"
+        if start.restarting:
+            self.say(f"{experiment.name}: restarting for its raised budget")
+        record = self.engine_run(start)
+        commit = _commit(sink, experiment, record, layout.environment, self.spec.namespace)
+        shown = str(sink.relative_path(experiment.name))
+        kept = f" (commit {commit[:10]})" if commit else " (unchanged)"
+        if self.stops.received is not None and record.completion is None:
+            raise Interrupted(_interrupted(self.stops.received, record, shown + kept, layout))
+        self.say(one_line(summary_line(experiment, record)))
+        self.say(f"  results: {shown}{kept}")
+        return record.completion is not None and record.completion.condition == "Succeeded"
+
+    def engine_run(self, start: ResumePoint) -> ExperimentRecord:
+        """The experiment through the engine, with the local executor; stopped by a
+        signal, the record as it stood."""
+        experiment, layout, sink = self.experiment, self.layout, self.sink
+        journal = TrialJournal(layout.journal(experiment.name), utc_now)
+        executor = LocalExecutor(
+            sink.repo.root, layout.logs(experiment.name), warm=self.pool, on_exit=journal.exited
+        )
+        options = Options(
+            config_maps=self.spec.config_maps,
             previous=start.previous,
-            checkpoint=Checkpoints(sink, experiment, layout.environment, spec.namespace),
-            on_change=watch(experiment) if watch else None,
+            checkpoint=Checkpoints(sink, experiment, layout.environment, self.spec.namespace),
+            on_change=self.watch(experiment) if self.watch else None,
             volume=layout.volume(experiment.name),
             journal=journal,
             hand_over=executor,
         )
-    finally:
-        executor.shutdown()
-        journal.close()
-    commit = _commit(sink, experiment, record, layout.environment, spec.namespace)
-    say(one_line(summary_line(experiment, record)))
-    say(
-        f"  results: {sink.relative_path(experiment.name)}"
-        + (f" (commit {commit[:10]})" if commit else " (unchanged)")
+        try:
+            engine = Engine(experiment, layout.environment, executor, sink, options)
+            self.stops.engine = engine
+            if self.stops.received is not None:
+                engine.request_stop()  # it came while the run was being set up
+            return engine.run()
+        finally:
+            self.stops.engine = None
+            executor.shutdown()
+            journal.close()
+
+
+def _interrupted(signal_name: str, record: ExperimentRecord, shown: str, layout: Layout) -> str:
+    """What a signal's stop kept and how to resume."""
+    running = sum(t.state.is_active for t in record.trials)
+    finished = len(record.trials) - running
+    return (
+        f"stopped by {signal_name}: {record.name} keeps {finished} finished trials in "
+        f"{shown}; the {running} that were running run again when it resumes: "
+        f"`hpo-controller run --env {layout.environment}`"
     )
-    return record.completion is not None and record.completion.condition == "Succeeded"
+
+
+def _finished(experiment: Experiment, start: ResumePoint, environment: str) -> str:
+    """What to say of an experiment whose results for this spec are final: how it ended,
+    and how to run it again."""
+    done = start.finished
+    assert done is not None
+    name = experiment.name
+    again = f"`hpo-controller run --env {environment} --experiment {name} --rerun`"
+    if start.held_by_policy:
+        policy = experiment.spec.resume_policy or "Never"
+        return (
+            f"{name}: ended ({done.reason}) after {start.trials} trials; its maxTrialCount "
+            f"is now {experiment.spec.max_trial_count}, but resumePolicy {policy} keeps a "
+            "finished experiment finished, as Katib does. To continue it, set "
+            "resume_policy='LongRunning' (or 'FromVolume') in its spec, run `hpo-gen "
+            f"render` and run again; to start it afresh, {again}"
+        )
+    if done.condition == "Failed":
+        return (
+            f"{name}: already ended for this spec: Failed ({done.reason}: {done.message}); "
+            f"fix what failed (its trials' logs are in status/{environment}/{name}.md), "
+            f"then {again}"
+        )
+    return f"{name}: already complete for this spec ({done.reason}); to run it afresh, {again}"
 
 
 def _commit(

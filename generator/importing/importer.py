@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import generator
 from generator.files import atomicfile
 from generator.files.origin import Origin, display_path
 from generator.importing import pycode
@@ -101,6 +102,10 @@ def _check_required(function: str, written: Call) -> None:
         )
 
 
+# Every name the spec language exports: a generated module binds none of them.
+BUILDER_NAMES = frozenset(generator.__all__)
+
+
 def module_source(experiment: Experiment, source: str) -> str:
     """The Python spec module for `experiment` (as parsed, before defaults)."""
     module = _Module()
@@ -146,6 +151,9 @@ def module_source(experiment: Experiment, source: str) -> str:
         ),
         "trial": _template(module, template, explicit is None, len(derived)),
     }
+    taken = {*module.names, *(name for name, _ in module.assignments), *BUILDER_NAMES}
+    if variable in taken:  # never bind it to a builder's name (or another name here)
+        variable = f"{variable}_experiment"
     module.assignments.append((variable, module.call("experiment", experiment.name, **arguments)))
     header = pycode.docstring(
         f"Katib Experiment {experiment.name}, imported by `hpo-gen import` from {source}."
@@ -452,6 +460,7 @@ class ImportedModule:
     experiment: str
     source: str  # the YAML file, as shown
     code: str
+    namespace: str | None = None  # the Experiment's own, which an environment replaces
 
 
 def _differences(a: Any, b: Any, path: FieldPath) -> Iterator[tuple[FieldPath, Any, Any]]:
@@ -518,14 +527,23 @@ def import_text(text: str, source: str) -> tuple[dict[str, ImportedModule], list
                 )
             )
             continue
-        modules[module] = ImportedModule(experiment.name, source, code)
+        namespace = experiment.metadata.namespace
+        modules[module] = ImportedModule(experiment.name, source, code, namespace)
     return modules, problems
 
 
 SPEC_PACKAGE_DOC = '"""Experiments and environments, one module each; see `hpo-gen render`."""\n'
 
 
-def import_files(files: Sequence[Path], out: Path, *, force: bool = False) -> list[str]:
+@dataclass(frozen=True)
+class Imported:
+    """What `import_files` wrote, and what the user is to know of it."""
+
+    written: list[str]
+    notes: list[str]
+
+
+def import_files(files: Sequence[Path], out: Path, *, force: bool = False) -> Imported:
     """Write the spec modules for every Experiment in `files` into `out`, all or none."""
     modules: dict[str, ImportedModule] = {}  # module file name -> module
     problems: list[Problem] = []
@@ -565,7 +583,20 @@ def import_files(files: Sequence[Path], out: Path, *, force: bool = False) -> li
         if created:
             shutil.rmtree(out, ignore_errors=True)
         raise
-    return [display_path(out / name) for name in sorted(modules)]
+    return Imported([display_path(out / name) for name in sorted(modules)], _notes(modules))
+
+
+def _notes(modules: dict[str, ImportedModule]) -> list[str]:
+    """An Experiment's own namespace is kept in its module, but each environment renders
+    its experiments into the environment's namespace: said, not dropped silently."""
+    return [
+        f"{module.experiment}: its namespace {module.namespace!r} is kept in the module, but "
+        "each environment renders it into the environment's own namespace "
+        f"(environment(..., namespace=...)); to run it in {module.namespace!r}, give an "
+        "environment that namespace"
+        for _, module in sorted(modules.items())
+        if module.namespace
+    ]
 
 
 def _clash(module: str, first: str, second: str, origin: Origin) -> Problem:

@@ -10,6 +10,10 @@ from generator.files.origin import caller_origin
 from generator.katib.base import KatibModel
 
 Executor = Literal["local", "kubernetes"]
+# The trial kinds an environment with executor "local" runs: a Job as its primary
+# container's command, a PyTorchJob as one process per replica. Others (a TFJob, an Argo
+# Workflow, a Tekton PipelineRun, ...) need a cluster.
+LOCAL_TRIAL_KINDS = frozenset({"Job", "PyTorchJob"})
 
 
 class Environment(KatibModel):

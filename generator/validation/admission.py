@@ -8,7 +8,7 @@ import re
 from generator.katib.defaults import with_defaults
 from generator.katib.models import Experiment
 from generator.katib.repository import BASE_FOLDER, NOT_ENVIRONMENTS, TEMPLATES_FOLDER
-from generator.language.environments import Environment
+from generator.language.environments import LOCAL_TRIAL_KINDS, Environment
 from generator.problems import Problem, ProblemReport, did_you_mean
 from generator.specset import SpecSet
 from generator.validation.context import Context
@@ -45,6 +45,7 @@ def validate_specs(specs: SpecSet, context: Context | None = None) -> SpecSet:
     known = None if specs.problems else names
     for env in specs.environments:
         problems += place(_check_environment(env, known), env, None)
+        problems += _local_kinds(env, specs.experiments)
     if not specs.environments and not specs.problems:
         problems.append(
             Problem(
@@ -59,6 +60,37 @@ def validate_specs(specs: SpecSet, context: Context | None = None) -> SpecSet:
     return SpecSet(
         defaulted, list(specs.environments), dict(specs.modules), list(specs.trial_templates)
     )
+
+
+def _local_kinds(env: Environment, experiments: list[Experiment]) -> list[Problem]:
+    """Experiments of a local environment whose trials cannot run on one machine: said
+    before anything runs, where the trial's kind is known (an inline template)."""
+    if env.executor != "local":
+        return []
+    problems = []
+    for experiment in experiments:
+        if env.experiments is not None and experiment.name not in env.experiments:
+            continue
+        template = experiment.spec.trial_template
+        kind = (template.trial_spec or {}).get("kind") if template is not None else None
+        if kind is None or kind in LOCAL_TRIAL_KINDS:
+            continue
+        problems += place(
+            [
+                Problem(
+                    "local-trial-kind",
+                    ("spec", "trialTemplate", "trialSpec", "kind"),
+                    f"environment {env.name!r} runs trials on this machine, where hpo-controller "
+                    f"runs {' and '.join(sorted(LOCAL_TRIAL_KINDS))} trials; this one is a "
+                    f"{kind}",
+                    f"run it in an environment with executor='kubernetes', or leave it out of "
+                    f"{env.name!r} with environment(..., experiments=[...])",
+                )
+            ],
+            experiment,
+            experiment.name,
+        )
+    return problems
 
 
 def _check_environment(env: Environment, experiments: list[str] | None) -> list[Problem]:

@@ -337,7 +337,7 @@ def test_a_raised_budget_continues_a_long_running_experiment(
         assert len(trials) == 9 and trials[:6] == first
         assert len({str(t["parameterAssignments"]) for t in trials}) == 9
     else:
-        assert "already complete" in again.stdout
+        assert "resumePolicy Never keeps a finished experiment finished" in again.stdout
         assert trials == first
 
 

@@ -3,6 +3,7 @@ the Katib-defaulted original, formatted as ruff formats them."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -34,16 +35,39 @@ def test_imported_modules_are_formatted_and_lint_clean(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     modules = sorted((tmp_path / "spec").glob("*.py"))
     assert len(modules) == 34  # 33 experiments and the package's __init__
+    assert_lint_clean(tmp_path, "spec")
+
+
+def assert_lint_clean(root: Path, folder: str) -> None:
+    """`ruff format --check`, `ruff check` and `mypy --strict` accept the modules in
+    `root/folder`, under this project's settings."""
     config = str(REPO_ROOT / "pyproject.toml")
-    for check in (["format", "--check"], ["check"]):
+    environment = {**os.environ, "MYPYPATH": str(REPO_ROOT)}
+    for command in (
+        [str(BIN / "ruff"), "format", "--check", "--config", config, folder],
+        [str(BIN / "ruff"), "check", "--config", config, folder],
+        [str(BIN / "mypy"), "--config-file", config, "--strict", folder],
+    ):
         linted = subprocess.run(
-            [str(BIN / "ruff"), *check, "--config", config, "spec"],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            check=False,
+            command, cwd=root, capture_output=True, text=True, check=False, env=environment
         )
         assert linted.returncode == 0, linted.stdout + linted.stderr
+
+
+def test_an_imported_experiment_never_takes_a_builder_s_name(tmp_path: Path) -> None:
+    tpe = next(p for p in EXAMPLES if name(p) == "hp-tuning/tpe.yaml")
+    result = run_cli("hpo-gen", "import", str(tpe), "--out", "spec", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    source = (tmp_path / "spec/tpe.py").read_text()
+    assert "\ntpe_experiment = experiment(" in source and "\ntpe = " not in source
+
+
+def test_an_imported_namespace_that_environments_replace_is_said(tmp_path: Path) -> None:
+    random = next(p for p in EXAMPLES if name(p) == "hp-tuning/random.yaml")
+    result = run_cli("hpo-gen", "import", str(random), "--out", "spec", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "note: random: its namespace 'kubeflow' is kept in the module" in result.stderr
+    assert "environment's own namespace" in result.stderr
 
 
 def test_import_then_render_reproduces_the_katib_defaulted_originals(tmp_path: Path) -> None:
@@ -51,7 +75,10 @@ def test_import_then_render_reproduces_the_katib_defaulted_originals(tmp_path: P
     valid = [p for p in EXAMPLES if name(p) not in KATIB_REJECTS]
     result = run_cli("hpo-gen", "import", *map(str, valid), cwd=root)
     assert result.returncode == 0, result.stderr
-    (root / "spec" / "environments.py").write_text(ENVIRONMENTS)
+    # Katib's examples include trials that need a cluster (TFJob, MPIJob, Argo, Tekton).
+    (root / "spec" / "environments.py").write_text(
+        ENVIRONMENTS.replace('namespace="hpo-dev"', 'namespace="hpo-dev", executor="kubernetes"')
+    )
     rendered = run_cli("hpo-gen", "render", cwd=root)
     assert rendered.returncode == 0, rendered.stderr
     for path in valid:

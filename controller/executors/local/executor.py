@@ -16,6 +16,7 @@ imported already (`controller.executors.local.warmstart`)."""
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import queue
@@ -25,7 +26,7 @@ import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from controller.core.trialspec import Command, Demand
@@ -168,7 +169,10 @@ class LocalExecutor:
 
     def _prepare(self, trial: str, command: Command) -> _Launch:
         """Everything about the trial's start that can be worked out before it: its
-        program, arguments, environment, working directory and log file."""
+        program, arguments, environment, working directory and log file. A distributed
+        trial starts as its replicas' supervisor (`replicas`)."""
+        if command.replicas:
+            command = self._supervised(trial, command)
         argv = list(command.argv)
         if argv[0] in PYTHON_NAMES:
             argv[0] = sys.executable
@@ -199,6 +203,37 @@ class LocalExecutor:
             command.deadline_seconds,
             program=program,
             here=self._is_working_directory(cwd),
+        )
+
+    def _supervised(self, trial: str, command: Command) -> Command:
+        """A distributed trial as one process: the supervisor of its replicas, which
+        writes the master's output as the trial's and each worker's beside it."""
+        self._make_log_dir()
+        plan = self._log_dir / f"{trial}.replicas.json"
+        replicas = [
+            {
+                "rank": 0,
+                "argv": list(command.argv),
+                "env": {},  # the master's is the trial's own
+                "cwd": command.working_dir,
+                "log": None,
+            },
+            *(
+                {
+                    "rank": r.rank,
+                    "argv": list(r.argv),
+                    "env": dict(r.env),
+                    "cwd": r.working_dir,
+                    "log": str(self._log_dir / f"{trial}.{r.role.lower()}-{r.rank}.log"),
+                }
+                for r in command.replicas
+            ),
+        ]
+        plan.write_text(json.dumps({"replicas": replicas, "grace": self._grace}))
+        return replace(
+            command,
+            argv=(sys.executable, "-m", "controller.executors.local.replicas", str(plan)),
+            replicas=(),
         )
 
     def _begin(self, launch: _Launch) -> Process | None:
