@@ -267,19 +267,22 @@ class RunState:
     offer_taken: bool = False  # a Withdraw found it started
     replacement: TrialRecord | None = None  # started in an exited trial's slot, unannounced
     halting: bool = False
+    wanted: list[str] = field(init=False)  # the metrics the trials report, objective first
 
     def __post_init__(self) -> None:
+        self.wanted = wanted_metrics(self.spec)
         trials = self.record.trials
         self.tally = Tally.of(self.spec, trials)
         self.position = {trial.name: index for index, trial in enumerate(trials)}
         self.reruns = [i for i, t in enumerate(trials) if t.state is TrialState.PENDING]
 
-    @property
-    def wanted(self) -> list[str]:
-        objective = self.spec.objective
-        if objective is None:
-            return []
-        return [objective.objective_metric_name, *(objective.additional_metric_names or [])]
+
+def wanted_metrics(spec: ExperimentSpec) -> list[str]:
+    """The metrics an experiment's trials report: the objective's, then the others."""
+    objective = spec.objective
+    if objective is None:
+        return []
+    return [objective.objective_metric_name, *(objective.additional_metric_names or [])]
 
 
 def react(state: RunState, event: Event) -> list[Action]:

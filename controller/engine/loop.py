@@ -149,7 +149,7 @@ class Engine:
         suggester = as_trial_suggester(
             options.suggester_factory(spec.algorithm, spec.parameters or [], spec.objective.type)
         )
-        self.collector = collector_for(spec.metrics_collector_spec, _wanted(experiment))
+        self.collector = collector_for(spec.metrics_collector_spec, step.wanted_metrics(spec))
         record = self._record(suggester)
         independent = spec.algorithm.algorithm_name in RESULT_INDEPENDENT
         self.algorithm: BackgroundSuggester | InlineSuggester = (
@@ -195,7 +195,7 @@ class Engine:
             )
         if self.journal is not None:
             entries = read_journal(self.journal.path)
-            wanted = _wanted(experiment)
+            wanted = step.wanted_metrics(experiment.spec)
             previous = recovered(previous, entries, self.collector, wanted, self.sink.root)
         resume = resumed(previous, experiment.spec)
         for name, suggestion in resume.rerun:
@@ -262,7 +262,7 @@ class Engine:
             self.save()
         names = step.wanted_reports(self.state)
         if names:
-            metric = _wanted(self.experiment)[0]
+            metric = self.state.wanted[0]
             values = {name: self.launch.reports(name).get(metric, []) for name in names}
             self.apply(step.react(self.state, step.Reports(values)))
 
@@ -384,13 +384,6 @@ class Engine:
         self.saved_at, self.dirty = now, False
         if self.options.checkpoint is not None:
             self.options.checkpoint(record)
-
-
-def _wanted(experiment: Experiment) -> list[str]:
-    objective = experiment.spec.objective
-    if objective is None:
-        return []
-    return [objective.objective_metric_name, *(objective.additional_metric_names or [])]
 
 
 def _capacity(experiment: Experiment, executor: TrialExecutor, config_maps: ConfigMaps) -> int:

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-PYTHON_NAMES = ("python", "python3")  # run under this interpreter, as the executor does
+from controller.executors.local.warmstart import PYTHON_NAMES
 
 
 def free_port() -> int:
