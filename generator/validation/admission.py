@@ -73,7 +73,8 @@ def _local_kinds(env: Environment, experiments: list[Experiment]) -> list[Proble
             continue
         template = experiment.spec.trial_template
         kind = (template.trial_spec or {}).get("kind") if template is not None else None
-        if kind is None or kind in LOCAL_TRIAL_KINDS:
+        # A kind that is not a string is the template rule's problem, said there.
+        if not isinstance(kind, str) or kind in LOCAL_TRIAL_KINDS:
             continue
         problems += place(
             [

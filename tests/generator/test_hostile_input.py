@@ -372,3 +372,25 @@ def test_what_the_spec_language_cannot_spell_is_a_problem(change: tuple[str, str
     assert not modules
     assert [p.code for p in problems] == ["import"]
     assert "fill them in" in problems[0].message or "needs both min and max" in problems[0].message
+
+
+@pytest.mark.parametrize("value", ["[TFJob, null]", "{kind: Job}", "7"], ids=["list", "map", "int"])
+@pytest.mark.parametrize("field", ["kind", "apiVersion"])
+def test_a_trial_kind_that_is_not_a_name_is_a_problem(
+    tmp_path: Path, field: str, value: str
+) -> None:
+    """Found by the fuzz run: a list as the trial's kind was once an internal error of the
+    local-environment rule."""
+    old = {"kind": "      kind: Job\n", "apiVersion": "      apiVersion: batch/v1\n"}[field]
+    assert old in RANDOM
+    text = RANDOM.replace(old, old.replace(old.split(": ")[1], value + "\n"), 1)
+    (tmp_path / "input.yaml").write_text(text)
+    problems = check_paths([tmp_path / "input.yaml"], Context()).problems
+    said = [p for p in problems if p.code == "trial-template-kind"]
+    assert [p.path[-1] for p in said] == [field]
+    assert "must be a string" in said[0].message
+    import_files([tmp_path / "input.yaml"], tmp_path / "spec")
+    (tmp_path / "spec" / "environments.py").write_text(ENVIRONMENTS)
+    with pytest.raises(ProblemReport) as raised:  # a local environment's rule as well
+        validate_specs(load_specs(tmp_path / "spec"))
+    assert "trial-template-kind" in {p.code for p in raised.value.problems}

@@ -155,10 +155,19 @@ def _manifest(
                     f"remove metadata.{field} from the template",
                 )
             )
-    for field in ("apiVersion", "kind"):
+    for field, example in (("apiVersion", "batch/v1"), ("kind", "Job")):
         if not manifest.get(field):
             problems.append(
                 Problem("trial-template-kind", (*where, field), "is required", f"set {field}")
+            )
+        elif not isinstance(manifest[field], str):
+            problems.append(
+                Problem(
+                    "trial-template-kind",
+                    (*where, field),
+                    f"must be a string, not {type(manifest[field]).__name__}",
+                    f"write one name, e.g. {field}: {example}",
+                )
             )
     api_version, kind = str(manifest.get("apiVersion", "")), str(manifest.get("kind", ""))
     if (api_version, kind) == ("batch/v1", "Job"):
