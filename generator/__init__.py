@@ -35,7 +35,14 @@ from generator.language.collectors import (
     tensorflow_event_collector,
 )
 from generator.language.configmaps import trial_templates
-from generator.language.environments import Environment, environment
+from generator.language.environments import (
+    Environment,
+    budget,
+    environment,
+    gitops,
+    image,
+    resources,
+)
 from generator.language.nas import nas_config, operation
 from generator.language.space import SearchSpace, categorical, discrete, double, integer
 from generator.language.tuning import (
@@ -64,6 +71,7 @@ __all__ = [
     "SearchSpace",
     "algorithm",
     "bayesian_optimization",
+    "budget",
     "categorical",
     "cmaes",
     "config_map_source",
@@ -77,8 +85,10 @@ __all__ = [
     "environment",
     "experiment",
     "file_collector",
+    "gitops",
     "grid",
     "hyperband",
+    "image",
     "integer",
     "job",
     "maximize",
@@ -92,6 +102,7 @@ __all__ = [
     "prometheus_collector",
     "push_collector",
     "random_search",
+    "resources",
     "sobol",
     "stdout_collector",
     "tensorflow_event_collector",

@@ -21,6 +21,8 @@ from generator.katib.repository import SPEC_FOLDER
 from generator.problems import ProblemReport, format_problems
 from generator.project.pipeline import Project
 from generator.project.writing import diff_tree, write_tree
+from generator.rendering import environment_summary
+from generator.rendering import render as render_specs
 from generator.results import best, format_best, no_results, read_results
 from generator.validation.context import Context
 
@@ -104,7 +106,8 @@ def main() -> None:
 def render(project: Path, check: bool, debug: bool) -> None:
     """Render spec/ into overlays/."""
     repo = Project(project)
-    tree = repo.rendered()
+    specs = repo.validated_specs()
+    tree = render_specs(specs)
     if check:
         diff = diff_tree(repo.overlays_dir, tree)
         if diff:
@@ -116,6 +119,8 @@ def render(project: Path, check: bool, debug: bool) -> None:
     changed = write_tree(repo.overlays_dir, tree)
     state = "written" if changed else "already up to date"
     click.echo(f"overlays/: {len(tree)} files {state}", err=True)
+    for line in environment_summary(specs):
+        click.echo(line, err=True)
 
 
 @main.command(

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from generator.katib.models import Experiment
 from generator.language.configmaps import TrialTemplates
-from generator.language.environments import Environment
+from generator.language.environments import Environment, GitOps
 from generator.problems import Problem
 
 
@@ -19,6 +19,7 @@ class SpecSet:
     environments: list[Environment] = field(default_factory=list)
     modules: dict[str, str] = field(default_factory=dict)  # experiment -> "spec/<file>.py"
     trial_templates: list[TrialTemplates] = field(default_factory=list)
+    gitops: GitOps | None = None  # where Argo CD reads and the cluster controller writes
     # Modules that could not be loaded, each a problem (and its traceback for --debug);
     # what the other modules define is here all the same, to be checked too.
     problems: list[Problem] = field(default_factory=list)

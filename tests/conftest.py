@@ -29,7 +29,7 @@ BIN = Path(sys.executable).parent
 ENVIRONMENTS = """\
 from generator import environment
 
-dev = environment("dev", namespace="hpo-dev")
+dev = environment("dev", namespace="hpo-dev", experiments="*")
 """
 
 

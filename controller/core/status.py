@@ -4,8 +4,6 @@ trial with its assignments, metrics and state. Pure: records in, plain data out.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +15,7 @@ from controller.core.records import (
     TrialRecord,
     TrialState,
 )
+from generator.katib.identity import immutable_digest
 from generator.katib.models import Experiment
 from generator.katib.status import (
     ExperimentStatus,
@@ -27,7 +26,7 @@ from generator.katib.status import (
     TrialDocument,
     read_status,
 )
-from generator.validation.rules.update import BUDGET_FIELDS, MAX_TRIALS_REACHED
+from generator.validation.rules.update import MAX_TRIALS_REACHED
 
 # Katib's counter and list names, per state.
 _COUNTERS = {
@@ -46,10 +45,9 @@ _COUNTERS = {
 
 def spec_digest(experiment: Experiment) -> str:
     """A fingerprint of the Experiment's spec but its trial budget: a changed search means a
-    new run, a changed budget the same run (Katib lets only the budget change)."""
-    wire = {k: v for k, v in experiment.spec.to_wire().items() if k not in BUDGET_FIELDS}
-    canonical = json.dumps(wire, sort_keys=True, separators=(",", ":"))
-    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+    new run, a changed budget the same run (Katib lets only the budget change). The same
+    hash, cut short, is in the Experiment's rendered name."""
+    return immutable_digest(experiment)
 
 
 def status_document(

@@ -152,9 +152,15 @@ def _chosen(spec: EnvironmentSpec, only: tuple[str, ...]) -> list[Experiment]:
     run a Kubernetes environment, or for a name the environment does not have."""
     environment = spec.environment
     if spec.executor != "local":
+        where = (
+            "by hpo-controller's Deployment in the cluster"
+            if spec.executor == "cluster"
+            else "by Katib in the cluster"
+        )
         raise ControllerError(
-            f"environment {environment!r} runs its trials on Kubernetes (executor "
-            f"{spec.executor!r}); this hpo-controller runs local environments only"
+            f"environment {environment!r} (executor {spec.executor!r}) runs {where}, as Argo "
+            f"CD syncs overlays/{environment}; `hpo-controller run` runs local environments "
+            "(executor='local')"
         )
     missing = sorted(set(only) - {e.name for e in spec.experiments})
     if missing:

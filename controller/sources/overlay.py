@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from controller.errors import ControllerError
 from controller.ports import EnvironmentSpec
 from generator.files import yamlio
+from generator.katib.identity import experiment_name
 from generator.katib.models import Experiment
 from generator.problems import format_problems
 from generator.rendering import CONTROLLER_CONFIG
@@ -66,7 +67,8 @@ def read_overlay(overlay_dir: Path, environment: str) -> EnvironmentSpec:
     documents = build(overlay_dir)
     context = Context().with_documents(documents)
     experiments = []
-    executor, warm_starts = "local", True
+    # An overlay without hpo-controller's settings is for a cluster that runs Katib.
+    executor, warm_starts = "katib", True
     for doc in documents:
         kind, metadata = doc.get("kind"), doc.get("metadata")
         name = metadata.get("name") if isinstance(metadata, dict) else None
@@ -88,6 +90,12 @@ def _experiment(doc: dict[str, object], overlay_dir: Path, context: Context) -> 
         experiment = Experiment.model_validate(doc)
     except ValidationError as err:
         raise ControllerError(f"{overlay_dir}: an Experiment does not parse: {err}") from err
+    # The object's name carries its spec's hash; the controller knows it by its own name
+    # (status files, workspaces, --experiment), which its label keeps.
+    own = experiment_name(experiment.metadata.labels, experiment.name)
+    experiment = experiment.model_copy(
+        update={"metadata": experiment.metadata.model_copy(update={"name": own})}
+    )
     checked, problems = validate_experiment(experiment, context)
     if problems:
         raise ControllerError(f"{overlay_dir}: {format_problems(problems)}")

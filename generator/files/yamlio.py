@@ -8,7 +8,7 @@ import io
 import math
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -98,6 +98,13 @@ def dump_all(
             except Unsure:
                 pass
         _writer(fast).dump(_plain(document), stream)
+    return stream.getvalue()
+
+
+def dump_sequence(items: Sequence[Any]) -> str:
+    """A YAML sequence as text (a JSON patch inside a kustomization, say)."""
+    stream = io.StringIO()
+    _writer().dump(_plain(list(items)), stream)
     return stream.getvalue()
 
 

@@ -1,46 +1,184 @@
-"""Deployment environments (dev, prod, ...): where the experiments of a repository run.
-Each becomes one kustomize overlay; `hpo-controller run --env NAME` executes one."""
+"""Deployment environments (dev, prod, ...): where the experiments of a repository run and
+how they differ there. Each becomes one kustomize overlay over `base/`; `hpo-controller run
+--env NAME` executes a local one, the controller's Deployment or Katib a cluster one."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Literal
+
+from pydantic import Field
 
 from generator.files.origin import caller_origin
 from generator.katib.base import KatibModel
 
-Executor = Literal["local", "kubernetes"]
+# local: hpo-controller on a workstation or CI runner, trials as local processes.
+# cluster: hpo-controller's Deployment in the cluster, trials as Kubernetes workloads.
+# katib: a cluster that runs Katib itself; the overlay holds the Experiments only.
+Executor = Literal["local", "cluster", "katib"]
+EXECUTORS: tuple[str, ...] = ("local", "cluster", "katib")
+# Where results go from a cluster: "push" commits them to the repository's branch,
+# "none" leaves them in the Experiment's status only.
+StatusMode = Literal["push", "none"]
 # The trial kinds an environment with executor "local" runs: a Job as its primary
 # container's command, a PyTorchJob as one process per replica. Others (a TFJob, an Argo
 # Workflow, a Tekton PipelineRun, ...) need a cluster.
 LOCAL_TRIAL_KINDS = frozenset({"Job", "PyTorchJob"})
 
 
+class Budget(KatibModel):
+    """Overrides of an Experiment's trial budget; None keeps the spec's value."""
+
+    max_trial_count: int | None = None
+    parallel_trial_count: int | None = None
+    max_failed_trial_count: int | None = None
+
+
+class Image(KatibModel):
+    """A kustomize image override: containers running `name` (any tag) run
+    `new_name:new_tag` or `new_name@digest` instead."""
+
+    name: str
+    new_name: str | None = None
+    new_tag: str | None = None
+    digest: str | None = None
+
+
+class Resources(KatibModel):
+    """Requests and limits for each trial's primary container (quantities as strings)."""
+
+    requests: dict[str, str] | None = None
+    limits: dict[str, str] | None = None
+
+
+class GitOps(KatibModel):
+    """The repository Argo CD syncs from and the in-cluster controller writes results to.
+    path: where this repository's `overlays/` lies, relative to its root ('' for the
+    root); credentials_secret: the Secret holding the controller's git credentials (a
+    reference only: no credential is ever rendered)."""
+
+    repository: str
+    branch: str = "main"
+    path: str = ""
+    argocd_namespace: str = "argocd"
+    project: str = "default"
+    credentials_secret: str = "hpo-git-credentials"
+    controller_image: str = "ghcr.io/hpo-gen/hpo-controller:0.1.0"
+
+
 class Environment(KatibModel):
     """name: the overlay folder; namespace: where the Experiments go; experiments: the
-    names it runs (None: all); executor: local processes or Kubernetes Jobs; warm_starts:
-    local `python -m` trials fork from an interpreter with torch and friends imported."""
+    names or glob patterns it takes ("*" for all); executor: see EXECUTORS; the rest are
+    this environment's overrides of what `spec/` says, rendered as kustomize patches."""
 
     name: str
     namespace: str
-    experiments: tuple[str, ...] | None = None
+    experiments: tuple[str, ...]
     executor: Executor = "local"
+    budget: Budget | None = None
+    budgets: dict[str, Budget] = Field(default_factory=dict)
+    images: tuple[Image, ...] = ()
+    resources: Resources | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
     warm_starts: bool = True
+    status: StatusMode = "push"
+
+    @property
+    def in_cluster(self) -> bool:
+        """Whether its overlay is synced to a cluster (by Argo CD)."""
+        return self.executor != "local"
 
 
 def environment(
     name: str,
     *,
     namespace: str,
-    experiments: Sequence[str] | None = None,
+    experiments: Sequence[str] | str,
     executor: Executor = "local",
+    budget: Budget | None = None,
+    budgets: Mapping[str, Budget] | None = None,
+    images: Sequence[Image] = (),
+    resources: Resources | None = None,
+    labels: Mapping[str, str] | None = None,
+    annotations: Mapping[str, str] | None = None,
     warm_starts: bool = True,
+    status: StatusMode = "push",
 ) -> Environment:
+    """An environment takes only the experiments it names (or matches: "katib-*", "*");
+    its overrides apply to each of them."""
     env = Environment(
         name=name,
         namespace=namespace,
-        experiments=None if experiments is None else tuple(experiments),
+        experiments=(experiments,) if isinstance(experiments, str) else tuple(experiments),
         executor=executor,
+        budget=budget,
+        budgets=dict(budgets or {}),
+        images=tuple(images),
+        resources=resources,
+        labels=dict(labels or {}),
+        annotations=dict(annotations or {}),
         warm_starts=warm_starts,
+        status=status,
     )
     return env.located(caller_origin())
+
+
+def budget(
+    *,
+    max_trial_count: int | None = None,
+    parallel_trial_count: int | None = None,
+    max_failed_trial_count: int | None = None,
+) -> Budget:
+    """An environment's budget for its experiments, e.g. budget(max_trial_count=4)."""
+    value = Budget(
+        max_trial_count=max_trial_count,
+        parallel_trial_count=parallel_trial_count,
+        max_failed_trial_count=max_failed_trial_count,
+    )
+    return value.located(caller_origin())
+
+
+def image(
+    name: str, *, new_name: str | None = None, tag: str | None = None, digest: str | None = None
+) -> Image:
+    """image("ghcr.io/org/trainers", tag="1.4.0"): the trials of an environment run that
+    image's tag 1.4.0 (kustomize's `images:` transformer)."""
+    value = Image(name=name, new_name=new_name, new_tag=tag, digest=digest)
+    return value.located(caller_origin())
+
+
+def resources(
+    *, requests: Mapping[str, str] | None = None, limits: Mapping[str, str] | None = None
+) -> Resources:
+    """resources(requests={"cpu": "2"}, limits={"memory": "4Gi"}) for each trial's primary
+    container in an environment."""
+    value = Resources(
+        requests=None if requests is None else dict(requests),
+        limits=None if limits is None else dict(limits),
+    )
+    return value.located(caller_origin())
+
+
+def gitops(
+    repository: str,
+    *,
+    branch: str = "main",
+    path: str = "",
+    argocd_namespace: str = "argocd",
+    project: str = "default",
+    credentials_secret: str = "hpo-git-credentials",
+    controller_image: str = "ghcr.io/hpo-gen/hpo-controller:0.1.0",
+) -> GitOps:
+    """Where Argo CD reads this repository and the in-cluster controller pushes results;
+    declared once, beside the environments."""
+    value = GitOps(
+        repository=repository,
+        branch=branch,
+        path=path,
+        argocd_namespace=argocd_namespace,
+        project=project,
+        credentials_secret=credentials_secret,
+        controller_image=controller_image,
+    )
+    return value.located(caller_origin())

@@ -22,7 +22,7 @@ from generator.files.escaping import one_line
 from generator.files.origin import Origin, display_path, paths_relative_to
 from generator.katib.models import Experiment
 from generator.language.configmaps import TrialTemplates
-from generator.language.environments import Environment
+from generator.language.environments import Environment, GitOps
 from generator.problems import Problem, ProblemReport, did_you_mean
 from generator.specset import SpecSet
 
@@ -97,6 +97,19 @@ def _gather(spec_dir: Path, package: str, only: Sequence[Path] | None) -> SpecSe
                         _duplicate(value.name, "trial-templates ConfigMap", value.origin)
                     )
                 seen_templates.setdefault(value.name, value)
+            elif isinstance(value, GitOps):
+                if found.gitops is not None and found.gitops is not value:
+                    problems.append(
+                        Problem(
+                            "duplicate-gitops",
+                            (),
+                            "gitops(...) is declared twice; the repository has one remote",
+                            "keep one gitops(...) declaration, beside the environments",
+                            origin=value.origin,
+                        )
+                    )
+                elif found.gitops is None:
+                    found.gitops = value
     found.experiments = [seen[name] for name in sorted(seen)]
     found.environments = [seen_envs[name] for name in sorted(seen_envs)]
     found.trial_templates = [seen_templates[name] for name in sorted(seen_templates)]

@@ -133,9 +133,9 @@ def test_a_kind_that_needs_a_cluster_is_refused_for_a_local_environment(
     assert result.returncode == 1
     assert "environment 'dev' runs trials on this machine" in result.stderr
     assert "this one is a Workflow" in result.stderr
-    assert "executor='kubernetes'" in result.stderr
+    assert "executor='cluster'" in result.stderr
     (root / "spec/environments.py").write_text(
         "from generator import environment\n\n"
-        "dev = environment('dev', namespace='hpo-dev', executor='kubernetes')\n"
+        "dev = environment('dev', namespace='hpo-dev', experiments='*', executor='katib')\n"
     )
     assert run_cli("hpo-gen", "validate", cwd=root).returncode == 0

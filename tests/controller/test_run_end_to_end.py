@@ -227,8 +227,8 @@ def test_a_configmap_trial_template_is_rendered_patched_and_run(
     root = make_project({"spec/quadratic.py": CONFIGMAP_SPEC, "train.py": TRAIN})
     (root / "spec/environments.py").write_text(
         "from generator import environment\n\n"
-        "dev = environment('dev', namespace='hpo-dev')\n"
-        "staging = environment('staging', namespace='hpo-staging')\n"
+        "dev = environment('dev', namespace='hpo-dev', experiments='*')\n"
+        "staging = environment('staging', namespace='hpo-staging', experiments='*')\n"
     )
     rendered = run_cli("hpo-gen", "render", cwd=root)
     assert rendered.returncode == 0, rendered.stderr
@@ -264,8 +264,8 @@ def test_warm_starts_are_an_environment_setting(make_project: ProjectFactory) ->
     root = make_project({"spec/quadratic.py": SPEC.format(goal="", max_failed=6, extra="'--q=1'")})
     (root / "spec/environments.py").write_text(
         "from generator import environment\n\n"
-        "dev = environment('dev', namespace='hpo-dev')\n"
-        "ci = environment('ci', namespace='hpo-ci', warm_starts=False)\n"
+        "dev = environment('dev', namespace='hpo-dev', experiments='*')\n"
+        "ci = environment('ci', namespace='hpo-ci', experiments='*', warm_starts=False)\n"
     )
     assert run_cli("hpo-gen", "render", cwd=root).returncode == 0
     assert read_overlay(root / "overlays/dev", "dev").warm_starts is True

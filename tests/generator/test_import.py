@@ -13,6 +13,7 @@ from generator.files import yamlio
 from generator.importing.importer import check_round_trip, module_source
 from generator.katib.defaults import with_defaults
 from generator.katib.models import Experiment
+from generator.language.placement import based
 from tests.conftest import BIN, ENVIRONMENTS, REPO_ROOT, git, run_cli
 from tests.generator.test_katib_corpus import EXAMPLES, KATIB_REJECTS, name
 
@@ -77,15 +78,14 @@ def test_import_then_render_reproduces_the_katib_defaulted_originals(tmp_path: P
     assert result.returncode == 0, result.stderr
     # Katib's examples include trials that need a cluster (TFJob, MPIJob, Argo, Tekton).
     (root / "spec" / "environments.py").write_text(
-        ENVIRONMENTS.replace('namespace="hpo-dev"', 'namespace="hpo-dev", executor="kubernetes"')
+        ENVIRONMENTS.replace('namespace="hpo-dev"', 'namespace="hpo-dev", executor="katib"')
     )
     rendered = run_cli("hpo-gen", "render", cwd=root)
     assert rendered.returncode == 0, rendered.stderr
     for path in valid:
-        expected = with_defaults(original(path)).to_wire()
-        text = (
-            root / "overlays/base" / expected["metadata"]["name"] / "experiment.yaml"
-        ).read_text()
+        defaulted = with_defaults(original(path))
+        expected = based(defaulted).to_wire()  # named by the hash of its spec, labelled
+        text = (root / "overlays/base" / defaulted.name / "experiment.yaml").read_text()
         assert yamlio.load_all(text) == [expected], name(path)
 
 

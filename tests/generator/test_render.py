@@ -6,10 +6,13 @@ from __future__ import annotations
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from generator.files import yamlio
+from generator.katib.identity import NAME_LABEL
+from generator.language.placement import chosen, placed
 from generator.project.pipeline import Project
 from generator.project.writing import current_tree
 from tests.conftest import BIN, REPO_ROOT, ProjectFactory, run_cli
@@ -75,21 +78,58 @@ def test_check_writes_nothing_and_exits_1_with_a_diff_when_stale(
     assert run_cli("hpo-gen", "render", "--check", cwd=root).returncode == 0
 
 
-@pytest.mark.parametrize("env,namespace", [("dev", "hpo-dev"), ("prod", "hpo")])
-def test_kustomize_builds_each_overlay_with_its_namespace(env: str, namespace: str) -> None:
+def kustomize(folder: Path) -> list[dict[str, Any]]:
     built = subprocess.run(
-        [str(BIN / "kubectl"), "kustomize", str(REPO_ROOT / "overlays" / env)],
+        [str(BIN / "kubectl"), "kustomize", str(folder)],
         capture_output=True,
         text=True,
         check=True,
     ).stdout
-    docs = yamlio.load_all(built)
-    experiments = [d for d in docs if d["kind"] == "Experiment"]
-    namespaces = [d for d in docs if d["kind"] == "Namespace"]
-    assert {e["metadata"]["namespace"] for e in experiments} == {namespace}
-    names = sorted(e.name for e in Project(REPO_ROOT).validated_specs().experiments)
-    assert sorted(e["metadata"]["name"] for e in experiments) == names
-    assert namespaces[0]["metadata"] == {
-        "name": namespace,
-        "labels": {"katib.kubeflow.org/metrics-collector-injection": "enabled"},
+    return [d for d in yamlio.load_all(built, data=True) if isinstance(d, dict)]
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_kustomize_builds_each_environment_as_the_spec_says_it_runs(env: str) -> None:
+    """kustomize's patches and transformers over base/ give exactly the Experiments
+    `placed` computes: budgets, images inside the trialSpec, resources, labels, names."""
+    specs = Project(REPO_ROOT).validated_specs()
+    environment = next(e for e in specs.environments if e.name == env)
+    docs = kustomize(REPO_ROOT / "overlays" / env)
+    built = sorted(
+        (d for d in docs if d["kind"] == "Experiment"), key=lambda d: d["metadata"]["name"]
+    )
+    expected = sorted(
+        (placed(environment, e).to_wire() for e in chosen(environment, specs.experiments)),
+        key=lambda d: d["metadata"]["name"],
+    )
+    assert built == expected
+    namespace = next(d for d in docs if d["kind"] == "Namespace")
+    assert namespace["metadata"] == {
+        "name": environment.namespace,
+        "labels": {"katib.kubeflow.org/metrics-collector-injection": "enabled"}
+        | environment.labels,
     }
+
+
+def test_dev_and_prod_differ_in_budget_and_image_tag() -> None:
+    dev, prod = (
+        [d for d in kustomize(REPO_ROOT / "overlays" / env) if d["kind"] == "Experiment"]
+        for env in ("dev", "prod")
+    )
+
+    def by_name(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        return {d["metadata"]["labels"][NAME_LABEL]: d for d in docs}
+
+    dev_named, prod_named = by_name(dev), by_name(prod)
+    shared = sorted(set(dev_named) & set(prod_named))
+    assert shared and set(prod_named) < set(dev_named)  # prod takes only what it names
+    for name in shared:
+        a, b = dev_named[name]["spec"], prod_named[name]["spec"]
+        assert a["maxFailedTrialCount"] != b["maxFailedTrialCount"]
+        images = [
+            c["image"]
+            for s in (a, b)
+            for c in s["trialTemplate"]["trialSpec"]["spec"]["template"]["spec"]["containers"]
+        ]
+        assert images == ["hpo-gen-trainers:dev", "ghcr.io/hpo-gen/trainers:0.1.0"]
+        assert dev_named[name]["metadata"]["name"] != prod_named[name]["metadata"]["name"]

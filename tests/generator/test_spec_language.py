@@ -40,7 +40,8 @@ def test_the_public_api_is_exactly_the_documented_names() -> None:
     assert generator.__all__ == by_kind  # constants, classes, functions: ruff's order
     assert set(generator.__all__) == {
         "Environment", "Experiment", "SearchSpace", "TRIAL_API_VERSION", "TRIAL_KIND",
-        "TRIAL_NAME", "TRIAL_NAMESPACE", "algorithm", "bayesian_optimization", "categorical",
+        "TRIAL_NAME", "TRIAL_NAMESPACE", "algorithm", "bayesian_optimization", "budget",
+        "categorical", "gitops", "image", "resources",
         "cmaes", "config_map_source", "container", "custom_collector", "darts", "discrete",
         "double", "early_stopping", "enas", "environment", "experiment", "file_collector",
         "grid", "hyperband", "integer", "job", "maximize", "median_stop", "metrics_collector",

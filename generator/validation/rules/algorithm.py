@@ -8,6 +8,7 @@ import math
 from collections.abc import Sequence
 
 from generator.katib.algorithms import ALGORITHMS, EARLY_STOPPING, AlgorithmInfo
+from generator.katib.identity import PBT_MAX_NAME_LENGTH
 from generator.katib.models import (
     AlgorithmSetting,
     EarlyStoppingSetting,
@@ -16,7 +17,6 @@ from generator.katib.models import (
 )
 from generator.problems import FieldPath, Problem, did_you_mean
 
-PBT_MAX_NAME_LENGTH = 26  # trial names are <name>-<uuid4>, labels hold at most 63 characters
 _NUMERIC = ("int", "double")
 
 

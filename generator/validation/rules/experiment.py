@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import re
 
+from generator.katib.identity import MAX_NAME_LENGTH
 from generator.katib.models import Experiment, ExperimentSpec
 from generator.problems import Problem, did_you_mean
 from generator.validation.context import Context
 
-MAX_NAME_LENGTH = 40
 _DNS1123_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
 # Kubernetes' own rule for a namespace: a DNS-1123 label of at most 63 characters.
 _NAMESPACE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from generator.katib.identity import BUDGET_FIELDS
 from generator.katib.models import Experiment
 from generator.problems import Problem
 
-BUDGET_FIELDS = ("parallelTrialCount", "maxTrialCount", "maxFailedTrialCount")
 RESTARTABLE_POLICIES = ("LongRunning", "FromVolume")
 MAX_TRIALS_REACHED = "ExperimentMaxTrialsReached"
 

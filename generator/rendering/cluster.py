@@ -1,0 +1,302 @@
+"""The layers a cluster environment adds: `controller/` (hpo-controller's Deployment, its
+ServiceAccount, a namespace-scoped Role with only the verbs it calls, the RoleBinding and a
+metrics Service; no namespace, each environment's overlay places it) and `crds/` (the
+Experiment CRD, cluster-scoped, for clusters without Katib: a structural schema derived
+from hpo-gen's strict one, so the API server itself refuses a malformed Experiment)."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import Any
+
+from generator.katib.base import Manifest
+from generator.katib.repository import CONTROLLER_FOLDER, CRDS_FOLDER
+from generator.language.environments import GitOps
+from generator.rendering.common import KUSTOMIZATION, RenderedTree, dump, header
+from generator.rendering.overlays import CONTROLLER_CONFIG
+from generator.specset import SpecSet
+
+CONTROLLER = "hpo-controller"
+_SELECTOR = {"app.kubernetes.io/name": CONTROLLER}
+_LABELS = {**_SELECTOR, "app.kubernetes.io/part-of": "hpo-gen"}
+PROBE_PORT = 8080  # /healthz (alive) and /readyz (watching), served by `hpo-controller serve`
+METRICS_PORT = 9090  # /metrics, Prometheus text format
+CREDENTIALS_MOUNT = "/etc/hpo-gen/git"
+WORK_MOUNT = "/work"
+
+# What hpo-controller calls in its namespace, and why: nothing cluster-wide.
+ROLE_RULES: list[tuple[str, list[str], list[str], str]] = [
+    ("kubeflow.org", ["experiments"], ["get", "list", "watch", "patch"],
+     "reads the Experiments it runs; patch adds and removes its finalizer, which keeps an "
+     "Experiment until its results are committed"),
+    ("kubeflow.org", ["experiments/status"], ["get", "patch", "update"],
+     "writes each Experiment's status: conditions, trial counts, the best trial"),
+    ("batch", ["jobs"], ["create", "get", "list", "watch", "delete"],
+     "runs each trial as a Job, watches it finish, deletes it to stop or early-stop it"),
+    ("kubeflow.org", ["pytorchjobs"], ["create", "get", "list", "watch", "delete"],
+     "the same for PyTorchJob trials"),
+    ("", ["pods"], ["get", "list", "watch"],
+     "finds a trial's pods to follow their phase"),
+    ("", ["pods/log"], ["get"],
+     "reads a trial's output, where the StdOut collector finds its metrics"),
+    ("", ["configmaps"], ["get", "list", "watch"],
+     "reads trial templates kept in ConfigMaps"),
+    ("", ["events"], ["create", "patch"],
+     "records what happens to each trial as Events on its Experiment"),
+    ("coordination.k8s.io", ["leases"], ["get", "create", "update"],
+     "holds a Lease so that during a rollout only one controller runs the experiments"),
+]  # fmt: skip
+
+
+def cluster_layers(specs: SpecSet) -> RenderedTree:
+    """Validation makes sure a spec set with a cluster environment declares its gitops."""
+    if specs.gitops is None or not any(e.executor == "cluster" for e in specs.environments):
+        return {}
+    return {**controller_layer(specs.gitops), **crd_layer()}
+
+
+def controller_layer(gitops: GitOps) -> RenderedTree:
+    text = header("spec/ (the in-cluster hpo-controller)")
+    documents = {
+        "serviceaccount.yaml": _service_account(),
+        "role.yaml": _role(),
+        "rolebinding.yaml": _role_binding(),
+        "deployment.yaml": _deployment(gitops),
+        "service.yaml": _service(),
+    }
+    files = {f"{CONTROLLER_FOLDER}/{name}": dump(doc, text) for name, doc in documents.items()}
+    files[f"{CONTROLLER_FOLDER}/kustomization.yaml"] = dump(
+        {**KUSTOMIZATION, "resources": sorted(documents)}, text
+    )
+    return files
+
+
+def _metadata(name: str = CONTROLLER) -> Manifest:
+    return {"name": name, "labels": dict(_LABELS)}
+
+
+def _service_account() -> Manifest:
+    return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _metadata()}
+
+
+def _role() -> Manifest:
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": _metadata(),
+        "rules": [
+            {"apiGroups": [group], "resources": kinds, "verbs": verbs}
+            for group, kinds, verbs, _ in ROLE_RULES
+        ],
+    }
+
+
+def _role_binding() -> Manifest:
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": _metadata(),
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": CONTROLLER},
+        "subjects": [{"kind": "ServiceAccount", "name": CONTROLLER}],
+    }
+
+
+def _setting(name: str, key: str) -> Manifest:
+    return {"name": name, "valueFrom": {"configMapKeyRef": {"name": CONTROLLER_CONFIG, "key": key}}}
+
+
+def _deployment(gitops: GitOps) -> Manifest:
+    probe = {"port": "probes"}
+    container = {
+        "name": CONTROLLER,
+        "image": gitops.controller_image,
+        "args": ["serve"],
+        "env": [
+            _setting("HPO_ENVIRONMENT", "environment"),
+            _setting("HPO_REPOSITORY", "repository"),
+            _setting("HPO_BRANCH", "branch"),
+            _setting("HPO_PATH", "path"),
+            _setting("HPO_STATUS_MODE", "statusMode"),
+            {"name": "HPO_GIT_CREDENTIALS", "value": CREDENTIALS_MOUNT},
+            {"name": "HPO_WORK", "value": WORK_MOUNT},
+        ],
+        "ports": [
+            {"name": "probes", "containerPort": PROBE_PORT, "protocol": "TCP"},
+            {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"},
+        ],
+        "livenessProbe": {
+            "httpGet": {"path": "/healthz", **probe},
+            "periodSeconds": 20,
+            "failureThreshold": 3,
+        },
+        "readinessProbe": {"httpGet": {"path": "/readyz", **probe}, "periodSeconds": 10},
+        "resources": {
+            "requests": {"cpu": "100m", "memory": "256Mi"},
+            "limits": {"memory": "1Gi"},
+        },
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "volumeMounts": [
+            {"name": "git-credentials", "mountPath": CREDENTIALS_MOUNT, "readOnly": True},
+            {"name": "work", "mountPath": WORK_MOUNT},
+        ],
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _metadata(),
+        "spec": {
+            "replicas": 1,
+            # One controller at a time: a rolling update would run two for a moment.
+            "strategy": {"type": "Recreate"},
+            "selector": {"matchLabels": dict(_SELECTOR)},
+            "template": {
+                "metadata": {"labels": dict(_LABELS)},
+                "spec": {
+                    "serviceAccountName": CONTROLLER,
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "runAsUser": 1000,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
+                    "containers": [container],
+                    "volumes": [
+                        {
+                            "name": "git-credentials",
+                            "secret": {"secretName": gitops.credentials_secret},
+                        },
+                        {"name": "work", "emptyDir": {}},
+                    ],
+                },
+            },
+        },
+    }
+
+
+def _service() -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _metadata(),
+        "spec": {
+            "selector": dict(_SELECTOR),
+            "ports": [
+                {
+                    "name": "metrics",
+                    "port": METRICS_PORT,
+                    "targetPort": "metrics",
+                    "protocol": "TCP",
+                }
+            ],
+        },
+    }
+
+
+def crd_layer() -> RenderedTree:
+    text = header("hpo-gen's strict Experiment schema (the cluster-scoped CRD layer)")
+    return {
+        f"{CRDS_FOLDER}/experiments.yaml": dump(experiment_crd(), text),
+        f"{CRDS_FOLDER}/kustomization.yaml": dump(
+            {**KUSTOMIZATION, "resources": ["experiments.yaml"]}, text
+        ),
+    }
+
+
+def experiment_crd() -> Manifest:
+    schema = json.loads(
+        resources.files("generator")
+        .joinpath("schemas/experiment-v1beta1.json")
+        .read_text(encoding="utf-8")
+    )
+    spec = structural(schema["properties"]["spec"], schema["$defs"])
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "experiments.kubeflow.org", "labels": dict(_LABELS)},
+        "spec": {
+            "group": "kubeflow.org",
+            "names": {
+                "kind": "Experiment",
+                "listKind": "ExperimentList",
+                "plural": "experiments",
+                "singular": "experiment",
+                "categories": ["all", "kubeflow", "katib"],
+            },
+            "scope": "Namespaced",
+            "versions": [
+                {
+                    "name": "v1beta1",
+                    "served": True,
+                    "storage": True,
+                    "subresources": {"status": {}},
+                    "additionalPrinterColumns": [
+                        {
+                            "name": "Type",
+                            "type": "string",
+                            "jsonPath": ".status.conditions[-1:].type",
+                        },
+                        {
+                            "name": "Status",
+                            "type": "string",
+                            "jsonPath": ".status.conditions[-1:].status",
+                        },
+                        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+                    ],
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "properties": {
+                                "apiVersion": {"type": "string"},
+                                "kind": {"type": "string"},
+                                "metadata": {"type": "object"},
+                                "spec": spec,
+                                "status": {
+                                    "type": "object",
+                                    "x-kubernetes-preserve-unknown-fields": True,
+                                },
+                            },
+                            "required": ["spec"],
+                        }
+                    },
+                }
+            ],
+        },
+    }
+
+
+# Keywords of the strict schema a structural CRD schema keeps as they are.
+_KEPT = ("type", "format", "enum", "required")
+_INT_OR_STRING = (
+    "io.k8s.apimachinery.pkg.api.resource.Quantity",
+    "io.k8s.apimachinery.pkg.util.intstr.IntOrString",
+)
+
+
+def structural(node: Any, defs: dict[str, Any]) -> dict[str, Any]:
+    """A JSON schema of hpo-gen's strict set turned structural, as the API server requires
+    of a CRD: references inlined, every node typed, a free-form object kept whole
+    (x-kubernetes-preserve-unknown-fields), quantities int-or-string."""
+    if "$ref" in node:
+        name = node["$ref"].removeprefix("#/$defs/")
+        if name in _INT_OR_STRING:
+            return {"x-kubernetes-int-or-string": True}
+        return structural(defs[name], defs)
+    out: dict[str, Any] = {key: node[key] for key in _KEPT if key in node}
+    if out.get("format") not in ("int32", "int64", "double", "float", "date-time", "byte"):
+        out.pop("format", None)
+    if "properties" in node:
+        out["properties"] = {
+            key: structural(value, defs) for key, value in sorted(node["properties"].items())
+        }
+    extra = node.get("additionalProperties")
+    if extra is True and "properties" not in node:
+        out["x-kubernetes-preserve-unknown-fields"] = True
+    elif isinstance(extra, dict):
+        out["additionalProperties"] = structural(extra, defs)
+    if "items" in node:
+        out["items"] = structural(node["items"], defs)
+    return out

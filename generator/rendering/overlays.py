@@ -1,0 +1,176 @@
+"""One environment's overlay: the bases it takes and, as kustomize patches and transformers
+over them, what the environment changes: namespace, labels, annotations, images (reaching
+the containers inside a trialSpec), budgets and trial resources (JSON patches), and the
+new name when a change reaches the part of a spec Katib never updates."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from generator.files import yamlio
+from generator.katib.base import Manifest
+from generator.katib.models import Experiment
+from generator.katib.repository import BASE_FOLDER, CONTROLLER_FOLDER, TEMPLATES_FOLDER
+from generator.language.environments import Environment
+from generator.language.placement import (
+    CONTAINER_FIELDS,
+    based,
+    chosen,
+    placed,
+    placed_templates,
+)
+from generator.rendering.common import KUSTOMIZATION, RenderedTree, dump, header, json_patch
+from generator.specset import SpecSet
+
+METRICS_COLLECTOR_LABEL = "katib.kubeflow.org/metrics-collector-injection"
+CONTROLLER_CONFIG = "hpo-controller"  # the ConfigMap hpo-controller reads its settings from
+IMAGE_CONFIG = "kustomizeconfig.yaml"
+_EXPERIMENT_TARGET = {"group": "kubeflow.org", "version": "v1beta1", "kind": "Experiment"}
+
+
+def environment_overlay(env: Environment, specs: SpecSet) -> RenderedTree:
+    text = header(f"spec/ (environment {env.name!r})")
+    taken = chosen(env, specs.experiments)
+    used = {_config_map_name(e) for e in taken}
+    templates = [t for t in specs.trial_templates if t.name in used]
+    files: RenderedTree = {}
+    resources = ["namespace.yaml"]
+    if env.executor != "katib":
+        resources.append("controller-config.yaml")
+        files["controller-config.yaml"] = dump(controller_config(env, specs), text)
+    if env.executor == "cluster":
+        resources.append(f"../{CONTROLLER_FOLDER}")
+    resources += [f"../{TEMPLATES_FOLDER}/{t.name}" for t in templates]
+    resources += [f"../{BASE_FOLDER}/{e.name}" for e in taken]
+    kustomization: Manifest = {**KUSTOMIZATION, "namespace": env.namespace, "resources": resources}
+    if env.labels:
+        pairs = dict(sorted(env.labels.items()))
+        kustomization["labels"] = [{"pairs": pairs, "includeSelectors": False}]
+    if env.annotations:
+        kustomization["commonAnnotations"] = dict(sorted(env.annotations.items()))
+    if env.images:
+        kustomization["images"] = [_image_entry(i.to_wire()) for i in env.images]
+        kustomization["configurations"] = [IMAGE_CONFIG]
+        files[IMAGE_CONFIG] = dump(_image_fields(taken), text)
+    patches = [p for e in taken if (p := _experiment_patch(env, e))]
+    for template in templates:
+        primary = {
+            e.spec.trial_template.primary_container_name
+            for e in taken
+            if e.spec.trial_template is not None
+            and e.spec.trial_template.primary_container_name
+            and _config_map_name(e) == template.name
+        }
+        changed = placed_templates(env, template, primary)
+        if changed:
+            ops = [
+                {"op": "replace", "path": "/data/" + _escaped(key), "value": value}
+                for key, value in sorted(changed.items())
+            ]
+            target = {"version": "v1", "kind": "ConfigMap", "name": template.name}
+            patches.append({"target": target, "patch": _ops_text(ops)})
+    if patches:
+        kustomization["patches"] = patches
+    files["kustomization.yaml"] = dump(kustomization, text)
+    files["namespace.yaml"] = dump(namespace_manifest(env.namespace), text)
+    return {f"{env.name}/{name}": value for name, value in files.items()}
+
+
+def _experiment_patch(env: Environment, experiment: Experiment) -> Manifest | None:
+    """The JSON patch from the base to the environment's Experiment, but for what the
+    namespace, labels, annotations and images transformers do."""
+    base = based(experiment)
+    unimaged = placed(env.model_copy(update={"images": ()}), experiment).to_wire()
+    final = placed(env, experiment)
+    ops = json_patch(_spec_only(base.to_wire()), _spec_only(unimaged))
+    if final.name != base.name:
+        ops.append({"op": "replace", "path": "/metadata/name", "value": final.name})
+    if not ops:
+        return None
+    return {"target": {**_EXPERIMENT_TARGET, "name": base.name}, "patch": _ops_text(ops)}
+
+
+def _spec_only(wire: Manifest) -> Manifest:
+    return {key: value for key, value in wire.items() if key != "metadata"}
+
+
+def _ops_text(ops: list[dict[str, Any]]) -> str:
+    # A patch is YAML text inside the kustomization: dumped by the same emitter, so every
+    # value a spec wrote is escaped.
+    return yamlio.dump_sequence(ops)
+
+
+def _escaped(key: str) -> str:
+    return key.replace("~", "~0").replace("/", "~1")
+
+
+def _image_entry(wire: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: wire[key] for key in ("name", "newName", "newTag", "digest") if key in wire}
+
+
+def _image_fields(experiments: list[Experiment]) -> Manifest:
+    """kustomize's field specs for the images inside these Experiments' trialSpecs: kustomize
+    reaches a Deployment's containers by itself, an Experiment's only when told where."""
+    paths: set[str] = set()
+    for experiment in experiments:
+        template = experiment.spec.trial_template
+        if template is not None and isinstance(template.trial_spec, dict):
+            paths |= _container_paths(template.trial_spec, "spec/trialTemplate/trialSpec")
+    return {
+        "images": [
+            {"path": path, "kind": "Experiment", "group": "kubeflow.org"} for path in sorted(paths)
+        ]
+    }
+
+
+def _container_paths(value: Any, at: str) -> set[str]:
+    found: set[str] = set()
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str) or "/" in key:
+                continue
+            if key in CONTAINER_FIELDS and isinstance(item, list):
+                found.add(f"{at}/{key}[]/image")
+            elif isinstance(item, dict):
+                found |= _container_paths(item, f"{at}/{key}")
+    return found
+
+
+def _config_map_name(experiment: Experiment) -> str | None:
+    template = experiment.spec.trial_template
+    source = template.config_map if template else None
+    return source.config_map_name if source else None
+
+
+def controller_config(env: Environment, specs: SpecSet) -> Manifest:
+    """The settings hpo-controller reads for the environment; a cluster controller's
+    git credentials are named here as a Secret, never given."""
+    data = {
+        "environment": env.name,
+        "executor": env.executor,
+        "warmStarts": "true" if env.warm_starts else "false",
+    }
+    if env.executor == "cluster" and specs.gitops is not None:
+        data |= {
+            "repository": specs.gitops.repository,
+            "branch": specs.gitops.branch,
+            "path": specs.gitops.path,
+            "statusMode": env.status,
+            "credentialsSecret": specs.gitops.credentials_secret,
+        }
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": CONTROLLER_CONFIG},
+        "data": data,
+    }
+
+
+def namespace_manifest(name: str) -> Manifest:
+    # Katib's admission webhook rejects Experiments in namespaces without this label.
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": name, "labels": {METRICS_COLLECTOR_LABEL: "enabled"}},
+    }
