@@ -15,10 +15,12 @@ from typing import Any, TypeVar
 import click
 
 from generator.checking import UsageProblem, check_paths, check_previous, katib_context
+from generator.files import kustomize
 from generator.files.escaping import one_line
 from generator.importing.importer import import_files
 from generator.katib.repository import SPEC_FOLDER
 from generator.problems import ProblemReport, format_problems
+from generator.project.diffing import DiffError, markdown, summarize
 from generator.project.pipeline import Project
 from generator.project.writing import diff_tree, write_tree
 from generator.rendering import environment_summary
@@ -95,18 +97,32 @@ def main() -> None:
 @main.command(
     epilog=examples(
         "hpo-gen render                       # spec/ -> overlays/",
-        "hpo-gen render --check               # in CI: exit 1 and a diff if overlays/ is stale",
+        "hpo-gen render --check               # in CI: 0 fresh, 1 stale (a diff), 2 error",
         "hpo-gen render --project path/to/repo",
     )
 )
 @project_option
-@click.option("--check", is_flag=True, help="Write nothing; show a diff and exit 1 if stale.")
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Write nothing; exit 0 if overlays/ is fresh, 1 with a diff if stale, 2 if spec/ "
+    "has problems.",
+)
 @debug_option
 @reporting_problems
 def render(project: Path, check: bool, debug: bool) -> None:
     """Render spec/ into overlays/."""
     repo = Project(project)
-    specs = repo.validated_specs()
+    try:
+        specs = repo.validated_specs()
+    except ProblemReport as report:
+        if not check:
+            raise
+        # --check keeps 1 for drift: specs that cannot be rendered are exit 2, as with
+        # `flux diff` (0 fresh, 1 drift, 2 error).
+        click.echo(format_problems(report.problems), err=True)
+        click.echo("overlays/ cannot be checked: spec/ does not render", err=True)
+        sys.exit(2)
     tree = render_specs(specs)
     if check:
         diff = diff_tree(repo.overlays_dir, tree)
@@ -202,6 +218,35 @@ def validate(
     if output == "json":
         click.echo("[]")
     click.echo(f"{count} experiment{'s' if count != 1 else ''} valid", err=True)
+
+
+@main.command(
+    name="diff",
+    epilog=examples(
+        "hpo-gen diff --base origin/main                 # Markdown for a pull request",
+        "hpo-gen diff --base origin/main --output json   # for tools",
+    ),
+)
+@project_option
+@click.option(
+    "--base", "ref", required=True, help="The commit to compare with (a branch, tag or SHA)."
+)
+@click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@debug_option
+@reporting_problems
+def diff(project: Path, ref: str, output: str, debug: bool) -> None:
+    """What spec/ changes against REF, per environment: experiments added, removed,
+    recreated (and the field that forced it), budgets changed, and warnings."""
+    repo = Project(project)
+    tree = render_specs(repo.validated_specs())
+    try:
+        summary = summarize(project, ref, tree)
+    except (DiffError, kustomize.KustomizeError) as err:
+        raise UsageProblem(str(err)) from err
+    if output == "json":
+        click.echo(json.dumps(summary.to_json(), indent=2))
+    else:
+        click.echo(markdown(summary), nl=False)
 
 
 @main.command(

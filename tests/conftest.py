@@ -51,9 +51,13 @@ def git(root: Path, *args: str) -> str:
     return result.stdout
 
 
-def run_cli(name: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    name: str, *args: str, cwd: Path, hash_seed: int | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run an installed console script (hpo-gen, hpo-controller) in a fresh process."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    if hash_seed is not None:
+        env["PYTHONHASHSEED"] = str(hash_seed)
     return subprocess.run(
         [str(BIN / name), *args], cwd=cwd, capture_output=True, text=True, env=env, check=False
     )

