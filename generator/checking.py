@@ -13,6 +13,7 @@ from generator.files import yamlio
 from generator.files.origin import Origin, display_path
 from generator.importing.yamlspecs import YamlDocument, check_documents, read_documents, read_text
 from generator.katib.defaults import with_defaults
+from generator.katib.identity import NAME_LABEL, object_name
 from generator.katib.models import Experiment
 from generator.problems import Problem, ProblemReport
 from generator.project.loading import load_specs
@@ -162,7 +163,9 @@ def _check_python(package: Path, module: Path | None, context: Context, checked:
 
 def check_previous(experiments: Sequence[Experiment], previous: Path) -> list[Problem]:
     """Katib's update rules for each experiment already rendered under `previous` (a
-    checkout of the base revision), with the status it recorded in each environment."""
+    checkout of the base revision), with the status it recorded in each environment. An
+    experiment rendered under its spec's hash keeps its object only for a budget change;
+    any other change makes a new Experiment, and no update rule applies."""
     problems: list[Problem] = []
     for experiment in experiments:
         rendered = previous / "overlays" / "base" / experiment.name / "experiment.yaml"
@@ -170,6 +173,8 @@ def check_previous(experiments: Sequence[Experiment], previous: Path) -> list[Pr
             continue  # a new experiment: nothing deployed to change
         text = rendered.read_text("utf-8")
         old = with_defaults(Experiment.model_validate(yamlio.load(text, data=True)))
+        if NAME_LABEL in (old.metadata.labels or {}) and old.name != object_name(experiment):
+            continue  # rendered under its spec's hash: a changed spec is a new Experiment
         statuses = sorted((previous / "status").glob(f"*/{experiment.name}.yaml"))
         for status in [_deployed(path, previous) for path in statuses] or [DeployedStatus()]:
             problems += place(check_update(experiment, old, status), experiment, experiment.name)

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 _GENERATOR_DIR = Path(__file__).resolve().parent.parent
@@ -28,11 +29,25 @@ def caller_origin() -> Origin | None:
     """The innermost frame of the call stack that lies outside the generator package."""
     frame = sys._getframe(1)
     while frame is not None:
-        path = Path(frame.f_code.co_filename)
-        if path.is_absolute() and _GENERATOR_DIR not in path.resolve().parents:
-            return Origin(display_path(path), frame.f_lineno)
+        filename = frame.f_code.co_filename
+        if _outside_generator(filename):
+            return Origin(_shown(filename, _BASE.get() or Path.cwd()), frame.f_lineno)
         frame = frame.f_back  # type: ignore[assignment]
     return None
+
+
+# Every builder call asks where it was called from: a file's answers are kept (resolving a
+# path costs system calls, and a spec that builds in a loop asks thousands of times).
+@lru_cache(maxsize=1024)
+def _outside_generator(filename: str) -> bool:
+    path = Path(filename)
+    return path.is_absolute() and _GENERATOR_DIR not in path.resolve().parents
+
+
+@lru_cache(maxsize=1024)
+def _shown(filename: str, base: Path) -> str:
+    """display_path, for a file and the base it is shown relative to."""
+    return display_path(Path(filename))
 
 
 @contextmanager

@@ -102,9 +102,30 @@ def dump_all(
 
 
 def dump_sequence(items: Sequence[Any]) -> str:
-    """A YAML sequence as text (a JSON patch inside a kustomization, say)."""
+    """A YAML sequence as text (a JSON patch inside a kustomization, say): ruamel's pure
+    emitter's bytes, written the fast way where they are known."""
+    try:
+        return _Plain(exact=True).top_sequence(list(items))
+    except Unsure:
+        stream = io.StringIO()
+        _writer().dump(_plain(list(items)), stream)
+        return stream.getvalue()
+
+
+def dump_rendered(data: Mapping[str, Any], header: str | None = None) -> str:
+    """One document of a rendered tree: ruamel's pure emitter's bytes, always (rendered
+    files never depend on an optional extension), written by `_Plain` where it knows them
+    and asking ruamel for each string it does not know; a document it cannot write at all
+    (a key it is unsure of) is ruamel's whole."""
     stream = io.StringIO()
-    _writer().dump(_plain(list(items)), stream)
+    if header:
+        for line in header.splitlines():
+            stream.write(f"# {line}\n" if line else "#\n")
+        stream.write("---\n")
+    try:
+        stream.write(_Plain(exact=True).document(data))
+    except Unsure:
+        _writer().dump(_plain(data), stream)
     return stream.getvalue()
 
 
@@ -133,6 +154,11 @@ def plain_key(key: str) -> str:
 # string, and plain otherwise unless it starts with an indicator. The rest is ruamel's.
 _WORDS = re.compile(r"[A-Za-z_][A-Za-z0-9_./-]*(?: [A-Za-z0-9_./()-]+)*")
 _TOKEN = re.compile(r"[0-9A-Za-z_./:+-]+")
+# A command-line argument (`--lr=${trialParameters.lr}`): '-' then no space is no block
+# indicator, and '=', '$' and braces past the first character are plain in block context.
+_ARGUMENT = re.compile(
+    r"-[0-9A-Za-z_.=$][0-9A-Za-z_./:=${}-]*|--[0-9A-Za-z_.=$][0-9A-Za-z_./:=${}-]*"
+)
 
 
 class _Plain:
@@ -140,13 +166,22 @@ class _Plain:
     does under `_new_writer`'s settings (tests hold it to that, byte for byte), at a sixth
     of the cost; raises `Unsure` at anything it does not know to be so."""
 
-    def __init__(self) -> None:
+    def __init__(self, exact: bool = False) -> None:
         self.lines: list[str] = []
+        # exact: a string `_Plain` cannot tell is written as ruamel's pure emitter writes
+        # it (a safe multi-line text as its literal block, the rest asked of ruamel).
+        self.exact = exact
 
     def document(self, data: Mapping[str, Any]) -> str:
         if _shape(data) is not _MAPPING or not data:
             raise Unsure
         self.mapping(data, "")
+        return "".join(self.lines)
+
+    def top_sequence(self, data: list[Any]) -> str:
+        if not data:
+            raise Unsure
+        self.sequence(data, "")
         return "".join(self.lines)
 
     def mapping(self, data: Mapping[str, Any], indent: str) -> None:
@@ -161,7 +196,7 @@ class _Plain:
         for item in data:
             shape = _shape(item)
             if shape is _SCALAR or not item:
-                self.lines.append(f"{indent}- {self.leaf(item, shape)}\n")
+                self.lines.append(f"{indent}- {self.leaf(item, shape, indent)}\n")
                 continue
             start = len(self.lines)
             if shape is _MAPPING:
@@ -173,7 +208,7 @@ class _Plain:
     def entry(self, head: str, value: Any, indent: str, inner: str) -> None:
         shape = _shape(value)
         if shape is _SCALAR or not value:
-            self.lines.append(f"{head} {self.leaf(value, shape)}\n")
+            self.lines.append(f"{head} {self.leaf(value, shape, indent)}\n")
         elif shape is _MAPPING:
             self.lines.append(head + "\n")
             self.mapping(value, inner)
@@ -181,11 +216,21 @@ class _Plain:
             self.lines.append(head + "\n")
             self.sequence(value, indent)  # offset 0: items line up with their key
 
-    @staticmethod
-    def leaf(value: Any, shape: object) -> str:
-        if shape is _SCALAR:
+    def leaf(self, value: Any, shape: object, indent: str) -> str:
+        if shape is not _SCALAR:
+            return "{}" if shape is _MAPPING else "[]"  # empty: nonempty ones nest
+        if not self.exact or not isinstance(value, str):
             return _Plain.scalar(value)
-        return "{}" if shape is _MAPPING else "[]"  # empty: nonempty ones nest
+        try:
+            return _string(value)
+        except Unsure:
+            text = _literal(value) if "\n" in value else None
+            text = text or _ruamel_scalar(value)
+        if "\n" not in text:
+            return text
+        # a block scalar: its lines sit two spaces in from the key or dash they follow
+        first, *rest = text.split("\n")
+        return "\n".join([first, *(indent + line if line else line for line in rest)])
 
     @staticmethod
     def scalar(value: Any) -> str:
@@ -204,6 +249,42 @@ class _Plain:
                 return ".inf" if value > 0 else "-.inf"
             return repr(value)
         raise Unsure
+
+
+_PRINTABLE = frozenset(chr(c) for c in range(0x20, 0x7F)) | {"\n"}
+
+
+def _literal(value: str) -> str | None:
+    """A multi-line text as ruamel's pure emitter writes it as a literal block at the
+    left margin (its lines two spaces in), where that is sure: printable ASCII, one or no
+    final line break, no line that ends with a space, a first line of text that does not
+    start with one;
+    None otherwise."""
+    if not set(value) <= _PRINTABLE or value.endswith("\n\n"):
+        return None
+    chomp = "" if value.endswith("\n") else "-"
+    lines = (value[:-1] if not chomp else value).split("\n")
+    if not lines[0] or lines[0][0] == " " or any(line[-1:] == " " for line in lines):
+        return None
+    return f"|{chomp}\n" + "\n".join(f"  {line}" if line else "" for line in lines)
+
+
+_SCALARS: dict[str, str] = {}
+
+
+def _ruamel_scalar(value: str) -> str:
+    """A string as ruamel's pure emitter writes it as a mapping's value, where that is one
+    line (kept: spec strings repeat); Unsure where it is more."""
+    known = _SCALARS.get(value)
+    if known is None:
+        stream = io.StringIO()
+        _writer().dump({"k": value}, stream)
+        known = stream.getvalue()[len("k: ") : -1]
+        if any(c in known for c in "\n\r\x85\u2028\u2029"):
+            raise Unsure  # a block ruamel writes its own way (blank lines, markers): its whole
+        if len(_SCALARS) < _STRINGS_KEPT:
+            _SCALARS[value] = known
+    return known
 
 
 # What `_shape` tells apart: a mapping, a list or tuple, anything else.
@@ -257,6 +338,8 @@ def _string_text(value: str) -> str:
         # a colon inside is plain (`sha256:...`); at the end it would start a key
         if value[0] not in "-:+" and value[-1] != ":" and not value.startswith("..."):
             return str(value)
+    if _ARGUMENT.fullmatch(value) and value[-1] != ":":
+        return f"'{value}'" if _resolves_to_other_than_str(value) else str(value)
     raise Unsure
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
+from typing import Any
 
 from generator.katib.models import Experiment
 
@@ -24,23 +26,37 @@ NAME_LABEL = "hpo-gen.io/experiment"
 
 def immutable_digest(experiment: Experiment) -> str:
     """A fingerprint of the spec but its trial budget, the part Katib never updates."""
-    wire = {k: v for k, v in experiment.spec.to_wire().items() if k not in BUDGET_FIELDS}
-    canonical = json.dumps(wire, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return spec_digest(experiment.spec.to_wire())
+
+
+def spec_digest(spec: Mapping[str, Any]) -> str:
+    """immutable_digest of an Experiment's spec as it is on the wire."""
+    kept = {k: v for k, v in spec.items() if k not in BUDGET_FIELDS}
+    canonical = json.dumps(kept, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def name_limit(experiment: Experiment) -> int:
-    algorithm = experiment.spec.algorithm
-    pbt = algorithm is not None and algorithm.algorithm_name == "pbt"
+    return _limit(experiment.spec.to_wire())
+
+
+def _limit(spec: Mapping[str, Any]) -> int:
+    algorithm = spec.get("algorithm")
+    pbt = isinstance(algorithm, dict) and algorithm.get("algorithmName") == "pbt"
     return PBT_MAX_NAME_LENGTH if pbt else MAX_NAME_LENGTH
 
 
 def object_name(experiment: Experiment) -> str:
     """The name the Experiment takes in a cluster: its own name, cut where needed so that
     '-' and the hash fit in Katib's limit, then the hash of its immutable spec."""
-    short = immutable_digest(experiment).removeprefix("sha256:")[:HASH_LENGTH]
-    room = name_limit(experiment) - HASH_LENGTH - 1
-    return f"{experiment.name[:room].rstrip('-')}-{short}"
+    return wire_object_name(experiment.name, experiment.spec.to_wire())
+
+
+def wire_object_name(name: str, spec: Mapping[str, Any]) -> str:
+    """object_name, of an experiment's own name and its spec on the wire."""
+    short = spec_digest(spec).removeprefix("sha256:")[:HASH_LENGTH]
+    room = _limit(spec) - HASH_LENGTH - 1
+    return f"{name[:room].rstrip('-')}-{short}"
 
 
 def experiment_name(labels: dict[str, str] | None, object_name: str) -> str:

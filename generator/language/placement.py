@@ -12,7 +12,7 @@ from typing import Any
 
 from generator.files import yamlio
 from generator.katib.base import Manifest
-from generator.katib.identity import NAME_LABEL, object_name
+from generator.katib.identity import NAME_LABEL, wire_object_name
 from generator.katib.models import Experiment
 from generator.language.configmaps import TrialTemplates
 from generator.language.environments import Budget, Environment, Image, Resources
@@ -45,24 +45,37 @@ def _matches(pattern: str, name: str) -> bool:
 def based(experiment: Experiment) -> Experiment:
     """The Experiment as `base/` holds it: its hashed object name, its name label and
     Argo CD's word not to prune it unasked."""
-    wire = experiment.to_wire()
-    metadata = wire["metadata"]
-    metadata["labels"] = {**(metadata.get("labels") or {}), NAME_LABEL: experiment.name}
-    metadata["annotations"] = {**(metadata.get("annotations") or {}), **PROTECTED}
-    return _renamed(Experiment.model_validate(wire))
+    return Experiment.model_validate(based_wire(experiment))
 
 
 def placed(env: Environment, experiment: Experiment) -> Experiment:
     """The Experiment as the environment runs it; renamed when an override changed the
     part of its spec Katib never updates."""
-    wire = copy.deepcopy(based(experiment).to_wire())
+    return Experiment.model_validate(placed_wire(env, experiment.name, based_wire(experiment)))
+
+
+def based_wire(experiment: Experiment) -> Manifest:
+    """`based`, on the wire."""
+    wire = experiment.to_wire()
+    metadata = wire["metadata"]
+    metadata["labels"] = {**(metadata.get("labels") or {}), NAME_LABEL: experiment.name}
+    metadata["annotations"] = {**(metadata.get("annotations") or {}), **PROTECTED}
+    metadata["name"] = wire_object_name(experiment.name, wire["spec"])
+    return wire
+
+
+def placed_wire(env: Environment, name: str, base: Manifest) -> Manifest:
+    """`placed`, on the wire: from the experiment's own name and its base manifest (left
+    as it is)."""
+    wire: Manifest = _copied(base)
     spec = wire["spec"]
-    spec.update(effective_budget(env, experiment.name).to_wire())
-    primary = (spec.get("trialTemplate") or {}).get("primaryContainerName")
-    trial_spec = (spec.get("trialTemplate") or {}).get("trialSpec")
-    if isinstance(trial_spec, dict):
+    spec.update(effective_budget(env, name).to_wire())
+    template = spec.get("trialTemplate") or {}
+    primary = template.get("primaryContainerName")
+    trial_spec = template.get("trialSpec")
+    if isinstance(trial_spec, dict) and (env.images or env.resources is not None):
         dress_containers(trial_spec, env, {primary} if primary else set())
-    source = (spec.get("trialTemplate") or {}).get("configMap")
+    source = template.get("configMap")
     if isinstance(source, dict):
         # kustomize moves the ConfigMap into the environment's namespace: look there.
         source["configMapNamespace"] = env.namespace
@@ -72,19 +85,17 @@ def placed(env: Environment, experiment: Experiment) -> Experiment:
         metadata["labels"] = {**metadata.get("labels", {}), **env.labels}
     if env.annotations:
         metadata["annotations"] = {**(metadata.get("annotations") or {}), **env.annotations}
-    return _renamed(Experiment.model_validate(wire))
+    metadata["name"] = wire_object_name(name, spec)
+    return wire
 
 
-def _renamed(experiment: Experiment) -> Experiment:
-    logical = experiment.metadata.labels[NAME_LABEL] if experiment.metadata.labels else ""
-    logical = logical or experiment.name
-    named = experiment.model_copy(
-        update={"metadata": experiment.metadata.model_copy(update={"name": logical})}
-    )
-    hashed = object_name(named)
-    return experiment.model_copy(
-        update={"metadata": experiment.metadata.model_copy(update={"name": hashed})}
-    )
+def _copied(value: Any) -> Any:
+    """A copy of a wire manifest (dicts, lists and scalars): deepcopy's result, faster."""
+    if type(value) is dict:
+        return {key: _copied(item) for key, item in value.items()}
+    if type(value) is list:
+        return [_copied(item) for item in value]
+    return value
 
 
 def effective_budget(env: Environment, name: str) -> Budget:

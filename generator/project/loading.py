@@ -116,8 +116,22 @@ def _gather(spec_dir: Path, package: str, only: Sequence[Path] | None) -> SpecSe
     return found
 
 
+_SPEC_TYPES = (Experiment, Environment, TrialTemplates)
+
+
 def _module_values(module: ModuleType) -> list[object]:
-    return [value for name, value in vars(module).items() if not name.startswith("_")]
+    """A module's public values, and the items of its public lists, tuples and dicts: a
+    spec that builds experiments in a loop keeps them in a collection."""
+    values: list[object] = []
+    for name, value in vars(module).items():
+        if name.startswith("_"):
+            continue
+        values.append(value)
+        if isinstance(value, list | tuple):
+            values += [v for v in value if isinstance(v, _SPEC_TYPES)]
+        elif isinstance(value, dict):
+            values += [v for v in value.values() if isinstance(v, _SPEC_TYPES)]
+    return values
 
 
 def _import_problem(err: Exception | SystemExit, path: Path, spec_dir: Path) -> Problem:

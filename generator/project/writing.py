@@ -47,8 +47,9 @@ def diff_tree(out_dir: Path, tree: RenderedTree, label: str = OVERLAYS_FOLDER) -
 def write_tree(out_dir: Path, tree: RenderedTree) -> bool:
     """Replace `out_dir` with exactly `tree`. Returns whether anything changed.
 
-    The new tree is written in full beside the old one and renamed into place, so a run
-    that fails part-way leaves the old tree as it was.
+    The new tree is written in full beside the old one, flushed to disk and renamed into
+    place, so a run that fails part-way (or a machine that stops) leaves the old tree as it
+    was.
     """
     if current_tree(out_dir) == tree:
         return False
@@ -56,13 +57,15 @@ def write_tree(out_dir: Path, tree: RenderedTree) -> bool:
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.new-", dir=out_dir.parent))
     retired: Path | None = None
     try:
+        for folder in sorted({(staging / name).parent for name in tree}):
+            folder.mkdir(parents=True, exist_ok=True)
         for name, text in tree.items():
-            target = staging / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with open(target, "w", encoding="utf-8", newline="\n") as handle:
+            with open(staging / name, "w", encoding="utf-8", newline="\n") as handle:
                 handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
+        # Every file on disk before the tree is renamed into place: one sync for the whole
+        # tree (a thousand experiments make two thousand files; one fsync each costs more
+        # than rendering them).
+        os.sync()
         os.chmod(staging, atomicfile.folder_mode())  # mkdtemp made it 0700
         if out_dir.exists():
             retired = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from generator.katib.repository import BASE_FOLDER, TEMPLATES_FOLDER
 from generator.language.configmaps import TrialTemplates
-from generator.language.placement import based, chosen
+from generator.language.placement import based_wire, chosen
 from generator.rendering.argocd import argocd_layer
 from generator.rendering.cluster import cluster_layers
 from generator.rendering.common import KUSTOMIZATION, RENDER_COMMAND, RenderedTree, dump, header
@@ -33,18 +33,19 @@ __all__ = [
 def render(specs: SpecSet) -> RenderedTree:
     """Every file of `overlays/` for a validated spec set."""
     tree: RenderedTree = {}
+    bases = {e.name: based_wire(e) for e in specs.experiments}
     for experiment in specs.experiments:
         source = specs.modules.get(experiment.name, "spec/")
         folder = f"{BASE_FOLDER}/{experiment.name}"
         text = header(source)
-        tree[f"{folder}/experiment.yaml"] = dump(based(experiment).to_wire(), text)
+        tree[f"{folder}/experiment.yaml"] = dump(bases[experiment.name], text)
         tree[f"{folder}/kustomization.yaml"] = dump(
             {**KUSTOMIZATION, "resources": ["experiment.yaml"]}, text
         )
     for templates in specs.trial_templates:
         tree.update(_templates(templates))
     for env in specs.environments:
-        tree.update(environment_overlay(env, specs))
+        tree.update(environment_overlay(env, specs, bases))
     tree.update(cluster_layers(specs))
     tree.update(argocd_layer(specs))
     return dict(sorted(tree.items()))

@@ -20,7 +20,7 @@ def header(source: str) -> str:
 
 
 def dump(document: Mapping[str, Any], text: str) -> str:
-    return yamlio.dump(document, text)
+    return yamlio.dump_rendered(document, text)
 
 
 def pointer(path: tuple[str | int, ...]) -> str:

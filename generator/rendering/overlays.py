@@ -15,10 +15,9 @@ from generator.katib.repository import BASE_FOLDER, CONTROLLER_FOLDER, TEMPLATES
 from generator.language.environments import Environment
 from generator.language.placement import (
     CONTAINER_FIELDS,
-    based,
     chosen,
-    placed,
     placed_templates,
+    placed_wire,
 )
 from generator.rendering.common import KUSTOMIZATION, RenderedTree, dump, header, json_patch
 from generator.specset import SpecSet
@@ -29,7 +28,10 @@ IMAGE_CONFIG = "kustomizeconfig.yaml"
 _EXPERIMENT_TARGET = {"group": "kubeflow.org", "version": "v1beta1", "kind": "Experiment"}
 
 
-def environment_overlay(env: Environment, specs: SpecSet) -> RenderedTree:
+def environment_overlay(
+    env: Environment, specs: SpecSet, bases: Mapping[str, Manifest]
+) -> RenderedTree:
+    """`bases`: each experiment's base manifest, by its own name."""
     text = header(f"spec/ (environment {env.name!r})")
     taken = chosen(env, specs.experiments)
     used = {_config_map_name(e) for e in taken}
@@ -53,7 +55,7 @@ def environment_overlay(env: Environment, specs: SpecSet) -> RenderedTree:
         kustomization["images"] = [_image_entry(i.to_wire()) for i in env.images]
         kustomization["configurations"] = [IMAGE_CONFIG]
         files[IMAGE_CONFIG] = dump(_image_fields(taken), text)
-    patches = [p for e in taken if (p := _experiment_patch(env, e))]
+    patches = [p for e in taken if (p := _experiment_patch(env, e, bases[e.name]))]
     for template in templates:
         primary = {
             e.spec.trial_template.primary_container_name
@@ -77,18 +79,18 @@ def environment_overlay(env: Environment, specs: SpecSet) -> RenderedTree:
     return {f"{env.name}/{name}": value for name, value in files.items()}
 
 
-def _experiment_patch(env: Environment, experiment: Experiment) -> Manifest | None:
+def _experiment_patch(env: Environment, experiment: Experiment, base: Manifest) -> Manifest | None:
     """The JSON patch from the base to the environment's Experiment, but for what the
     namespace, labels, annotations and images transformers do."""
-    base = based(experiment)
-    unimaged = placed(env.model_copy(update={"images": ()}), experiment).to_wire()
-    final = placed(env, experiment)
-    ops = json_patch(_spec_only(base.to_wire()), _spec_only(unimaged))
-    if final.name != base.name:
-        ops.append({"op": "replace", "path": "/metadata/name", "value": final.name})
+    unimaged = env.model_copy(update={"images": ()}) if env.images else env
+    ops = json_patch(_spec_only(base), _spec_only(placed_wire(unimaged, experiment.name, base)))
+    final = placed_wire(env, experiment.name, base)["metadata"]["name"]
+    if final != base["metadata"]["name"]:
+        ops.append({"op": "replace", "path": "/metadata/name", "value": final})
     if not ops:
         return None
-    return {"target": {**_EXPERIMENT_TARGET, "name": base.name}, "patch": _ops_text(ops)}
+    target = {**_EXPERIMENT_TARGET, "name": base["metadata"]["name"]}
+    return {"target": target, "patch": _ops_text(ops)}
 
 
 def _spec_only(wire: Manifest) -> Manifest:

@@ -41,7 +41,7 @@ def validate_specs(specs: SpecSet, context: Context | None = None) -> SpecSet:
         problems += found
     # (an experiment an environment names may be in a module that failed to load)
     problems += check_environments(
-        specs.environments, defaulted, specs.gitops, context, complete=not specs.problems
+        specs.environments, defaulted, specs.gitops, complete=not specs.problems
     )
     if not specs.environments and not specs.problems:
         problems.append(

@@ -12,12 +12,10 @@ from generator.katib.identity import NAME_LABEL
 from generator.katib.models import Experiment
 from generator.katib.repository import NOT_ENVIRONMENTS
 from generator.language.environments import LOCAL_TRIAL_KINDS, Environment, GitOps
-from generator.language.placement import chosen, placed, unmatched
+from generator.language.placement import chosen, effective_budget, unmatched
 from generator.problems import FieldPath, Problem, did_you_mean
-from generator.validation.context import Context
 from generator.validation.locating import place
-from generator.validation.rules import check_experiment
-from generator.validation.schema import check_manifest
+from generator.validation.rules import check_budget
 
 _DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 # Kubernetes' label and annotation keys: an optional DNS-subdomain prefix and a name.
@@ -29,7 +27,6 @@ _QUANTITY = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+|[KMGTPE]i|[mkMGTP
 _IMAGE_NAME = re.compile(r"[a-z0-9]+([._-]+[a-z0-9]+)*(:\d+)?(/[a-z0-9]+([._/-]+[a-z0-9]+)*)*")
 _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 _DIGEST = re.compile(r"[a-z0-9]+([+._-][a-z0-9]+)*:[0-9a-fA-F]{32,}")
-_NAME_RULES = frozenset({"name", "name-length", "pbt-name"})  # the object's name is made to fit
 _BUDGET_HINT = "budget(max_trial_count=..., parallel_trial_count=..., max_failed_trial_count=...)"
 
 
@@ -37,7 +34,6 @@ def check_environments(
     environments: Sequence[Environment],
     experiments: Sequence[Experiment],
     gitops: GitOps | None,
-    context: Context,
     complete: bool,
 ) -> list[Problem]:
     """Every environment's problems; `complete`: whether `experiments` is every experiment
@@ -47,7 +43,7 @@ def check_environments(
         found = _own(env) + _takes(env, experiments, complete)
         problems += place(found, env, None)
         if not found:
-            problems += _as_run(env, chosen(env, experiments), context)
+            problems += _as_run(env, chosen(env, experiments))
     if gitops is not None:
         problems += place(_gitops(gitops), gitops, None)
     elif any(env.executor == "cluster" for env in environments):
@@ -255,24 +251,27 @@ def _takes(env: Environment, experiments: Sequence[Experiment], complete: bool) 
     return problems
 
 
-def _as_run(env: Environment, experiments: list[Experiment], context: Context) -> list[Problem]:
-    """Each experiment as the environment runs it: its overrides may break a rule (a
-    budget below parallelism, ...) or its trials may not run there."""
+def _as_run(env: Environment, experiments: list[Experiment]) -> list[Problem]:
+    """Each experiment as the environment runs it: a budget override may break one of
+    Katib's rules (parallelism above the trial count, a grid's size, hyperband's needs),
+    and its trials may not run there. Images and resources are checked as values above:
+    they change nothing else a rule reads."""
     problems: list[Problem] = []
     for experiment in experiments:
         problems += _local_kind(env, experiment)
-        if not (env.budget or env.budgets or env.images or env.resources):
-            continue  # nothing of the spec changes: checked as written
-        running = placed(env, experiment)
-        found = check_experiment(running, context) + check_manifest(running.to_wire(), running.name)
-        for problem in found:
-            if problem.code in _NAME_RULES:
-                continue  # the object's name is made to fit
+        override = effective_budget(env, experiment.name).to_wire()
+        if not override:
+            continue  # its budget is the spec's, checked as written
+        spec = experiment.spec.model_copy(
+            update=effective_budget(env, experiment.name).model_dump(exclude_none=True)
+        )
+        running = experiment.model_copy(update={"spec": spec})
+        for problem in check_budget(running):
             problems.append(
                 Problem(
                     problem.code,
                     problem.path,
-                    f"in environment {env.name!r}, with its overrides: {problem.message}",
+                    f"in environment {env.name!r}, with its budget: {problem.message}",
                     problem.hint,
                     experiment=experiment.name,
                     origin=env.origin,

@@ -39,8 +39,64 @@ def _validator(name: str) -> Draft202012Validator:
     return Draft202012Validator(schema, format_checker=_INTEGERS)
 
 
+# Manifests known to match, as their shapes (see `_shape_key`): specs built in a loop share
+# everything the schemas look at but names and arguments, and are checked once.
+_MATCHING: set[tuple[str, str]] = set()
+_MATCHING_KEPT = 4096
+
+
+def _shape_key(manifest: Any, free: frozenset[str]) -> str:
+    """The manifest as its schema sees it: the values of `free` fields, which the schema
+    takes any string (or any object) for, blanked when they are of that type."""
+    return json.dumps(_blanked(manifest, free), sort_keys=True, separators=(",", ":"))
+
+
+def _blanked(value: Any, free: frozenset[str]) -> Any:
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if key in free and isinstance(item, dict):
+                out[key] = {}
+            elif key in free and isinstance(item, str):
+                out[key] = ""
+            elif key in free and isinstance(item, list) and all(isinstance(i, str) for i in item):
+                out[key] = []
+            else:
+                out[key] = _blanked(item, free)
+        return out
+    if isinstance(value, list):
+        return [_blanked(item, free) for item in value]
+    return value
+
+
+# The Experiment schema takes any object for a trialSpec and any string for a name; the Job
+# schema any list of strings for a container's command and args.
+_EXPERIMENT_FREE = frozenset({"trialSpec", "name"})
+_JOB_FREE = frozenset({"args", "command"})
+
+
+def _matches_known(schema: str, manifest: Any, free: frozenset[str]) -> tuple[bool, str]:
+    key = _shape_key(manifest, free)
+    return (schema, key) in _MATCHING, key
+
+
+def _remember(schema: str, key: str) -> None:
+    if len(_MATCHING) < _MATCHING_KEPT:
+        _MATCHING.add((schema, key))
+
+
 def check_manifest(manifest: Manifest, experiment: str | None = None) -> list[Problem]:
     """Every place where `manifest` departs from the Katib Experiment schema."""
+    known, key = _matches_known("experiment", manifest, _EXPERIMENT_FREE)
+    if known:
+        return []
+    problems = _experiment_problems(manifest, experiment)
+    if not problems:
+        _remember("experiment", key)
+    return problems
+
+
+def _experiment_problems(manifest: Manifest, experiment: str | None) -> list[Problem]:
     return [
         Problem(
             code="schema",
@@ -82,6 +138,16 @@ def _message(error: ValidationError) -> str:
 
 def check_job(manifest: Manifest, at: tuple[str | int, ...]) -> list[Problem]:
     """Every place where a batch/v1 Job trial template departs from the Job schema."""
+    known, key = _matches_known("job", manifest, _JOB_FREE)
+    if known:
+        return []
+    problems = _job_problems(manifest, at)
+    if not problems:
+        _remember("job", key)
+    return problems
+
+
+def _job_problems(manifest: Manifest, at: tuple[str | int, ...]) -> list[Problem]:
     return [
         Problem(
             code="trial-job-schema",

@@ -387,3 +387,27 @@ def test_a_terminal_gets_a_live_bar_with_the_best_value(make_project: ProjectFac
     assert "quadratic" in screen and "6/6" in screen
     assert f"best accuracy={best:.4g}" in screen
     assert "started" not in screen  # the bar replaces the per-trial log lines
+
+
+def test_the_status_follows_its_experiment_across_a_rename(make_project: ProjectFactory) -> None:
+    """A change Katib cannot update renames the Experiment (its spec hash); its results
+    stay in status/dev/quadratic.yaml, which names the hash each run ran."""
+    root = project(make_project, extra="'--q=1'")
+    assert run_cli("hpo-controller", "run", "--env", "dev", cwd=root).returncode == 0
+    first = status_of(root)["specDigest"]
+    named = yamlio.load((root / "overlays/base/quadratic/experiment.yaml").read_text())
+    assert named["metadata"]["name"] == f"quadratic-{first.removeprefix('sha256:')[:6]}"
+
+    spec = root / "spec/quadratic.py"
+    spec.write_text(spec.read_text().replace("'--q=1'", "'--q=2'"))
+    render_and_commit(root)
+    renamed = yamlio.load((root / "overlays/base/quadratic/experiment.yaml").read_text())
+    assert renamed["metadata"]["name"] != named["metadata"]["name"]
+
+    result = run_cli("hpo-controller", "run", "--env", "dev", cwd=root)
+    assert result.returncode == 0, result.stderr
+    second = status_of(root)["specDigest"]
+    assert second != first
+    assert renamed["metadata"]["name"] == f"quadratic-{second.removeprefix('sha256:')[:6]}"
+    assert sorted(p.name for p in (root / "status/dev").glob("*.yaml")) == ["quadratic.yaml"]
+    assert first in git(root, "show", "HEAD~2:status/dev/quadratic.yaml")

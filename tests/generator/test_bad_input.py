@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from generator.files import yamlio
 from generator.problems import Problem, ProblemReport
 from generator.project.pipeline import Project
 from tests.conftest import ProjectFactory, run_cli
@@ -203,7 +204,21 @@ def test_changing_a_deployed_experiment_beyond_its_budget_is_caught(
     (root / "spec/example.py").write_text(spec().replace("max_trial_count=4", "max_trial_count=9"))
     assert run_cli("hpo-gen", "validate", "--previous", str(base), cwd=root).returncode == 0
 
+    (root / "spec/example.py").write_text(spec().replace("max_trial_count=4", "max_trial_count=3"))
+    lowered = run_cli("hpo-gen", "validate", "--previous", str(base), cwd=root)
+    assert lowered.returncode == 1
+    assert "must be greater than the 4 trials the experiment has run" in lowered.stderr
+
+    # Rendered under its spec's hash, a changed search is a new Experiment: no update.
     (root / "spec/example.py").write_text(spec(lr="0.01, 0.08"))
+    assert run_cli("hpo-gen", "validate", "--previous", str(base), cwd=root).returncode == 0
+
+    # An Experiment deployed under its own name (rendered before names carried the hash,
+    # or written by hand) is updated in place, where Katib refuses the change.
+    deployed = base / "overlays/base/bad-input-example/experiment.yaml"
+    document = yamlio.load(deployed.read_text(), data=True)
+    document["metadata"] = {"name": "bad-input-example"}
+    deployed.write_text(yamlio.dump(document))
     result = run_cli("hpo-gen", "validate", "--previous", str(base), cwd=root)
     assert result.returncode == 1
     assert "can change in a deployed Experiment; this changes spec.parameters" in result.stderr

@@ -119,7 +119,7 @@ def test_overrides_problems_are_said_where_they_were_written(
     assert "tag 'bad tag!' is not an image tag" in err
     assert "requests['cpu'] is not a Kubernetes quantity: 'lots'" in err
     assert "label key '-bad' is not a Kubernetes label key" in err
-    assert "in environment 'ci', with its overrides:" in err
+    assert "in environment 'ci', with its budget:" in err
     assert "spec/environments.py:1" in err or "spec/environments.py:" in err
 
 

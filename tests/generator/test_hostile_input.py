@@ -394,3 +394,40 @@ def test_a_trial_kind_that_is_not_a_name_is_a_problem(
     with pytest.raises(ProblemReport) as raised:  # a local environment's rule as well
         validate_specs(load_specs(tmp_path / "spec"))
     assert "trial-template-kind" in {p.code for p in raised.value.problems}
+
+
+def test_the_schema_checks_blank_only_fields_their_schemas_take_any_value_of() -> None:
+    """Schema checks remember the shapes that matched, with names, trialSpecs, commands
+    and arguments blanked: sound only while the schemas take any string (or object) there."""
+    import json
+
+    from generator.validation import schema
+
+    def properties(node: Any, key: str) -> list[Any]:
+        found = []
+        if isinstance(node, dict):
+            for name, value in (node.get("properties") or {}).items():
+                found += [value] if name == key else []
+            for value in node.values():
+                found += properties(value, key)
+        elif isinstance(node, list):
+            for value in node:
+                found += properties(value, key)
+        return found
+
+    root = REPO_ROOT / "generator" / "schemas"
+    experiment = json.loads((root / "experiment-v1beta1.json").read_text())
+    job = json.loads((root / "job-batch-v1.json").read_text())
+    assert {"name", "trialSpec"} == schema._EXPERIMENT_FREE
+    assert all(v == {"type": "string"} for v in properties(experiment, "name"))
+    unstructured = "#/$defs/io.k8s.apimachinery.pkg.apis.meta.v1.unstructured.Unstructured"
+    assert all(v == {"$ref": unstructured} for v in properties(experiment, "trialSpec"))
+    assert experiment["$defs"][unstructured.rsplit("/", 1)[1]] == {
+        "type": "object",
+        "additionalProperties": True,
+    }
+    assert {"args", "command"} == schema._JOB_FREE
+    for key in schema._JOB_FREE:
+        assert all(
+            v == {"type": "array", "items": {"type": "string"}} for v in properties(job, key)
+        )

@@ -184,3 +184,40 @@ def test_best_of_a_failed_experiment_says_it_failed_and_why(
     ) in result.stderr.replace("\n", " ")
     assert "status/dev/bad-input-example.md" in result.stderr and "--rerun" in result.stderr
     assert "wait for a trial" not in result.stderr
+
+
+LOOP = """\
+from generator import SearchSpace, container, double, experiment, job, maximize, random_search
+
+
+def build(index, parallel):
+    space = SearchSpace(lr=double(0.01, 0.1))
+    return experiment(
+        f"loop-{index}",
+        objective=maximize("accuracy"),
+        algorithm=random_search(),
+        parameters=space,
+        max_trial_count=4,
+        parallel_trial_count=parallel,
+        trial=job(container(image="t:1", command=["python", "t.py"], args=space.cli_args())),
+    )
+
+
+experiments = [build(i, 9 if i == 1 else 2) for i in range(3)]
+"""
+
+
+def test_experiments_built_in_a_loop_are_found_and_named_in_their_problems(
+    make_project: ProjectFactory,
+) -> None:
+    root = make_project({"spec/loop.py": LOOP})
+    result = run_cli("hpo-gen", "validate", cwd=root)
+    assert result.returncode == 1
+    [line] = [text for text in result.stderr.splitlines() if "parallelTrialCount" in text]
+    assert line.startswith("spec/loop.py:6: experiment 'loop-1': spec.parallelTrialCount")
+    assert "loop-0" not in result.stderr and "loop-2" not in result.stderr
+    fixed = LOOP.replace("9 if i == 1 else 2", "2")
+    (root / "spec/loop.py").write_text(fixed)
+    rendered = run_cli("hpo-gen", "render", cwd=root)
+    assert rendered.returncode == 0, rendered.stderr
+    assert "3 experiments: loop-0, loop-1, loop-2" in rendered.stderr

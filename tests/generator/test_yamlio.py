@@ -26,6 +26,10 @@ scalars = st.one_of(
     st.sampled_from([".", "..", "...", "....x", ".hpo/x.log", ".inf", ".NaN", "./a", "-", "-a"]),
     st.sampled_from(["a:b", "1:20", "+1", "+x", "_", "a/b", "/tmp/x", "a.b", "x-", "1.", "1e"]),
     st.sampled_from(["sha256:0f9a", "a::b", "a:", "a:b:", "12:30:00", "1:2.5", "x:-1", "a:.b"]),
+    st.sampled_from(["--lr=${trialParameters.lr}", "--a", "-", "--", "---", "---x", "-=", "-$"]),
+    st.sampled_from(["-{x}", "--{x}", "-1", "-.5", "-.inf", "--1", "-1:30", "-0x1F", "-a:"]),
+    st.sampled_from(["-1e3", "-_", "-.", "-..", "--.", "-y", "-n", "-$a:b", "--x=1:2", "-a}"]),
+    st.text(alphabet="-=${}a1.:_ey", max_size=8),
 )
 values = st.recursive(
     scalars,
@@ -109,3 +113,40 @@ def test_what_the_writer_takes_for_strings_because_of_a_slash_the_resolver_does_
     assert not yamlio._resolves_to_other_than_str(text)
     tag = yamlio._writer(True).resolver.resolve(yamlio.ScalarNode, text, (True, False))
     assert str(tag) == "tag:yaml.org,2002:str"
+
+
+# Text of every kind a rendered file holds: multi-line texts (patches, scripts, templates)
+# with and without final breaks, blank lines, leading or trailing spaces, tabs; flow
+# indicators and punctuation; text past the fast writer's length limit.
+line = st.text(
+    alphabet=string.ascii_letters + string.digits + " =,;[]{}#:&*!|>'\"%@`-\t", max_size=12
+)
+multi_line = st.lists(line, min_size=2, max_size=5).map("\n".join)
+rendered_text = st.one_of(
+    multi_line,
+    multi_line.map(lambda t: t + "\n"),
+    multi_line.map(lambda t: t + "\n\n"),
+    line,
+    st.text(max_size=30),
+    st.sampled_from(["Prune=confirm,Delete=confirm", "a;b", "/x;/y", "c[]/image", "x" * 1200]),
+)
+rendered_values = st.recursive(
+    st.one_of(scalars, rendered_text),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(keys, inner, max_size=4)),
+    max_leaves=20,
+)
+rendered_documents = st.dictionaries(keys, rendered_values, min_size=1, max_size=6)
+
+
+@settings(max_examples=500, deadline=None)
+@given(rendered_documents)
+def test_rendered_files_are_ruamels_pure_bytes(document: dict[str, Any]) -> None:
+    assert yamlio.dump_rendered(document, "a header") == yamlio.dump(document, "a header")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(rendered_values, min_size=1, max_size=5))
+def test_a_rendered_sequence_is_ruamels_pure_bytes(items: list[Any]) -> None:
+    stream = io.StringIO()
+    yamlio._writer().dump(yamlio._plain(items), stream)
+    assert yamlio.dump_sequence(items) == stream.getvalue()

@@ -10,7 +10,7 @@ from generator.validation.context import Context
 from generator.validation.locating import place
 from generator.validation.rules import algorithm, collector, experiment, nas, parameters, template
 
-__all__ = ["check_experiment"]
+__all__ = ["check_budget", "check_experiment"]
 
 
 def check_experiment(subject: Experiment, context: Context | None = None) -> list[Problem]:
@@ -24,4 +24,12 @@ def check_experiment(subject: Experiment, context: Context | None = None) -> lis
     found += nas.check(spec)
     found += collector.check(spec, context)
     found += template.check(spec, context)
+    return place(found, subject, subject.metadata.name)
+
+
+def check_budget(subject: Experiment) -> list[Problem]:
+    """The rules an Experiment's trial budget can break: its own ordering and what the
+    algorithm needs of it (a grid's size, hyperband's parallelism, ...)."""
+    spec = subject.spec
+    found = experiment.check_budget(spec) + algorithm.check(spec, subject.metadata.name)
     return place(found, subject, subject.metadata.name)

@@ -22,7 +22,7 @@ def check(experiment: Experiment, context: Context) -> list[Problem]:
     return [
         *_name(experiment.metadata.name),
         *_namespace(experiment.metadata.namespace),
-        *_budget(spec),
+        *check_budget(spec),
         *_objective(spec),
         *_algorithm(spec, context),
         *_resume_policy(spec),
@@ -71,7 +71,7 @@ def _namespace(namespace: str | None) -> list[Problem]:
     ]
 
 
-def _budget(spec: ExperimentSpec) -> list[Problem]:
+def check_budget(spec: ExperimentSpec) -> list[Problem]:
     problems = []
     max_trials = spec.max_trial_count
     max_failed = spec.max_failed_trial_count
