@@ -197,12 +197,19 @@ def kustomize(folder: str) -> list[dict[str, Any]]:
     return [d for d in yamlio.load_all(built, data=True) if isinstance(d, dict)]
 
 
-@pytest.mark.parametrize("folder", ["dev", "prod", "controller", "crds"])
-def test_every_built_core_object_validates_against_kubernetes_schemas(folder: str) -> None:
-    crd = crd_schema(REPO_ROOT / "overlays" / "crds" / "experiments.yaml")
-    for document in kustomize(folder):
-        if document["kind"] == "Experiment":
-            jsonschema.validate(document, crd)  # as the API server would, with hpo-gen's CRD
+@pytest.mark.parametrize("folder", ["dev", "prod", "controller", "crds", "argocd"])
+def test_every_built_object_validates_against_its_schema(folder: str) -> None:
+    """Experiments against the rendered CRD (as the API server would check them),
+    Applications against Argo CD's CRD, everything else against Kubernetes' schemas."""
+    crds = {
+        "Experiment": crd_schema(REPO_ROOT / "overlays" / "crds" / "experiments.yaml"),
+        "Application": crd_schema(ARGOCD_CRDS / "application-crd.yaml"),
+    }
+    documents = kustomize(folder)
+    assert documents
+    for document in documents:
+        if document["kind"] in crds:
+            jsonschema.validate(document, crds[document["kind"]])
         else:
             kubernetes_validate.validate(document, KUBERNETES, strict=True)
 
