@@ -5,6 +5,7 @@ schema derived from the kubernetes client (see `schemas/ORIGIN.md`)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -75,25 +76,24 @@ _EXPERIMENT_FREE = frozenset({"trialSpec", "name"})
 _JOB_FREE = frozenset({"args", "command"})
 
 
-def _matches_known(schema: str, manifest: Any, free: frozenset[str]) -> tuple[bool, str]:
-    key = _shape_key(manifest, free)
-    return (schema, key) in _MATCHING, key
-
-
-def _remember(schema: str, key: str) -> None:
-    if len(_MATCHING) < _MATCHING_KEPT:
-        _MATCHING.add((schema, key))
+def _remembered(
+    schema: str, manifest: Any, free: frozenset[str], check: Callable[[], list[Problem]]
+) -> list[Problem]:
+    """`check()`, unless a manifest of the same shape has matched the schema before."""
+    key = (schema, _shape_key(manifest, free))
+    if key in _MATCHING:
+        return []
+    problems = check()
+    if not problems and len(_MATCHING) < _MATCHING_KEPT:
+        _MATCHING.add(key)
+    return problems
 
 
 def check_manifest(manifest: Manifest, experiment: str | None = None) -> list[Problem]:
     """Every place where `manifest` departs from the Katib Experiment schema."""
-    known, key = _matches_known("experiment", manifest, _EXPERIMENT_FREE)
-    if known:
-        return []
-    problems = _experiment_problems(manifest, experiment)
-    if not problems:
-        _remember("experiment", key)
-    return problems
+    return _remembered(
+        "experiment", manifest, _EXPERIMENT_FREE, lambda: _experiment_problems(manifest, experiment)
+    )
 
 
 def _experiment_problems(manifest: Manifest, experiment: str | None) -> list[Problem]:
@@ -138,13 +138,7 @@ def _message(error: ValidationError) -> str:
 
 def check_job(manifest: Manifest, at: tuple[str | int, ...]) -> list[Problem]:
     """Every place where a batch/v1 Job trial template departs from the Job schema."""
-    known, key = _matches_known("job", manifest, _JOB_FREE)
-    if known:
-        return []
-    problems = _job_problems(manifest, at)
-    if not problems:
-        _remember("job", key)
-    return problems
+    return _remembered("job", manifest, _JOB_FREE, lambda: _job_problems(manifest, at))
 
 
 def _job_problems(manifest: Manifest, at: tuple[str | int, ...]) -> list[Problem]:

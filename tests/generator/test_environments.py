@@ -5,7 +5,6 @@ kept in ConfigMaps through kustomize."""
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from generator.files import yamlio
+from generator.files.kustomize import build
 from generator.katib.identity import MAX_NAME_LENGTH, PBT_MAX_NAME_LENGTH, name_limit, object_name
 from generator.katib.models import Experiment
 from generator.project.pipeline import Project
-from tests.conftest import BIN, REPO_ROOT, ProjectFactory, run_cli
+from tests.conftest import REPO_ROOT, ProjectFactory, run_cli
 from tests.controller.test_run_end_to_end import CONFIGMAP_SPEC
 
 EXPERIMENTS = Project(REPO_ROOT).validated_specs().experiments
@@ -157,13 +157,7 @@ def test_an_image_override_reaches_a_template_kept_in_a_config_map(
         )
     )
     assert run_cli("hpo-gen", "render", cwd=root).returncode == 0
-    built = subprocess.run(
-        [str(BIN / "kubectl"), "kustomize", str(root / "overlays/dev")],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    docs = yamlio.load_all(built, data=True)
+    docs = build(root / "overlays/dev")
     config_map = next(d for d in docs if d["kind"] == "ConfigMap" and "job.yaml" in d["data"])
     template = yamlio.load(config_map["data"]["job.yaml"], data=True)
     container = template["spec"]["template"]["spec"]["containers"][0]

@@ -6,7 +6,6 @@ Role minimal, and no credential anywhere."""
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +17,12 @@ import pytest
 from controller.core.records import Completion, ExperimentRecord
 from controller.core.status import status_head
 from generator.files import yamlio
+from generator.files.kustomize import build
 from generator.katib.repository import ARGOCD_FOLDER
 from generator.project.pipeline import Project
 from generator.rendering.argocd import HEALTH_KEY, health_check
 from generator.rendering.cluster import ROLE_RULES, experiment_crd
-from tests.conftest import BIN, REPO_ROOT
+from tests.conftest import REPO_ROOT
 
 ARGOCD_CRDS = REPO_ROOT / "tests" / "argocd"
 KUBERNETES = "1.30.0"  # the oldest Kubernetes hpo-gen's manifests are checked against
@@ -188,13 +188,7 @@ def test_every_application_validates_against_argo_cds_crd() -> None:
 
 
 def kustomize(folder: str) -> list[dict[str, Any]]:
-    built = subprocess.run(
-        [str(BIN / "kubectl"), "kustomize", str(REPO_ROOT / "overlays" / folder)],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return [d for d in yamlio.load_all(built, data=True) if isinstance(d, dict)]
+    return build(REPO_ROOT / "overlays" / folder)
 
 
 @pytest.mark.parametrize("folder", ["dev", "prod", "controller", "crds", "argocd"])

@@ -4,18 +4,17 @@ detection, and kustomize building what was rendered."""
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from generator.files import yamlio
+from generator.files.kustomize import build
 from generator.katib.identity import NAME_LABEL
 from generator.language.placement import chosen, placed
 from generator.project.pipeline import Project
 from generator.project.writing import current_tree
-from tests.conftest import BIN, REPO_ROOT, ProjectFactory, run_cli
+from tests.conftest import REPO_ROOT, ProjectFactory, run_cli
 
 GOLDEN = Path(__file__).parent / "golden" / "overlays"
 
@@ -78,23 +77,13 @@ def test_check_writes_nothing_and_exits_1_with_a_diff_when_stale(
     assert run_cli("hpo-gen", "render", "--check", cwd=root).returncode == 0
 
 
-def kustomize(folder: Path) -> list[dict[str, Any]]:
-    built = subprocess.run(
-        [str(BIN / "kubectl"), "kustomize", str(folder)],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return [d for d in yamlio.load_all(built, data=True) if isinstance(d, dict)]
-
-
 @pytest.mark.parametrize("env", ["dev", "prod"])
 def test_kustomize_builds_each_environment_as_the_spec_says_it_runs(env: str) -> None:
     """kustomize's patches and transformers over base/ give exactly the Experiments
     `placed` computes: budgets, images inside the trialSpec, resources, labels, names."""
     specs = Project(REPO_ROOT).validated_specs()
     environment = next(e for e in specs.environments if e.name == env)
-    docs = kustomize(REPO_ROOT / "overlays" / env)
+    docs = build(REPO_ROOT / "overlays" / env)
     built = sorted(
         (d for d in docs if d["kind"] == "Experiment"), key=lambda d: d["metadata"]["name"]
     )
@@ -113,7 +102,7 @@ def test_kustomize_builds_each_environment_as_the_spec_says_it_runs(env: str) ->
 
 def test_dev_and_prod_differ_in_budget_and_image_tag() -> None:
     dev, prod = (
-        [d for d in kustomize(REPO_ROOT / "overlays" / env) if d["kind"] == "Experiment"]
+        [d for d in build(REPO_ROOT / "overlays" / env) if d["kind"] == "Experiment"]
         for env in ("dev", "prod")
     )
 
