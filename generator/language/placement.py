@@ -142,15 +142,14 @@ def merged_resources(current: Any, override: Resources) -> dict[str, Any]:
 
 
 def split_image(image: str) -> tuple[str, str]:
-    """An image reference as (name, suffix): the suffix is ':tag', '@digest' or ''."""
-    if "@" in image:
-        name, _, digest = image.partition("@")
-        return name, "@" + digest
-    slash = image.rfind("/")
-    colon = image.rfind(":")
-    if colon > slash:
-        return image[:colon], image[colon:]
-    return image, ""
+    """An image reference as (name, suffix): the suffix is ':tag', '@digest', both, or ''
+    (a registry's port is part of the name)."""
+    reference, at, digest = image.partition("@")
+    suffix = at + digest
+    colon = reference.rfind(":")
+    if colon > reference.rfind("/"):
+        return reference[:colon], reference[colon:] + suffix
+    return reference, suffix
 
 
 def rewrite_image(image: str, images: Sequence[Image]) -> str:

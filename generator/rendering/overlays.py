@@ -19,7 +19,14 @@ from generator.language.placement import (
     placed_templates,
     placed_wire,
 )
-from generator.rendering.common import KUSTOMIZATION, RenderedTree, dump, header, json_patch
+from generator.rendering.common import (
+    KUSTOMIZATION,
+    RenderedTree,
+    dump,
+    header,
+    json_patch,
+    pointer,
+)
 from generator.specset import SpecSet
 
 METRICS_COLLECTOR_LABEL = "katib.kubeflow.org/metrics-collector-injection"
@@ -67,7 +74,7 @@ def environment_overlay(
         changed = placed_templates(env, template, primary)
         if changed:
             ops = [
-                {"op": "replace", "path": "/data/" + _escaped(key), "value": value}
+                {"op": "replace", "path": pointer(("data", key)), "value": value}
                 for key, value in sorted(changed.items())
             ]
             target = {"version": "v1", "kind": "ConfigMap", "name": template.name}
@@ -103,17 +110,14 @@ def _ops_text(ops: list[dict[str, Any]]) -> str:
     return yamlio.dump_sequence(ops)
 
 
-def _escaped(key: str) -> str:
-    return key.replace("~", "~0").replace("/", "~1")
-
-
 def _image_entry(wire: Mapping[str, Any]) -> dict[str, Any]:
     return {key: wire[key] for key in ("name", "newName", "newTag", "digest") if key in wire}
 
 
 def _image_fields(experiments: list[Experiment]) -> Manifest:
-    """kustomize's field specs for the images inside these Experiments' trialSpecs: kustomize
-    reaches a Deployment's containers by itself, an Experiment's only when told where."""
+    """kustomize's field specs for the images inside these Experiments' trialSpecs. Its
+    built-in ones name the pod templates of core workloads; these name an Experiment's,
+    so that the transformer reaches them whichever kustomize version builds the overlay."""
     paths: set[str] = set()
     for experiment in experiments:
         template = experiment.spec.trial_template

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -15,6 +16,8 @@ from generator.files import yamlio
 from generator.files.kustomize import build
 from generator.katib.identity import MAX_NAME_LENGTH, PBT_MAX_NAME_LENGTH, name_limit, object_name
 from generator.katib.models import Experiment
+from generator.language.environments import Image
+from generator.language.placement import rewrite_image
 from generator.project.pipeline import Project
 from tests.conftest import REPO_ROOT, ProjectFactory, run_cli
 from tests.controller.test_run_end_to_end import CONFIGMAP_SPEC
@@ -165,3 +168,44 @@ def test_an_image_override_reaches_a_template_kept_in_a_config_map(
     assert container["resources"]["limits"] == {"memory": "1Gi"}
     experiment = next(d for d in docs if d["kind"] == "Experiment")
     assert experiment["spec"]["trialTemplate"]["configMap"]["configMapNamespace"] == "hpo-dev"
+
+
+IMAGES = [
+    "reg:5000/x/t:1@sha256:" + "a" * 64,
+    "reg:5000/x/t",
+    "reg:5000/x/t:2",
+    "reg:5000/x/t@sha256:" + "b" * 64,
+    "reg:5000/x/tt:3",
+    "other",
+]
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        Image(name="reg:5000/x/t", new_tag="9"),
+        Image(name="reg:5000/x/t", digest="sha256:" + "c" * 64),
+        Image(name="reg:5000/x/t", new_name="other/img"),
+        Image(name="reg:5000/x/t", new_name="other/img", new_tag="4"),
+        Image(name="other", new_tag="1"),
+    ],
+    ids=["tag", "digest", "name", "name-and-tag", "bare"],
+)
+def test_image_overrides_match_kustomizes_images_transformer(
+    tmp_path: Path, override: Image
+) -> None:
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p"},
+        "spec": {"containers": [{"name": f"c{i}", "image": im} for i, im in enumerate(IMAGES)]},
+    }
+    (tmp_path / "pod.yaml").write_text(yamlio.dump(pod))
+    entry = {k: v for k, v in override.to_wire().items()}
+    (tmp_path / "kustomization.yaml").write_text(
+        yamlio.dump({"resources": ["pod.yaml"], "images": [entry]})
+    )
+    [built] = build(tmp_path)
+    assert [c["image"] for c in built["spec"]["containers"]] == [
+        rewrite_image(im, [override]) for im in IMAGES
+    ]
