@@ -114,7 +114,8 @@ def dress_containers(manifest: Manifest, env: Environment, primary: set[str]) ->
         image = container.get("image")
         if isinstance(image, str):
             container["image"] = rewrite_image(image, env.images)
-        if env.resources is not None and container.get("name") in primary:
+        name = container.get("name")
+        if env.resources is not None and isinstance(name, str) and name in primary:
             container["resources"] = merged_resources(container.get("resources"), env.resources)
 
 

@@ -12,7 +12,7 @@ from generator.katib.identity import NAME_LABEL
 from generator.katib.models import Experiment
 from generator.katib.repository import NOT_ENVIRONMENTS
 from generator.language.environments import LOCAL_TRIAL_KINDS, Environment, GitOps
-from generator.language.placement import chosen, effective_budget, unmatched
+from generator.language.placement import chosen, effective_budget, split_image, unmatched
 from generator.problems import FieldPath, Problem, did_you_mean
 from generator.validation.locating import place
 from generator.validation.rules import check_budget
@@ -338,6 +338,21 @@ def _gitops(gitops: GitOps) -> list[Problem]:
                     "use lower-case letters, digits and '-'",
                 )
             )
+    name, suffix = split_image(gitops.controller_image)
+    tag, _, digest = suffix.partition("@")
+    if (
+        not _IMAGE_NAME.fullmatch(name)
+        or (tag and not _TAG.fullmatch(tag.removeprefix(":")))
+        or (digest and not _DIGEST.fullmatch(digest))
+    ):
+        problems.append(
+            Problem(
+                "gitops",
+                ("controller_image",),
+                f"controller_image {gitops.controller_image!r} is not an image reference",
+                "e.g. 'ghcr.io/org/hpo-controller:0.1.0'",
+            )
+        )
     if not re.fullmatch(r"[A-Za-z0-9][-A-Za-z0-9_./]*", gitops.branch):
         problems.append(
             Problem(

@@ -16,8 +16,8 @@ from generator.files import yamlio
 from generator.files.kustomize import build
 from generator.katib.identity import MAX_NAME_LENGTH, PBT_MAX_NAME_LENGTH, name_limit, object_name
 from generator.katib.models import Experiment
-from generator.language.environments import Image
-from generator.language.placement import rewrite_image
+from generator.language.environments import Environment, Image, Resources
+from generator.language.placement import dress_containers, rewrite_image
 from generator.project.pipeline import Project
 from tests.conftest import REPO_ROOT, ProjectFactory, run_cli
 from tests.controller.test_run_end_to_end import CONFIGMAP_SPEC
@@ -136,6 +136,27 @@ def test_an_environment_must_say_what_it_takes(make_project: ProjectFactory) -> 
     assert "experiments" in result.stderr
 
 
+def test_the_gitops_declaration_is_checked(make_project: ProjectFactory) -> None:
+    root = make_project()
+    (root / "spec/environments.py").write_text(
+        environments(
+            "prod = environment('prod', namespace='hpo', experiments='*', executor='cluster')\n"
+            "repo = gitops('ftp://x', path='../up', branch='-x',\n"
+            "    controller_image='Bad Image!', credentials_secret='Not_A_Label')\n"
+        )
+    )
+    result = run_cli("hpo-gen", "validate", cwd=root)
+    assert result.returncode == 1
+    for said in (
+        "repository 'ftp://x' is not a git URL",
+        "path '../up' must be relative",
+        "branch '-x' is not a branch name",
+        "controller_image 'Bad Image!' is not an image reference",
+        "credentials_secret must be a DNS-1123 label",
+    ):
+        assert said in result.stderr
+
+
 def test_a_cluster_environment_needs_the_repository(make_project: ProjectFactory) -> None:
     root = make_project()
     (root / "spec/environments.py").write_text(
@@ -209,3 +230,29 @@ def test_image_overrides_match_kustomizes_images_transformer(
     assert [c["image"] for c in built["spec"]["containers"]] == [
         rewrite_image(im, [override]) for im in IMAGES
     ]
+
+
+def test_overrides_leave_a_malformed_container_alone() -> None:
+    """A trialSpec of a kind without a schema may hold anything where a container's name
+    or image should be: an override changes what it can read and no more."""
+    env = Environment(
+        name="dev",
+        namespace="hpo-dev",
+        experiments=("*",),
+        images=(Image(name="t", new_tag="2"),),
+        resources=Resources(limits={"memory": "1Gi"}),
+    )
+    manifest: dict[str, Any] = {
+        "spec": {
+            "containers": [
+                {"name": ["x"], "image": {"a": 1}},
+                {"name": "main", "image": "t:1", "resources": "none"},
+                "not a container",
+            ]
+        }
+    }
+    dress_containers(manifest, env, {"main"})
+    first, second, third = manifest["spec"]["containers"]
+    assert first == {"name": ["x"], "image": {"a": 1}}
+    assert second == {"name": "main", "image": "t:2", "resources": {"limits": {"memory": "1Gi"}}}
+    assert third == "not a container"
