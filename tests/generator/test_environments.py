@@ -5,20 +5,23 @@ kept in ConfigMaps through kustomize."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from generator.files import yamlio
 from generator.files.kustomize import build
 from generator.katib.identity import MAX_NAME_LENGTH, PBT_MAX_NAME_LENGTH, name_limit, object_name
 from generator.katib.models import Experiment
-from generator.language.environments import Environment, Image, Resources
+from generator.language.environments import Budget, Environment, Image, Resources
 from generator.language.placement import dress_containers, rewrite_image
 from generator.project.pipeline import Project
+from generator.rendering import render
+from generator.validation.environments import check_environments
 from tests.conftest import REPO_ROOT, ProjectFactory, run_cli
 from tests.controller.test_run_end_to_end import CONFIGMAP_SPEC
 
@@ -256,3 +259,75 @@ def test_overrides_leave_a_malformed_container_alone() -> None:
     assert first == {"name": ["x"], "image": {"a": 1}}
     assert second == {"name": "main", "image": "t:2", "resources": {"limits": {"memory": "1Gi"}}}
     assert third == "not a container"
+
+
+HOSTILE = st.one_of(
+    st.text(max_size=12),
+    st.sampled_from(["", "-", "a/b/c", "../x", "x" * 70, "ok", "team.io/owner", "${x}", "\n"]),
+)
+QUANTITIES = st.one_of(st.sampled_from(["1", "500m", "2Gi", "1e3", "-1", "lots", ""]), HOSTILE)
+
+
+def mostly(valid: st.SearchStrategy[Any], hostile: st.SearchStrategy[Any]) -> Any:
+    """Valid values three times in four, so that many examples get as far as rendering."""
+    return st.one_of(valid, valid, valid, hostile)
+
+
+LABEL_KEYS = st.sampled_from(["team", "hpo.example.com/owner", "tier"])
+LABEL_VALUES = st.sampled_from(["ml", "a.b-c_d", ""])
+
+
+@settings(max_examples=120, deadline=None)
+@example(  # one that renders, whatever the search finds
+    labels={"team": "ml"},
+    annotations={"owner": "x"},
+    image_name="hpo-gen-trainers",
+    tag="1.0",
+    digest=None,
+    quantity="500m",
+    budget_value=2,
+    pattern="katib-*",
+)
+@given(
+    labels=mostly(
+        st.dictionaries(LABEL_KEYS, LABEL_VALUES, max_size=2),
+        st.dictionaries(HOSTILE, HOSTILE, max_size=3),
+    ),
+    annotations=mostly(
+        st.dictionaries(LABEL_KEYS, st.text(max_size=20), max_size=2),
+        st.dictionaries(HOSTILE, HOSTILE, max_size=2),
+    ),
+    image_name=mostly(st.sampled_from(["hpo-gen-trainers", "ghcr.io/x/y", "other"]), HOSTILE),
+    tag=mostly(st.sampled_from(["1.0", "dev", "v2_b"]), st.one_of(st.none(), HOSTILE)),
+    digest=mostly(st.none(), st.one_of(st.just("sha256:" + "a" * 64), HOSTILE)),
+    quantity=mostly(st.sampled_from(["1", "500m", "2Gi", "1e3"]), QUANTITIES),
+    budget_value=mostly(st.integers(1, 3), st.integers(-3, 2**40)),
+    pattern=mostly(st.sampled_from(["*", "katib-*", "katib-tpe"]), HOSTILE),
+)
+def test_hostile_overrides_are_problems_never_internal_errors(
+    labels: dict[str, str],
+    annotations: dict[str, str],
+    image_name: str,
+    tag: str | None,
+    digest: str | None,
+    quantity: str,
+    budget_value: int,
+    pattern: str,
+) -> None:
+    specs = Project(REPO_ROOT).validated_specs()
+    env = Environment(
+        name="dev",
+        namespace="hpo-dev",
+        experiments=(pattern,),
+        budget=Budget(max_failed_trial_count=budget_value),
+        images=(Image(name=image_name, new_tag=tag, digest=digest),),
+        resources=Resources(limits={"cpu": quantity}),
+        labels=labels,
+        annotations=annotations,
+    )
+    problems = check_environments([env], specs.experiments, specs.gitops, complete=True)
+    if problems:
+        assert all(p.code and p.message and p.hint for p in problems)
+        return
+    tree = render(replace(specs, environments=[env]))
+    assert "dev/kustomization.yaml" in tree
