@@ -1,0 +1,286 @@
+"""Status commits on their own branch, pushed to real remotes (bare repositories on local
+disk) while other controllers and people push to the same remote: every status lands, no
+one's commit is lost, the history stays linear, and a credential never shows."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+
+from controller.errors import ControllerError
+from controller.sinks.git.remote import Credentials, Publisher
+from tests.controller.gitserver import serving
+
+REF = "refs/heads/hpo-status/dev"
+PREFIX = "status/dev/"
+
+
+def git(cwd: Path, *args: str) -> str:
+    result = subprocess.run(
+        ["git", "-C", str(cwd), *args], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def remote_with_main(tmp_path: Path) -> Path:
+    """A bare remote whose main has one commit."""
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "--quiet", "--bare", "--initial-branch=main", str(remote))
+    seed = tmp_path / "seed"
+    git(tmp_path, "clone", "--quiet", str(remote), str(seed))
+    identify(seed)
+    (seed / "README.md").write_text("hpo\n")
+    git(seed, "add", "README.md")
+    git(seed, "commit", "--quiet", "-m", "start")
+    git(seed, "push", "--quiet", "origin", "main")
+    return remote
+
+
+def identify(repo: Path) -> None:
+    git(repo, "config", "user.name", "Test")
+    git(repo, "config", "user.email", "test@localhost")
+
+
+def clone(tmp_path: Path, remote: Path, name: str) -> Path:
+    path = tmp_path / name
+    git(tmp_path, "clone", "--quiet", str(remote), str(path))
+    identify(path)
+    return path
+
+
+def publisher(repo: Path, remote: str | None = "origin", **kwargs: object) -> Publisher:
+    return Publisher(repo, REF, PREFIX, remote=remote, **kwargs)  # type: ignore[arg-type]
+
+
+def files_on(remote: Path, ref: str = REF) -> dict[str, str]:
+    listed = git(remote, "ls-tree", "-r", "--name-only", ref).split()
+    return {path: git(remote, "show", f"{ref}:{path}") for path in listed}
+
+
+def test_a_status_lands_on_its_own_branch_and_nowhere_else(tmp_path: Path) -> None:
+    remote = remote_with_main(tmp_path)
+    repo = clone(tmp_path, remote, "controller")
+    main_before = git(remote, "rev-parse", "main")
+    status = publisher(repo)
+    assert status.commit({"status/dev/a.yaml": "trials: 1\n"}, "a: 1 trial [skip ci]")
+    assert status.pending
+    assert status.push("a: 1 trial [skip ci]")
+    assert not status.pending
+    assert files_on(remote) == {"status/dev/a.yaml": "trials: 1\n"}
+    assert git(remote, "rev-parse", "main") == main_before
+    assert git(repo, "status", "--porcelain") == ""  # the work tree and index untouched
+    assert status.commit({"status/dev/a.yaml": "trials: 1\n"}, "again") is None
+
+
+def test_paths_outside_the_environments_folder_are_refused(tmp_path: Path) -> None:
+    repo = clone(tmp_path, remote_with_main(tmp_path), "controller")
+    for path in ("spec/x.py", "status/prod/a.yaml", "status/dev/../../x"):
+        with pytest.raises(ValueError, match="outside"):
+            publisher(repo).commit({path: "x"}, "no")
+
+
+def test_another_writer_moving_the_branch_is_built_upon(tmp_path: Path) -> None:
+    remote = remote_with_main(tmp_path)
+    first, second = (clone(tmp_path, remote, name) for name in ("one", "two"))
+    a, b = publisher(first), publisher(second)
+    a.commit({"status/dev/a.yaml": "a1\n"}, "a1")
+    assert a.push("a1")
+    b.commit({"status/dev/b.yaml": "b1\n"}, "b1")  # b has not seen a's commit
+    assert b.push("b1")
+    a.commit({"status/dev/a.yaml": "a2\n"}, "a2")
+    assert a.push("a2")
+    assert files_on(remote) == {"status/dev/a.yaml": "a2\n", "status/dev/b.yaml": "b1\n"}
+    assert git(remote, "rev-list", "--merges", REF) == ""  # linear
+
+
+def test_a_hook_that_refuses_pushes_is_retried_and_then_waited_out(tmp_path: Path) -> None:
+    remote = remote_with_main(tmp_path)
+    hook = remote / "hooks" / "pre-receive"
+    count = tmp_path / "refusals"
+    count.write_text("2")
+    hook.write_text(
+        "#!/bin/sh\n"
+        f'n=$(cat "{count}")\n'
+        'if [ "$n" -gt 0 ]; then\n'
+        f'  echo $((n - 1)) > "{count}"\n'
+        '  echo "busy, try again" >&2\n'
+        "  exit 1\n"
+        "fi\n"
+    )
+    hook.chmod(0o755)
+    said: list[str] = []
+    status = publisher(clone(tmp_path, remote, "c"), say=said.append)
+    status.commit({"status/dev/a.yaml": "1\n"}, "a")
+    assert status.push("a")  # refused twice, then in
+    assert files_on(remote) == {"status/dev/a.yaml": "1\n"}
+
+    count.write_text("100")
+    status.attempts = 2
+    status.commit({"status/dev/a.yaml": "2\n"}, "a2")
+    assert not status.push("a2")
+    assert status.pending
+    assert "results kept on refs/heads/hpo-status/dev" in said[-1]
+    assert files_on(remote) == {"status/dev/a.yaml": "1\n"}
+    count.write_text("0")
+    assert status.push("a2")  # the next status takes it out
+    assert files_on(remote) == {"status/dev/a.yaml": "2\n"}
+
+
+def test_an_unreachable_remote_keeps_the_results_until_it_returns(tmp_path: Path) -> None:
+    remote = remote_with_main(tmp_path)
+    status = publisher(clone(tmp_path, remote, "c"), attempts=2)
+    away = tmp_path / "away.git"
+    remote.rename(away)
+    status.commit({"status/dev/a.yaml": "1\n"}, "a")
+    assert not status.push("a")
+    assert status.read("status/dev/a.yaml") == "1\n"  # kept locally
+    away.rename(remote)
+    assert status.push("a")
+    assert files_on(remote) == {"status/dev/a.yaml": "1\n"}
+
+
+def test_a_status_branch_deleted_or_rewritten_by_a_person_is_recreated(tmp_path: Path) -> None:
+    remote = remote_with_main(tmp_path)
+    status = publisher(clone(tmp_path, remote, "c"))
+    status.commit({"status/dev/a.yaml": "1\n"}, "a")
+    assert status.push("a")
+    git(remote, "update-ref", "-d", REF)  # deleted
+    status.commit({"status/dev/a.yaml": "2\n"}, "a2")
+    assert status.push("a2")
+    assert files_on(remote) == {"status/dev/a.yaml": "2\n"}
+
+    person = clone(tmp_path, remote, "person")  # rewritten: a history of the person's own
+    git(person, "switch", "--quiet", "--orphan", "mine")
+    (person / "NOTES.md").write_text("mine\n")
+    git(person, "add", "NOTES.md")
+    git(person, "commit", "--quiet", "-m", "a fresh start")
+    git(person, "push", "--quiet", "--force", "origin", f"mine:{REF}")
+    status.commit({"status/dev/b.yaml": "1\n"}, "b")
+    assert status.push("b")
+    assert files_on(remote) == {
+        "NOTES.md": "mine\n",
+        "status/dev/a.yaml": "2\n",
+        "status/dev/b.yaml": "1\n",
+    }
+
+
+def test_many_writers_at_once_lose_nothing(tmp_path: Path) -> None:
+    """Four controllers, ten experiments each, three updates an experiment, all pushing to
+    one status branch while a person pushes commits to main."""
+    remote = remote_with_main(tmp_path)
+    controllers = [clone(tmp_path, remote, f"controller-{i}") for i in range(4)]
+    person = clone(tmp_path, remote, "person")
+    failures: list[str] = []
+
+    def controller(index: int, repo: Path) -> None:
+        status = publisher(repo, attempts=40)
+        try:
+            for update in range(3):
+                for experiment in range(10):
+                    path = f"status/dev/c{index}-e{experiment}.yaml"
+                    status.commit({path: f"update {update}\n"}, f"{path} {update} [skip ci]")
+                    if not status.push(f"{path} {update} [skip ci]"):
+                        failures.append(path)
+        finally:
+            status.close()
+
+    def human() -> None:
+        for number in range(15):
+            (person / "notes.txt").write_text(f"{number}\n")
+            git(person, "add", "notes.txt")
+            git(person, "commit", "--quiet", "-m", f"note {number}")
+            while subprocess.run(
+                ["git", "-C", str(person), "push", "--quiet", "origin", "main"],
+                capture_output=True,
+                check=False,
+            ).returncode:
+                git(person, "pull", "--quiet", "--rebase", "origin", "main")
+
+    threads = [threading.Thread(target=controller, args=(i, c)) for i, c in enumerate(controllers)]
+    threads.append(threading.Thread(target=human))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    landed = files_on(remote)
+    assert len(landed) == 40
+    assert set(landed.values()) == {"update 2\n"}
+    assert git(remote, "rev-list", "--merges", REF) == ""
+    assert len(git(remote, "log", "--format=%s", "main").splitlines()) == 16  # start + 15
+
+
+def test_a_token_never_shows_and_is_never_written(tmp_path: Path) -> None:
+    secret = "ghp_PLANTEDSECRET0123456789"
+    repo = clone(tmp_path, remote_with_main(tmp_path), "c")
+    git(repo, "remote", "add", "web", "http://127.0.0.1:9/nowhere.git")  # nothing listens
+    said: list[str] = []
+    with Publisher(
+        repo, REF, PREFIX, remote="web", credentials=Credentials(token=secret),
+        attempts=1, say=said.append,
+    ) as status:  # fmt: skip
+        status.commit({"status/dev/a.yaml": "1\n"}, "a")
+        try:
+            status.push("a")
+        except ControllerError as err:
+            said.append(str(err))
+    assert said and all(secret not in line for line in said)
+    for path in (repo / ".git").rglob("*"):
+        if path.is_file() and path.suffix != ".pack":
+            assert secret.encode() not in path.read_bytes(), path
+    assert secret not in Credentials(token=secret).redact(f"https://x:{secret}@host/r.git")
+
+
+def test_credentials_come_from_the_environment_or_a_mounted_secret(tmp_path: Path) -> None:
+    assert Credentials.from_environment({"HPO_GIT_TOKEN": "t1"}).token == "t1"
+    (tmp_path / "token-file").write_text("t2\n")
+    found = Credentials.from_environment({"HPO_GIT_TOKEN_FILE": str(tmp_path / "token-file")})
+    assert found.token == "t2"
+    mounted = tmp_path / "secret"
+    mounted.mkdir()
+    (mounted / "token").write_text("t3")
+    (mounted / "username").write_text("bot")
+    (mounted / "ssh-privatekey").write_text("KEY")
+    (mounted / "known_hosts").write_text("host ssh-ed25519 AAAA")
+    creds = Credentials.from_environment({"HPO_GIT_CREDENTIALS": str(mounted)})
+    assert (creds.token, creds.username) == ("t3", "bot")
+    assert creds.ssh_key == mounted / "ssh-privatekey"
+    assert creds.known_hosts == mounted / "known_hosts"
+    assert Credentials.from_environment({}) == Credentials()
+
+
+def test_pushes_over_http_with_a_token_that_never_shows(tmp_path: Path) -> None:
+    """A remote served over loopback that asks for a token: the right one pushes, a wrong
+    one is refused, and neither appears in any output or file."""
+    secret = "ghp_PLANTEDSECRET0123456789"
+    remote = remote_with_main(tmp_path)
+    repo = clone(tmp_path, remote, "c")
+    with serving(tmp_path, "bot", secret) as (url, refused):
+        git(repo, "remote", "add", "forge", f"{url}/remote.git")
+        said: list[str] = []
+        good = Credentials(token=secret, username="bot")
+        with Publisher(
+            repo, REF, PREFIX, remote="forge", credentials=good, say=said.append
+        ) as status:
+            status.commit({"status/dev/a.yaml": "1\n"}, "a [skip ci]")
+            assert status.push("a [skip ci]")
+        assert files_on(remote) == {"status/dev/a.yaml": "1\n"}
+        assert set(refused) == {""}  # each first request asks; git then answers with the token
+
+        wrong = Credentials(token="ghp_WRONGTOKEN", username="bot")
+        with Publisher(
+            repo, REF, PREFIX, remote="forge", credentials=wrong, attempts=1, say=said.append
+        ) as status:
+            status.commit({"status/dev/a.yaml": "2\n"}, "a2")
+            with pytest.raises(ControllerError) as raised:
+                status.push("a2")
+        said.append(str(raised.value))
+    assert "Authentication failed" in said[-1] or "401" in said[-1]
+    assert all(secret not in line and "ghp_WRONGTOKEN" not in line for line in said)
+    for path in (repo / ".git").rglob("*"):
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes(), path
