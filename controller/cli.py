@@ -38,6 +38,8 @@ def main() -> None:
         "hpo-controller run --env dev --experiment katib-tpe --rerun",
         "hpo-controller run --env ci --cold --log-format json",
         "hpo-controller run --env dev --project path/to/repo",
+        "hpo-controller run --env dev --results status-branch --push origin",
+        "hpo-controller run --env dev --no-commit",
     )
 )
 @click.option("--env", "environment", required=True, help="The overlay to run: overlays/ENV.")
@@ -62,6 +64,24 @@ def main() -> None:
     show_default=True,
     help="Log lines on stderr as text or as JSON objects.",
 )
+@click.option(
+    "--results",
+    type=click.Choice(["branch", "status-branch", "none"]),
+    default=None,
+    help="Where results are committed: the branch checked out, a status branch of their own "
+    "(hpo-status/ENV unless --status-branch names one), or nowhere (default: the "
+    "environment's setting).",
+)
+@click.option("--no-commit", is_flag=True, help="Write the result files, commit nothing.")
+@click.option("--status-branch", help="The status branch's name (with --results status-branch).")
+@click.option("--push", metavar="REMOTE", help="Push the status branch to this remote.")
+@click.option("--no-push", is_flag=True, help="Push nothing, whatever the environment says.")
+@click.option(
+    "--commit-interval",
+    type=click.FloatRange(1, 86400),
+    default=None,
+    help="Seconds between an experiment's progress commits (default: the environment's, 60).",
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def run(
     environment: str,
@@ -70,6 +90,12 @@ def run(
     rerun: bool,
     warm: bool | None,
     log_format: str,
+    results: str | None,
+    no_commit: bool,
+    status_branch: str | None,
+    push: str | None,
+    no_push: bool,
+    commit_interval: float | None,
     debug: bool,
 ) -> None:
     """Run every Experiment of an environment to completion on this machine. On a terminal
@@ -78,7 +104,21 @@ def run(
     configure_logging(log_format, quiet=live)
     quiet_optuna()
     try:
-        request = RunRequest(environment, only, project, rerun, warm)
+        if no_commit and results not in (None, "none"):
+            raise click.UsageError("--no-commit and --results are two answers to one question")
+        if push and no_push:
+            raise click.UsageError("--push and --no-push cannot both be given")
+        request = RunRequest(
+            environment,
+            only,
+            project,
+            rerun,
+            warm,
+            results="none" if no_commit else results,
+            status_branch=status_branch,
+            push="" if no_push else push,
+            commit_interval=commit_interval,
+        )
         if live:
             from controller.console.live import LiveDisplay  # rich: loaded only for a terminal
 

@@ -74,6 +74,12 @@ class Layout:
             path = path / _checked(name, "experiment")
         return path
 
+    @property
+    def results_root(self) -> Path:
+        """Where the results of an environment whose results go to a status branch are
+        kept as files (`status/<env>/...` below it): out of the work tree people use."""
+        return self._work("results")
+
     def logs(self, experiment: str) -> Path:
         """The folder of an experiment's trial logs."""
         return self._work("logs", experiment)

@@ -85,6 +85,22 @@ class StatusSink(Protocol):
         ...
 
 
+RESULTS_MODES = ("branch", "status-branch", "none")
+
+
+@dataclass(frozen=True)
+class ResultsTarget:
+    """Where results go: `mode` "branch" (the branch checked out), "status-branch" (the
+    branch `branch`, never one people work on) or "none" (files only); `remote`: where a
+    status branch is pushed (None: nowhere); `interval`: seconds between an experiment's
+    progress commits (plus one when it ends and one when the controller is stopped)."""
+
+    mode: str = "branch"
+    branch: str | None = None
+    remote: str | None = None
+    interval: float = 60.0
+
+
 @dataclass(frozen=True)
 class EnvironmentSpec:
     """What an environment holds to run: its Experiments (validated), the ConfigMaps their
@@ -97,6 +113,7 @@ class EnvironmentSpec:
     warm_starts: bool
     experiments: list[Experiment]
     config_maps: ConfigMaps
+    results: ResultsTarget = ResultsTarget()
 
 
 class ExperimentSource(Protocol):

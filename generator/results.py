@@ -13,7 +13,12 @@ from typing import Any, Literal
 
 from generator.files.escaping import ENV_NAME
 from generator.files.origin import Origin
-from generator.katib.repository import DEMO_FOLDER, STATUS_FOLDER, declared_environments
+from generator.katib.repository import (
+    DEMO_FOLDER,
+    STATUS_FOLDER,
+    WORK_FOLDER,
+    declared_environments,
+)
 from generator.katib.status import StatusDocument, StatusError, load_status_file, read_status
 from generator.problems import Problem, ProblemReport, did_you_mean
 
@@ -92,6 +97,14 @@ def no_results(root: Path, environment: str | None) -> str:
             f"no results in {where} yet (environment{'s' if len(environments) > 1 else ''} "
             f"{', '.join(environments)}): run `hpo-controller run --env {environments[0]}`"
         )
+    kept = root / WORK_FOLDER / "results"
+    for env in sorted(p.name for p in kept.iterdir() if p.is_dir()) if kept.is_dir() else []:
+        if environment in (None, env) and (kept / env / STATUS_FOLDER).is_dir():
+            text += (
+                f"\n{env}'s results go to a status branch, and hpo-controller keeps them in "
+                f"{WORK_FOLDER}/results/{env}/: see them with `hpo-gen status --project "
+                f"{WORK_FOLDER}/results/{env}`"
+            )
     demo = root / DEMO_FOLDER
     if (demo / STATUS_FOLDER).is_dir():
         text += (

@@ -25,7 +25,7 @@ from controller.errors import ControllerError
 from controller.executors.local.executor import LocalExecutor
 from controller.executors.local.warmstart import WarmPool
 from controller.layout import Layout
-from controller.ports import EnvironmentSpec
+from controller.ports import EnvironmentSpec, ResultsTarget
 from controller.service import runlock
 from controller.sinks.git.repo import GitRepo
 from controller.sinks.git.sink import GitStatusSink, corrupt_status
@@ -34,8 +34,6 @@ from generator.files.escaping import one_line
 from generator.katib.models import Experiment
 from generator.katib.repository import OVERLAYS_FOLDER, SPEC_FOLDER
 from generator.katib.status import StatusError
-
-COMMIT_INTERVAL = 5.0  # seconds between progress commits of a running experiment
 
 
 @dataclass(frozen=True)
@@ -49,6 +47,21 @@ class RunRequest:
     project: Path = Path(".")
     rerun: bool = False
     warm: bool | None = None
+    # Where results go, over the environment's settings (None: as the environment says).
+    results: str | None = None
+    status_branch: str | None = None
+    push: str | None = None  # "" for no push
+    commit_interval: float | None = None
+
+    def target(self, settings: ResultsTarget) -> ResultsTarget:
+        """The environment's results settings with what the command line said over them."""
+        mode = self.results or settings.mode
+        return ResultsTarget(
+            mode,
+            self.status_branch or settings.branch,
+            (self.push or None) if self.push is not None else settings.remote,
+            self.commit_interval or settings.interval,
+        )
 
 
 Watch = Callable[[Experiment], Callable[[ExperimentRecord], None]]
@@ -64,15 +77,24 @@ def run_environment(
     layout = Layout.of(repo.root, environment)
     layout.prepare()
     with runlock.holding(layout.lock, environment):
-        repo.check_ready()
         check_rendered(repo.root)
         spec = OverlaySource(layout.overlay.parent).read(environment)
         chosen = _chosen(spec, request.only)
-        sink = GitStatusSink(repo, environment)
+        target = request.target(spec.results)
+        if target.remote is not None and target.mode != "status-branch":
+            raise ControllerError(
+                "results are pushed only from a status branch (pushing the branch checked "
+                "out would push your own commits with them): add --results status-branch, "
+                "or --no-push"
+            )
+        if target.mode == "branch":
+            repo.check_ready()  # commits onto the branch checked out
+        sink = GitStatusSink(repo, environment, target, say)
         use_warm = spec.warm_starts if request.warm is None else request.warm
         pool = WarmPool(log=layout.zygote_log) if use_warm else None
         stops = StopSignals()
         try:
+            sink.start()
             ok = True
             for experiment in chosen:
                 run = _Run(experiment, layout, sink, pool, spec, say, watch, stops)
@@ -80,6 +102,7 @@ def run_environment(
             return ok
         finally:
             stops.restore()
+            sink.close()
             if pool is not None:
                 pool.close()
 
@@ -284,19 +307,21 @@ def _commit(
 
 
 class Checkpoints:
-    """Commits the status as a run goes, at most once every COMMIT_INTERVAL seconds, so
-    that what a killed controller had finished is in git."""
+    """Commits the status as a run goes, at most once every `interval` seconds (the
+    environment's commit_interval), so that what a killed controller had finished is in
+    git; the end of the run makes one more."""
 
     def __init__(
         self, sink: GitStatusSink, experiment: Experiment, environment: str, namespace: str | None
     ):
         self.sink, self.experiment = sink, experiment
         self.environment, self.namespace = environment, namespace
+        self.interval = sink.target.interval
         self.last = time.monotonic()
 
     def __call__(self, record: ExperimentRecord) -> None:
         now = time.monotonic()
-        if now - self.last < COMMIT_INTERVAL or record.completion_time:
+        if now - self.last < self.interval or record.completion_time:
             return
         self.last = now
         _commit(self.sink, self.experiment, record, self.environment, self.namespace)

@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from controller.errors import ControllerError
-from controller.ports import EnvironmentSpec
+from controller.ports import RESULTS_MODES, EnvironmentSpec, ResultsTarget
 from generator.files import kustomize
 from generator.katib.identity import experiment_name
 from generator.katib.models import Experiment
@@ -47,7 +47,7 @@ def read_overlay(overlay_dir: Path, environment: str) -> EnvironmentSpec:
     context = Context().with_documents(documents)
     experiments = []
     # An overlay without hpo-controller's settings is for a cluster that runs Katib.
-    executor, warm_starts = "katib", True
+    executor, warm_starts, results = "katib", True, ResultsTarget()
     for doc in documents:
         kind, metadata = doc.get("kind"), doc.get("metadata")
         name = metadata.get("name") if isinstance(metadata, dict) else None
@@ -56,12 +56,42 @@ def read_overlay(overlay_dir: Path, environment: str) -> EnvironmentSpec:
             if isinstance(data, dict):
                 executor = str(data.get("executor", executor))
                 warm_starts = str(data.get("warmStarts", "true")).lower() == "true"
+                results = _results(data, overlay_dir)
         elif kind == "Experiment":
             experiments.append(_experiment(doc, overlay_dir, context))
     namespaces = {e.metadata.namespace for e in experiments}
     namespace = namespaces.pop() if len(namespaces) == 1 else None
     config_maps = {key: dict(data) for key, data in context.config_maps.items()}
-    return EnvironmentSpec(environment, namespace, executor, warm_starts, experiments, config_maps)
+    return EnvironmentSpec(
+        environment, namespace, executor, warm_starts, experiments, config_maps, results
+    )
+
+
+def _results(data: dict[object, object], overlay_dir: Path) -> ResultsTarget:
+    """Where the environment's results go, from hpo-controller's ConfigMap."""
+    mode = str(data.get("results", "branch"))
+    if mode not in RESULTS_MODES:
+        raise ControllerError(
+            f"{overlay_dir}: the {CONTROLLER_CONFIG} ConfigMap's results is {mode!r}, not one "
+            f"of {', '.join(RESULTS_MODES)}: run `hpo-gen render`"
+        )
+    try:
+        interval = float(str(data.get("commitInterval", "60")))
+    except ValueError:
+        interval = -1.0
+    if not 1 <= interval <= 86400:
+        raise ControllerError(
+            f"{overlay_dir}: the {CONTROLLER_CONFIG} ConfigMap's commitInterval is "
+            f"{data.get('commitInterval')!r}, not a number of seconds from 1 to 86400"
+        )
+    branch = data.get("statusBranch")
+    remote = data.get("push")
+    return ResultsTarget(
+        mode,
+        str(branch) if branch else None,
+        str(remote) if remote else None,
+        interval,
+    )
 
 
 def _experiment(doc: dict[str, object], overlay_dir: Path, context: Context) -> Experiment:

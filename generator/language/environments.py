@@ -17,9 +17,12 @@ from generator.katib.base import KatibModel
 # katib: a cluster that runs Katib itself; the overlay holds the Experiments only.
 Executor = Literal["local", "cluster", "katib"]
 EXECUTORS: tuple[str, ...] = ("local", "cluster", "katib")
-# Where results go from a cluster: "push" commits them to the repository's branch,
-# "none" leaves them in the Experiment's status only.
-StatusMode = Literal["push", "none"]
+# Where hpo-controller commits results: "branch", the branch checked out (a person at a
+# laptop); "status-branch", a branch of their own (`hpo-status/<env>` unless named), never
+# one people work on; "none", files only. None: "branch" for a local environment,
+# "status-branch" for a cluster.
+Results = Literal["branch", "status-branch", "none"]
+DEFAULT_COMMIT_INTERVAL = 60.0  # seconds: at most one progress commit an experiment
 # The trial kinds an environment with executor "local" runs: a Job as its primary
 # container's command, a PyTorchJob as one process per replica. Others (a TFJob, an Argo
 # Workflow, a Tekton PipelineRun, ...) need a cluster.
@@ -82,12 +85,33 @@ class Environment(KatibModel):
     labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
     warm_starts: bool = True
-    status: StatusMode = "push"
+    results: Results | None = None
+    status_branch: str | None = None
+    push: str | None = None
+    commit_interval: float = DEFAULT_COMMIT_INTERVAL
 
     @property
     def in_cluster(self) -> bool:
         """Whether its overlay is synced to a cluster (by Argo CD)."""
         return self.executor != "local"
+
+    @property
+    def results_to(self) -> Results:
+        if self.results is not None:
+            return self.results
+        return "status-branch" if self.executor == "cluster" else "branch"
+
+    @property
+    def results_branch(self) -> str:
+        return self.status_branch or f"hpo-status/{self.name}"
+
+    @property
+    def push_to(self) -> str | None:
+        """The remote results are pushed to: a cluster's controller pushes to the
+        repository it cloned ("origin") unless told otherwise."""
+        if self.push is not None:
+            return self.push or None
+        return "origin" if self.executor == "cluster" else None
 
 
 def environment(
@@ -103,10 +127,15 @@ def environment(
     labels: Mapping[str, str] | None = None,
     annotations: Mapping[str, str] | None = None,
     warm_starts: bool = True,
-    status: StatusMode = "push",
+    results: Results | None = None,
+    status_branch: str | None = None,
+    push: str | None = None,
+    commit_interval: float = DEFAULT_COMMIT_INTERVAL,
 ) -> Environment:
     """An environment takes only the experiments it names (or matches: "katib-*", "*");
-    its overrides apply to each of them."""
+    its overrides apply to each of them. results, status_branch, push, commit_interval:
+    where hpo-controller commits the results, and the remote it pushes them to ("" for
+    none)."""
     env = Environment(
         name=name,
         namespace=namespace,
@@ -119,7 +148,10 @@ def environment(
         labels=dict(labels or {}),
         annotations=dict(annotations or {}),
         warm_starts=warm_starts,
-        status=status,
+        results=results,
+        status_branch=status_branch,
+        push=push,
+        commit_interval=commit_interval,
     )
     return env.located(caller_origin())
 

@@ -156,13 +156,18 @@ def controller_config(env: Environment, specs: SpecSet) -> Manifest:
         "environment": env.name,
         "executor": env.executor,
         "warmStarts": "true" if env.warm_starts else "false",
+        "results": env.results_to,
+        "commitInterval": f"{env.commit_interval:g}",
     }
+    if env.results_to == "status-branch":
+        data["statusBranch"] = env.results_branch
+    if env.push_to is not None:
+        data["push"] = env.push_to
     if env.executor == "cluster" and specs.gitops is not None:
         data |= {
             "repository": specs.gitops.repository,
             "branch": specs.gitops.branch,
             "path": specs.gitops.path,
-            "statusMode": env.status,
             "credentialsSecret": specs.gitops.credentials_secret,
         }
     return {

@@ -112,6 +112,7 @@ def _own(env: Environment) -> list[Problem]:
                             "write a quantity such as '500m', '2', '4Gi'",
                         )
                     )
+    problems += _results(env, where)
     for name, layer in [("", env.budget), *env.budgets.items()]:
         if layer is None:
             continue
@@ -127,6 +128,63 @@ def _own(env: Environment) -> list[Problem]:
                         _BUDGET_HINT,
                     )
                 )
+    return problems
+
+
+# A branch name git accepts (`git check-ref-format --branch`), kept to a plain subset.
+_BRANCH = re.compile(r"(?!-)(?!.*\.\.)(?!.*//)(?!.*\.lock$)(?!.*/$)(?!.*\.$)[A-Za-z0-9._/-]{1,200}")
+_REMOTE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}|(https://|ssh://|git@|file://)[^\s'\"]+")
+
+
+def _results(env: Environment, where: str) -> list[Problem]:
+    problems = []
+    if env.executor == "cluster" and env.results == "branch":
+        problems.append(
+            Problem(
+                "environment-results",
+                ("results",),
+                f"{where}a controller in a cluster has no branch of a person's to commit to",
+                "use results='status-branch' (the default) or results='none'",
+            )
+        )
+    if env.status_branch is not None and not _BRANCH.fullmatch(env.status_branch):
+        problems.append(
+            Problem(
+                "environment-results",
+                ("status_branch",),
+                f"{where}status_branch {env.status_branch!r} is not a branch name",
+                "e.g. 'hpo-status/prod': letters, digits, '.', '_', '-' and '/'",
+            )
+        )
+    if env.push and not _REMOTE.fullmatch(env.push):
+        problems.append(
+            Problem(
+                "environment-results",
+                ("push",),
+                f"{where}push {env.push!r} is neither a remote's name nor a git URL",
+                "name a remote of the clone, e.g. push='origin', or give its URL",
+            )
+        )
+    if env.push_to is not None and env.results_to != "status-branch":
+        problems.append(
+            Problem(
+                "environment-results",
+                ("push",),
+                f"{where}results are pushed only from a status branch: pushing the branch "
+                "checked out would push a person's own commits with them",
+                "set results='status-branch', or leave push out",
+            )
+        )
+    if not 1 <= env.commit_interval <= 86400:
+        problems.append(
+            Problem(
+                "environment-results",
+                ("commit_interval",),
+                f"{where}commit_interval must be between 1 and 86400 seconds, got "
+                f"{env.commit_interval:g}",
+                "e.g. commit_interval=60",
+            )
+        )
     return problems
 
 

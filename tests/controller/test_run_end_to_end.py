@@ -3,6 +3,7 @@ processes, real kustomize, real commits."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -411,3 +412,85 @@ def test_the_status_follows_its_experiment_across_a_rename(make_project: Project
     assert renamed["metadata"]["name"] == f"quadratic-{second.removeprefix('sha256:')[:6]}"
     assert sorted(p.name for p in (root / "status/dev").glob("*.yaml")) == ["quadratic.yaml"]
     assert first in git(root, "show", "HEAD~2:status/dev/quadratic.yaml")
+
+
+def with_remote(root: Path) -> Path:
+    """A bare remote for the project, as `origin`, holding its main branch."""
+    remote = root.parent / "remote.git"
+    git(root.parent, "init", "--quiet", "--bare", "--initial-branch=main", str(remote))
+    git(root, "remote", "add", "origin", str(remote))
+    git(root, "push", "--quiet", "origin", "main")
+    return remote
+
+
+def test_results_on_a_status_branch_leave_the_checkout_alone(make_project: ProjectFactory) -> None:
+    root = project(make_project)
+    remote = with_remote(root)
+    head = git(root, "rev-parse", "HEAD")
+    args = ("run", "--env", "dev", "--results", "status-branch", "--push", "origin")
+    result = run_cli("hpo-controller", *args, cwd=root)
+    assert result.returncode == 0, result.stderr
+    assert git(root, "rev-parse", "HEAD") == head  # nothing on the branch checked out
+    assert git(root, "status", "--porcelain") == ""  # nor in the work tree
+    landed = git(remote, "ls-tree", "-r", "--name-only", "hpo-status/dev").split()
+    assert landed == RESULT_FILES
+    assert "[skip ci]" in git(remote, "log", "-1", "--format=%s", "hpo-status/dev")
+    assert git(remote, "rev-list", "--merges", "hpo-status/dev") == ""
+
+    again = run_cli("hpo-controller", *args, cwd=root)
+    assert "already complete" in again.stdout
+    said = run_cli("hpo-gen", "status", cwd=root)
+    assert "`hpo-gen status --project .hpo/results/dev`" in said.stderr
+    listed = run_cli("hpo-gen", "status", "--project", ".hpo/results/dev", cwd=root)
+    assert listed.stdout.startswith("dev/quadratic: Succeeded"), listed.stderr
+
+    shutil.rmtree(root / ".hpo" / "results")  # as a fresh clone: the branch has them
+    git(root, "branch", "-D", "hpo-status/dev")
+    fresh = run_cli("hpo-controller", *args, cwd=root)
+    assert fresh.returncode == 0, fresh.stderr
+    assert "already complete" in fresh.stdout
+
+
+def test_no_commit_writes_files_only_and_push_needs_a_status_branch(
+    make_project: ProjectFactory,
+) -> None:
+    root = project(make_project)
+    with_remote(root)
+    head = git(root, "rev-parse", "HEAD")
+    refused = run_cli("hpo-controller", "run", "--env", "dev", "--push", "origin", cwd=root)
+    assert refused.returncode == 1
+    assert "pushed only from a status branch" in refused.stderr
+    result = run_cli("hpo-controller", "run", "--env", "dev", "--no-commit", cwd=root)
+    assert result.returncode == 0, result.stderr
+    assert git(root, "rev-parse", "HEAD") == head
+    assert (root / "status/dev/quadratic.yaml").is_file()
+
+
+def test_an_environment_says_where_its_results_go(make_project: ProjectFactory) -> None:
+    root = make_project(
+        {
+            "spec/quadratic.py": SPEC.format(goal="", max_failed=6, extra="'--q=1'"),
+            "train.py": TRAIN,
+        }
+    )
+    (root / "spec/environments.py").write_text(
+        "from generator import environment\n\n"
+        "dev = environment('dev', namespace='hpo-dev', experiments='*',\n"
+        "    results='status-branch', status_branch='results/dev', push='origin',\n"
+        "    commit_interval=30)\n"
+    )
+    render_and_commit(root)
+    config = yamlio.load((root / "overlays/dev/controller-config.yaml").read_text())
+    assert (
+        config["data"].items()
+        >= {
+            "results": "status-branch",
+            "statusBranch": "results/dev",
+            "push": "origin",
+            "commitInterval": "30",
+        }.items()
+    )
+    remote = with_remote(root)
+    result = run_cli("hpo-controller", "run", "--env", "dev", cwd=root)
+    assert result.returncode == 0, result.stderr
+    assert "status/dev/quadratic.yaml" in git(remote, "ls-tree", "-r", "--name-only", "results/dev")

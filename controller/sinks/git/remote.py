@@ -251,31 +251,67 @@ class Publisher:
 
     # -- pushing -----------------------------------------------------------------------
 
+    def sync(self) -> None:
+        """Take what the remote's status branch has where this ref has nothing of its own
+        beyond it (a fresh clone, a restarted pod): results it ran before resume from it."""
+        if self.remote is None:
+            return
+        tracking = self._tracking()
+        fetched = self._fetch(tracking)
+        if fetched != "fetched":
+            if fetched != "missing":
+                self.say(f"{self.remote} cannot be reached now ({fetched}); going on with "
+                         f"what {self.ref} holds here")  # fmt: skip
+            return
+        remote_tip, local_tip = self._tip(tracking), self._tip(self.ref)
+        if remote_tip is None or remote_tip == local_tip:
+            return
+        behind = (
+            local_tip is None
+            or self._git(
+                "merge-base", "--is-ancestor", local_tip, remote_tip, check=False
+            ).returncode
+            == 0
+        )
+        if behind:
+            self._git("update-ref", self.ref, remote_tip, local_tip or _ZERO)
+        else:
+            self.pending = True  # its own commits go on top at the next push
+
+    def _tracking(self) -> str:
+        return f"refs/hpo-remote/{self.ref.removeprefix('refs/heads/')}"
+
+    def _fetch(self, tracking: str) -> str:
+        """Fetch the remote's branch into `tracking`: "fetched", "missing" (not there), or
+        why the remote cannot be reached. ControllerError for anything else."""
+        assert self.remote is not None
+        fetched = self._git(
+            "fetch", "--quiet", "--no-tags", self.remote, f"+{self.ref}:{tracking}", check=False
+        )
+        said = self.credentials.redact(fetched.stderr.strip())
+        if fetched.returncode == 0:
+            return "fetched"
+        if "couldn't find remote ref" in fetched.stderr:
+            self._git("update-ref", "-d", tracking, check=False)
+            return "missing"
+        if any(sign in fetched.stderr for sign in _UNREACHABLE):
+            return said.splitlines()[-1] if said else "unreachable"
+        raise ControllerError(f"git fetch from {self.remote} failed: {said}")
+
     def push(self, message: str) -> bool:
         """Push the local status ref; where the remote's branch moved, this ref's own
         changes under `prefix` are made again on top of it first (`message`). Whether the
         remote has them; False after the bounded retries (they stay local, `pending`)."""
         if self.remote is None:
             return True
-        branch = self.ref.removeprefix("refs/heads/")
-        tracking = f"refs/hpo-remote/{branch}"
+        tracking = self._tracking()
         backoff = FIRST_BACKOFF
         last = ""
         for attempt in range(1, self.attempts + 1):
-            fetched = self._git(
-                "fetch", "--quiet", "--no-tags", self.remote, f"+{self.ref}:{tracking}", check=False
-            )
-            said = self.credentials.redact(fetched.stderr.strip())
-            reachable = True
-            if fetched.returncode == 0:
+            fetched = self._fetch(tracking)
+            if fetched == "fetched":
                 self._rebase_onto(tracking, message)
-            elif "couldn't find remote ref" in fetched.stderr:
-                self._git("update-ref", "-d", tracking, check=False)  # gone there: recreate it
-            elif any(sign in fetched.stderr for sign in _UNREACHABLE):
-                reachable, last = False, said
-            else:
-                raise ControllerError(f"git fetch from {self.remote} failed: {said}")
-            if reachable:
+            if fetched in ("fetched", "missing"):
                 pushed = self._git(
                     "push", "--porcelain", self.remote, f"{self.ref}:{self.ref}", check=False
                 )
@@ -285,6 +321,8 @@ class Publisher:
                 last = self.credentials.redact((pushed.stderr + pushed.stdout).strip())
                 if not any(sign in last for sign in (*_REJECTED, *_UNREACHABLE)):
                     raise ControllerError(f"git push to {self.remote} failed: {last}")
+            else:
+                last = fetched
             if attempt < self.attempts:
                 time.sleep(backoff * random.uniform(0.5, 1.5))
                 backoff = min(backoff * 2, MAX_BACKOFF)

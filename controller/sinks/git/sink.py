@@ -1,24 +1,62 @@
-"""The git status sink: writes an experiment's result files to `status/<env>/` (each
-atomically) and commits them, touching nothing else."""
+"""The git status sink: writes an experiment's result files (each atomically) and commits
+them where the environment's results go, touching nothing else:
+
+- "branch": files in the work tree's `status/<env>/`, committed onto the branch checked
+  out (a person at a laptop sees them in their checkout);
+- "status-branch": files kept in `.hpo/results/<env>/` (never in anyone's work tree),
+  committed onto a branch of their own and pushed to the remote where one is set;
+- "none": files in the work tree's `status/<env>/`, no commit."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from controller.errors import ControllerError
 from controller.layout import Layout
+from controller.ports import ResultsTarget
+from controller.sinks.git.remote import Credentials, Publisher
 from controller.sinks.git.repo import GitRepo
 from generator.files import atomicfile
 from generator.katib.status import StatusError, load_status_file
 
 
 class GitStatusSink:
-    def __init__(self, repo: GitRepo, environment: str):
+    def __init__(
+        self,
+        repo: GitRepo,
+        environment: str,
+        target: ResultsTarget | None = None,
+        say: Callable[[str], None] = lambda line: None,
+    ):
         self.repo = repo
         self.environment = environment
         self.layout = Layout(repo.root, environment)
+        self.target = target or ResultsTarget()
         self._written: dict[str, list[Path]] = {}
+        self.publisher: Publisher | None = None
+        self.files_root = repo.root
+        if self.target.mode == "status-branch":
+            branch = self.target.branch or f"hpo-status/{environment}"
+            self.publisher = Publisher(
+                repo.root,
+                f"refs/heads/{branch}",
+                self.layout.status_folder.as_posix() + "/",
+                remote=self.target.remote,
+                credentials=Credentials.from_environment(),
+                say=say,
+            )
+            self.files_root = self.layout.results_root
+
+    def start(self) -> None:
+        """Before the first experiment: a status branch takes what the remote has."""
+        if self.publisher is not None:
+            self.publisher.sync()
+
+    def close(self) -> None:
+        if self.publisher is not None:
+            self.publisher.close()
 
     @property
     def root(self) -> Path:
@@ -37,7 +75,12 @@ class GitStatusSink:
         when the file is there but is not a status document (cut short, holding a merge's
         conflict markers, of another shape): nothing is run over it."""
         relative = self.relative_path(experiment)
-        path = self.repo.root / relative
+        path = self.files_root / relative
+        if not path.is_file() and self.publisher is not None:
+            kept = self.publisher.read(relative.as_posix())  # a fresh clone: the branch has it
+            if kept is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                atomicfile.write_text(path, kept, sync=True)
         if not path.is_file():
             return None
         try:
@@ -48,18 +91,32 @@ class GitStatusSink:
     def write(self, experiment: str, files: dict[str, str]) -> None:
         """Write the result files (name -> text); the status YAML last, so that a crash
         never leaves a status ahead of its summary."""
-        folder = self.repo.root / self.folder
+        folder = self.files_root / self.folder
         folder.mkdir(parents=True, exist_ok=True)
         status = self.relative_path(experiment).name
         for name in sorted(files, key=lambda n: n == status):
-            target = self.repo.root / self.layout.status_path(experiment, _suffix(experiment, name))
+            target = self.files_root / self.layout.status_path(
+                experiment, _suffix(experiment, name)
+            )
             atomicfile.write_text(target, files[name], sync=True)
         self._written[experiment] = [self.folder / name for name in sorted(files)]
 
     def commit(self, experiment: str, message: str) -> str | None:
         # The status is always among them: the run loop writes it, the summary separately.
         paths = sorted({*self._written.get(experiment, []), self.relative_path(experiment)})
-        return self.repo.commit_paths(paths, message)
+        if self.target.mode == "none":
+            return None
+        if self.publisher is None:
+            return self.repo.commit_paths(paths, message)
+        texts = {
+            path.as_posix(): (self.files_root / path).read_text(encoding="utf-8")
+            for path in paths
+            if (self.files_root / path).is_file()
+        }
+        made = self.publisher.commit(texts, message)
+        if made is not None or self.publisher.pending:
+            self.publisher.push(message)
+        return made
 
 
 def _suffix(experiment: str, name: str) -> str:
