@@ -6,6 +6,7 @@ from __future__ import annotations
 from controller.core.plots import objective_plot, parallel_plot
 from controller.core.records import ExperimentRecord, TrialRecord
 from controller.core.status import (
+    Provenance,
     spec_digest,
     status_document,
     status_head,
@@ -20,10 +21,13 @@ STATUS_HEADER = "Written by `hpo-controller run`: the results of one experiment.
 
 
 def status_file(
-    experiment: Experiment, record: ExperimentRecord, environment: str
+    experiment: Experiment,
+    record: ExperimentRecord,
+    environment: str,
+    provenance: Provenance | None = None,
 ) -> dict[str, str]:
     """The machine-readable status alone: what a run rewrites as it goes."""
-    document = status_document(experiment, record, environment)
+    document = status_document(experiment, record, environment, provenance)
     return {f"{experiment.name}.yaml": yamlio.dump(document, STATUS_HEADER, fast=True)}
 
 
@@ -33,15 +37,18 @@ class StatusWriter:
     trial never changes; a changed one is a new record), so a write costs what changed,
     not the whole run. The text is the same as `status_file`'s."""
 
-    def __init__(self, experiment: Experiment, environment: str):
+    def __init__(
+        self, experiment: Experiment, environment: str, provenance: Provenance | None = None
+    ):
         self.experiment, self.environment = experiment, environment
+        self.provenance = provenance
         self.digest = spec_digest(experiment)
         self.fragments: list[tuple[TrialRecord, str]] = []  # by the trial's place
 
     def __call__(self, record: ExperimentRecord) -> dict[str, str]:
         if not record.trials:
-            return status_file(self.experiment, record, self.environment)
-        head = status_head(self.experiment, record, self.environment, self.digest)
+            return status_file(self.experiment, record, self.environment, self.provenance)
+        head = status_head(self.experiment, record, self.environment, self.digest, self.provenance)
         known = self.fragments
         self.fragments = [
             known[index]

@@ -50,10 +50,22 @@ def spec_digest(experiment: Experiment) -> str:
     return immutable_digest(experiment)
 
 
+@dataclass(frozen=True)
+class Provenance:
+    """Where the spec a run ran came from: the repository's commit when it started
+    (None: no commit yet), and whether spec/ or the overlay held uncommitted changes."""
+
+    commit: str | None
+    dirty: bool
+
+
 def status_document(
-    experiment: Experiment, record: ExperimentRecord, environment: str
+    experiment: Experiment,
+    record: ExperimentRecord,
+    environment: str,
+    provenance: Provenance | None = None,
 ) -> dict[str, Any]:
-    return status_head(experiment, record, environment) | {
+    return status_head(experiment, record, environment, provenance=provenance) | {
         "trials": [trial_document(t) for t in record.trials]
     }
 
@@ -63,13 +75,18 @@ def status_head(
     record: ExperimentRecord,
     environment: str,
     digest: str | None = None,
+    provenance: Provenance | None = None,
 ) -> dict[str, Any]:
     """The status document but its trials (which come last), built through the model."""
+    origin: dict[str, Any] = {}
+    if provenance is not None:
+        origin = {"spec_commit": provenance.commit, "spec_dirty": provenance.dirty}
     return StatusDocument(
         experiment=experiment.name,
         namespace=record.namespace,
         environment=environment,
         spec_digest=digest or spec_digest(experiment),
+        **origin,
         status=_status(experiment, record),
     ).head()
 

@@ -25,6 +25,7 @@ from controller.core.reconcile import best_trial, objective_value
 from controller.core.records import ExperimentRecord, TrialExit, TrialRecord
 from controller.core.results import StatusWriter
 from controller.core.resume import resumed
+from controller.core.status import Provenance
 from controller.core.trialspec import Command, ConfigMaps, trial_demand
 from controller.earlystopping.medianstop import MedianStop
 from controller.engine.background import BackgroundSuggester, InlineSuggester, Pending
@@ -80,6 +81,7 @@ class Options:
     volume: Path | None = None
     journal: TrialJournal | None = None
     hand_over: HandOver | None = None
+    provenance: Provenance | None = None  # recorded in the status
 
 
 def run_experiment(
@@ -174,7 +176,7 @@ class Engine:
             workspace=workspace,
             journal=self.journal,
         )
-        self.status_text = StatusWriter(experiment, environment)
+        self.status_text = StatusWriter(experiment, environment, options.provenance)
         self.pending: Pending | None = None
         self.offered: tuple[Prepared, Path] | None = None
         self.saved_at = float("-inf")

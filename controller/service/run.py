@@ -18,7 +18,7 @@ from typing import Any
 
 from controller.core.records import ExperimentRecord
 from controller.core.results import summary_files
-from controller.core.status import ResumePoint, resume_point
+from controller.core.status import Provenance, ResumePoint, resume_point
 from controller.engine.journal import TrialJournal
 from controller.engine.loop import Engine, Options, summary_line, utc_now
 from controller.errors import ControllerError
@@ -90,6 +90,8 @@ def run_environment(
         if target.mode == "branch":
             repo.check_ready()  # commits onto the branch checked out
         sink = GitStatusSink(repo, environment, target, say)
+        commit, dirty = repo.state_of([SPEC_FOLDER, f"{OVERLAYS_FOLDER}/{environment}"])
+        provenance = Provenance(commit, dirty)
         use_warm = spec.warm_starts if request.warm is None else request.warm
         pool = WarmPool(log=layout.zygote_log) if use_warm else None
         stops = StopSignals()
@@ -97,7 +99,7 @@ def run_environment(
             sink.start()
             ok = True
             for experiment in chosen:
-                run = _Run(experiment, layout, sink, pool, spec, say, watch, stops)
+                run = _Run(experiment, layout, sink, pool, spec, say, watch, stops, provenance)
                 ok &= run.once(request.rerun)
             return ok
         finally:
@@ -204,6 +206,7 @@ class _Run:
     say: Callable[[str], None]
     watch: Watch | None
     stops: StopSignals
+    provenance: Provenance
 
     def once(self, rerun: bool) -> bool:
         """Whether it succeeded."""
@@ -244,6 +247,7 @@ class _Run:
             volume=layout.volume(experiment.name),
             journal=journal,
             hand_over=executor,
+            provenance=self.provenance,
         )
         try:
             engine = Engine(experiment, layout.environment, executor, sink, options)

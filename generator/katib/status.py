@@ -110,6 +110,10 @@ class StatusDocument(KatibModel):
     namespace: str | None
     environment: str
     spec_digest: str
+    # The commit of the repository the run was started from, and whether spec/ or the
+    # environment's overlay held changes not in it (so the spec it ran may be in no commit).
+    spec_commit: str | None = None
+    spec_dirty: bool | None = None
     status: ExperimentStatus
     trials: list[TrialDocument] = Field(default_factory=list)
 

@@ -494,3 +494,20 @@ def test_an_environment_says_where_its_results_go(make_project: ProjectFactory) 
     result = run_cli("hpo-controller", "run", "--env", "dev", cwd=root)
     assert result.returncode == 0, result.stderr
     assert "status/dev/quadratic.yaml" in git(remote, "ls-tree", "-r", "--name-only", "results/dev")
+
+
+def test_the_status_names_the_commit_it_ran_and_whether_the_spec_held_changes(
+    make_project: ProjectFactory,
+) -> None:
+    root = project(make_project)
+    head = git(root, "rev-parse", "HEAD").strip()
+    assert run_cli("hpo-controller", "run", "--env", "dev", cwd=root).returncode == 0
+    document = status_of(root)
+    assert (document["specCommit"], document["specDirty"]) == (head, False)
+
+    spec = root / "spec/quadratic.py"
+    spec.write_text(spec.read_text().replace("'--q=1'", "'--q=3'"))  # not committed
+    assert run_cli("hpo-gen", "render", cwd=root).returncode == 0
+    result = run_cli("hpo-controller", "run", "--env", "dev", cwd=root)
+    assert result.returncode == 0, result.stderr
+    assert status_of(root)["specDirty"] is True

@@ -104,6 +104,15 @@ class GitRepo:
                     "--global for every repository), then run again"
                 )
 
+    def state_of(self, paths: Sequence[str]) -> tuple[str | None, bool]:
+        """The commit checked out (None: none yet) and whether `paths` hold changes that
+        are not in it (staged, unstaged or untracked)."""
+        head = self._git("rev-parse", "-q", "--verify", "HEAD", check=False).stdout.strip()
+        changed = self._git(
+            "status", "--porcelain", "--untracked-files=all", "--", *paths
+        ).stdout.strip()
+        return head or None, bool(changed)
+
     def commit_paths(self, paths: Sequence[Path], message: str) -> str | None:
         """Commit exactly `paths` (relative to the root) on top of the current branch; None
         when they did not change. The user's index and other files are not touched, but
