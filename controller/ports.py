@@ -93,12 +93,16 @@ class ResultsTarget:
     """Where results go: `mode` "branch" (the branch checked out), "status-branch" (the
     branch `branch`, never one people work on) or "none" (files only); `remote`: where a
     status branch is pushed (None: nowhere); `interval`: seconds between an experiment's
-    progress commits (plus one when it ends and one when the controller is stopped)."""
+    progress commits (plus one when it ends and one when the controller is stopped);
+    `author`, `message`, `trailers`: how its commits read."""
 
     mode: str = "branch"
     branch: str | None = None
     remote: str | None = None
     interval: float = 60.0
+    author: str | None = None  # "Name <email>"; None: git's identity
+    message: str | None = None  # a template (see generator's MESSAGE_FIELDS); None: default
+    trailers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ said through `say`, one line at a time."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import signal
 import subprocess
@@ -12,7 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from generator.files.escaping import one_line
 from generator.katib.models import Experiment
 from generator.katib.repository import OVERLAYS_FOLDER, SPEC_FOLDER
 from generator.katib.status import StatusError
+from generator.language.environments import DEFAULT_COMMIT_MESSAGE
 
 
 @dataclass(frozen=True)
@@ -56,11 +58,12 @@ class RunRequest:
     def target(self, settings: ResultsTarget) -> ResultsTarget:
         """The environment's results settings with what the command line said over them."""
         mode = self.results or settings.mode
-        return ResultsTarget(
-            mode,
-            self.status_branch or settings.branch,
-            (self.push or None) if self.push is not None else settings.remote,
-            self.commit_interval or settings.interval,
+        return replace(
+            settings,
+            mode=mode,
+            branch=self.status_branch or settings.branch,
+            remote=(self.push or None) if self.push is not None else settings.remote,
+            interval=self.commit_interval or settings.interval,
         )
 
 
@@ -307,7 +310,8 @@ def _commit(
     """Write the experiment's result files and commit them; the commit (None: nothing
     changed)."""
     sink.write(experiment.name, summary_files(experiment, record, environment))
-    return sink.commit(experiment.name, commit_message(experiment, record, environment, namespace))
+    message = commit_message(experiment, record, environment, namespace, sink.target)
+    return sink.commit(experiment.name, message)
 
 
 class Checkpoints:
@@ -332,17 +336,35 @@ class Checkpoints:
 
 
 def commit_message(
-    experiment: Experiment, record: ExperimentRecord, environment: str, namespace: str | None
+    experiment: Experiment,
+    record: ExperimentRecord,
+    environment: str,
+    namespace: str | None,
+    target: ResultsTarget | None = None,
 ) -> str:
-    """Subject: how the experiment stands and its best result; trailers name it. Results
-    are data, not code: `[skip ci]` keeps them from triggering pipelines."""
+    """The environment's message template (by default: how the experiment stands and its
+    best result, `[skip ci]`, as results are data, not code), then the trailers that name
+    the experiment and the environment's own. A template's {field}s are replaced as text:
+    nothing in it is evaluated."""
     counts: dict[str, int] = {}
     for trial in record.trials:
         counts[trial.state.value] = counts.get(trial.state.value, 0) + 1
-    tally = ", ".join(f"{n} {state.lower()}" for state, n in sorted(counts.items()))
-    return (
-        f"{summary_line(experiment, record)} [skip ci]\n\n"
-        f"{len(record.trials)} trials: {tally}.\n\n"
-        f"Experiment: {namespace or 'default'}/{experiment.name}\n"
-        f"Environment: {environment}\n"
-    )
+    fields = {
+        "summary": summary_line(experiment, record),
+        "experiment": experiment.name,
+        "namespace": namespace or "default",
+        "environment": environment,
+        "trials": str(len(record.trials)),
+        "tally": ", ".join(f"{n} {state.lower()}" for state, n in sorted(counts.items())),
+    }
+    template = (target.message if target else None) or DEFAULT_COMMIT_MESSAGE
+    body = _FIELD.sub(lambda m: fields.get(m.group(1), m.group(0)), template).rstrip("\n")
+    trailers = [
+        ("Experiment", f"{fields['namespace']}/{experiment.name}"),
+        ("Environment", environment),
+        *(target.trailers if target else ()),
+    ]
+    return body + "\n\n" + "".join(f"{key}: {value}\n" for key, value in trailers)
+
+
+_FIELD = re.compile(r"\{(\w+)\}")

@@ -86,11 +86,25 @@ def _results(data: dict[object, object], overlay_dir: Path) -> ResultsTarget:
         )
     branch = data.get("statusBranch")
     remote = data.get("push")
+    author = data.get("commitAuthor")
+    message = data.get("commitMessage")
+    trailers = []
+    for line in str(data.get("commitTrailers") or "").splitlines():
+        key, colon, value = line.partition(": ")
+        if not colon or not key or not value:
+            raise ControllerError(
+                f"{overlay_dir}: the {CONTROLLER_CONFIG} ConfigMap's commitTrailers holds "
+                f"{line!r}, not 'Key: value': run `hpo-gen render`"
+            )
+        trailers.append((key, value))
     return ResultsTarget(
         mode,
         str(branch) if branch else None,
         str(remote) if remote else None,
         interval,
+        str(author) if author else None,
+        str(message) if message else None,
+        tuple(trailers),
     )
 
 

@@ -23,6 +23,10 @@ EXECUTORS: tuple[str, ...] = ("local", "cluster", "katib")
 # "status-branch" for a cluster.
 Results = Literal["branch", "status-branch", "none"]
 DEFAULT_COMMIT_INTERVAL = 60.0  # seconds: at most one progress commit an experiment
+# What a results commit's message may say, as {name} in `commit_message`; the default says
+# how the experiment stands, with `[skip ci]` (results are data: no pipeline for them).
+MESSAGE_FIELDS = ("summary", "experiment", "namespace", "environment", "trials", "tally")
+DEFAULT_COMMIT_MESSAGE = "{summary} [skip ci]\n\n{trials} trials: {tally}."
 # The trial kinds an environment with executor "local" runs: a Job as its primary
 # container's command, a PyTorchJob as one process per replica. Others (a TFJob, an Argo
 # Workflow, a Tekton PipelineRun, ...) need a cluster.
@@ -89,6 +93,9 @@ class Environment(KatibModel):
     status_branch: str | None = None
     push: str | None = None
     commit_interval: float = DEFAULT_COMMIT_INTERVAL
+    commit_author: str | None = None
+    commit_message: str = DEFAULT_COMMIT_MESSAGE
+    commit_trailers: dict[str, str] = Field(default_factory=dict)
 
     @property
     def in_cluster(self) -> bool:
@@ -131,11 +138,16 @@ def environment(
     status_branch: str | None = None,
     push: str | None = None,
     commit_interval: float = DEFAULT_COMMIT_INTERVAL,
+    commit_author: str | None = None,
+    commit_message: str = DEFAULT_COMMIT_MESSAGE,
+    commit_trailers: Mapping[str, str] | None = None,
 ) -> Environment:
     """An environment takes only the experiments it names (or matches: "katib-*", "*");
     its overrides apply to each of them. results, status_branch, push, commit_interval:
     where hpo-controller commits the results, and the remote it pushes them to ("" for
-    none)."""
+    none); commit_author ("Name <email>"), commit_message (a template of MESSAGE_FIELDS)
+    and commit_trailers: how its commits read. Every commit also carries the trailers
+    `Experiment:` and `Environment:`."""
     env = Environment(
         name=name,
         namespace=namespace,
@@ -152,6 +164,9 @@ def environment(
         status_branch=status_branch,
         push=push,
         commit_interval=commit_interval,
+        commit_author=commit_author,
+        commit_message=commit_message,
+        commit_trailers=dict(commit_trailers or {}),
     )
     return env.located(caller_origin())
 

@@ -12,7 +12,7 @@ from generator.files import yamlio
 from generator.katib.base import Manifest
 from generator.katib.models import Experiment
 from generator.katib.repository import BASE_FOLDER, CONTROLLER_FOLDER, TEMPLATES_FOLDER
-from generator.language.environments import Environment
+from generator.language.environments import DEFAULT_COMMIT_MESSAGE, Environment
 from generator.language.placement import (
     CONTAINER_FIELDS,
     chosen,
@@ -163,6 +163,14 @@ def controller_config(env: Environment, specs: SpecSet) -> Manifest:
         data["statusBranch"] = env.results_branch
     if env.push_to is not None:
         data["push"] = env.push_to
+    if env.commit_author is not None:
+        data["commitAuthor"] = env.commit_author
+    if env.commit_message != DEFAULT_COMMIT_MESSAGE:
+        data["commitMessage"] = env.commit_message
+    if env.commit_trailers:
+        data["commitTrailers"] = "".join(
+            f"{key}: {value}\n" for key, value in sorted(env.commit_trailers.items())
+        )
     if env.executor == "cluster" and specs.gitops is not None:
         data |= {
             "repository": specs.gitops.repository,

@@ -11,7 +11,12 @@ from collections.abc import Sequence
 from generator.katib.identity import NAME_LABEL
 from generator.katib.models import Experiment
 from generator.katib.repository import NOT_ENVIRONMENTS
-from generator.language.environments import LOCAL_TRIAL_KINDS, Environment, GitOps
+from generator.language.environments import (
+    LOCAL_TRIAL_KINDS,
+    MESSAGE_FIELDS,
+    Environment,
+    GitOps,
+)
 from generator.language.placement import chosen, effective_budget, split_image, unmatched
 from generator.problems import FieldPath, Problem, did_you_mean
 from generator.validation.locating import place
@@ -133,6 +138,9 @@ def _own(env: Environment) -> list[Problem]:
 
 # A branch name git accepts (`git check-ref-format --branch`), kept to a plain subset.
 _BRANCH = re.compile(r"(?!-)(?!.*\.\.)(?!.*//)(?!.*\.lock$)(?!.*/$)(?!.*\.$)[A-Za-z0-9._/-]{1,200}")
+_AUTHOR = re.compile(r"[^<>\n\0]*[^<>\s][^<>\n\0]* <[^<>\s]+>")
+_FIELD = re.compile(r"\{([^{}\n]*)\}")
+_TRAILER = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,63}")
 _REMOTE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}|(https://|ssh://|git@|file://)[^\s'\"]+")
 
 
@@ -175,6 +183,37 @@ def _results(env: Environment, where: str) -> list[Problem]:
                 "set results='status-branch', or leave push out",
             )
         )
+    if env.commit_author is not None and not _AUTHOR.fullmatch(env.commit_author):
+        problems.append(
+            Problem(
+                "environment-results",
+                ("commit_author",),
+                f"{where}commit_author {env.commit_author!r} is not 'Name <email>'",
+                "e.g. commit_author='hpo-bot <hpo-bot@example.com>'",
+            )
+        )
+    unknown = sorted(set(_FIELD.findall(env.commit_message)) - set(MESSAGE_FIELDS))
+    if unknown or not env.commit_message.strip() or "\0" in env.commit_message:
+        problems.append(
+            Problem(
+                "environment-results",
+                ("commit_message",),
+                f"{where}commit_message must be text with only these fields: "
+                f"{', '.join('{' + f + '}' for f in MESSAGE_FIELDS)}"
+                + (f"; got {', '.join('{' + u + '}' for u in unknown)}" if unknown else ""),
+                "e.g. commit_message='results: {summary} [skip ci]'",
+            )
+        )
+    for key, value in env.commit_trailers.items():
+        if not _TRAILER.fullmatch(key) or "\n" in value or "\0" in value or not value.strip():
+            problems.append(
+                Problem(
+                    "environment-results",
+                    ("commit_trailers", key),
+                    f"{where}trailer {key!r}: {value!r} is not a git trailer",
+                    "a key of letters, digits and '-', and a one-line value",
+                )
+            )
     if not 1 <= env.commit_interval <= 86400:
         problems.append(
             Problem(

@@ -477,7 +477,9 @@ def test_an_environment_says_where_its_results_go(make_project: ProjectFactory) 
         "from generator import environment\n\n"
         "dev = environment('dev', namespace='hpo-dev', experiments='*',\n"
         "    results='status-branch', status_branch='results/dev', push='origin',\n"
-        "    commit_interval=30)\n"
+        "    commit_interval=30, commit_author='hpo-bot <bot@example.com>',\n"
+        "    commit_message='results of {experiment}: {summary} [skip ci]',\n"
+        "    commit_trailers={'Team': 'ml-platform'})\n"
     )
     render_and_commit(root)
     config = yamlio.load((root / "overlays/dev/controller-config.yaml").read_text())
@@ -494,6 +496,28 @@ def test_an_environment_says_where_its_results_go(make_project: ProjectFactory) 
     result = run_cli("hpo-controller", "run", "--env", "dev", cwd=root)
     assert result.returncode == 0, result.stderr
     assert "status/dev/quadratic.yaml" in git(remote, "ls-tree", "-r", "--name-only", "results/dev")
+    shown = git(
+        remote, "log", "-1", "--format=%an <%ae>|%cn|%s|%(trailers:key=Team)", "results/dev"
+    )
+    author, committer, subject, team = shown.strip().split("|")
+    assert (author, committer) == ("hpo-bot <bot@example.com>", "hpo-bot")
+    assert subject.startswith("results of quadratic: quadratic: ") and subject.endswith("[skip ci]")
+    assert team == "Team: ml-platform"
+
+
+def test_a_commit_message_template_is_text_and_nothing_else(make_project: ProjectFactory) -> None:
+    root = make_project()
+    (root / "spec/environments.py").write_text(
+        "from generator import environment\n\n"
+        "dev = environment('dev', namespace='hpo-dev', experiments='*',\n"
+        "    commit_message='{summary.__class__} {experiment}', commit_author='nobody',\n"
+        "    commit_trailers={'Bad Key': 'x', 'Ok': 'two\\nlines'})\n"
+    )
+    result = run_cli("hpo-gen", "validate", cwd=root)
+    assert result.returncode == 1
+    assert "commit_message must be text with only these fields" in result.stderr
+    assert "commit_author 'nobody' is not 'Name <email>'" in result.stderr
+    assert "trailer 'Bad Key'" in result.stderr and "trailer 'Ok'" in result.stderr
 
 
 def test_the_status_names_the_commit_it_ran_and_whether_the_spec_held_changes(

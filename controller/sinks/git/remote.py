@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from controller.errors import ControllerError
+from controller.sinks.git.repo import identity
 
 ATTEMPTS = 6
 FIRST_BACKOFF, MAX_BACKOFF = 0.05, 5.0
@@ -115,6 +116,7 @@ class Publisher:
     credentials: Credentials = field(default_factory=Credentials)
     attempts: int = ATTEMPTS
     say: Callable[[str], None] = lambda line: None
+    author: str | None = None  # "Name <email>"; None: git's identity
     pending: bool = False  # local commits the remote does not have yet
 
     def __post_init__(self) -> None:
@@ -152,6 +154,7 @@ class Publisher:
 
     def _env(self, index: str | None = None) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("HPO_GIT_")}
+        env |= {k: v for k, v in (identity(self.author) or {}).items() if k.startswith("GIT_")}
         env["GIT_TERMINAL_PROMPT"] = "0"
         if index is not None:
             env["GIT_INDEX_FILE"] = index

@@ -38,6 +38,21 @@ _IN_PROGRESS = {
 _BUSY = (".lock': File exists", "cannot lock ref")
 
 
+def identity(author: str | None) -> dict[str, str] | None:
+    """The environment that makes git write `author` ("Name <email>") as the author and
+    committer of a commit; None (git's own identity) for None."""
+    if author is None:
+        return None
+    name, _, email = author.rpartition(" <")
+    return {
+        **os.environ,
+        "GIT_AUTHOR_NAME": name,
+        "GIT_AUTHOR_EMAIL": email.rstrip(">"),
+        "GIT_COMMITTER_NAME": name,
+        "GIT_COMMITTER_EMAIL": email.rstrip(">"),
+    }
+
+
 class GitRepo:
     def __init__(self, root: Path):
         self.root = root
@@ -113,7 +128,9 @@ class GitRepo:
         ).stdout.strip()
         return head or None, bool(changed)
 
-    def commit_paths(self, paths: Sequence[Path], message: str) -> str | None:
+    def commit_paths(
+        self, paths: Sequence[Path], message: str, author: str | None = None
+    ) -> str | None:
         """Commit exactly `paths` (relative to the root) on top of the current branch; None
         when they did not change. The user's index and other files are not touched, but
         for the entries of `paths`, which end up matching the new commit."""
@@ -127,7 +144,9 @@ class GitRepo:
             if head and tree == self._git("rev-parse", f"{head}^{{tree}}").stdout.strip():
                 return None
             parents = ["-p", head] if head else []
-            commit = self._git("commit-tree", tree, *parents, "-m", message).stdout.strip()
+            commit = self._git(
+                "commit-tree", tree, *parents, "-m", message, env=identity(author)
+            ).stdout.strip()
             # Moves the branch only if it still points at `head` (for an unborn branch,
             # only if it still does not exist): a commit made meanwhile is kept.
             moved = self._git(

@@ -46,6 +46,7 @@ class GitStatusSink:
                 remote=self.target.remote,
                 credentials=Credentials.from_environment(),
                 say=say,
+                author=self.target.author,
             )
             self.files_root = self.layout.results_root
 
@@ -107,7 +108,7 @@ class GitStatusSink:
         if self.target.mode == "none":
             return None
         if self.publisher is None:
-            return self.repo.commit_paths(paths, message)
+            return self.repo.commit_paths(paths, message, self.target.author)
         texts = {
             path.as_posix(): (self.files_root / path).read_text(encoding="utf-8")
             for path in paths
