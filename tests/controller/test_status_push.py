@@ -5,6 +5,7 @@ one's commit is lost, the history stays linear, and a credential never shows."""
 from __future__ import annotations
 
 import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 
 from controller.errors import ControllerError
 from controller.sinks.git.remote import Credentials, Publisher
+from tests.conftest import REPO_ROOT
 from tests.controller.gitserver import serving
 
 REF = "refs/heads/hpo-status/dev"
@@ -284,3 +286,33 @@ def test_pushes_over_http_with_a_token_that_never_shows(tmp_path: Path) -> None:
     for path in (repo / ".git").rglob("*"):
         if path.is_file():
             assert secret.encode() not in path.read_bytes(), path
+
+
+def test_a_full_disk_is_a_clear_error_and_leaves_the_branch_as_it_was(tmp_path: Path) -> None:
+    """git's writes fail as on a full disk (a file size limit, which root cannot ignore as
+    it ignores permissions): the error says what to do, and the status branch is as it was."""
+    repo = clone(tmp_path, remote_with_main(tmp_path), "c")
+    with publisher(repo, remote=None) as status:
+        status.commit({"status/dev/a.yaml": "small\n"}, "a")
+    before = git(repo, "rev-parse", REF)
+    code = (
+        "import resource, secrets, sys\n"
+        "from pathlib import Path\n"
+        "from controller.errors import ControllerError\n"
+        "from controller.sinks.git.remote import Publisher\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (2048, 2048))\n"
+        f"status = Publisher(Path({str(repo)!r}), {REF!r}, {PREFIX!r})\n"
+        "try:\n"
+        "    status.commit({'status/dev/a.yaml': secrets.token_hex(100000)}, 'big')\n"
+        "except ControllerError as err:\n"
+        "    print(err)\n"
+        "    sys.exit(1)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT
+    )
+    assert result.returncode == 1, result.stderr
+    assert "cannot store the results" in result.stdout
+    assert "free space on the disk, or make .git writable" in result.stdout
+    assert git(repo, "rev-parse", REF) == before
+    git(repo, "fsck", "--no-progress")

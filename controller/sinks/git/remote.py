@@ -205,10 +205,18 @@ class Publisher:
         """Commit `files` (path in the repository under `prefix` -> text) onto the local
         status ref; the commit, None when they are already so. A commit made meanwhile by
         another process on the same ref is kept: this one goes on top of it."""
-        blobs: dict[str, str | None] = {
-            self._own(path): self._git("hash-object", "-w", "--stdin", stdin=text).stdout.strip()
-            for path, text in files.items()
-        }
+        try:
+            blobs: dict[str, str | None] = {
+                self._own(path): self._git(
+                    "hash-object", "-w", "--stdin", stdin=text
+                ).stdout.strip()
+                for path, text in files.items()
+            }
+        except ControllerError as err:
+            raise ControllerError(
+                f"cannot store the results in {self.root}/.git ({err}); {self.ref} is as it "
+                "was: free space on the disk, or make .git writable, and run again"
+            ) from err
         while True:
             tip = self._tip(self.ref)
             made = self._commit_on(tip, blobs, message)
