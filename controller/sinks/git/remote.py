@@ -8,9 +8,11 @@ local status ref (built in a private index from the ref's tip, so no work tree o
 anyone's is touched), then fetch the remote's status branch, and where someone else moved
 it (another controller, another environment, a person), make the commit again on top of
 the fetched tip with the experiment's files as this controller has them (its own files
-are only ever written by it), and push. A push is never forced: a rejected one is retried
-with jittered exponential backoff a bounded number of times; after that the results stay
-on the local ref and go out with the next publish.
+are only ever written by it), and push. A push is never forced: a refused one is made
+again on top of the remote's new tip at once, then with jittered exponential backoff, a
+bounded number of times; after that the results stay on the local ref and go out with the
+next publish. Each environment has its own status branch, so controllers of different
+environments never wait on each other.
 
 Credentials reach git only through the environment of the git processes: an HTTPS token
 through `GIT_ASKPASS` (a helper that prints it from its own environment), an SSH key
@@ -31,8 +33,8 @@ from pathlib import Path
 from controller.errors import ControllerError
 from controller.sinks.git.repo import identity
 
-ATTEMPTS = 6
-FIRST_BACKOFF, MAX_BACKOFF = 0.05, 5.0
+ATTEMPTS = 10
+FIRST_BACKOFF, MAX_BACKOFF = 0.05, 1.0
 _ZERO = "0" * 40
 # What git says when a push is refused for a reason worth retrying: the branch moved, a
 # hook or the server said no for now.
@@ -118,6 +120,7 @@ class Publisher:
     say: Callable[[str], None] = lambda line: None
     author: str | None = None  # "Name <email>"; None: git's identity
     pending: bool = False  # local commits the remote does not have yet
+    tries: int = 0  # push attempts made, all told
 
     def __post_init__(self) -> None:
         if not self.ref.startswith("refs/heads/"):
@@ -289,6 +292,13 @@ class Publisher:
         else:
             self.pending = True  # its own commits go on top at the next push
 
+    def _ahead_of(self, tracking: str) -> bool:
+        """Whether this ref holds the remote's tip as last seen, and more."""
+        seen, local = self._tip(tracking), self._tip(self.ref)
+        if seen is None or local is None or seen == local:
+            return False
+        return self._git("merge-base", "--is-ancestor", seen, local, check=False).returncode == 0
+
     def _tracking(self) -> str:
         return f"refs/hpo-remote/{self.ref.removeprefix('refs/heads/')}"
 
@@ -319,22 +329,31 @@ class Publisher:
         backoff = FIRST_BACKOFF
         last = ""
         for attempt in range(1, self.attempts + 1):
-            fetched = self._fetch(tracking)
+            self.tries += 1
+            # First, where this ref only adds to what the remote had when last seen, a
+            # push alone (one round trip); after a refusal, fetch and go on top first.
+            fetched = "known" if attempt == 1 and self._ahead_of(tracking) else None
+            fetched = fetched or self._fetch(tracking)
             if fetched == "fetched":
                 self._rebase_onto(tracking, message)
-            if fetched in ("fetched", "missing"):
+            if fetched in ("known", "fetched", "missing"):
                 pushed = self._git(
                     "push", "--porcelain", self.remote, f"{self.ref}:{self.ref}", check=False
                 )
                 if pushed.returncode == 0:
                     self.pending = False
+                    tip = self._tip(self.ref)
+                    if tip is not None:
+                        self._git("update-ref", tracking, tip, check=False)
                     return True
                 last = self.credentials.redact((pushed.stderr + pushed.stdout).strip())
                 if not any(sign in last for sign in (*_REJECTED, *_UNREACHABLE)):
                     raise ControllerError(f"git push to {self.remote} failed: {last}")
             else:
                 last = fetched
-            if attempt < self.attempts:
+            # Refused once (someone else landed first): go again on top at once; from the
+            # second refusal on, back off, with jitter, so that writers stop colliding.
+            if 1 < attempt < self.attempts:
                 time.sleep(backoff * random.uniform(0.5, 1.5))
                 backoff = min(backoff * 2, MAX_BACKOFF)
         reason = last.splitlines()[-1] if last else "no reason given"

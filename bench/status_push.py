@@ -1,0 +1,242 @@
+"""Status pushes under contention: N controllers, one per environment as hpo-controller
+runs them, each publishing the status of 10 experiments to its environment's status
+branch (`hpo-status/env-N`), while 5 people push commits to main of the same remote,
+served over loopback HTTP (git's http-backend behind a server that asks for a token).
+Against the floor measured in the same run: the same number of plain `git push` calls of
+one-file commits from one clone, one at a time, with no one else pushing.
+
+    python bench/status_push.py [--controllers 10] [--updates 2] [--shared] [--show]
+
+Reports pushes per second, p50/p99 of the time from a status change (its commit) to its
+landing on the remote, the push attempts per landed push, and checks that nothing was
+lost: every experiment's last status is on its status branch, every person's commit on
+main, and no status branch has a merge commit. `--shared` puts every controller on one
+status branch instead (a stress case: controllers of one environment never run at once).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from statistics import quantiles
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from controller.sinks.git.remote import Credentials, Publisher  # noqa: E402
+from tests.controller.gitserver import serving  # noqa: E402
+
+TOKEN = "bench-token"
+
+
+def ref_of(index: int, shared: bool) -> str:
+    return "refs/heads/hpo-status/shared" if shared else f"refs/heads/hpo-status/env-{index}"
+
+
+def prefix_of(index: int) -> str:
+    return f"status/env-{index}/"
+
+
+PEOPLE = 5
+PACE = 1.0  # seconds between a person's pushes
+TARGET = 3.0
+
+
+def git(cwd: Path, *args: str) -> str:
+    done = subprocess.run(["git", "-C", str(cwd), *args], capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"git {' '.join(args)} failed: {done.stderr}")
+    return done.stdout
+
+
+def clone(url: str, at: Path) -> Path:
+    env_url = url.replace("http://", f"http://bench:{TOKEN}@")  # the people's clones only
+    git(at.parent, "clone", "--quiet", env_url, str(at))
+    git(at, "config", "user.name", "Bench")
+    git(at, "config", "user.email", "bench@localhost")
+    return at
+
+
+def p(values: list[float], q: int) -> float:
+    return quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
+
+
+def floor(url: str, scratch: Path, count: int) -> list[float]:
+    repo = clone(url, scratch / "floor")
+    times = []
+    for index in range(count):
+        (repo / "floor.txt").write_text(f"{index}\n")
+        git(repo, "add", "floor.txt")
+        git(repo, "commit", "--quiet", "-m", f"floor {index}")
+        start = time.perf_counter()
+        git(repo, "push", "--quiet", "origin", "HEAD:refs/heads/floor")
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def contended(
+    url: str, scratch: Path, controllers: int, updates: int, shared: bool, plain: bool = False
+) -> dict[str, object]:
+    """The controllers and the people at once; `plain`: plain `git commit` and `git push`
+    of the same files from the same number of clones instead (each to a branch of its own),
+    to tell what sharing the machine costs from what publishing does."""
+    latencies: list[float] = []
+    tries = [0]
+    late: list[str] = []  # kept locally at first, for a later push
+    lock = threading.Lock()
+    done = threading.Event()
+
+    def plain_writer(index: int) -> None:
+        repo = clone(url, scratch / f"plain-{index}")
+        for update in range(updates):
+            for experiment in range(10):
+                path = f"e{experiment}.yaml"
+                start = time.perf_counter()
+                (repo / path).write_text(f"update {update}\n")
+                git(repo, "add", path)
+                git(repo, "commit", "--quiet", "-m", path)
+                git(repo, "push", "--quiet", "origin", f"HEAD:refs/heads/plain-{index}")
+                with lock:
+                    latencies.append(time.perf_counter() - start)
+                    tries[0] += 1
+
+    def controller(index: int) -> None:
+        repo = clone(url, scratch / f"controller-{index}")
+        git(repo, "remote", "set-url", "origin", url)  # the token comes from GIT_ASKPASS
+        creds = Credentials(token=TOKEN, username="bench")
+        ref, prefix = ref_of(index, shared), prefix_of(index)
+        with Publisher(repo, ref, prefix, remote="origin", credentials=creds) as status:
+            status.sync()  # as the controller does before its first experiment
+            for update in range(updates):
+                for experiment in range(10):
+                    path = f"{prefix}e{experiment}.yaml"
+                    start = time.perf_counter()
+                    status.commit({path: f"update {update}\n"}, f"{path} [skip ci]")
+                    landed = status.push(f"{path} [skip ci]")
+                    with lock:
+                        latencies.append(time.perf_counter() - start)
+                        if not landed:
+                            late.append(path)
+            for _ in range(5):  # as a controller's next status would
+                if not status.pending or status.push("[skip ci]"):
+                    break
+            with lock:
+                tries[0] += status.tries
+
+    pushed_by_people = [0]
+
+    def person(index: int) -> None:
+        repo = clone(url, scratch / f"person-{index}")
+        number = 0
+        while not done.is_set():
+            (repo / f"notes-{index}.txt").write_text(f"{number}\n")
+            git(repo, "add", f"notes-{index}.txt")
+            git(repo, "commit", "--quiet", "-m", f"person {index} note {number}")
+            while subprocess.run(
+                ["git", "-C", str(repo), "push", "--quiet", "origin", "HEAD:main"],
+                capture_output=True,
+            ).returncode:
+                git(repo, "pull", "--quiet", "--rebase", "origin", "main")
+            number += 1
+            with lock:
+                pushed_by_people[0] += 1
+            done.wait(PACE)  # a person pushes now and then, not in a tight loop
+
+    people = [threading.Thread(target=person, args=(i,)) for i in range(PEOPLE)]
+    work = plain_writer if plain else controller
+    workers = [threading.Thread(target=work, args=(i,)) for i in range(controllers)]
+    for thread in people:
+        thread.start()
+    start = time.perf_counter()
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        thread.join()
+    elapsed = time.perf_counter() - start
+    done.set()
+    for thread in people:
+        thread.join()
+    return {
+        "latencies": latencies,
+        "tries": tries[0],
+        "late": late,
+        "elapsed": elapsed,
+        "people": pushed_by_people[0],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--controllers", type=int, default=10)
+    parser.add_argument("--updates", type=int, default=2)
+    parser.add_argument("--show", action="store_true", help="print every latency")
+    parser.add_argument("--shared", action="store_true", help="one status branch for all")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-push-") as scratch_name:
+        scratch = Path(scratch_name)
+        remote = scratch / "remote.git"
+        git(scratch, "init", "--quiet", "--bare", "--initial-branch=main", str(remote))
+        with serving(scratch, "bench", TOKEN) as (base, _):
+            url = f"{base}/remote.git"
+            seed = clone(url, scratch / "seed")
+            (seed / "README.md").write_text("bench\n")
+            git(seed, "add", "README.md")
+            git(seed, "commit", "--quiet", "-m", "start")
+            git(seed, "push", "--quiet", "origin", "HEAD:main")
+            count = args.controllers * 10 * args.updates
+            base_times = floor(url, scratch, count)
+            shared_machine = contended(url, scratch, args.controllers, args.updates, False, True)
+            run = contended(url, scratch, args.controllers, args.updates, args.shared)
+        latencies: list[float] = run["latencies"]  # type: ignore[assignment]
+        refs = sorted({ref_of(c, args.shared) for c in range(args.controllers)})
+        landed = {
+            path: git(remote, "show", f"{ref}:{path}")
+            for ref in refs
+            for path in git(remote, "ls-tree", "-r", "--name-only", ref).split()
+        }
+        expected = {
+            f"{prefix_of(c)}e{e}.yaml": f"update {args.updates - 1}\n"
+            for c in range(args.controllers)
+            for e in range(10)
+        }
+        merges = [m for ref in refs for m in git(remote, "rev-list", "--merges", ref).split()]
+        notes = len(git(remote, "log", "--format=%s", "main").splitlines()) - 1
+    if args.show:
+        print(sorted(round(x, 3) for x in latencies))
+    lost = [path for path in expected if landed.get(path) != expected[path]]
+    late = len(run["late"])  # type: ignore[arg-type]
+    ratio = p(latencies, 99) / p(base_times, 99)
+    print(
+        f"floor: {count} plain pushes, one at a time: p50 {p(base_times, 50) * 1000:.0f} ms, "
+        f"p99 {p(base_times, 99) * 1000:.0f} ms"
+    )
+    print(
+        f"{args.controllers} controllers x 10 experiments x {args.updates} updates with "
+        f"{PEOPLE} people pushing to main: {len(latencies) / float(run['elapsed']):.1f} "  # type: ignore[arg-type]
+        f"pushes/s, change to landing p50 {p(latencies, 50) * 1000:.0f} ms, p99 "
+        f"{p(latencies, 99) * 1000:.0f} ms ({ratio:.1f}x the floor's p99, target <= "
+        f"{TARGET:g}x: {'MET' if ratio <= TARGET else 'NOT MET'}); "
+        f"{int(run['tries']) / len(latencies):.2f} push attempts per landed push"  # type: ignore[call-overload]
+    )
+    plain: list[float] = shared_machine["latencies"]  # type: ignore[assignment]
+    people = int(run["people"]) + int(shared_machine["people"])  # type: ignore[call-overload]
+    print(
+        f"the same commits and pushes, plain git from as many clones at once (each its own "
+        f"branch), with the people: p50 {p(plain, 50) * 1000:.0f} ms, p99 "
+        f"{p(plain, 99) * 1000:.0f} ms; the controllers' p99 is "
+        f"{p(latencies, 99) / p(plain, 99):.1f}x that"
+    )
+    print(
+        f"lost: {len(lost)} statuses ({late} landed with a later push); "
+        f"people's commits on main: {notes} of {people}; "
+        f"merge commits on the status branches: {len(merges)}"
+    )
+
+
+if __name__ == "__main__":
+    main()
