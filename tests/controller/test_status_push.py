@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -171,48 +172,61 @@ def test_a_status_branch_deleted_or_rewritten_by_a_person_is_recreated(tmp_path:
 
 
 def test_many_writers_at_once_lose_nothing(tmp_path: Path) -> None:
-    """Four controllers, ten experiments each, three updates an experiment, all pushing to
-    one status branch while a person pushes commits to main."""
+    """Six controllers, ten experiments each, three updates an experiment (180 pushes),
+    all on one status branch, while one person pushes commits to main and another pushes
+    notes to the status branch itself."""
     remote = remote_with_main(tmp_path)
-    controllers = [clone(tmp_path, remote, f"controller-{i}") for i in range(4)]
-    person = clone(tmp_path, remote, "person")
+    controllers = [clone(tmp_path, remote, f"controller-{i}") for i in range(6)]
     failures: list[str] = []
 
     def controller(index: int, repo: Path) -> None:
-        status = publisher(repo, attempts=40)
-        try:
+        with publisher(repo, attempts=60) as status:
             for update in range(3):
                 for experiment in range(10):
                     path = f"status/dev/c{index}-e{experiment}.yaml"
                     status.commit({path: f"update {update}\n"}, f"{path} {update} [skip ci]")
                     if not status.push(f"{path} {update} [skip ci]"):
                         failures.append(path)
-        finally:
-            status.close()
 
-    def human() -> None:
-        for number in range(15):
-            (person / "notes.txt").write_text(f"{number}\n")
-            git(person, "add", "notes.txt")
-            git(person, "commit", "--quiet", "-m", f"note {number}")
+    def person(name: str, branch: str) -> None:
+        repo = clone(tmp_path, remote, name)
+        if branch != "main":  # wait for the status branch, then work on it
             while subprocess.run(
-                ["git", "-C", str(person), "push", "--quiet", "origin", "main"],
+                ["git", "-C", str(repo), "fetch", "--quiet", "origin", branch],
                 capture_output=True,
                 check=False,
             ).returncode:
-                git(person, "pull", "--quiet", "--rebase", "origin", "main")
+                time.sleep(0.05)
+            git(repo, "switch", "--quiet", "-c", "work", "FETCH_HEAD")
+        for number in range(15):
+            (repo / f"{name}.txt").write_text(f"{number}\n")
+            git(repo, "add", f"{name}.txt")
+            git(repo, "commit", "--quiet", "-m", f"{name} {number}")
+            while subprocess.run(
+                ["git", "-C", str(repo), "push", "--quiet", "origin", f"HEAD:{branch}"],
+                capture_output=True,
+                check=False,
+            ).returncode:
+                git(repo, "pull", "--quiet", "--rebase", "origin", branch)
 
     threads = [threading.Thread(target=controller, args=(i, c)) for i, c in enumerate(controllers)]
-    threads.append(threading.Thread(target=human))
+    threads.append(threading.Thread(target=person, args=("main-writer", "main")))
+    threads.append(threading.Thread(target=person, args=("status-writer", REF)))
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     assert failures == []
     landed = files_on(remote)
-    assert len(landed) == 40
-    assert set(landed.values()) == {"update 2\n"}
+    statuses = {k: v for k, v in landed.items() if k.startswith(PREFIX)}
+    assert len(statuses) == 60
+    assert set(statuses.values()) == {"update 2\n"}
+    assert landed["status-writer.txt"] == "14\n"
     assert git(remote, "rev-list", "--merges", REF) == ""
+    notes = git(remote, "log", "--format=%s", REF).splitlines()
+    assert [n for n in notes if n.startswith("status-writer ")] == [
+        f"status-writer {i}" for i in reversed(range(15))
+    ]
     assert len(git(remote, "log", "--format=%s", "main").splitlines()) == 16  # start + 15
 
 
