@@ -119,7 +119,7 @@ def _deployment(gitops: GitOps) -> Manifest:
             _setting("HPO_PATH", "path"),
             _setting("HPO_RESULTS", "results"),
             _setting("HPO_STATUS_BRANCH", "statusBranch"),
-            {"name": "HPO_GIT_CREDENTIALS", "value": CREDENTIALS_MOUNT},
+            {"name": "HPO_CONTROLLER_GIT_CREDENTIALS", "value": CREDENTIALS_MOUNT},
             {"name": "HPO_WORK", "value": WORK_MOUNT},
         ],
         "ports": [

@@ -252,9 +252,11 @@ def test_a_token_never_shows_and_is_never_written(tmp_path: Path) -> None:
 
 
 def test_credentials_come_from_the_environment_or_a_mounted_secret(tmp_path: Path) -> None:
-    assert Credentials.from_environment({"HPO_GIT_TOKEN": "t1"}).token == "t1"
+    assert Credentials.from_environment({"HPO_CONTROLLER_GIT_TOKEN": "t1"}).token == "t1"
     (tmp_path / "token-file").write_text("t2\n")
-    found = Credentials.from_environment({"HPO_GIT_TOKEN_FILE": str(tmp_path / "token-file")})
+    found = Credentials.from_environment(
+        {"HPO_CONTROLLER_GIT_TOKEN_FILE": str(tmp_path / "token-file")}
+    )
     assert found.token == "t2"
     mounted = tmp_path / "secret"
     mounted.mkdir()
@@ -262,7 +264,7 @@ def test_credentials_come_from_the_environment_or_a_mounted_secret(tmp_path: Pat
     (mounted / "username").write_text("bot")
     (mounted / "ssh-privatekey").write_text("KEY")
     (mounted / "known_hosts").write_text("host ssh-ed25519 AAAA")
-    creds = Credentials.from_environment({"HPO_GIT_CREDENTIALS": str(mounted)})
+    creds = Credentials.from_environment({"HPO_CONTROLLER_GIT_CREDENTIALS": str(mounted)})
     assert (creds.token, creds.username) == ("t3", "bot")
     assert creds.ssh_key == mounted / "ssh-privatekey"
     assert creds.known_hosts == mounted / "known_hosts"
@@ -330,3 +332,12 @@ def test_a_full_disk_is_a_clear_error_and_leaves_the_branch_as_it_was(tmp_path: 
     assert "free space on the disk, or make .git writable" in result.stdout
     assert git(repo, "rev-parse", REF) == before
     git(repo, "fsck", "--no-progress")
+
+
+def test_no_trial_inherits_the_git_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    from controller.executors.local.processes import trial_environment
+
+    for name in ("TOKEN", "TOKEN_FILE", "SSH_KEY", "CREDENTIALS", "USERNAME"):
+        monkeypatch.setenv(f"HPO_CONTROLLER_GIT_{name}", "planted")
+    assert Credentials.from_environment().token == "planted"
+    assert "planted" not in trial_environment().values()

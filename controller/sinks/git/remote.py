@@ -17,12 +17,14 @@ environments never wait on each other.
 Credentials reach git only through the environment of the git processes: an HTTPS token
 through `GIT_ASKPASS` (a helper that prints it from its own environment), an SSH key
 through `GIT_SSH_COMMAND`. Nothing is written into the repository or its config, and every
-message that leaves this module has the token blanked."""
+message that leaves this module has the token blanked. The variables they are read from
+start with HPO_CONTROLLER_, which no trial inherits."""
 
 from __future__ import annotations
 
 import os
 import random
+import shlex
 import subprocess
 import tempfile
 import time
@@ -62,26 +64,37 @@ class Credentials:
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Credentials:
-        """HPO_GIT_TOKEN (or the file HPO_GIT_TOKEN_FILE), HPO_GIT_USERNAME, HPO_GIT_SSH_KEY
-        (a key file); or a folder HPO_GIT_CREDENTIALS holding a Secret's keys: `token`,
-        `username`, `ssh-privatekey`, `known_hosts`."""
+        """HPO_CONTROLLER_GIT_TOKEN (or the file HPO_CONTROLLER_GIT_TOKEN_FILE),
+        HPO_CONTROLLER_GIT_USERNAME, HPO_CONTROLLER_GIT_SSH_KEY (a key file); or a folder
+        HPO_CONTROLLER_GIT_CREDENTIALS holding a Secret's keys: `token`, `username`,
+        `ssh-privatekey`, `known_hosts`."""
         env = os.environ if environ is None else environ
-        folder = Path(env["HPO_GIT_CREDENTIALS"]) if env.get("HPO_GIT_CREDENTIALS") else None
+        folder = (
+            Path(env["HPO_CONTROLLER_GIT_CREDENTIALS"])
+            if env.get("HPO_CONTROLLER_GIT_CREDENTIALS")
+            else None
+        )
 
         def read(path: Path | None) -> str | None:
             if path is None or not path.is_file():
                 return None
             return path.read_text(encoding="utf-8").strip() or None
 
-        token = env.get("HPO_GIT_TOKEN") or read(
-            Path(env["HPO_GIT_TOKEN_FILE"]) if env.get("HPO_GIT_TOKEN_FILE") else None
+        token = env.get("HPO_CONTROLLER_GIT_TOKEN") or read(
+            Path(env["HPO_CONTROLLER_GIT_TOKEN_FILE"])
+            if env.get("HPO_CONTROLLER_GIT_TOKEN_FILE")
+            else None
         )
         if token is None and folder is not None:
             token = read(folder / "token")
-        username = env.get("HPO_GIT_USERNAME") or (
+        username = env.get("HPO_CONTROLLER_GIT_USERNAME") or (
             read(folder / "username") if folder is not None else None
         )
-        key = Path(env["HPO_GIT_SSH_KEY"]) if env.get("HPO_GIT_SSH_KEY") else None
+        key = (
+            Path(env["HPO_CONTROLLER_GIT_SSH_KEY"])
+            if env.get("HPO_CONTROLLER_GIT_SSH_KEY")
+            else None
+        )
         if key is None and folder is not None and (folder / "ssh-privatekey").is_file():
             key = folder / "ssh-privatekey"
         hosts = folder / "known_hosts" if folder is not None else None
@@ -156,7 +169,7 @@ class Publisher:
     # -- git ---------------------------------------------------------------------------
 
     def _env(self, index: str | None = None) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("HPO_GIT_")}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HPO_CONTROLLER_GIT_")}
         env |= {k: v for k, v in (identity(self.author) or {}).items() if k.startswith("GIT_")}
         env["GIT_TERMINAL_PROMPT"] = "0"
         if index is not None:
@@ -170,11 +183,13 @@ class Publisher:
             }
         if creds.ssh_key is not None:
             hosts = (
-                f"-o UserKnownHostsFile={creds.known_hosts} -o StrictHostKeyChecking=yes"
+                f"-o UserKnownHostsFile={shlex.quote(str(creds.known_hosts))} "
+                "-o StrictHostKeyChecking=yes"
                 if creds.known_hosts
                 else "-o StrictHostKeyChecking=accept-new"
             )
-            env["GIT_SSH_COMMAND"] = f"ssh -i {creds.ssh_key} -o IdentitiesOnly=yes {hosts}"
+            key = shlex.quote(str(creds.ssh_key))
+            env["GIT_SSH_COMMAND"] = f"ssh -i {key} -o IdentitiesOnly=yes {hosts}"
         return env
 
     def _git(
