@@ -33,6 +33,11 @@ DEFAULT_COMMIT_MESSAGE = "{summary} [skip ci]\n\n{trials} trials: {tally}."
 LOCAL_TRIAL_KINDS = frozenset({"Job", "PyTorchJob"})
 
 
+def default_status_branch(environment: str) -> str:
+    """The branch an environment's results go to unless it names one."""
+    return f"hpo-status/{environment}"
+
+
 class Budget(KatibModel):
     """Overrides of an Experiment's trial budget; None keeps the spec's value."""
 
@@ -110,7 +115,7 @@ class Environment(KatibModel):
 
     @property
     def results_branch(self) -> str:
-        return self.status_branch or f"hpo-status/{self.name}"
+        return self.status_branch or default_status_branch(self.name)
 
     @property
     def push_to(self) -> str | None:

@@ -5,7 +5,6 @@ transformers over `base/`; a test builds both and compares them."""
 
 from __future__ import annotations
 
-import copy
 import fnmatch
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -180,7 +179,7 @@ def placed_templates(
             continue  # not a manifest: validation says so
         if not isinstance(manifest, dict):
             continue
-        before = copy.deepcopy(manifest)
+        before = _copied(manifest)
         dress_containers(manifest, env, primary)
         if manifest != before:
             changed[key] = yamlio.dump(manifest)

@@ -22,7 +22,7 @@ from generator.files.escaping import markdown_text
 from generator.katib.identity import BUDGET_FIELDS, experiment_name
 from generator.katib.repository import NOT_ENVIRONMENTS, OVERLAYS_FOLDER
 from generator.problems import ProblemReport
-from generator.rendering import RenderedTree
+from generator.rendering import CONTROLLER_CONFIG, RenderedTree
 from generator.rendering.common import json_patch
 from generator.results import read_results
 
@@ -49,7 +49,6 @@ class Change:
 class Summary:
     base: str
     changes: list[Change]
-    executors: dict[str, str]  # env -> executor, of the environments at head
 
     @property
     def environments(self) -> list[str]:
@@ -99,10 +98,13 @@ def base_overlays(root: Path, ref: str, into: Path) -> Path:
     return target
 
 
-def built(overlays: Path) -> Built:
+def built(overlays: Path) -> tuple[Built, dict[str, str]]:
+    """Each environment's Experiments, by their own name, and how it executes, from one
+    kustomize build of its folder."""
     result: Built = {}
+    executors: dict[str, str] = {}
     if not overlays.is_dir():
-        return result
+        return result, executors
     for folder in sorted(overlays.iterdir()):
         if folder.name in NOT_ENVIRONMENTS or not (folder / "kustomization.yaml").is_file():
             continue
@@ -111,35 +113,31 @@ def built(overlays: Path) -> Built:
         except kustomize.KustomizeError as err:
             raise DiffError(str(err)) from err
         experiments = {}
+        executors[folder.name] = "katib"  # an overlay without the controller's settings
         for doc in documents:
             metadata = doc.get("metadata")
-            if doc.get("kind") != "Experiment" or not isinstance(metadata, dict):
+            if not isinstance(metadata, dict):
                 continue
             name = str(metadata.get("name", ""))
-            experiments[experiment_name(metadata.get("labels"), name)] = doc
+            if doc.get("kind") == "Experiment":
+                experiments[experiment_name(metadata.get("labels"), name)] = doc
+            elif doc.get("kind") == "ConfigMap" and name == CONTROLLER_CONFIG:
+                data = doc.get("data")
+                if isinstance(data, dict):
+                    executors[folder.name] = str(data.get("executor", "local"))
         result[folder.name] = experiments
-    return result
-
-
-def _executor(overlays: Path, env: str) -> str:
-    documents = kustomize.build(overlays / env)
-    for doc in documents:
-        metadata = doc.get("metadata") or {}
-        if doc.get("kind") == "ConfigMap" and metadata.get("name") == "hpo-controller":
-            return str((doc.get("data") or {}).get("executor", "local"))
-    return "katib"
+    return result, executors
 
 
 def summarize(root: Path, ref: str, head: RenderedTree) -> Summary:
     with tempfile.TemporaryDirectory(prefix="hpo-gen-diff-") as scratch:
-        before = built(base_overlays(root, ref, Path(scratch) / "base"))
+        before, _ = built(base_overlays(root, ref, Path(scratch) / "base"))
         now = Path(scratch) / "head" / OVERLAYS_FOLDER
         for name, text in head.items():
             (now / name).parent.mkdir(parents=True, exist_ok=True)
             (now / name).write_text(text, encoding="utf-8")
-        after = built(now)
-        executors = {env: _executor(now, env) for env in after}
-    return Summary(ref, compare(before, after, executors, _running(root)), executors)
+        after, executors = built(now)
+    return Summary(ref, compare(before, after, executors, _running(root)))
 
 
 def _running(root: Path) -> set[tuple[str, str]]:

@@ -170,7 +170,7 @@ class Publisher:
 
     def _env(self, index: str | None = None) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("HPO_CONTROLLER_GIT_")}
-        env |= {k: v for k, v in (identity(self.author) or {}).items() if k.startswith("GIT_")}
+        env |= identity(self.author)
         env["GIT_TERMINAL_PROMPT"] = "0"
         if index is not None:
             env["GIT_INDEX_FILE"] = index

@@ -38,14 +38,13 @@ _IN_PROGRESS = {
 _BUSY = (".lock': File exists", "cannot lock ref")
 
 
-def identity(author: str | None) -> dict[str, str] | None:
-    """The environment that makes git write `author` ("Name <email>") as the author and
-    committer of a commit; None (git's own identity) for None."""
+def identity(author: str | None) -> dict[str, str]:
+    """The variables that make git write `author` ("Name <email>") as the author and
+    committer of a commit; none (git's own identity) for None."""
     if author is None:
-        return None
+        return {}
     name, _, email = author.rpartition(" <")
     return {
-        **os.environ,
         "GIT_AUTHOR_NAME": name,
         "GIT_AUTHOR_EMAIL": email.rstrip(">"),
         "GIT_COMMITTER_NAME": name,
@@ -145,7 +144,12 @@ class GitRepo:
                 return None
             parents = ["-p", head] if head else []
             commit = self._git(
-                "commit-tree", tree, *parents, "-m", message, env=identity(author)
+                "commit-tree",
+                tree,
+                *parents,
+                "-m",
+                message,
+                env={**os.environ, **identity(author)} if author else None,
             ).stdout.strip()
             # Moves the branch only if it still points at `head` (for an unborn branch,
             # only if it still does not exist): a commit made meanwhile is kept.

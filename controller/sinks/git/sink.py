@@ -20,6 +20,7 @@ from controller.sinks.git.remote import Credentials, Publisher
 from controller.sinks.git.repo import GitRepo
 from generator.files import atomicfile
 from generator.katib.status import StatusError, load_status_file
+from generator.language.environments import default_status_branch
 
 
 class GitStatusSink:
@@ -38,7 +39,7 @@ class GitStatusSink:
         self.publisher: Publisher | None = None
         self.files_root = repo.root
         if self.target.mode == "status-branch":
-            branch = self.target.branch or f"hpo-status/{environment}"
+            branch = self.target.branch or default_status_branch(environment)
             self.publisher = Publisher(
                 repo.root,
                 f"refs/heads/{branch}",
