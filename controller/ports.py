@@ -37,6 +37,11 @@ Clock = Callable[[], str]
 class TrialExecutor(Protocol):
     """Runs trials and reports their exits."""
 
+    # False: a trial is its primary container's command line, run here (with its own
+    # metrics file and paths). True: the executor creates the trial's whole object
+    # (`Command.manifest`) somewhere else and its output comes back as a file.
+    workloads: bool
+
     def start(self, trial: str, command: Command) -> Path:
         """Start the trial; returns the file its output goes to."""
         ...

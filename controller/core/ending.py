@@ -54,8 +54,10 @@ def ending(
         )
     if was_stopped:
         return TrialState.KILLED, "TrialKilled", "stopped because the experiment completed"
+    if exit_code != 0 and exited.reason:  # a workload's failure condition, as Katib says it
+        return TrialState.FAILED, f"TrialFailed. Job reason: {exited.reason}", exited.message
     if exit_code != 0:
-        return TrialState.FAILED, "TrialFailed", f"exit code {exit_code}"
+        return TrialState.FAILED, "TrialFailed", exited.message or f"exit code {exit_code}"
     if wanted and not any(summary.name == wanted[0] for summary in metrics):
         return (
             TrialState.METRICS_UNAVAILABLE,

@@ -24,12 +24,15 @@ class Suggestion:
 
 @dataclass(frozen=True)
 class TrialExit:
-    """A trial's process (or workload) ended: its exit code, and whether it was stopped
-    for running past its deadline (activeDeadlineSeconds)."""
+    """A trial's process (or workload) ended: its exit code, whether it was stopped for
+    running past its deadline (activeDeadlineSeconds), and for a workload whose status
+    says it failed, the reason and message its condition gave."""
 
     trial: str
     exit_code: int
     deadline_exceeded: bool = False
+    reason: str = ""
+    message: str = ""
 
 
 class TrialState(StrEnum):

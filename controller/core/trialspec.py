@@ -6,8 +6,8 @@ JSON text, so a value holding quotes or backslashes cannot break the manifest.""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from controller.errors import ControllerError
@@ -39,6 +39,11 @@ class Command:
     # A distributed trial's other processes (this command is its master, rank 0); the
     # executor gives all of them MASTER_PORT.
     replicas: tuple[Replica, ...] = ()
+    # The trial's whole object, substituted, made on demand: what an executor that creates
+    # the workload itself (in a cluster) creates.
+    manifest: Callable[[], Mapping[str, Any]] | None = field(
+        default=None, compare=False, repr=False
+    )
 
     def relocated(self, path: str, local: str, working_dir: bool = False) -> Command:
         """The command with a container path replaced by a local one in its arguments and
@@ -51,12 +56,12 @@ class Command:
         def moved_dir(folder: str | None) -> str | None:
             return move(folder) if working_dir and folder else folder
 
-        return Command(
-            tuple(move(a) for a in self.argv),
-            tuple((k, move(v)) for k, v in self.env),
-            moved_dir(self.working_dir),
-            self.deadline_seconds,
-            tuple(
+        return replace(
+            self,
+            argv=tuple(move(a) for a in self.argv),
+            env=tuple((k, move(v)) for k, v in self.env),
+            working_dir=moved_dir(self.working_dir),
+            replicas=tuple(
                 replace(
                     r,
                     argv=tuple(move(a) for a in r.argv),
@@ -183,6 +188,16 @@ def trial_command(
     if manifest.get("kind") != "PyTorchJob":
         return command
     return _distributed(experiment, command, manifest)
+
+
+def trial_workload(
+    experiment: Experiment, values: Mapping[str, str], config_maps: ConfigMaps
+) -> Command:
+    """The trial as an executor that creates its object sees it: the whole object,
+    substituted (`Command.manifest`), and no command line (the image's own, or the one
+    the object gives, runs where the object runs)."""
+    manifest = trial_manifest(experiment, values, config_maps)
+    return Command((), (), None, manifest=lambda: manifest)
 
 
 def _distributed(experiment: Experiment, master: Command, manifest: Mapping[str, Any]) -> Command:

@@ -11,7 +11,13 @@ from pathlib import Path
 
 from controller.algorithms.base import TrialWorkspace
 from controller.core.records import ExperimentRecord, TrialRecord, TrialState
-from controller.core.trialspec import Command, ConfigMaps, trial_command, trial_values
+from controller.core.trialspec import (
+    Command,
+    ConfigMaps,
+    trial_command,
+    trial_values,
+    trial_workload,
+)
 from controller.engine.journal import TrialJournal
 from controller.metrics.collectors import PUSH_ENVIRONMENT, Collector
 from controller.ports import Clock, StatusSink, TrialExecutor
@@ -67,6 +73,8 @@ class Launcher:
         assert template is not None
         namespace = self.record.namespace or "default"
         values = trial_values(template, dict(trial.assignments), trial.name, namespace)
+        if self.executor.workloads:  # the executor creates the object: no local paths
+            return Prepared(trial, trial_workload(self.experiment, values, self.config_maps), None)
         command = trial_command(self.experiment, values, self.config_maps)
         metrics_file = None  # StdOut: the metrics are in the trial's output
         if self.collector.kind != "StdOut":

@@ -26,7 +26,7 @@ from controller.core.records import ExperimentRecord, TrialExit, TrialRecord
 from controller.core.results import StatusWriter
 from controller.core.resume import resumed
 from controller.core.status import Provenance
-from controller.core.trialspec import Command, ConfigMaps, trial_demand
+from controller.core.trialspec import Command, ConfigMaps, Demand, trial_demand
 from controller.earlystopping.medianstop import MedianStop
 from controller.engine.background import BackgroundSuggester, InlineSuggester, Pending
 from controller.engine.journal import TrialJournal
@@ -390,10 +390,13 @@ class Engine:
 
 def _capacity(experiment: Experiment, executor: TrialExecutor, config_maps: ConfigMaps) -> int:
     """How many trials run at once: parallelTrialCount, or fewer where the executor's
-    machine cannot hold that many of this experiment's trials (said in the log)."""
+    machine cannot hold that many of this experiment's trials (said in the log). An
+    executor of workloads leaves capacity to its cluster's scheduler."""
+    parallel = experiment.spec.parallel_trial_count or 1
+    if executor.workloads:
+        return max(min(executor.capacity(Demand(0.0, 0)), parallel), 1)
     demand = trial_demand(experiment, config_maps)
     capacity = executor.capacity(demand)
-    parallel = experiment.spec.parallel_trial_count or 1
     if capacity < parallel:
         log.info(
             "%s: %d trials at a time, not parallelTrialCount %d: each takes %s, and this "

@@ -55,6 +55,8 @@ class InMemoryExecutor:
     """Trials that exit as soon as they start (or when stopped), their output written
     where the collector reads it. One thread; nothing runs."""
 
+    workloads = False
+
     def __init__(self, folder: Path, behave: Callable[[str, dict[str, str]], Outcome]):
         self.folder, self.behave = folder, behave
         self.exits: queue.SimpleQueue[TrialExit | None] = queue.SimpleQueue()

@@ -78,6 +78,8 @@ class Machine:
 
 
 class LocalExecutor:
+    workloads = False  # trials are command lines run here
+
     def __init__(
         self,
         workdir: Path,

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from generator.files import yamlio
+from generator.katib import gjson
 from generator.katib.models import ExperimentSpec, TrialTemplate
 from generator.katib.placeholders import META_INDEXED, PLACEHOLDER, is_meta_reference, placeholder
 from generator.problems import FieldPath, Problem, did_you_mean
@@ -52,6 +53,7 @@ def check(spec: ExperimentSpec, context: Context) -> list[Problem]:
                 "Kubeflow training jobs written inline",
             )
         )
+    problems += _conditions(template)
     if template.trial_parameters is None:
         problems.append(
             Problem(
@@ -66,6 +68,31 @@ def check(spec: ExperimentSpec, context: Context) -> list[Problem]:
     problems += _trial_parameters(spec, template, text)
     if text is not None and not any(p.code.startswith("trial-parameter") for p in problems):
         problems += _manifest(template, text, where, context)
+    return problems
+
+
+def _conditions(template: TrialTemplate) -> list[Problem]:
+    """Each condition is GJSON that hpo-controller evaluates (the subset in
+    `generator.katib.gjson`, which covers Katib's defaults and examples)."""
+    problems = []
+    for field, text in (
+        ("successCondition", template.success_condition),
+        ("failureCondition", template.failure_condition),
+    ):
+        if not text:
+            continue
+        try:
+            gjson.parse(text)
+        except gjson.ConditionError as err:
+            problems.append(
+                Problem(
+                    "trial-template-condition",
+                    (*_TEMPLATE, field),
+                    f"is not GJSON hpo-controller evaluates: {err}",
+                    "write it as Katib's examples do, e.g. "
+                    'status.conditions.#(type=="Complete")#|#(status=="True")#',
+                )
+            )
     return problems
 
 

@@ -1,0 +1,325 @@
+"""Trials as Kubernetes workloads: each trial is the trial template's object (a Job, a
+PyTorchJob, a TFJob, an XGBoostJob, an MPIJob, an Argo Workflow, a Tekton PipelineRun, any
+kind the cluster serves), created with the trial's values already in it, named and
+labelled as Katib names and labels it, owned by its Experiment. The object's own status
+says when the trial ended: the template's failureCondition, then its successCondition
+(GJSON, as Katib evaluates them). Capacity is the cluster's business: the executor creates
+what the engine starts and lets the scheduler queue pods; a pending pod is no failure
+(a deadline in the template is the workload's own).
+
+The primary container's output is followed through the API's log endpoint into a local
+file, where the StdOut collector reads it as it would a local trial's (so median stopping
+works while trials run). A follow that breaks resumes from the last line's timestamp; a
+container that restarts is read to its end through `previous`; a log that vanished is
+said in the trial's output file and the trial ends on its object's status as any other.
+
+A trial whose object exists already when it is started (the controller restarted while it
+ran) is adopted, not created again: its exit is reported when its status says so."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import queue
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from controller.core.records import TrialExit
+from controller.core.trialspec import Command, Demand
+from controller.errors import ControllerError
+from controller.executors.kubernetes.following import LogFollower
+from controller.executors.kubernetes.shaping import label_workload, primary_selector
+from controller.kube.api import Kube, KubeError, Object, Resource
+from controller.kube.watching import Watcher
+from generator.katib import gjson
+from generator.katib.defaults import TRIAL_KIND_DEFAULTS
+from generator.katib.models import Experiment
+
+log = logging.getLogger("hpo-controller")
+
+EXPERIMENT_LABEL = "katib.kubeflow.org/experiment"
+TRIAL_LABEL = "katib.kubeflow.org/trial"
+# Exit codes the step reads: a trial whose workload failed, one the controller deleted.
+FAILED_EXIT = 1
+STOPPED_EXIT = 143  # as a process ended by SIGTERM
+UNLIMITED = 1_000_000  # "as many as the engine starts": the scheduler queues the rest
+
+
+class KubernetesExecutor:
+    """One experiment's trials in one namespace. `owner`: the Experiment object its
+    workloads are owned by (garbage-collected with it); `logs`: the local folder where
+    each trial's followed output goes; `retain`: keep finished workloads (None: the
+    template's `retain`)."""
+
+    workloads = True  # creates each trial's object; its output comes back through the API
+
+    def __init__(
+        self,
+        kube: Kube,
+        experiment: Experiment,
+        namespace: str,
+        logs: Path,
+        *,
+        owner: Object | None = None,
+        retain: bool | None = None,
+        extra_env: Mapping[str, str] | None = None,
+    ):
+        template = experiment.spec.trial_template
+        if template is None:
+            raise ControllerError(f"experiment {experiment.name!r} has no trial template")
+        self.kube, self.experiment, self.namespace = kube, experiment, namespace
+        self.name = experiment.name
+        self.logs = logs
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.owner = owner
+        self.retain = template.retain if retain is None else retain
+        self.extra_env = dict(extra_env or {})
+        self.template = template
+        self._exits: queue.Queue[TrialExit | None] = queue.Queue()
+        self._lock = threading.RLock()
+        self._running: dict[str, Resource] = {}  # trial -> its workload's kind
+        self._stopping: set[str] = set()
+        self._reported: set[str] = set()
+        self._followers: dict[str, LogFollower] = {}
+        self._watchers: dict[Resource, Watcher] = {}
+        self._pods: Watcher | None = None
+        self._detached = False
+        self._closed = False
+        self._selector = f"{EXPERIMENT_LABEL}={self.name}"
+
+    # -- the port ------------------------------------------------------------------------
+
+    def start(self, trial: str, command: Command) -> Path:
+        """Create the trial's workload (or adopt the one that exists); the file its primary
+        container's output is followed into."""
+        if command.manifest is None:
+            raise ControllerError(f"trial {trial}: no workload to create")
+        manifest = copy.deepcopy(dict(command.manifest()))
+        resource = self._resource(manifest)
+        self._ensure_watching(resource)
+        body = label_workload(
+            manifest,
+            trial=trial,
+            namespace=self.namespace,
+            labels={EXPERIMENT_LABEL: self.name, TRIAL_LABEL: trial},
+            owner=self.owner,
+            env=self.extra_env,
+            primary=self.primary,
+        )
+        log_path = self.logs / f"{trial}.log"
+        log_path.write_bytes(b"")
+        follower = LogFollower(
+            self.kube, self.namespace, trial, self._pod_selector(trial), self.primary, log_path
+        )
+        with self._lock:  # known before it exists: an end seen at once waits for its output
+            self._running[trial] = resource
+            self._reported.discard(trial)
+            self._stopping.discard(trial)
+            self._followers[trial] = follower
+        try:
+            self.kube.create(resource, self.namespace, body)
+        except KubeError as err:
+            if not err.is_conflict:
+                with self._lock:
+                    self._running.pop(trial, None)
+                    self._followers.pop(trial, None)
+                raise ControllerError(
+                    f"trial {trial}: the cluster refused its {resource.kind}: {err.detail}"
+                ) from err
+            self._adopt(trial, resource)
+        follower.start()
+        existing = self._watchers[resource].get(self.namespace, trial)
+        if existing is not None:
+            self._judge(existing)  # adopted, and finished already
+        return log_path
+
+    def trial_file(self, trial: str, suffix: str) -> Path:
+        path = self.logs / f"{trial}{suffix}"
+        if path.is_dir():
+            for child in path.iterdir():
+                child.unlink()
+            path.rmdir()
+        path.unlink(missing_ok=True)
+        return path
+
+    def stop(self, trial: str) -> None:
+        """Delete the workload (its pods with it); its exit is reported once it is gone.
+        Detached (the controller is shutting down), the workload is left running and
+        adopted by the next controller."""
+        with self._lock:
+            resource = self._running.get(trial)
+            if resource is None or trial in self._reported:
+                return
+            self._stopping.add(trial)
+            detached = self._detached
+        if detached:
+            self._report(trial, TrialExit(trial, STOPPED_EXIT))
+            return
+        try:
+            gone = self.kube.delete(resource, self.namespace, trial, propagation="Background")
+        except KubeError as err:
+            log.warning("trial %s: could not delete its %s: %s", trial, resource.kind, err)
+            gone = False
+        if not gone:
+            self._report(trial, TrialExit(trial, STOPPED_EXIT))
+
+    def next_exit(self, timeout: float | None = None) -> TrialExit | None:
+        try:
+            return self._exits.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def wake(self) -> None:
+        self._exits.put(None)
+
+    def capacity(self, demand: Demand) -> int:
+        return UNLIMITED
+
+    def shutdown(self) -> None:
+        with self._lock:
+            self._closed = True
+            running = [t for t in self._running if t not in self._reported]
+            detached = self._detached
+        if not detached:
+            for trial in running:
+                self.stop(trial)
+        for watcher in [*self._watchers.values(), *([self._pods] if self._pods else [])]:
+            watcher.stop()
+        for follower in list(self._followers.values()):
+            follower.stop()
+
+    # -- beyond the port -----------------------------------------------------------------
+
+    def detach(self) -> None:
+        """From now on, a stop leaves the workload running (the controller is going away
+        and the next one adopts it)."""
+        with self._lock:
+            self._detached = True
+
+    @property
+    def primary(self) -> str:
+        return self.template.primary_container_name or ""
+
+    def _resource(self, manifest: Mapping[str, Any]) -> Resource:
+        api_version, kind = manifest.get("apiVersion"), manifest.get("kind")
+        if not isinstance(api_version, str) or not isinstance(kind, str):
+            raise ControllerError(f"experiment {self.name!r}: the trial spec has no kind")
+        return Resource.of(api_version, kind)
+
+    def _conditions(self, kind: str) -> tuple[gjson.Condition, gjson.Condition]:
+        defaults = TRIAL_KIND_DEFAULTS.get(kind)
+        success = self.template.success_condition or (defaults[0] if defaults else None)
+        failure = self.template.failure_condition or (defaults[1] if defaults else None)
+        if not success or not failure:
+            raise ControllerError(
+                f"experiment {self.name!r}: a {kind} trial needs successCondition and "
+                "failureCondition (Katib defaults them only for Job and the Kubeflow kinds)"
+            )
+        try:
+            return gjson.parse(success), gjson.parse(failure)
+        except gjson.ConditionError as err:
+            raise ControllerError(f"experiment {self.name!r}: {err}") from err
+
+    def _pod_selector(self, trial: str) -> str:
+        labels = self.template.primary_pod_labels
+        if labels is None:
+            defaults = TRIAL_KIND_DEFAULTS.get(str((self.template.trial_spec or {}).get("kind")))
+            labels = defaults[2] if defaults else None
+        return primary_selector(TRIAL_LABEL, trial, labels or {})
+
+    def _ensure_watching(self, resource: Resource) -> None:
+        with self._lock:
+            if resource in self._watchers:
+                return
+            self._conditions(resource.kind)  # a kind with no conditions: said before creating
+            watcher = Watcher(
+                self.kube,
+                resource,
+                self.namespace,
+                self._selector,
+                self._on_workload,
+                name=f"watch-{resource.plural}",
+            )
+            self._watchers[resource] = watcher
+        watcher.start()
+        watcher.synced.wait(timeout=30)
+
+    def _adopt(self, trial: str, resource: Resource) -> None:
+        existing = self.kube.get(resource, self.namespace, trial)
+        labels = ((existing or {}).get("metadata") or {}).get("labels") or {}
+        if existing is None or labels.get(EXPERIMENT_LABEL) != self.name:
+            raise ControllerError(
+                f"trial {trial}: a {resource.kind} of that name exists in namespace "
+                f"{self.namespace} and is not this experiment's; delete it or rename the "
+                "experiment"
+            )
+        log.info("%s: adopted its running %s", trial, resource.kind)
+
+    def _on_workload(self, kind: str, body: Object) -> None:
+        name = str((body.get("metadata") or {}).get("name", ""))
+        with self._lock:
+            known = name in self._running and name not in self._reported
+            stopping = name in self._stopping
+        if not known:
+            return
+        if kind == "DELETED":
+            self._report(
+                name,
+                TrialExit(
+                    name,
+                    STOPPED_EXIT if stopping else FAILED_EXIT,
+                    reason="" if stopping else "Deleted",
+                    message="" if stopping else "its workload was deleted",
+                ),
+            )
+            return
+        self._judge(body)
+
+    def _judge(self, body: Object) -> None:
+        """Report the trial's exit where its workload's status says it ended."""
+        name = str((body.get("metadata") or {}).get("name", ""))
+        success, failure = self._conditions(str(body.get("kind", "")))
+        failed = gjson.evaluate(failure, body)
+        if gjson.holds(failure, body):
+            reason, message = _why(failed)
+            exit = TrialExit(name, FAILED_EXIT, reason == "DeadlineExceeded", reason, message)
+        elif gjson.holds(success, body):
+            exit = TrialExit(name, 0)
+        else:
+            return
+        with self._lock:
+            if name in self._reported:
+                return
+            self._reported.add(name)  # told once, whatever else comes meanwhile
+            resource = self._running.get(name)
+            follower = self._followers.pop(name, None)
+        if follower is not None:
+            follower.finish()  # its last lines are in the file before the exit is told
+            follower.stop()
+        if resource is not None and not self.retain:
+            try:
+                self.kube.delete(resource, self.namespace, name, propagation="Foreground")
+            except KubeError as err:
+                log.warning("trial %s: could not delete its %s: %s", name, resource.kind, err)
+        self._exits.put(exit)
+
+    def _report(self, trial: str, exit: TrialExit) -> None:
+        with self._lock:
+            if trial in self._reported:
+                return
+            self._reported.add(trial)
+            follower = self._followers.pop(trial, None)
+        if follower is not None:
+            follower.stop()
+        self._exits.put(exit)
+
+
+def _why(found: Any) -> tuple[str, str]:
+    """The reason and message of the first element a failure condition selected, as Katib
+    reads them into the Trial's condition."""
+    first = found[0] if isinstance(found, list) and found else found
+    if isinstance(first, dict):
+        return str(first.get("reason") or ""), str(first.get("message") or "")
+    return "", ""

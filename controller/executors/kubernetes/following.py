@@ -1,0 +1,139 @@
+"""A trial's primary container's output, followed through the API's log endpoint into a
+local file, line by line as it comes:
+
+- the primary pod is the first (by name) that carries the trial's label and the
+  template's primaryPodLabels; it is looked for until it exists and its container has
+  started (a pending pod is waited for, not a failure);
+- lines are asked with timestamps, and a follow that breaks resumes with `sinceTime` from
+  the last one, skipping what was had already;
+- a container that restarted is read to its end through `previous` before its successor;
+- a log that is gone (the pod deleted, the node lost it) ends the following with a note
+  in the file; the trial's object still decides how it ended."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from controller.kube.api import PODS, Kube, KubeError
+
+log = logging.getLogger("hpo-controller")
+FINISH_WAIT = 10.0  # seconds an ended trial's last lines are waited for
+POLL = 0.2
+
+
+class LogFollower:
+    def __init__(
+        self, kube: Kube, namespace: str, trial: str, selector: str, container: str, path: Path
+    ):
+        self.kube, self.namespace, self.trial = kube, namespace, trial
+        self.selector, self.container, self.path = selector, container, path
+        self.last = ""  # the timestamp of the last line written
+        self.restarts = 0
+        self.pod: str | None = None
+        self._stopped = threading.Event()
+        self._ended = threading.Event()  # the workload ended: read to the end, then stop
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"logs-{trial}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def finish(self) -> None:
+        """The trial ended: wait (a while) until its output is all in the file."""
+        self._ended.set()
+        self._done.wait(FINISH_WAIT)
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    def _run(self) -> None:
+        try:
+            with self.path.open("ab") as out:
+                self._follow(out)
+        except OSError as err:
+            log.warning("trial %s: its output cannot be kept: %s", self.trial, err)
+        finally:
+            self._done.set()
+
+    def _follow(self, out: BinaryIO) -> None:
+        delay = POLL
+        while not self._stopped.is_set():
+            ended = self._ended.is_set()  # before the look: an end after it looks again
+            try:
+                state = self._state()
+            except KubeError:  # the API, not the pod: look again
+                self._stopped.wait(delay)
+                delay = min(delay * 1.5, 2.0)
+                continue
+            if state is None:  # no pod yet, or not started: wait
+                if ended:  # the workload ended with no started container of ours
+                    return
+                self._ended.wait(delay)  # an end looks once more at once
+                delay = min(delay * 1.5, 2.0)
+                continue
+            restarts, terminated = state
+            if restarts > self.restarts:  # the earlier container's end, then the new one
+                self._read(out, previous=True)
+                self.restarts = restarts
+            try:
+                self._read(out, follow=not terminated)
+            except KubeError as err:
+                if err.is_not_found:
+                    out.write(b"[hpo-controller] the trial's pod is gone; its log ends here\n")
+                    out.flush()
+                    return
+                self._stopped.wait(delay)
+                delay = min(delay * 1.5, 2.0)
+                continue
+            if terminated:
+                return
+            if self._ended.is_set():
+                terminated_now = self._state()
+                if terminated_now is None or terminated_now[1]:
+                    self._read_quietly(out)
+                    return
+
+    def _read_quietly(self, out: BinaryIO) -> None:
+        with contextlib.suppress(KubeError):
+            self._read(out)
+
+    def _state(self) -> tuple[int, bool] | None:
+        """(restart count, terminated) of the primary container; None before it starts."""
+        pods, _ = self.kube.list(PODS, self.namespace, self.selector)
+        pods.sort(key=lambda p: str(p.get("metadata", {}).get("name", "")))
+        if not pods:
+            return None
+        pod = pods[0]
+        self.pod = str(pod["metadata"]["name"])
+        for status in (pod.get("status") or {}).get("containerStatuses") or []:
+            if status.get("name") != self.container:
+                continue
+            state: dict[str, Any] = status.get("state") or {}
+            if "running" in state or "terminated" in state:
+                return int(status.get("restartCount") or 0), "terminated" in state
+        return None
+
+    def _read(self, out: BinaryIO, follow: bool = False, previous: bool = False) -> None:
+        assert self.pod is not None
+        lines = self.kube.log(
+            self.namespace,
+            self.pod,
+            self.container,
+            follow=follow,
+            since_time=None if previous else (self.last or None),
+            timestamps=True,
+            previous=previous,
+        )
+        for line in lines:
+            at, _, text = line.partition(" ")
+            if at <= self.last:  # had already (a resumed follow repeats its second)
+                continue
+            self.last = at
+            out.write(text.encode() + b"\n")
+            out.flush()
+            if self._stopped.is_set():
+                return

@@ -1,0 +1,79 @@
+"""A trial's workload made ready to create: its name, namespace, Katib's labels on the
+object and on every pod template it holds (so the trial's pods carry them as Katib's
+webhook makes them carry them), the owner reference to its Experiment, and any
+environment the controller gives the primary container. Pure: edits the given copy."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+Manifest = dict[str, Any]
+
+
+def label_workload(
+    manifest: Manifest,
+    *,
+    trial: str,
+    namespace: str,
+    labels: Mapping[str, str],
+    owner: Mapping[str, Any] | None,
+    env: Mapping[str, str],
+    primary: str,
+) -> Manifest:
+    metadata = manifest.setdefault("metadata", {})
+    metadata.pop("generateName", None)
+    metadata["name"] = trial
+    metadata["namespace"] = namespace
+    metadata["labels"] = {**(metadata.get("labels") or {}), **labels}
+    if owner is not None:
+        owned = owner.get("metadata") or {}
+        reference = {
+            "apiVersion": owner.get("apiVersion"),
+            "kind": owner.get("kind"),
+            "name": owned.get("name"),
+            "uid": owned.get("uid"),
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+        metadata["ownerReferences"] = [
+            *[r for r in metadata.get("ownerReferences") or [] if r.get("uid") != reference["uid"]],
+            reference,
+        ]
+    for template in pod_templates(manifest):
+        pod_metadata = template.setdefault("metadata", {})
+        pod_metadata["labels"] = {**(pod_metadata.get("labels") or {}), **labels}
+        for container in (template.get("spec") or {}).get("containers") or []:
+            if isinstance(container, dict) and container.get("name") == primary and env:
+                given = [e for e in container.get("env") or [] if e.get("name") not in env]
+                container["env"] = [*given, *({"name": k, "value": v} for k, v in env.items())]
+    if manifest.get("kind") == "Workflow":  # Argo: labels for every pod of the workflow
+        spec = manifest.setdefault("spec", {})
+        pod_metadata = spec.setdefault("podMetadata", {})
+        pod_metadata["labels"] = {**(pod_metadata.get("labels") or {}), **labels}
+    return manifest
+
+
+def pod_templates(node: Any) -> Iterator[dict[str, Any]]:
+    """Every PodTemplateSpec inside the object: a `template` whose spec has containers
+    (a Job's, each replica's of a Kubeflow job, a JobSet's)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if (
+                key == "template"
+                and isinstance(value, dict)
+                and isinstance(value.get("spec"), dict)
+                and isinstance(value["spec"].get("containers"), list)
+            ):
+                yield value
+            else:
+                yield from pod_templates(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from pod_templates(item)
+
+
+def primary_selector(trial_label: str, trial: str, primary_labels: Mapping[str, str]) -> str:
+    """The label selector of the trial's primary pods."""
+    terms = {trial_label: trial, **primary_labels}
+    return ",".join(f"{key}={value}" for key, value in sorted(terms.items()))

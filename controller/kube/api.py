@@ -1,0 +1,344 @@
+"""The Kubernetes API as the controller uses it: objects as plain dicts of any kind (a Job,
+a PyTorchJob, an Argo Workflow, an Experiment), by apiVersion and kind, through the
+`kubernetes` client's connection (its configuration, TLS and bearer token; in-cluster or
+from a kubeconfig). Reads and writes are counted, so a benchmark can say what a trial
+costs the API server.
+
+Paths are built from a table of the kinds trials and the controller use, with the
+lower-case plural as the fallback for others; a kind the server does not serve is a
+KubeError 404 that names it."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from controller.errors import ControllerError
+
+Object = dict[str, Any]
+
+# kind -> plural, for the kinds whose plural is not kind.lower() + "s".
+_PLURALS = {"Lease": "leases", "PodTemplate": "podtemplates"}
+
+
+@dataclass(frozen=True)
+class Resource:
+    """Where objects of one kind live: `/api/v1` for the core group, `/apis/<group>/<v>`."""
+
+    api_version: str
+    kind: str
+    plural: str
+
+    @classmethod
+    def of(cls, api_version: str, kind: str) -> Resource:
+        return cls(api_version, kind, _PLURALS.get(kind, kind.lower() + "s"))
+
+    def path(self, namespace: str | None, name: str | None = None, sub: str | None = None) -> str:
+        root = (
+            f"/api/{self.api_version}"
+            if "/" not in self.api_version
+            else (f"/apis/{self.api_version}")
+        )
+        parts = [root]
+        if namespace is not None:
+            parts.append(f"/namespaces/{quote(namespace, safe='')}")
+        parts.append(f"/{self.plural}")
+        if name is not None:
+            parts.append(f"/{quote(name, safe='')}")
+        if sub is not None:
+            parts.append(f"/{sub}")
+        return "".join(parts)
+
+
+PODS = Resource.of("v1", "Pod")
+EXPERIMENTS = Resource.of("kubeflow.org/v1beta1", "Experiment")
+TRIALS = Resource.of("kubeflow.org/v1beta1", "Trial")
+LEASES = Resource.of("coordination.k8s.io/v1", "Lease")
+EVENTS = Resource.of("v1", "Event")
+
+
+class KubeError(ControllerError):
+    """An answer of the API server other than success: its HTTP status and reason."""
+
+    def __init__(self, status: int, reason: str, message: str):
+        super().__init__(f"the Kubernetes API answered {status} {reason}: {message}")
+        self.status, self.reason, self.detail = status, reason, message
+
+    @property
+    def is_not_found(self) -> bool:
+        return self.status == 404
+
+    @property
+    def is_conflict(self) -> bool:
+        return self.status == 409
+
+    @property
+    def is_gone(self) -> bool:
+        return self.status == 410
+
+    @property
+    def is_temporary(self) -> bool:
+        """Worth trying again later: the server or the connection, not the request."""
+        return self.status in (0, 429) or self.status >= 500
+
+
+class Kube:
+    """Calls on one API server; safe from several threads."""
+
+    def __init__(self, client: Any):
+        self.client = client
+        self._counts = {"reads": 0, "writes": 0, "watches": 0, "logs": 0}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def connect(cls, host: str | None = None) -> Kube:
+        """In a pod: its service account; elsewhere: the kubeconfig; `host` overrides."""
+        from kubernetes import client, config
+
+        if host is not None:
+            configuration = client.Configuration()
+            configuration.host = host
+            return cls(client.ApiClient(configuration))
+        try:
+            config.load_incluster_config()  # type: ignore[no-untyped-call]
+        except config.ConfigException:
+            try:
+                config.load_kube_config()  # type: ignore[no-untyped-call]
+            except (config.ConfigException, OSError) as err:
+                raise ControllerError(
+                    "no Kubernetes API to talk to: not in a pod, and no kubeconfig "
+                    f"({err}); set KUBECONFIG or run in the cluster"
+                ) from err
+        return cls(client.ApiClient())
+
+    @property
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counts)
+
+    def _count(self, what: str) -> None:
+        with self._lock:
+            self._counts[what] += 1
+
+    # -- one request -----------------------------------------------------------------------
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        query: Mapping[str, Any] | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+        stream: bool = False,
+        timeout: float | tuple[float, float | None] | None = None,
+    ) -> Any:
+        from kubernetes.client.exceptions import ApiException
+
+        headers = {"Accept": "application/json, */*"}
+        if body is not None:
+            headers["Content-Type"] = content_type  # the client writes the body as JSON
+        params = [
+            (k, str(v).lower() if isinstance(v, bool) else str(v)) for k, v in (query or {}).items()
+        ]
+        try:
+            serialized = self.client.param_serialize(
+                method=method,
+                resource_path=path,
+                query_params=params,
+                header_params=headers,
+                body=None,
+                auth_settings=["BearerToken"],
+            )
+            call_method, url, call_headers, _, _ = serialized
+            response = self.client.call_api(
+                call_method,
+                url,
+                header_params=call_headers,
+                body=body,
+                _request_timeout=timeout,
+            )
+        except ApiException as err:
+            raise KubeError(err.status or 0, str(err.reason), str(err.body or "")) from err
+        except OSError as err:
+            raise KubeError(0, "Unreachable", str(err)) from err
+        except Exception as err:  # urllib3's own errors: the connection, not the request
+            if type(err).__module__.startswith("urllib3"):
+                raise KubeError(0, "Unreachable", str(err)) from err
+            raise
+        if not 200 <= response.status <= 299:
+            raw = response.read()
+            raise _error(response.status, raw)
+        if stream:
+            return response.response
+        raw = response.read()
+        return json.loads(raw) if raw else None
+
+    # -- verbs -----------------------------------------------------------------------------
+
+    def get(self, resource: Resource, namespace: str | None, name: str) -> Object | None:
+        self._count("reads")
+        try:
+            found: Object = self._call("GET", resource.path(namespace, name))
+        except KubeError as err:
+            if err.is_not_found:
+                return None
+            raise
+        return found
+
+    def list(
+        self, resource: Resource, namespace: str | None, selector: str = ""
+    ) -> tuple[list[Object], str]:
+        """The objects and the list's resourceVersion (where a watch starts)."""
+        self._count("reads")
+        query = {"labelSelector": selector} if selector else {}
+        found = self._call("GET", resource.path(namespace), query)
+        return list(found.get("items") or []), str(found["metadata"].get("resourceVersion", ""))
+
+    def create(self, resource: Resource, namespace: str | None, body: Object) -> Object:
+        self._count("writes")
+        created: Object = self._call("POST", resource.path(namespace), body=body)
+        return created
+
+    def replace(
+        self,
+        resource: Resource,
+        namespace: str | None,
+        name: str,
+        body: Object,
+        sub: str | None = None,
+    ) -> Object:
+        """PUT: a 409 where body's resourceVersion is not the stored one."""
+        self._count("writes")
+        replaced: Object = self._call("PUT", resource.path(namespace, name, sub), body=body)
+        return replaced
+
+    def patch(
+        self,
+        resource: Resource,
+        namespace: str | None,
+        name: str,
+        patch: Any,
+        sub: str | None = None,
+    ) -> Object:
+        """A JSON merge patch (RFC 7386)."""
+        self._count("writes")
+        patched: Object = self._call(
+            "PATCH",
+            resource.path(namespace, name, sub),
+            body=patch,
+            content_type="application/merge-patch+json",
+        )
+        return patched
+
+    def delete(
+        self, resource: Resource, namespace: str | None, name: str, propagation: str = "Background"
+    ) -> bool:
+        """Whether there was something to delete."""
+        self._count("writes")
+        try:
+            self._call(
+                "DELETE",
+                resource.path(namespace, name),
+                body={
+                    "kind": "DeleteOptions",
+                    "apiVersion": "v1",
+                    "propagationPolicy": propagation,
+                },
+            )
+        except KubeError as err:
+            if err.is_not_found:
+                return False
+            raise
+        return True
+
+    def watch(
+        self,
+        resource: Resource,
+        namespace: str | None,
+        resource_version: str,
+        selector: str = "",
+        timeout: float = 300.0,
+    ) -> Iterator[tuple[str, Object]]:
+        """(type, object) events after `resource_version`, BOOKMARKs included, until the
+        server ends the stream; a KubeError 410 where the version is too old."""
+        self._count("watches")
+        query: dict[str, Any] = {
+            "watch": True,
+            "resourceVersion": resource_version,
+            "allowWatchBookmarks": True,
+            "timeoutSeconds": int(timeout),
+        }
+        if selector:
+            query["labelSelector"] = selector
+        response = self._call(
+            "GET", resource.path(namespace), query, stream=True, timeout=(10, timeout + 30)
+        )
+        try:
+            for line in _lines(response):
+                event = json.loads(line)
+                kind, body = event.get("type"), event.get("object") or {}
+                if kind == "ERROR":
+                    raise KubeError(
+                        int(body.get("code") or 500),
+                        str(body.get("reason") or "Error"),
+                        str(body.get("message") or ""),
+                    )
+                yield str(kind), body
+        finally:
+            response.release_conn()
+
+    def log(
+        self,
+        namespace: str,
+        pod: str,
+        container: str,
+        *,
+        follow: bool = False,
+        since_time: str | None = None,
+        timestamps: bool = False,
+        previous: bool = False,
+    ) -> Iterator[str]:
+        """A container's log lines, as they come when following."""
+        self._count("logs")
+        query: dict[str, Any] = {"container": container}
+        if follow:
+            query["follow"] = True
+        if since_time:
+            query["sinceTime"] = since_time
+        if timestamps:
+            query["timestamps"] = True
+        if previous:
+            query["previous"] = True
+        response = self._call(
+            "GET", PODS.path(namespace, pod, "log"), query, stream=True, timeout=(10, None)
+        )
+        try:
+            yield from _lines(response)
+        finally:
+            response.release_conn()
+
+
+def _lines(response: Any) -> Iterator[str]:
+    """The response's lines as they arrive (the last one without its newline too)."""
+    pending = b""
+    for chunk in response.stream(4096, decode_content=False):
+        pending += chunk
+        *complete, pending = pending.split(b"\n")
+        for line in complete:
+            yield line.decode("utf-8", "replace")
+    if pending:
+        yield pending.decode("utf-8", "replace")
+
+
+def _error(status: int, raw: bytes) -> KubeError:
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return KubeError(status, "Error", raw.decode("utf-8", "replace")[:500])
+    if not isinstance(body, dict):
+        return KubeError(status, "Error", str(body)[:500])
+    return KubeError(status, str(body.get("reason") or "Error"), str(body.get("message") or ""))

@@ -1,0 +1,355 @@
+"""Trials as Kubernetes workloads, against the fake API server (tests/kubeapi.py) with the
+job controllers and the kubelet simulated (tests/kubesim.py): every trial kind of Katib's
+examples runs through the same engine as local trials, named, labelled and owned as Katib
+does it, judged by the template's conditions, deleted when done; faults of the API and of
+the cluster cost no trial."""
+
+from __future__ import annotations
+
+import copy
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from controller.core.records import ExperimentRecord, TrialState
+from controller.engine.loop import run_experiment
+from controller.errors import ControllerError
+from controller.executors.kubernetes.executor import KubernetesExecutor
+from controller.kube.api import Kube, Resource
+from controller.ports import TrialExecutor
+from controller.sinks.git.repo import GitRepo
+from controller.sinks.git.sink import GitStatusSink
+from generator.files import yamlio
+from generator.katib.defaults import with_defaults
+from generator.katib.models import Experiment
+from tests.kubeapi import FakeKubernetes
+from tests.kubesim import ClusterSimulation
+
+EXAMPLES = Path(__file__).parent.parent / "katib" / "examples"
+KINDS = {
+    "Job": "hp-tuning/random.yaml",
+    "PyTorchJob": "kubeflow-training-operator/pytorchjob-mnist.yaml",
+    "TFJob": "kubeflow-training-operator/tfjob-mnist-with-summaries.yaml",
+    "XGBoostJob": "kubeflow-training-operator/xgboostjob-lightgbm.yaml",
+    "MPIJob": "kubeflow-training-operator/mpijob-horovod.yaml",
+    "Workflow": "argo/argo-workflow.yaml",
+    "PipelineRun": "tekton/pipeline-run.yaml",
+}
+
+
+def loss_runner(container: dict[str, Any]) -> tuple[list[str], int]:
+    """Every container prints a loss from its arguments' length, then exits 0."""
+    words = " ".join(str(a) for a in [*container.get("command", []), *container.get("args", [])])
+    return [f"epoch 1 loss={1 / (1 + len(words)):.6f}", f"loss={1 / (2 + len(words)):.6f}"], 0
+
+
+@pytest.fixture
+def cluster() -> Iterator[tuple[FakeKubernetes, ClusterSimulation, Kube]]:
+    fake = FakeKubernetes(bookmark_every=0.2).start()
+    simulation = ClusterSimulation(fake, runner=loss_runner).start()
+    try:
+        yield fake, simulation, Kube.connect(fake.url)
+    finally:
+        simulation.stop()
+        fake.close()
+
+
+def katib_example(path: str, trials: int = 2) -> Experiment:
+    """A Katib example, its objective `loss` read from StdOut, sized for a test."""
+    document = yamlio.load((EXAMPLES / path).read_text())
+    spec = document["spec"]
+    spec["objective"] = {"type": "minimize", "objectiveMetricName": "loss"}
+    spec["metricsCollectorSpec"] = {"collector": {"kind": "StdOut"}}
+    spec["maxTrialCount"] = trials
+    spec["parallelTrialCount"] = 2
+    spec.pop("maxFailedTrialCount", None)
+    spec["algorithm"] = {
+        "algorithmName": "random",
+        "algorithmSettings": [{"name": "random_state", "value": "3"}],
+    }
+    document["metadata"]["namespace"] = "team"
+    return with_defaults(Experiment.model_validate(document))
+
+
+def executor_for(kube: Kube, spec: Experiment, root: Path, **extra: Any) -> KubernetesExecutor:
+    return KubernetesExecutor(kube, spec, "team", root / "logs", **extra)
+
+
+def as_port(executor: KubernetesExecutor) -> TrialExecutor:
+    return executor  # mypy checks that it implements the port
+
+
+def run(spec: Experiment, executor: KubernetesExecutor, root: Path) -> ExperimentRecord:
+    try:
+        return run_experiment(
+            spec,
+            environment="prod",
+            executor=as_port(executor),
+            sink=GitStatusSink(GitRepo(root), "prod"),
+        )
+    finally:
+        executor.shutdown()
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_every_trial_kind_of_katibs_examples_runs_as_its_own_workload(
+    cluster: tuple[FakeKubernetes, ClusterSimulation, Kube], tmp_path: Path, kind: str
+) -> None:
+    fake, _simulation, kube = cluster
+    spec = katib_example(KINDS[kind])
+    created: list[dict[str, Any]] = []
+    fake.listeners.append(
+        lambda event, k, body: created.append(body) if event == "ADDED" and k.kind == kind else None
+    )
+    record = run(spec, executor_for(kube, spec, tmp_path, retain=False), tmp_path)
+
+    assert [t.state for t in record.trials] == [TrialState.SUCCEEDED] * 2
+    assert all(t.metrics and t.metrics[0].name == "loss" for t in record.trials)
+    names = sorted(body["metadata"]["name"] for body in created)
+    assert names == sorted(t.name for t in record.trials)
+    for body in created:
+        labels = body["metadata"]["labels"]
+        assert labels["katib.kubeflow.org/experiment"] == spec.name
+        assert labels["katib.kubeflow.org/trial"] == body["metadata"]["name"]
+        assert "${trialParameters" not in str(body)  # the values are in the object
+    # deleted once done (retain false), and their pods with them
+    assert fake.items(fake.kind_of(created[0]["apiVersion"], kind), "team") == []
+    assert fake.items(fake.kind_of("v1", "Pod"), "team") == []
+
+
+def test_a_trial_is_owned_by_its_experiment_and_kept_with_retain(
+    cluster: tuple[FakeKubernetes, ClusterSimulation, Kube], tmp_path: Path
+) -> None:
+    fake, _, kube = cluster
+    spec = katib_example(KINDS["Job"])
+    experiments = fake.kind_of("kubeflow.org/v1beta1", "Experiment")
+    owner = fake.create(experiments, "team", {"metadata": {"name": spec.name}, "spec": {}})
+    record = run(spec, executor_for(kube, spec, tmp_path, owner=owner, retain=True), tmp_path)
+
+    jobs = fake.items(fake.kind_of("batch/v1", "Job"), "team")
+    assert sorted(j["metadata"]["name"] for j in jobs) == [t.name for t in record.trials]
+    for job in jobs:
+        (reference,) = job["metadata"]["ownerReferences"]
+        assert reference["uid"] == owner["metadata"]["uid"] and reference["controller"] is True
+    fake.delete(experiments, "team", spec.name)  # garbage collection takes its trials
+    assert fake.items(fake.kind_of("batch/v1", "Job"), "team") == []
+
+
+def test_a_value_with_quotes_and_backslashes_reaches_the_object_unbroken(
+    cluster: tuple[FakeKubernetes, ClusterSimulation, Kube], tmp_path: Path
+) -> None:
+    fake, _, kube = cluster
+    spec = katib_example(KINDS["Job"], trials=1)
+    template = spec.spec.trial_template
+    assert template is not None and template.trial_spec is not None
+    seen: list[dict[str, Any]] = []
+    fake.listeners.append(
+        lambda e, k, b: seen.append(b) if e == "ADDED" and k.kind == "Job" else None
+    )
+    executor = executor_for(kube, spec, tmp_path)
+    from controller.core.trialspec import Command
+
+    hostile = copy.deepcopy(template.trial_spec)
+    hostile["spec"]["template"]["spec"]["containers"][0]["args"] = ['--x="a\\b"', "}{"]
+    executor.start(f"{spec.name}-0001", Command((), (), None, manifest=lambda: hostile))
+    exited = executor.next_exit(timeout=10)
+    executor.shutdown()
+    assert exited is not None and exited.exit_code == 0
+    assert seen[0]["spec"]["template"]["spec"]["containers"][0]["args"] == ['--x="a\\b"', "}{"]
+
+
+def test_a_failed_workload_fails_its_trial_with_the_reason_its_condition_gives(
+    tmp_path: Path,
+) -> None:
+    fake = FakeKubernetes(bookmark_every=0.2).start()
+    simulation = ClusterSimulation(fake, runner=lambda c: (["loss=0.1"], 3)).start()
+    try:
+        spec = katib_example(KINDS["Job"], trials=1)
+        record = run(spec, executor_for(Kube.connect(fake.url), spec, tmp_path), tmp_path)
+    finally:
+        simulation.stop()
+        fake.close()
+    (trial,) = record.trials
+    assert trial.state is TrialState.FAILED
+    assert trial.reason == "TrialFailed. Job reason: BackoffLimitExceeded"
+
+
+def test_a_pod_that_never_schedules_is_pending_not_failed_until_the_deadline(
+    cluster: tuple[FakeKubernetes, ClusterSimulation, Kube], tmp_path: Path
+) -> None:
+    _fake, simulation, kube = cluster
+    simulation.schedulable = False
+    spec = katib_example(KINDS["Job"], trials=1)
+    executor = executor_for(kube, spec, tmp_path)
+    from controller.core.trialspec import Command
+
+    template = spec.spec.trial_template
+    assert template is not None and template.trial_spec is not None
+    job = copy.deepcopy(template.trial_spec)
+    executor.start(f"{spec.name}-0001", Command((), (), None, manifest=lambda: job))
+    assert executor.next_exit(timeout=1.5) is None  # pending: no exit
+    job2 = copy.deepcopy(job)
+    job2["spec"]["activeDeadlineSeconds"] = 1
+    executor.start(f"{spec.name}-0002", Command((), (), None, manifest=lambda: job2))
+    exited = executor.next_exit(timeout=10)
+    executor.shutdown()
+    assert exited is not None and exited.trial.endswith("0002")
+    assert exited.deadline_exceeded and exited.reason == "DeadlineExceeded"
+
+
+def test_api_errors_and_dropped_watches_cost_no_trial(
+    cluster: tuple[FakeKubernetes, ClusterSimulation, Kube], tmp_path: Path
+) -> None:
+    fake, _, kube = cluster
+    spec = katib_example(KINDS["Job"], trials=6)
+    fake.fail("GET", r"/pods$", 500, times=3)
+    fake.fail("GET", r"/jobs$", 500, times=2)
+
+    def disturb() -> None:
+        for _ in range(6):
+            time.sleep(0.3)
+            fake.drop_watches()
+        fake.compact()  # and one 410: a list again
+
+    threading.Thread(target=disturb, daemon=True).start()
+    record = run(spec, executor_for(kube, spec, tmp_path), tmp_path)
+    assert [t.state for t in record.trials] == [TrialState.SUCCEEDED] * 6
+
+
+def test_a_restarted_controller_adopts_running_trials_instead_of_creating_them_again(
+    tmp_path: Path,
+) -> None:
+    fake = FakeKubernetes(bookmark_every=0.2).start()
+    release = threading.Event()
+
+    def slow(container: dict[str, Any]) -> tuple[list[str], int]:
+        release.wait(20)
+        return ["loss=0.25"], 0
+
+    simulation = ClusterSimulation(fake, runner=slow).start()
+    try:
+        kube = Kube.connect(fake.url)
+        spec = katib_example(KINDS["Job"], trials=1)
+        template = spec.spec.trial_template
+        assert template is not None and template.trial_spec is not None
+        job = copy.deepcopy(template.trial_spec)
+        from controller.core.trialspec import Command
+
+        first = executor_for(kube, spec, tmp_path / "a")
+        first.start(f"{spec.name}-0001", Command((), (), None, manifest=lambda: job))
+        first.detach()
+        first.stop(f"{spec.name}-0001")  # the controller goes: the Job stays
+        first.shutdown()
+        assert fake.get(fake.kind_of("batch/v1", "Job"), "team", f"{spec.name}-0001")
+
+        second = executor_for(kube, spec, tmp_path / "b")
+        path = second.start(f"{spec.name}-0001", Command((), (), None, manifest=lambda: job))
+        release.set()
+        exited = second.next_exit(timeout=10)
+        second.shutdown()
+        assert exited is not None and exited.exit_code == 0
+        assert "loss=0.25" in path.read_text()
+        assert simulation.pods_made == 1  # one workload, one pod: nothing ran twice
+    finally:
+        simulation.stop()
+        fake.close()
+
+
+def test_a_name_taken_by_another_experiments_object_is_a_clear_error(
+    cluster: tuple[FakeKubernetes, ClusterSimulation, Kube], tmp_path: Path
+) -> None:
+    fake, _, kube = cluster
+    spec = katib_example(KINDS["Job"], trials=1)
+    jobs = fake.kind_of("batch/v1", "Job")
+    fake.create(
+        jobs,
+        "team",
+        {
+            "metadata": {"name": f"{spec.name}-0001"},
+            "spec": {"template": {"spec": {"containers": []}}},
+        },
+    )
+    executor = executor_for(kube, spec, tmp_path)
+    template = spec.spec.trial_template
+    assert template is not None and template.trial_spec is not None
+    job = copy.deepcopy(template.trial_spec)
+    from controller.core.trialspec import Command
+
+    with pytest.raises(ControllerError, match="is not this experiment's"):
+        executor.start(f"{spec.name}-0001", Command((), (), None, manifest=lambda: job))
+    executor.shutdown()
+
+
+def test_logs_are_followed_while_the_trial_runs(tmp_path: Path) -> None:
+    """Real processes in the simulated pods: the output reaches the local file while the
+    trial runs, so median stopping can read it."""
+    fake = FakeKubernetes(bookmark_every=0.2).start()
+    simulation = ClusterSimulation(fake).start()  # runs the container's command for real
+    try:
+        spec = katib_example(KINDS["Job"], trials=1)
+        template = spec.spec.trial_template
+        assert template is not None and template.trial_spec is not None
+        job = copy.deepcopy(template.trial_spec)
+        container = job["spec"]["template"]["spec"]["containers"][0]
+        script = (
+            "import time\n"
+            "for i in range(30):\n"
+            "    print(f'loss={1/(i+1)}', flush=True); time.sleep(0.05)"
+        )
+        container["command"], container["args"] = [sys.executable, "-c", script], []
+        executor = executor_for(Kube.connect(fake.url), spec, tmp_path)
+        from controller.core.trialspec import Command
+
+        path = executor.start(f"{spec.name}-0001", Command((), (), None, manifest=lambda: job))
+        seen: list[int] = []
+        exited = None
+        while exited is None:
+            exited = executor.next_exit(timeout=0.1)
+            if exited is None:
+                seen.append(path.read_text().count("loss="))
+        executor.shutdown()
+        assert any(0 < count < 30 for count in seen)  # part of it, while it ran
+        assert path.read_text().count("loss=") == 30  # every line, once
+    finally:
+        simulation.stop()
+        fake.close()
+
+
+def test_a_kind_without_conditions_is_refused_before_anything_is_created(
+    cluster: tuple[FakeKubernetes, ClusterSimulation, Kube], tmp_path: Path
+) -> None:
+    fake, _, kube = cluster
+    spec = katib_example(KINDS["Workflow"], trials=1)
+    template = spec.spec.trial_template
+    assert template is not None
+    bare = spec.model_copy(
+        update={
+            "spec": spec.spec.model_copy(
+                update={
+                    "trial_template": template.model_copy(
+                        update={"success_condition": None, "failure_condition": None}
+                    )
+                }
+            )
+        }
+    )
+    executor = executor_for(kube, bare, tmp_path)
+    from controller.core.trialspec import Command
+
+    with pytest.raises(ControllerError, match="needs successCondition and failureCondition"):
+        executor.start(
+            f"{spec.name}-0001", Command((), (), None, manifest=lambda: template.trial_spec or {})
+        )
+    executor.shutdown()
+    assert fake.items(fake.kind_of("argoproj.io/v1alpha1", "Workflow")) == []
+
+
+def test_resource_paths_for_core_and_grouped_kinds() -> None:
+    assert Resource.of("v1", "Pod").path("a", "p", "log") == "/api/v1/namespaces/a/pods/p/log"
+    assert Resource.of("batch/v1", "Job").path("a") == "/apis/batch/v1/namespaces/a/jobs"
+    assert Resource.of("coordination.k8s.io/v1", "Lease").plural == "leases"
