@@ -145,6 +145,79 @@ def run(
     _leave(0 if ok else 1)
 
 
+@main.command(
+    epilog=examples(
+        "hpo-controller serve",
+        "hpo-controller serve --env prod --namespace hpo --kube-api http://127.0.0.1:8001",
+    )
+)
+@click.option("--env", "environment", help="The environment (default: $HPO_ENVIRONMENT).")
+@click.option("--namespace", help="The namespace to watch and lease in (default: $POD_NAMESPACE).")
+@click.option(
+    "--kube-api",
+    metavar="URL",
+    help="The API server (default: in a pod, its service account; elsewhere, the kubeconfig).",
+)
+@click.option(
+    "--work",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Trial output and the git checkout (default: $HPO_WORK, else /work).",
+)
+@click.option("--probe-port", type=click.IntRange(0, 65535), default=8080, show_default=True)
+@click.option("--metrics-port", type=click.IntRange(0, 65535), default=9090, show_default=True)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Log lines on stderr as text or as JSON objects.",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def serve(
+    environment: str | None,
+    namespace: str | None,
+    kube_api: str | None,
+    work: Path | None,
+    probe_port: int,
+    metrics_port: int,
+    log_format: str,
+    debug: bool,
+) -> None:
+    """Run the Experiment objects of a namespace in the cluster, as Argo CD syncs them:
+    trials as Kubernetes workloads, status on each object and in git, /healthz, /readyz
+    and /metrics. Stops cleanly on SIGTERM, leaving the trials to the next replica."""
+    import signal
+    import threading
+
+    from controller.kube.api import Kube
+    from controller.service.serve import Server, ServeSettings
+
+    configure_logging(log_format, quiet=False)
+    quiet_optuna()
+    stop = threading.Event()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda *_: stop.set())
+    try:
+        given: dict[str, object] = {"probe_port": probe_port, "metrics_port": metrics_port}
+        if environment:
+            given["environment"] = environment
+        if namespace:
+            given["namespace"] = namespace
+        if work is not None:
+            given["work"] = work
+        settings = ServeSettings.from_environment(os.environ, **given)
+        Server(Kube.connect(kube_api), settings).serve(stop)
+    except ControllerError as err:
+        click.echo(f"hpo-controller: {err}", err=True)
+        sys.exit(1)
+    except Exception as err:
+        if debug:
+            raise
+        click.echo(f"hpo-controller: internal error: {type(err).__name__}: {err}", err=True)
+        sys.exit(2)
+    _leave(0)
+
+
 def _say(line: str) -> None:
     click.echo(line)
 

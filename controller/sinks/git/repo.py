@@ -95,6 +95,18 @@ class GitRepo:
             )
         return cls(Path(result.stdout.strip()))
 
+    @classmethod
+    def initialised(cls, path: Path) -> GitRepo:
+        """The repository at `path`, made there (empty) when there is none: a controller in
+        a cluster keeps only its status branch, fetched from and pushed to the remote."""
+        if not (path / ".git").exists():
+            result = subprocess.run(
+                ["git", "init", "--quiet", str(path)], capture_output=True, text=True, check=False
+            )
+            if result.returncode != 0:
+                raise ControllerError(f"git init {path} failed: {result.stderr.strip()}")
+        return cls(path)
+
     def check_ready(self) -> None:
         """ControllerError unless a status commit can be made here: HEAD on a branch, no
         merge, rebase, cherry-pick, revert or bisect under way, an identity to commit as."""

@@ -1,0 +1,463 @@
+"""`hpo-controller serve`, composed: the controller in the cluster. It leads through a
+Lease (one replica drives the experiments; the others stand by), watches the Experiment
+objects of its namespace, and runs each one through the same engine as `run`, with trials
+as Kubernetes workloads (`controller.executors.kubernetes`), the status on the object
+(`controller.sinks.cluster`) and, where the environment says so, the results committed to
+a status branch and pushed (`controller.sinks.git`).
+
+- A restart loses nothing: a new leader resumes each experiment from the object's
+  status, adopts the trial workloads that still exist and runs the rest again.
+- Shutting down (SIGTERM) or losing the Lease leaves the trials running for the next
+  leader, and writes every status first.
+- A finalizer (`hpo-gen.io/results`) keeps a deleted Experiment until its final status is
+  committed; then the object goes, its trials with it (they are owned by it).
+- An object that is not a valid Experiment gets a Failed condition that says why, and is
+  not run."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from controller.core.records import ExperimentRecord
+from controller.core.results import result_files
+from controller.core.status import resume_point
+from controller.engine.loop import Engine, Options, utc_now
+from controller.errors import ControllerError
+from controller.executors.kubernetes.executor import KubernetesExecutor
+from controller.kube.api import EXPERIMENTS, Kube, KubeError, Object
+from controller.kube.watching import Watcher
+from controller.ports import ResultsTarget
+from controller.service.leader import Leadership
+from controller.service.monitoring import Endpoints, Monitor
+from controller.service.run import commit_message
+from controller.sinks.cluster.status import ExperimentStatusSink
+from controller.sinks.git.repo import GitRepo
+from controller.sinks.git.sink import GitStatusSink
+from controller.sources.cluster import InvalidExperiment, config_maps_for, experiment_of
+from generator.katib.identity import NAME_LABEL
+from generator.katib.models import Experiment, ObjectMeta
+from generator.katib.status import StatusError
+
+log = logging.getLogger("hpo-controller")
+
+FINALIZER = "hpo-gen.io/results"
+SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """What `serve` runs: the namespace it watches (and holds its Lease in), the
+    environment it is, this replica's identity, its work folder (trial output, the git
+    checkout), its ports, and where results go beside the objects' status (None: the
+    objects' status alone)."""
+
+    namespace: str
+    environment: str
+    identity: str
+    work: Path
+    lease: str = "hpo-controller"
+    probe_port: int = 8080
+    metrics_port: int = 9090
+    results: ResultsTarget | None = None
+    lease_duration: float = 15.0
+    renew: float = 2.0
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str], **given: Any) -> ServeSettings:
+        """The settings the rendered Deployment gives (HPO_* from the controller's
+        ConfigMap, the namespace from the downward API or the service account), with what
+        the command line said over them."""
+        namespace = given.pop("namespace", None) or environ.get("POD_NAMESPACE")
+        if not namespace and SERVICE_ACCOUNT_NAMESPACE.is_file():
+            namespace = SERVICE_ACCOUNT_NAMESPACE.read_text().strip()
+        if not namespace:
+            raise ControllerError(
+                "no namespace to watch: pass --namespace, or set POD_NAMESPACE (the rendered "
+                "Deployment sets it)"
+            )
+        environment = given.pop("environment", None) or environ.get("HPO_ENVIRONMENT")
+        if not environment:
+            raise ControllerError("no environment: pass --env, or set HPO_ENVIRONMENT")
+        identity = environ.get("POD_NAME") or f"{socket.gethostname()}-{os.getpid()}"
+        work = Path(given.pop("work", None) or environ.get("HPO_WORK") or "/work")
+        results = None
+        mode = environ.get("HPO_RESULTS") or "none"
+        repository = environ.get("HPO_REPOSITORY")
+        if mode == "status-branch" and repository:
+            results = ResultsTarget(
+                mode="status-branch",
+                branch=environ.get("HPO_STATUS_BRANCH") or None,
+                remote=repository,
+                interval=float(environ.get("HPO_COMMIT_INTERVAL") or 60),
+            )
+        elif mode not in ("none", "status-branch"):
+            raise ControllerError(
+                f"HPO_RESULTS is {mode!r}: in the cluster, results go to a status branch "
+                "(status-branch) or stay on the Experiment objects (none)"
+            )
+        return cls(
+            namespace=namespace,
+            environment=environment,
+            identity=identity,
+            work=work,
+            results=results,
+            **given,
+        )
+
+
+@dataclass
+class _Run:
+    """One Experiment object being run."""
+
+    name: str
+    generation: int
+    thread: threading.Thread
+    engine: Engine | None = None
+    executor: KubernetesExecutor | None = None
+    record: ExperimentRecord | None = None
+    experiment: Experiment | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+class Server:
+    def __init__(self, kube: Kube, settings: ServeSettings, monitor: Monitor | None = None):
+        self.kube, self.settings = kube, settings
+        self.monitor = monitor or Monitor()
+        self.leadership = Leadership(
+            kube,
+            settings.namespace,
+            settings.lease,
+            settings.identity,
+            duration=settings.lease_duration,
+            renew=settings.renew,
+            deadline=settings.lease_duration * 2 / 3,
+        )
+        self.runs: dict[str, _Run] = {}
+        self._lock = threading.RLock()
+        self._watcher: Watcher | None = None
+        self._leaving = threading.Event()  # shutting down or lost the lease: no new runs
+        self._git: GitStatusSink | None = None
+        self._git_lock = threading.Lock()
+        self.endpoints: Endpoints | None = None
+
+    # -- probes -----------------------------------------------------------------------------
+
+    def alive(self) -> bool:
+        return True
+
+    def ready(self) -> bool:
+        """A follower is ready (it stands by); a leader once its watch has listed."""
+        if not self.leadership.leading.is_set():
+            return True
+        return self._watcher is not None and self._watcher.synced.is_set()
+
+    # -- the whole ---------------------------------------------------------------------------
+
+    def serve(self, stop: threading.Event, ports: tuple[int, ...] | None = None) -> None:
+        """Run until `stop` is set: lead when possible, run the experiments while leading."""
+        wanted = (
+            ports
+            if ports is not None
+            else (
+                self.settings.probe_port,
+                self.settings.metrics_port,
+            )
+        )
+        self.endpoints = Endpoints(self.monitor, self.alive, self.ready, wanted)
+        try:
+            while not stop.is_set():
+                if not self.leadership.wait_to_lead(stop):
+                    break
+                self._lead(stop)
+        finally:
+            self.leadership.release()
+            self.endpoints.close()
+
+    def _lead(self, stop: threading.Event) -> None:
+        self._leaving.clear()
+        lost = threading.Event()
+        self._open_git()
+        watcher = Watcher(
+            self.kube,
+            EXPERIMENTS,
+            self.settings.namespace,
+            "",
+            self._on_experiment,
+            name="watch-experiments",
+        )
+        self._watcher = watcher
+        watcher.start()
+        keeper = threading.Thread(
+            target=self.leadership.keep, args=(stop, lost.set), name="lease", daemon=True
+        )
+        keeper.start()
+        while not stop.is_set() and not lost.is_set():
+            stop.wait(0.2)
+        self._leaving.set()
+        watcher.stop()
+        keeper.join()  # no renewal after this: a release cannot be undone by one in flight
+        self._halt_all()
+        self._watcher = None
+        self._close_git()
+
+    def _halt_all(self) -> None:
+        """Stop every run, leaving its trials running for the next leader; its status is
+        written before it returns."""
+        with self._lock:
+            runs = list(self.runs.values())
+        for run in runs:
+            if run.executor is not None:
+                run.executor.detach()
+            if run.engine is not None:
+                run.engine.request_stop()
+        for run in runs:
+            run.thread.join(timeout=60)
+        with self._lock:
+            self.runs.clear()
+
+    # -- events ------------------------------------------------------------------------------
+
+    def _on_experiment(self, kind: str, body: Object) -> None:
+        if self._leaving.is_set():
+            return
+        metadata = body.get("metadata") or {}
+        name = str(metadata.get("name", ""))
+        generation = int(metadata.get("generation") or 0)
+        with self._lock:
+            current = self.runs.get(name)
+        if kind == "DELETED":
+            if current is not None and current.engine is not None:
+                current.engine.request_stop()
+            self.monitor.experiment_deleted(self.settings.namespace, name)
+            return
+        if metadata.get("deletionTimestamp"):
+            if current is not None and current.engine is not None:
+                current.engine.request_stop()  # its finalizer runs when the run has stopped
+            if FINALIZER in (metadata.get("finalizers") or []):
+                threading.Thread(target=self._finalize, args=(body, current), daemon=True).start()
+            return
+        if current is not None and (not current.done.is_set() or current.generation == generation):
+            return  # running, or done for this spec
+        if kind == "ADDED" and current is None and not (body.get("status") or {}):
+            self.monitor.experiment_created(self.settings.namespace)
+        run = _Run(name, generation, threading.Thread(daemon=True, name=f"experiment-{name}"))
+        run.thread = threading.Thread(
+            target=self._run, args=(run, body), daemon=True, name=f"experiment-{name}"
+        )
+        with self._lock:
+            self.runs[name] = run
+        run.thread.start()
+
+    # -- one experiment --------------------------------------------------------------------------
+
+    def _run(self, run: _Run, body: Object) -> None:
+        namespace = self.settings.namespace
+        try:
+            try:
+                experiment = experiment_of(body)
+            except InvalidExperiment as err:
+                self._refuse(run.name, str(err))
+                return
+            run.experiment = experiment
+            self._add_finalizer(run.name)
+            sink = ExperimentStatusSink(self.kube, namespace, run.name, self.settings.work)
+            try:
+                document = sink.read(run.name)
+                start = resume_point(experiment, document, rerun=False)
+            except StatusError as err:
+                log.warning(
+                    "%s: its status cannot be resumed from (%s); starting afresh", run.name, err
+                )
+                start = resume_point(experiment, None, rerun=False)
+            if start.finished is not None:
+                self.monitor.experiment_state(namespace, run.name, start.finished.condition)
+                return
+            if start.previous is not None:
+                self.monitor.baseline(namespace, start.previous)
+            executor = KubernetesExecutor(
+                self.kube,
+                experiment,
+                namespace,
+                self.settings.work / "logs" / namespace / run.name,
+                owner=body,
+            )
+            options = Options(
+                config_maps=config_maps_for(self.kube, experiment),
+                previous=start.previous,
+                on_change=lambda record: self._changed(run, record),
+                checkpoint=self._checkpoint(experiment),
+            )
+            engine = Engine(experiment, self.settings.environment, executor, sink, options)
+            run.executor, run.engine = executor, engine
+            if self._leaving.is_set():
+                executor.detach()
+                engine.request_stop()
+            try:
+                record = engine.run()
+            finally:
+                executor.shutdown()
+            run.record = record
+            if record.completion is not None:
+                self.monitor.experiment_state(namespace, run.name, record.completion.condition)
+            self._commit(experiment, record)
+        except ControllerError as err:
+            log.error("%s: %s", run.name, err)
+            self._refuse(run.name, str(err), reason="ExperimentFailed")
+        except Exception:
+            log.exception("%s: internal error", run.name)
+        finally:
+            run.done.set()
+
+    def _changed(self, run: _Run, record: ExperimentRecord) -> None:
+        run.record = record
+        self.monitor.observe(self.settings.namespace, record)
+        state = (
+            record.completion.condition
+            if record.completion is not None
+            else ("Running" if record.trials else "Created")
+        )
+        self.monitor.experiment_state(self.settings.namespace, run.name, state)
+
+    def _refuse(self, name: str, message: str, reason: str = "ExperimentInvalid") -> None:
+        """A Failed condition on the object that says why it does not run."""
+        now = utc_now()
+        status = {
+            "conditions": [
+                {
+                    "type": "Failed",
+                    "status": "True",
+                    "reason": reason,
+                    "message": message,
+                    "lastUpdateTime": now,
+                    "lastTransitionTime": now,
+                }
+            ]
+        }
+        log.error("%s: not run: %s", name, message)
+        try:
+            self.kube.patch(
+                EXPERIMENTS, self.settings.namespace, name, {"status": status}, sub="status"
+            )
+        except KubeError as err:
+            log.warning("%s: its status could not say so: %s", name, err)
+        self.monitor.experiment_state(self.settings.namespace, name, "Failed")
+
+    def _add_finalizer(self, name: str) -> None:
+        for _ in range(5):
+            body = self.kube.get(EXPERIMENTS, self.settings.namespace, name)
+            if body is None:
+                return
+            finalizers = list((body.get("metadata") or {}).get("finalizers") or [])
+            if FINALIZER in finalizers:
+                return
+            patch = {
+                "metadata": {
+                    "finalizers": [*finalizers, FINALIZER],
+                    "resourceVersion": body["metadata"]["resourceVersion"],
+                }
+            }
+            try:
+                self.kube.patch(EXPERIMENTS, self.settings.namespace, name, patch)
+                return
+            except KubeError as err:
+                if not err.is_conflict:
+                    raise
+        raise ControllerError(
+            f"{name}: its finalizer could not be added (the object keeps changing)"
+        )
+
+    def _finalize(self, body: Object, run: _Run | None) -> None:
+        """The object is being deleted: its run stopped, its last status committed, then
+        the finalizer removed (the API server then deletes it and its trials)."""
+        name = str(body["metadata"]["name"])
+        if run is not None:
+            run.done.wait(timeout=120)
+            if run.experiment is not None and run.record is not None:
+                self._commit(run.experiment, run.record)
+        for _ in range(5):
+            current = self.kube.get(EXPERIMENTS, self.settings.namespace, name)
+            if current is None:
+                return
+            finalizers = [f for f in current["metadata"].get("finalizers") or [] if f != FINALIZER]
+            patch = {
+                "metadata": {
+                    "finalizers": finalizers or None,
+                    "resourceVersion": current["metadata"]["resourceVersion"],
+                }
+            }
+            try:
+                self.kube.patch(EXPERIMENTS, self.settings.namespace, name, patch)
+                log.info("%s: deleted; its results are committed", name)
+                return
+            except KubeError as err:
+                if not err.is_conflict:
+                    log.warning("%s: finalizer not removed: %s", name, err)
+                    return
+
+    # -- git ------------------------------------------------------------------------------------
+
+    def _open_git(self) -> None:
+        target = self.settings.results
+        if target is None:
+            return
+        root = self.settings.work / "repository"
+        root.mkdir(parents=True, exist_ok=True)
+        repo = GitRepo.initialised(root)
+        self._git = GitStatusSink(repo, self.settings.environment, target, log.info)
+        self._git.start()
+
+    def _close_git(self) -> None:
+        if self._git is not None:
+            self._git.close()
+            self._git = None
+
+    def _checkpoint(self, experiment: Experiment) -> Any:
+        if self._git is None:
+            return None
+        interval = self._git.target.interval
+        last = [float("-inf")]
+
+        def checkpoint(record: ExperimentRecord) -> None:
+            import time
+
+            now = time.monotonic()
+            if now - last[0] >= interval and record.completion_time is None:
+                last[0] = now
+                self._commit(experiment, record)
+
+        return checkpoint
+
+    def _commit(self, experiment: Experiment, record: ExperimentRecord) -> None:
+        """The results in git under the experiment's logical name; a failure is logged and
+        kept for the next commit (the Publisher keeps what it could not push)."""
+        sink = self._git
+        if sink is None:
+            return
+        logical = _logical(experiment)
+        with self._git_lock:
+            try:
+                sink.write(logical.name, result_files(logical, record, self.settings.environment))
+                message = commit_message(
+                    logical, record, self.settings.environment, self.settings.namespace, sink.target
+                )
+                sink.commit(logical.name, message)
+            except ControllerError as err:
+                log.warning("%s: results not committed yet: %s", logical.name, err)
+
+
+def _logical(experiment: Experiment) -> Experiment:
+    """The experiment under the name its spec gives (the object's name carries a hash)."""
+    labels = experiment.metadata.labels or {}
+    name = labels.get(NAME_LABEL)
+    if not name or name == experiment.name:
+        return experiment
+    metadata = experiment.metadata.model_copy(update={"name": name})
+    assert isinstance(metadata, ObjectMeta)
+    return experiment.model_copy(update={"metadata": metadata})

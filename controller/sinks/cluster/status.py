@@ -1,0 +1,115 @@
+"""The Experiment's own `.status`, written through the status subresource in Katib's shape
+(conditions, the trial counters and lists, currentOptimalTrial, start and completion
+times), so that `kubectl get experiments`, Katib's UI and Argo CD's health check read the
+truth. Beside Katib's fields it keeps what a restarted controller resumes from: the spec's
+digest (`specDigest`) and every trial's record without its metric series
+(`trialRecords`); a Katib controller ignores both (its CRD keeps unknown fields).
+
+Each write is one merge patch of the whole status, the fields it no longer has set to
+null; the engine writes at most once a second, so a burst of trial ends is one write."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from controller.errors import ControllerError
+from controller.kube.api import EXPERIMENTS, Kube, KubeError
+from generator.files import yamlio
+
+log = logging.getLogger("hpo-controller")
+ATTEMPTS = 5  # tries of a status write the API answers with a 5xx (0.1 s, 0.2 s, ... apart)
+RECORDS = "trialRecords"
+DIGEST = "specDigest"
+# The status document's own fields, kept beside Katib's in the object's status.
+_OWN = ("environment", "specDigest", "specCommit", "specDirty")
+
+
+class ExperimentStatusSink:
+    """The status of one Experiment object. `root`: the folder the trials' output files
+    are shown relative to."""
+
+    def __init__(self, kube: Kube, namespace: str, name: str, root: Path):
+        self.kube, self.namespace, self.name = kube, namespace, name
+        self._root = root
+        self._keys: set[str] = set()
+        self.writes = 0
+
+    @property
+    def root(self) -> Path:
+        return self._root
+
+    def write(self, experiment: str, files: dict[str, str]) -> None:
+        text = files.get(f"{experiment}.yaml")
+        if text is None:
+            return  # the summary and pictures: for git, not for the object
+        document = yamlio.load(text, data=True)
+        status = cluster_status(document)
+        patch = {key: None for key in self._keys - set(status)} | status
+        for attempt in range(ATTEMPTS):
+            try:
+                self.kube.patch(
+                    EXPERIMENTS, self.namespace, self.name, {"status": patch}, sub="status"
+                )
+                break
+            except KubeError as err:
+                if err.is_not_found:
+                    return  # deleted meanwhile: its finalizer's turn
+                if not err.is_temporary:
+                    raise ControllerError(
+                        f"experiment {self.namespace}/{self.name}: its status could not be "
+                        f"written: {err.detail or err}"
+                    ) from err
+                if attempt == ATTEMPTS - 1:  # the next write carries the whole status again
+                    log.warning(
+                        "experiment %s/%s: status not written (%s); the next write has it",
+                        self.namespace,
+                        self.name,
+                        err.detail or err,
+                    )
+                    return
+                time.sleep(0.1 * 2**attempt)
+        self._keys = set(status)
+        self.writes += 1
+
+    def read(self, experiment: str) -> dict[str, Any] | None:
+        """The status as a status document (`controller.core.status`), None where the
+        object has none of hpo-controller's."""
+        body = self.kube.get(EXPERIMENTS, self.namespace, self.name)
+        status = (body or {}).get("status") or {}
+        if not isinstance(status, dict) or DIGEST not in status:
+            return None
+        self._keys = set(status)
+        return document_of(status, experiment, self.namespace)
+
+
+def cluster_status(document: dict[str, Any]) -> dict[str, Any]:
+    """A status document as the object's `.status`."""
+    status = dict(document.get("status") or {})
+    status.update({key: document[key] for key in _OWN if key in document})
+    status[RECORDS] = [
+        {
+            **trial,
+            "metrics": [
+                {k: v for k, v in metric.items() if k != "values"}
+                for metric in trial.get("metrics") or []
+            ],
+        }
+        for trial in document.get("trials") or []
+    ]
+    return status
+
+
+def document_of(status: dict[str, Any], experiment: str, namespace: str) -> dict[str, Any]:
+    """The object's `.status` back as a status document."""
+    katib = {k: v for k, v in status.items() if k not in (*_OWN, RECORDS)}
+    return {
+        "experiment": experiment,
+        "namespace": namespace,
+        "environment": status.get("environment") or "",
+        **{key: status[key] for key in _OWN if key in status and key != "environment"},
+        "status": katib,
+        "trials": list(status.get(RECORDS) or []),
+    }

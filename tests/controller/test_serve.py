@@ -1,0 +1,259 @@
+"""`hpo-controller serve` against the fake API server with a simulated cluster: it runs the
+Experiment objects of its namespace to their end, writes their status in Katib's shape,
+resumes after being stopped without running a trial twice, holds a Lease so that two
+replicas never drive the same experiments, keeps a deleted Experiment until its results
+are committed, refuses an invalid object with a condition that says why, and exports
+Katib's metrics."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from controller.kube.api import Kube
+from controller.ports import ResultsTarget
+from controller.service.serve import FINALIZER, Server, ServeSettings
+from generator.files import yamlio
+from tests.kubeapi import FakeKubernetes
+from tests.kubesim import ClusterSimulation
+
+EXAMPLES = Path(__file__).parent.parent / "katib" / "examples"
+NAMESPACE = "team"
+
+
+def loss_runner(container: dict[str, Any]) -> tuple[list[str], int]:
+    words = " ".join(str(a) for a in [*container.get("command", []), *container.get("args", [])])
+    return [f"loss={1 / (2 + len(words)):.6f}"], 0
+
+
+def experiment_object(name: str = "random", trials: int = 4, parallel: int = 2) -> dict[str, Any]:
+    document = yamlio.load((EXAMPLES / "hp-tuning" / "random.yaml").read_text())
+    spec = document["spec"]
+    spec["objective"] = {"type": "minimize", "objectiveMetricName": "loss"}
+    spec["metricsCollectorSpec"] = {"collector": {"kind": "StdOut"}}
+    spec["maxTrialCount"], spec["parallelTrialCount"] = trials, parallel
+    spec.pop("maxFailedTrialCount", None)
+    document["metadata"] = {"name": name, "namespace": NAMESPACE}
+    return document  # type: ignore[no-any-return]
+
+
+class Cluster:
+    def __init__(self, runner: Callable[[dict[str, Any]], tuple[list[str], int]]):
+        self.fake = FakeKubernetes(bookmark_every=0.2).start()
+        self.simulation = ClusterSimulation(self.fake, runner=runner).start()
+        self.experiments = self.fake.kind_of("kubeflow.org/v1beta1", "Experiment")
+        self.jobs = self.fake.kind_of("batch/v1", "Job")
+        self.created_jobs: list[str] = []
+        self.fake.listeners.append(
+            lambda e, k, b: (
+                self.created_jobs.append(b["metadata"]["name"])
+                if e == "ADDED" and k.kind == "Job"
+                else None
+            )
+        )
+
+    def server(
+        self, work: Path, identity: str = "a", **extra: Any
+    ) -> tuple[Server, threading.Event]:
+        settings = ServeSettings(
+            namespace=NAMESPACE,
+            environment="prod",
+            identity=identity,
+            work=work,
+            lease_duration=2.0,
+            renew=0.3,
+            **extra,
+        )
+        server = Server(Kube.connect(self.fake.url), settings)
+        stop = threading.Event()
+        threading.Thread(target=server.serve, args=(stop, (0, 0)), daemon=True).start()
+        return server, stop
+
+    def status(self, name: str) -> dict[str, Any]:
+        body = self.fake.get(self.experiments, NAMESPACE, name) or {}
+        return body.get("status") or {}
+
+    def wait(self, test: Callable[[], bool], seconds: float = 30) -> None:
+        ends = time.monotonic() + seconds
+        while not test():
+            assert time.monotonic() < ends, "timed out"
+            time.sleep(0.05)
+
+    def ended(self, name: str) -> bool:
+        conditions = self.status(name).get("conditions") or []
+        return bool(conditions) and conditions[-1]["type"] in ("Succeeded", "Failed")
+
+    def close(self) -> None:
+        self.simulation.stop()
+        self.fake.close()
+
+
+@pytest.fixture
+def cluster() -> Iterator[Cluster]:
+    made = Cluster(loss_runner)
+    try:
+        yield made
+    finally:
+        made.close()
+
+
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode()
+
+
+def test_an_experiment_object_runs_to_its_end_with_its_status_in_katibs_shape(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    server, stop = cluster.server(tmp_path)
+    cluster.fake.create(cluster.experiments, NAMESPACE, experiment_object())
+    cluster.wait(lambda: cluster.ended("random"))
+    status = cluster.status("random")
+    conditions = status["conditions"]
+    assert conditions[-1]["type"] == "Succeeded"
+    assert conditions[-1]["reason"] == "ExperimentMaxTrialsReached"
+    assert status["trials"] == 4 and status["trialsSucceeded"] == 4
+    best = status["currentOptimalTrial"]
+    assert best["bestTrialName"].startswith("random-")
+    assert {m["name"] for m in best["observation"]["metrics"]} == {"loss"}
+    assert len(status["trialRecords"]) == 4 and status["specDigest"]
+    body = cluster.fake.get(cluster.experiments, NAMESPACE, "random")
+    assert body is not None and FINALIZER in body["metadata"]["finalizers"]
+    cluster.wait(lambda: cluster.fake.items(cluster.jobs, NAMESPACE) == [])  # deleted when done
+
+    assert server.endpoints is not None
+    probes, metrics = server.endpoints.ports
+    assert get(f"http://127.0.0.1:{probes}/healthz")[0] == 200
+    assert get(f"http://127.0.0.1:{probes}/readyz")[0] == 200
+    code, text = get(f"http://127.0.0.1:{metrics}/metrics")
+    assert code == 200
+    assert 'katib_experiment_created_total{namespace="team"} 1.0' in text
+    assert 'katib_experiment_succeeded_total{namespace="team"} 1.0' in text
+    assert 'katib_trial_created_total{namespace="team"} 4.0' in text
+    assert 'katib_trial_succeeded_total{namespace="team"} 4.0' in text
+    assert 'katib_experiments_current{namespace="team",status="Succeeded"} 1.0' in text
+    assert 'hpo_trial_duration_seconds_count{namespace="team",state="Succeeded"} 4.0' in text
+    stop.set()
+
+
+def test_a_new_controller_resumes_without_running_any_trial_twice(tmp_path: Path) -> None:
+    gate = threading.Event()
+
+    def held(container: dict[str, Any]) -> tuple[list[str], int]:
+        gate.wait(30)
+        return loss_runner(container)
+
+    cluster = Cluster(held)
+    try:
+        first, stop_first = cluster.server(tmp_path / "a", identity="a")
+        cluster.fake.create(cluster.experiments, NAMESPACE, experiment_object(trials=6))
+        cluster.wait(lambda: len(cluster.created_jobs) == 2)  # two running, held
+        stop_first.set()  # SIGTERM: the controller goes, its trials stay
+        cluster.wait(lambda: not first.leadership.leading.is_set())
+        assert len(cluster.fake.items(cluster.jobs, NAMESPACE)) == 2
+        records = cluster.status("random")["trialRecords"]
+        assert [r["state"] for r in records] == ["Running", "Running"]
+
+        second, stop_second = cluster.server(tmp_path / "b", identity="b")
+        gate.set()
+        cluster.wait(lambda: cluster.ended("random"))
+        stop_second.set()
+        status = cluster.status("random")
+        assert status["trialsSucceeded"] == 6
+        assert sorted(cluster.created_jobs) == sorted(set(cluster.created_jobs))  # none twice
+        assert len(cluster.created_jobs) == 6
+        assert cluster.simulation.pods_made == 6
+    finally:
+        cluster.close()
+
+
+def test_two_replicas_never_lead_at_once_and_the_standby_takes_over(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    a, stop_a = cluster.server(tmp_path / "a", identity="a")
+    b, stop_b = cluster.server(tmp_path / "b", identity="b")
+    both = []
+    ends = time.monotonic() + 3
+    while time.monotonic() < ends:
+        both.append(a.leadership.leading.is_set() and b.leadership.leading.is_set())
+        time.sleep(0.01)
+    assert not any(both)
+    assert a.leadership.leading.is_set() != b.leadership.leading.is_set()
+    leader, stop_leader, standby = (
+        (a, stop_a, b) if a.leadership.leading.is_set() else (b, stop_b, a)
+    )
+    stop_leader.set()  # it releases the Lease on the way out
+    cluster.wait(lambda: standby.leadership.leading.is_set(), seconds=10)
+    cluster.fake.create(cluster.experiments, NAMESPACE, experiment_object(trials=2))
+    cluster.wait(lambda: cluster.ended("random"))
+    stop_a.set()
+    stop_b.set()
+    del leader
+
+
+def test_an_invalid_experiment_object_gets_a_failed_condition_that_says_why(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    _, stop = cluster.server(tmp_path)
+    bad = experiment_object(name="bad")
+    bad["spec"]["parameters"][0]["feasibleSpace"] = {"min": "0.5", "max": "0.1"}
+    cluster.fake.create(cluster.experiments, NAMESPACE, bad)
+    cluster.wait(lambda: cluster.ended("bad"))
+    (condition,) = cluster.status("bad")["conditions"]
+    assert condition["reason"] == "ExperimentInvalid"
+    assert "feasibleSpace" in condition["message"]
+    assert cluster.created_jobs == []
+    stop.set()
+
+
+def test_api_errors_on_status_writes_lose_no_status(cluster: Cluster, tmp_path: Path) -> None:
+    _, stop = cluster.server(tmp_path)
+    cluster.fake.fail("PATCH", r"/experiments/random/status$", 500, times=3)
+    cluster.fake.create(cluster.experiments, NAMESPACE, experiment_object())
+    cluster.wait(lambda: cluster.ended("random"))
+    assert cluster.status("random")["trialsSucceeded"] == 4
+    stop.set()
+
+
+def test_a_deleted_experiment_goes_once_its_results_are_committed(tmp_path: Path) -> None:
+    remote = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "--bare", "--quiet", str(remote)], check=True)
+    gate = threading.Event()
+
+    def held(container: dict[str, Any]) -> tuple[list[str], int]:
+        gate.wait(30)
+        return loss_runner(container)
+
+    cluster = Cluster(held)
+    try:
+        target = ResultsTarget(mode="status-branch", remote=str(remote), interval=3600)
+        _, stop = cluster.server(tmp_path / "work", results=target)
+        cluster.fake.create(cluster.experiments, NAMESPACE, experiment_object(trials=4))
+        cluster.wait(lambda: len(cluster.created_jobs) == 2)
+        gate.set()
+        cluster.wait(lambda: (cluster.status("random").get("trialsSucceeded") or 0) >= 2)
+        cluster.fake.delete(cluster.experiments, NAMESPACE, "random")
+        cluster.wait(lambda: cluster.fake.get(cluster.experiments, NAMESPACE, "random") is None)
+        shown = subprocess.run(
+            ["git", "-C", str(remote), "show", "hpo-status/prod:status/prod/random.yaml"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        committed = yamlio.load(shown)
+        assert committed["experiment"] == "random"
+        assert sum(t["state"] == "Succeeded" for t in committed["trials"]) >= 2
+        cluster.wait(lambda: cluster.fake.items(cluster.jobs, NAMESPACE) == [])  # owned: gone
+        stop.set()
+    finally:
+        cluster.close()
