@@ -30,20 +30,23 @@ ROLE_RULES: list[tuple[str, list[str], list[str], str]] = [
     ("kubeflow.org", ["experiments"], ["get", "list", "watch", "patch"],
      "reads the Experiments it runs; patch adds and removes its finalizer, which keeps an "
      "Experiment until its results are committed"),
-    ("kubeflow.org", ["experiments/status"], ["get", "patch", "update"],
+    ("kubeflow.org", ["experiments/status"], ["patch"],
      "writes each Experiment's status: conditions, trial counts, the best trial"),
     ("batch", ["jobs"], ["create", "get", "list", "watch", "delete"],
      "runs each trial as a Job, watches it finish, deletes it to stop or early-stop it"),
-    ("kubeflow.org", ["pytorchjobs"], ["create", "get", "list", "watch", "delete"],
-     "the same for PyTorchJob trials"),
+    ("kubeflow.org", ["pytorchjobs", "tfjobs", "xgboostjobs", "mpijobs"],
+     ["create", "get", "list", "watch", "delete"],
+     "the same for the Kubeflow training jobs' trials"),
+    ("argoproj.io", ["workflows"], ["create", "get", "list", "watch", "delete"],
+     "the same for Argo Workflow trials"),
+    ("tekton.dev", ["pipelineruns"], ["create", "get", "list", "watch", "delete"],
+     "the same for Tekton PipelineRun trials"),
     ("", ["pods"], ["get", "list", "watch"],
-     "finds a trial's pods to follow their phase"),
+     "finds a trial's primary pod to follow its output"),
     ("", ["pods/log"], ["get"],
      "reads a trial's output, where the StdOut collector finds its metrics"),
     ("", ["configmaps"], ["get", "list", "watch"],
      "reads trial templates kept in ConfigMaps"),
-    ("", ["events"], ["create", "patch"],
-     "records what happens to each trial as Events on its Experiment"),
     ("coordination.k8s.io", ["leases"], ["get", "create", "update"],
      "holds a Lease so that during a rollout only one controller runs the experiments"),
 ]  # fmt: skip
@@ -65,10 +68,14 @@ def controller_layer(gitops: GitOps) -> RenderedTree:
         "deployment.yaml": _deployment(gitops),
         "service.yaml": _service(),
     }
+    alerts = {"prometheusrule.yaml": _alerts()}
     files = {f"{CONTROLLER_FOLDER}/{name}": dump(doc, text) for name, doc in documents.items()}
     files[f"{CONTROLLER_FOLDER}/kustomization.yaml"] = dump(
         {**KUSTOMIZATION, "resources": sorted(documents)}, text
     )
+    # An example for clusters with the Prometheus Operator: not in the kustomization (its
+    # CRD may not be installed); add it to your own overlay's resources to use it.
+    files[f"{CONTROLLER_FOLDER}/prometheusrule.yaml"] = dump(alerts["prometheusrule.yaml"], text)
     return files
 
 
@@ -106,6 +113,12 @@ def _setting(name: str, key: str) -> Manifest:
     return {"name": name, "valueFrom": {"configMapKeyRef": {"name": CONTROLLER_CONFIG, "key": key}}}
 
 
+def _field(name: str, path: str) -> Manifest:
+    """An environment variable from the pod's own metadata (the downward API): the
+    namespace the controller watches, the name it holds its Lease as."""
+    return {"name": name, "valueFrom": {"fieldRef": {"fieldPath": path}}}
+
+
 def _deployment(gitops: GitOps) -> Manifest:
     probe = {"port": "probes"}
     container = {
@@ -119,6 +132,9 @@ def _deployment(gitops: GitOps) -> Manifest:
             _setting("HPO_PATH", "path"),
             _setting("HPO_RESULTS", "results"),
             _setting("HPO_STATUS_BRANCH", "statusBranch"),
+            _setting("HPO_COMMIT_INTERVAL", "commitInterval"),
+            _field("POD_NAMESPACE", "metadata.namespace"),
+            _field("POD_NAME", "metadata.name"),
             {"name": "HPO_CONTROLLER_GIT_CREDENTIALS", "value": CREDENTIALS_MOUNT},
             {"name": "HPO_WORK", "value": WORK_MOUNT},
         ],
@@ -174,6 +190,52 @@ def _deployment(gitops: GitOps) -> Manifest:
                     ],
                 },
             },
+        },
+    }
+
+
+def _alerts() -> Manifest:
+    """Alerts on the controller's metrics (Katib's names)."""
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PrometheusRule",
+        "metadata": _metadata(),
+        "spec": {
+            "groups": [
+                {
+                    "name": "hpo-controller",
+                    "rules": [
+                        {
+                            "alert": "HpoExperimentFailed",
+                            "expr": "increase(katib_experiment_failed_total[15m]) > 0",
+                            "labels": {"severity": "warning"},
+                            "annotations": {
+                                "summary": "An experiment failed in {{ $labels.namespace }}",
+                            },
+                        },
+                        {
+                            "alert": "HpoTrialsFailing",
+                            "expr": (
+                                "sum by (namespace) (rate(katib_trial_failed_total[30m])) > "
+                                "0.5 * sum by (namespace) (rate(katib_trial_created_total[30m]))"
+                            ),
+                            "for": "15m",
+                            "labels": {"severity": "warning"},
+                            "annotations": {
+                                "summary": "More than half the trials fail in "
+                                "{{ $labels.namespace }}",
+                            },
+                        },
+                        {
+                            "alert": "HpoControllerDown",
+                            "expr": 'absent(up{job="hpo-controller"} == 1)',
+                            "for": "10m",
+                            "labels": {"severity": "critical"},
+                            "annotations": {"summary": "hpo-controller is not scraped"},
+                        },
+                    ],
+                }
+            ]
         },
     }
 

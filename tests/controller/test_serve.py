@@ -164,7 +164,7 @@ def test_a_new_controller_resumes_without_running_any_trial_twice(tmp_path: Path
         records = cluster.status("random")["trialRecords"]
         assert [r["state"] for r in records] == ["Running", "Running"]
 
-        second, stop_second = cluster.server(tmp_path / "b", identity="b")
+        _second, stop_second = cluster.server(tmp_path / "b", identity="b")
         gate.set()
         cluster.wait(lambda: cluster.ended("random"))
         stop_second.set()

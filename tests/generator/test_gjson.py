@@ -11,11 +11,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from generator.validation.admission import validate_experiment
 from generator.files import yamlio
 from generator.katib import gjson
 from generator.katib.defaults import TRIAL_KIND_DEFAULTS
 from generator.katib.models import Experiment
+from generator.validation.admission import validate_experiment
 
 EXAMPLES = Path(__file__).parent.parent / "katib" / "examples"
 
