@@ -100,5 +100,5 @@ def test_the_controller_image_matches_its_deployment() -> None:
     deployment = yamlio.load(controller_layer(gitops)["controller/deployment.yaml"], data=True)
     uid = deployment["spec"]["template"]["spec"]["securityContext"]["runAsUser"]
     assert f"useradd --create-home --uid {uid} hpo" in dockerfile
-    assert "USER hpo" in dockerfile
+    assert f"USER {uid}:{uid}" in dockerfile
     assert deployment["spec"]["template"]["spec"]["containers"][0]["args"][0] == "serve"
