@@ -353,3 +353,15 @@ def test_resource_paths_for_core_and_grouped_kinds() -> None:
     assert Resource.of("v1", "Pod").path("a", "p", "log") == "/api/v1/namespaces/a/pods/p/log"
     assert Resource.of("batch/v1", "Job").path("a") == "/apis/batch/v1/namespaces/a/jobs"
     assert Resource.of("coordination.k8s.io/v1", "Lease").plural == "leases"
+
+
+def test_a_collector_that_does_not_run_in_the_cluster_is_said_before_any_trial(
+    cluster: tuple[FakeKubernetes, ClusterSimulation, Kube], tmp_path: Path
+) -> None:
+    _, _, kube = cluster
+    document = yamlio.load(
+        (EXAMPLES / "metrics-collector" / "file-metrics-collector.yaml").read_text()
+    )
+    spec = with_defaults(Experiment.model_validate(document))
+    with pytest.raises(ControllerError, match="File metrics collector does not run in the cluster"):
+        KubernetesExecutor(kube, spec, "team", tmp_path)

@@ -44,7 +44,9 @@ TRIAL_LABEL = "katib.kubeflow.org/trial"
 # Exit codes the step reads: a trial whose workload failed, one the controller deleted.
 FAILED_EXIT = 1
 STOPPED_EXIT = 143  # as a process ended by SIGTERM
-UNLIMITED = 1_000_000  # "as many as the engine starts": the scheduler queues the rest
+UNLIMITED = 1_000_000
+# How metrics reach the controller from a trial in the cluster: its output, through the API.
+CLUSTER_COLLECTORS = ("StdOut",)  # "as many as the engine starts": the scheduler queues the rest
 
 
 class KubernetesExecutor:
@@ -69,6 +71,15 @@ class KubernetesExecutor:
         template = experiment.spec.trial_template
         if template is None:
             raise ControllerError(f"experiment {experiment.name!r} has no trial template")
+        collecting = experiment.spec.metrics_collector_spec
+        kind = collecting.collector.kind if collecting and collecting.collector else "StdOut"
+        if kind not in CLUSTER_COLLECTORS:
+            raise ControllerError(
+                f"experiment {experiment.name!r}: its {kind} metrics collector does not run "
+                "in the cluster yet: hpo-controller reads trials' metrics from the primary "
+                "container's output there (collector kind StdOut); print them as "
+                "`name=value` lines, or run the experiment in a local environment"
+            )
         self.kube, self.experiment, self.namespace = kube, experiment, namespace
         self.name = experiment.name
         self.logs = logs
