@@ -215,7 +215,6 @@ def serve(
             raise
         click.echo(f"hpo-controller: internal error: {type(err).__name__}: {err}", err=True)
         sys.exit(2)
-    _leave(0)
 
 
 def _say(line: str) -> None:

@@ -22,6 +22,7 @@ counts what was asked, by verb."""
 
 from __future__ import annotations
 
+import bisect
 import copy
 import json
 import re
@@ -226,8 +227,7 @@ class FakeKubernetes:
         # Called with (type, kind, object) for every change, under the lock: keep it short.
         self.listeners: list[Any] = []
         self.kinds = {(k.group, k.version, k.plural): k for k in KINDS}
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self.server.daemon_threads = True
+        self.server = _Server(("127.0.0.1", 0), _handler(self))
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     # -- the server -------------------------------------------------------------------
@@ -561,7 +561,8 @@ class FakeKubernetes:
             with self.lock:
                 if self.watch_generation != generation:
                     return
-                for rv, event, group, plural, body in self.events:
+                first = bisect.bisect_right(self.events, position, key=lambda e: e[0])
+                for rv, event, group, plural, body in self.events[first:]:
                     if (
                         rv > position
                         and (group, plural) == (kind.group, kind.plural)
@@ -649,6 +650,11 @@ class FakeKubernetes:
             shown(fresh)
             if done:
                 return
+
+
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # many clients connect at once, as to a real API server
+    daemon_threads = True
 
 
 def _version_of(body: dict[str, Any]) -> str:

@@ -11,7 +11,9 @@ KubeError 404 that names it."""
 from __future__ import annotations
 
 import json
+import random
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +22,8 @@ from urllib.parse import quote
 from controller.errors import ControllerError
 
 Object = dict[str, Any]
+RETRIES = 4  # tries again of a request the server or the connection failed
+BACKOFF = 0.1  # seconds before the first, doubled for each next (jittered)
 
 # kind -> plural, for the kinds whose plural is not kind.lower() + "s".
 _PLURALS = {"Lease": "leases", "PodTemplate": "podtemplates"}
@@ -127,6 +131,28 @@ class Kube:
     # -- one request -----------------------------------------------------------------------
 
     def _call(
+        self,
+        method: str,
+        path: str,
+        query: Mapping[str, Any] | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+        stream: bool = False,
+        timeout: float | tuple[float, float | None] | None = None,
+    ) -> Any:
+        """One request; a dropped connection, a 429 or a 5xx is tried again (RETRIES times,
+        backed off). A create whose answer was lost may have been made: the caller's 409
+        says so. Streams are not retried here: their readers resume on their own."""
+        for attempt in range(1 if stream else RETRIES + 1):
+            try:
+                return self._once(method, path, query, body, content_type, stream, timeout)
+            except KubeError as err:
+                if not err.is_temporary or attempt == RETRIES or stream:
+                    raise
+                time.sleep(BACKOFF * 2**attempt * random.uniform(0.5, 1.0))
+        raise AssertionError("unreachable")
+
+    def _once(
         self,
         method: str,
         path: str,

@@ -46,6 +46,7 @@ class Leadership:
         self.leading = threading.Event()
         self._observed: tuple[str, float] | None = None  # (the record's text, when seen)
         self._renewed_at = 0.0
+        self._failing = False
 
     def attempt(self) -> bool:
         """Take or renew the Lease once; whether this replica leads now."""
@@ -68,8 +69,9 @@ class Leadership:
             self.kube.replace(LEASES, self.namespace, self.name, self._lease(lease, transitions))
             return self._won(now)
         except KubeError as err:
-            if not err.is_conflict:
+            if not err.is_conflict and not self._failing:  # said once per streak
                 log.warning("lease %s/%s: %s", self.namespace, self.name, err.detail or err)
+            self._failing = not err.is_conflict
             if self.leading.is_set() and now - self._renewed_at < self.deadline:
                 return True  # not renewed this time; still within the deadline
             return self._lost()
@@ -110,6 +112,7 @@ class Leadership:
         return False
 
     def _won(self, now: float) -> bool:
+        self._failing = False
         if not self.leading.is_set():
             log.info("leading: lease %s/%s held by %s", self.namespace, self.name, self.identity)
         self.leading.set()

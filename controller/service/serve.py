@@ -267,7 +267,14 @@ class Server:
                 return
             run.experiment = experiment
             self._add_finalizer(run.name)
-            sink = ExperimentStatusSink(self.kube, namespace, run.name, self.settings.work)
+            sink = ExperimentStatusSink(
+                self.kube,
+                namespace,
+                run.name,
+                self.settings.work,
+                experiment=experiment,
+                environment=self.settings.environment,
+            )
             try:
                 document = sink.read(run.name)
                 start = resume_point(experiment, document, rerun=False)
@@ -291,7 +298,7 @@ class Server:
             options = Options(
                 config_maps=config_maps_for(self.kube, experiment),
                 previous=start.previous,
-                on_change=lambda record: self._changed(run, record),
+                on_change=lambda record: self._changed(run, record, sink),
                 checkpoint=self._checkpoint(experiment),
             )
             engine = Engine(experiment, self.settings.environment, executor, sink, options)
@@ -315,8 +322,9 @@ class Server:
         finally:
             run.done.set()
 
-    def _changed(self, run: _Run, record: ExperimentRecord) -> None:
+    def _changed(self, run: _Run, record: ExperimentRecord, sink: ExperimentStatusSink) -> None:
         run.record = record
+        sink.observe(record)
         self.monitor.observe(self.settings.namespace, record)
         state = (
             record.completion.condition

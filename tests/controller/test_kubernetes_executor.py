@@ -209,6 +209,8 @@ def test_api_errors_and_dropped_watches_cost_no_trial(
     spec = katib_example(KINDS["Job"], trials=6)
     fake.fail("GET", r"/pods$", 500, times=3)
     fake.fail("GET", r"/jobs$", 500, times=2)
+    fake.fail("POST", r"/jobs$", 503, times=2)  # a create tried again
+    fake.fail("DELETE", r"/jobs/", 500, times=2)
 
     def disturb() -> None:
         for _ in range(6):

@@ -6,7 +6,10 @@ digest (`specDigest`) and every trial's record without its metric series
 (`trialRecords`); a Katib controller ignores both (its CRD keeps unknown fields).
 
 Each write is one merge patch of the whole status, the fields it no longer has set to
-null; the engine writes at most once a second, so a burst of trial ends is one write."""
+null; the engine writes at most once a second, so a burst of trial ends is one write.
+Where it is told each record as the engine changes it (`observe`), the status is built
+from the record itself (each finished trial's document once), not read back from the
+status file's YAML text."""
 
 from __future__ import annotations
 
@@ -15,9 +18,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from controller.core.records import ExperimentRecord, TrialRecord
+from controller.core.status import status_head, trial_document
 from controller.errors import ControllerError
 from controller.kube.api import EXPERIMENTS, Kube, KubeError
 from generator.files import yamlio
+from generator.katib.models import Experiment
 
 log = logging.getLogger("hpo-controller")
 ATTEMPTS = 5  # tries of a status write the API answers with a 5xx (0.1 s, 0.2 s, ... apart)
@@ -31,22 +37,39 @@ class ExperimentStatusSink:
     """The status of one Experiment object. `root`: the folder the trials' output files
     are shown relative to."""
 
-    def __init__(self, kube: Kube, namespace: str, name: str, root: Path):
+    def __init__(
+        self,
+        kube: Kube,
+        namespace: str,
+        name: str,
+        root: Path,
+        experiment: Experiment | None = None,
+        environment: str = "",
+    ):
         self.kube, self.namespace, self.name = kube, namespace, name
         self._root = root
         self._keys: set[str] = set()
+        self._experiment, self._environment = experiment, environment
+        self._record: ExperimentRecord | None = None
+        self._trials: dict[str, tuple[TrialRecord, dict[str, Any]]] = {}
         self.writes = 0
+
+    def observe(self, record: ExperimentRecord) -> None:
+        """The run's record as it now stands: what the next write writes."""
+        self._record = record
 
     @property
     def root(self) -> Path:
         return self._root
 
     def write(self, experiment: str, files: dict[str, str]) -> None:
-        text = files.get(f"{experiment}.yaml")
-        if text is None:
-            return  # the summary and pictures: for git, not for the object
-        document = yamlio.load(text, data=True)
-        status = cluster_status(document)
+        if self._record is not None and self._experiment is not None:
+            status = self._from_record(self._experiment, self._record)
+        else:
+            text = files.get(f"{experiment}.yaml")
+            if text is None:
+                return  # the summary and pictures: for git, not for the object
+            status = cluster_status(yamlio.load(text, data=True))
         patch = {key: None for key in self._keys - set(status)} | status
         for attempt in range(ATTEMPTS):
             try:
@@ -74,6 +97,19 @@ class ExperimentStatusSink:
         self._keys = set(status)
         self.writes += 1
 
+    def _from_record(self, experiment: Experiment, record: ExperimentRecord) -> dict[str, Any]:
+        head = status_head(experiment, record, self._environment)
+        known, documents = self._trials, []
+        for trial in record.trials:
+            kept = known.get(trial.name)
+            if kept is None or kept[0] is not trial:  # a record is replaced when it changes
+                kept = known[trial.name] = (trial, _summarized(trial_document(trial)))
+            documents.append(kept[1])
+        status = dict(head.get("status") or {})
+        status.update({key: head[key] for key in _OWN if key in head})
+        status[RECORDS] = documents
+        return status
+
     def read(self, experiment: str) -> dict[str, Any] | None:
         """The status as a status document (`controller.core.status`), None where the
         object has none of hpo-controller's."""
@@ -89,17 +125,16 @@ def cluster_status(document: dict[str, Any]) -> dict[str, Any]:
     """A status document as the object's `.status`."""
     status = dict(document.get("status") or {})
     status.update({key: document[key] for key in _OWN if key in document})
-    status[RECORDS] = [
-        {
-            **trial,
-            "metrics": [
-                {k: v for k, v in metric.items() if k != "values"}
-                for metric in trial.get("metrics") or []
-            ],
-        }
-        for trial in document.get("trials") or []
-    ]
+    status[RECORDS] = [_summarized(trial) for trial in document.get("trials") or []]
     return status
+
+
+def _summarized(trial: dict[str, Any]) -> dict[str, Any]:
+    """A trial's document without its metric series (the object's size is bounded)."""
+    metrics = [
+        {k: v for k, v in metric.items() if k != "values"} for metric in trial.get("metrics") or []
+    ]
+    return {**trial, "metrics": metrics}
 
 
 def document_of(status: dict[str, Any], experiment: str, namespace: str) -> dict[str, Any]:
