@@ -31,29 +31,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from generator.files import yamlio  # noqa: E402
 from tests.kubeapi import FakeKubernetes  # noqa: E402
-from tests.kubesim import ClusterSimulation  # noqa: E402
+from tests.kubesim import ClusterSimulation, loss_runner, random_experiment  # noqa: E402
 
 NAMESPACE = "bench"
 READS = ("get", "watch", "log")
 WRITES = ("create", "update", "patch", "delete")
-
-
-def instant(container: dict[str, Any]) -> tuple[list[str], int]:
-    words = " ".join(str(a) for a in container.get("args", []))
-    return [f"loss={1 / (2 + len(words)):.6f}"], 0
-
-
-def experiment(name: str, trials: int, parallel: int) -> dict[str, Any]:
-    document = yamlio.load((ROOT / "tests/katib/examples/hp-tuning/random.yaml").read_text())
-    spec = document["spec"]
-    spec["objective"] = {"type": "minimize", "objectiveMetricName": "loss"}
-    spec["metricsCollectorSpec"] = {"collector": {"kind": "StdOut"}}
-    spec["maxTrialCount"], spec["parallelTrialCount"] = trials, parallel
-    spec.pop("maxFailedTrialCount", None)
-    document["metadata"] = {"name": name, "namespace": NAMESPACE}
-    return document  # type: ignore[no-any-return]
 
 
 def main() -> int:
@@ -65,7 +48,7 @@ def main() -> int:
     options = parser.parse_args()
 
     fake = FakeKubernetes(bookmark_every=5.0).start()
-    simulation = ClusterSimulation(fake, runner=instant).start()
+    simulation = ClusterSimulation(fake, runner=loss_runner).start()
     experiments = fake.kind_of("kubeflow.org/v1beta1", "Experiment")
     ends: dict[str, float] = {}  # trial -> when its workload's status said it ended
     gaps: list[float] = []
@@ -107,7 +90,11 @@ def main() -> int:
     names = [f"bench-{i:03d}" for i in range(options.experiments)]
     started = time.monotonic()
     for name in names:
-        fake.create(experiments, NAMESPACE, experiment(name, options.trials, options.parallel))
+        fake.create(
+            experiments,
+            NAMESPACE,
+            random_experiment(name, NAMESPACE, options.trials, options.parallel),
+        )
 
     def ended(name: str) -> bool:
         body = fake.get(experiments, NAMESPACE, name) or {}

@@ -135,13 +135,7 @@ def run(
     except Exception as err:
         if debug:
             raise
-        click.echo(f"hpo-controller: internal error: {type(err).__name__}: {err}", err=True)
-        click.echo(
-            "this is a bug in hpo-controller: please report it with the output of the same "
-            "command run with --debug",
-            err=True,
-        )
-        sys.exit(2)
+        _internal(err)
     _leave(0 if ok else 1)
 
 
@@ -213,8 +207,18 @@ def serve(
     except Exception as err:
         if debug:
             raise
-        click.echo(f"hpo-controller: internal error: {type(err).__name__}: {err}", err=True)
-        sys.exit(2)
+        _internal(err)
+
+
+def _internal(err: Exception) -> NoReturn:
+    """A bug: said as one, exit code 2."""
+    click.echo(f"hpo-controller: internal error: {type(err).__name__}: {err}", err=True)
+    click.echo(
+        "this is a bug in hpo-controller: please report it with the output of the same "
+        "command run with --debug",
+        err=True,
+    )
+    sys.exit(2)
 
 
 def _say(line: str) -> None:

@@ -18,11 +18,34 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from generator.files import yamlio
 from tests.kubeapi import FakeKubernetes, Kind, now
 
 Runner = Callable[[dict[str, Any]], tuple[list[str], int]]
+EXAMPLES = Path(__file__).parent / "katib" / "examples"
+
+
+def loss_runner(container: dict[str, Any]) -> tuple[list[str], int]:
+    """A trial that prints a loss that follows from its arguments, and exits 0."""
+    words = " ".join(str(a) for a in [*container.get("command", []), *container.get("args", [])])
+    return [f"loss={1 / (2 + len(words)):.6f}"], 0
+
+
+def random_experiment(name: str, namespace: str, trials: int, parallel: int) -> dict[str, Any]:
+    """Katib's random-search example as an Experiment object: objective `loss` from StdOut,
+    `trials` trials, `parallel` at a time."""
+    document = yamlio.load((EXAMPLES / "hp-tuning" / "random.yaml").read_text())
+    spec = document["spec"]
+    spec["objective"] = {"type": "minimize", "objectiveMetricName": "loss"}
+    spec["metricsCollectorSpec"] = {"collector": {"kind": "StdOut"}}
+    spec["maxTrialCount"], spec["parallelTrialCount"] = trials, parallel
+    spec.pop("maxFailedTrialCount", None)
+    document["metadata"] = {"name": name, "namespace": namespace}
+    return document  # type: ignore[no-any-return]
+
 
 _REPLICAS = {
     "PyTorchJob": ("pytorchReplicaSpecs", ("Master",)),

@@ -20,7 +20,8 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -118,7 +119,7 @@ class _Run:
 
     name: str
     generation: int
-    thread: threading.Thread
+    thread: threading.Thread | None = None
     engine: Engine | None = None
     executor: KubernetesExecutor | None = None
     record: ExperimentRecord | None = None
@@ -218,7 +219,8 @@ class Server:
             if run.engine is not None:
                 run.engine.request_stop()
         for run in runs:
-            run.thread.join(timeout=60)
+            if run.thread is not None:
+                run.thread.join(timeout=60)
         with self._lock:
             self.runs.clear()
 
@@ -247,7 +249,7 @@ class Server:
             return  # running, or done for this spec
         if kind == "ADDED" and current is None and not (body.get("status") or {}):
             self.monitor.experiment_created(self.settings.namespace)
-        run = _Run(name, generation, threading.Thread(daemon=True, name=f"experiment-{name}"))
+        run = _Run(name, generation)
         run.thread = threading.Thread(
             target=self._run, args=(run, body), daemon=True, name=f"experiment-{name}"
         )
@@ -426,15 +428,13 @@ class Server:
             self._git.close()
             self._git = None
 
-    def _checkpoint(self, experiment: Experiment) -> Any:
+    def _checkpoint(self, experiment: Experiment) -> Callable[[ExperimentRecord], None] | None:
         if self._git is None:
             return None
         interval = self._git.target.interval
         last = [float("-inf")]
 
         def checkpoint(record: ExperimentRecord) -> None:
-            import time
-
             now = time.monotonic()
             if now - last[0] >= interval and record.completion_time is None:
                 last[0] = now

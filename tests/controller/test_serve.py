@@ -22,26 +22,23 @@ from controller.ports import ResultsTarget
 from controller.service.serve import FINALIZER, Server, ServeSettings
 from generator.files import yamlio
 from tests.kubeapi import FakeKubernetes
-from tests.kubesim import ClusterSimulation
+from tests.kubesim import ClusterSimulation, loss_runner, random_experiment
 
-EXAMPLES = Path(__file__).parent.parent / "katib" / "examples"
 NAMESPACE = "team"
 
 
-def loss_runner(container: dict[str, Any]) -> tuple[list[str], int]:
-    words = " ".join(str(a) for a in [*container.get("command", []), *container.get("args", [])])
-    return [f"loss={1 / (2 + len(words)):.6f}"], 0
-
-
 def experiment_object(name: str = "random", trials: int = 4, parallel: int = 2) -> dict[str, Any]:
-    document = yamlio.load((EXAMPLES / "hp-tuning" / "random.yaml").read_text())
-    spec = document["spec"]
-    spec["objective"] = {"type": "minimize", "objectiveMetricName": "loss"}
-    spec["metricsCollectorSpec"] = {"collector": {"kind": "StdOut"}}
-    spec["maxTrialCount"], spec["parallelTrialCount"] = trials, parallel
-    spec.pop("maxFailedTrialCount", None)
-    document["metadata"] = {"name": name, "namespace": NAMESPACE}
-    return document  # type: ignore[no-any-return]
+    return random_experiment(name, NAMESPACE, trials, parallel)
+
+
+def held_by(gate: threading.Event) -> Callable[[dict[str, Any]], tuple[list[str], int]]:
+    """Trials that run until the gate opens."""
+
+    def held(container: dict[str, Any]) -> tuple[list[str], int]:
+        gate.wait(30)
+        return loss_runner(container)
+
+    return held
 
 
 class Cluster:
@@ -148,12 +145,7 @@ def test_an_experiment_object_runs_to_its_end_with_its_status_in_katibs_shape(
 
 def test_a_new_controller_resumes_without_running_any_trial_twice(tmp_path: Path) -> None:
     gate = threading.Event()
-
-    def held(container: dict[str, Any]) -> tuple[list[str], int]:
-        gate.wait(30)
-        return loss_runner(container)
-
-    cluster = Cluster(held)
+    cluster = Cluster(held_by(gate))
     try:
         first, stop_first = cluster.server(tmp_path / "a", identity="a")
         cluster.fake.create(cluster.experiments, NAMESPACE, experiment_object(trials=6))
@@ -189,16 +181,13 @@ def test_two_replicas_never_lead_at_once_and_the_standby_takes_over(
         time.sleep(0.01)
     assert not any(both)
     assert a.leadership.leading.is_set() != b.leadership.leading.is_set()
-    leader, stop_leader, standby = (
-        (a, stop_a, b) if a.leadership.leading.is_set() else (b, stop_b, a)
-    )
+    stop_leader, standby = (stop_a, b) if a.leadership.leading.is_set() else (stop_b, a)
     stop_leader.set()  # it releases the Lease on the way out
     cluster.wait(lambda: standby.leadership.leading.is_set(), seconds=10)
     cluster.fake.create(cluster.experiments, NAMESPACE, experiment_object(trials=2))
     cluster.wait(lambda: cluster.ended("random"))
     stop_a.set()
     stop_b.set()
-    del leader
 
 
 def test_an_invalid_experiment_object_gets_a_failed_condition_that_says_why(
@@ -229,12 +218,7 @@ def test_a_deleted_experiment_goes_once_its_results_are_committed(tmp_path: Path
     remote = tmp_path / "remote.git"
     subprocess.run(["git", "init", "--bare", "--quiet", str(remote)], check=True)
     gate = threading.Event()
-
-    def held(container: dict[str, Any]) -> tuple[list[str], int]:
-        gate.wait(30)
-        return loss_runner(container)
-
-    cluster = Cluster(held)
+    cluster = Cluster(held_by(gate))
     try:
         target = ResultsTarget(mode="status-branch", remote=str(remote), interval=3600)
         _, stop = cluster.server(tmp_path / "work", results=target)
