@@ -1,18 +1,16 @@
 """The Kubernetes API as the controller uses it: objects as plain dicts of any kind (a Job,
 a PyTorchJob, an Argo Workflow, an Experiment), by apiVersion and kind, through the
 `kubernetes` client's connection (its configuration, TLS and bearer token; in-cluster or
-from a kubeconfig). Reads and writes are counted, so a benchmark can say what a trial
-costs the API server.
+from a kubeconfig).
 
-Paths are built from a table of the kinds trials and the controller use, with the
-lower-case plural as the fallback for others; a kind the server does not serve is a
-KubeError 404 that names it."""
+A kind's path uses its lower-case name plus "s" (jobs, pytorchjobs, workflows,
+pipelineruns, experiments, leases, pods: every kind trials and the controller use); a kind
+the server does not serve is a KubeError 404 that names it."""
 
 from __future__ import annotations
 
 import json
 import random
-import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -25,9 +23,6 @@ Object = dict[str, Any]
 RETRIES = 4  # tries again of a request the server or the connection failed
 BACKOFF = 0.1  # seconds before the first, doubled for each next (jittered)
 
-# kind -> plural, for the kinds whose plural is not kind.lower() + "s".
-_PLURALS = {"Lease": "leases", "PodTemplate": "podtemplates"}
-
 
 @dataclass(frozen=True)
 class Resource:
@@ -39,7 +34,7 @@ class Resource:
 
     @classmethod
     def of(cls, api_version: str, kind: str) -> Resource:
-        return cls(api_version, kind, _PLURALS.get(kind, kind.lower() + "s"))
+        return cls(api_version, kind, kind.lower() + "s")
 
     def path(self, namespace: str | None, name: str | None = None, sub: str | None = None) -> str:
         root = (
@@ -60,9 +55,7 @@ class Resource:
 
 PODS = Resource.of("v1", "Pod")
 EXPERIMENTS = Resource.of("kubeflow.org/v1beta1", "Experiment")
-TRIALS = Resource.of("kubeflow.org/v1beta1", "Trial")
 LEASES = Resource.of("coordination.k8s.io/v1", "Lease")
-EVENTS = Resource.of("v1", "Event")
 
 
 class KubeError(ControllerError):
@@ -95,8 +88,6 @@ class Kube:
 
     def __init__(self, client: Any):
         self.client = client
-        self._counts = {"reads": 0, "writes": 0, "watches": 0, "logs": 0}
-        self._lock = threading.Lock()
 
     @classmethod
     def connect(cls, host: str | None = None) -> Kube:
@@ -119,15 +110,6 @@ class Kube:
                 ) from err
         return cls(client.ApiClient())
 
-    @property
-    def counts(self) -> dict[str, int]:
-        with self._lock:
-            return dict(self._counts)
-
-    def _count(self, what: str) -> None:
-        with self._lock:
-            self._counts[what] += 1
-
     # -- one request -----------------------------------------------------------------------
 
     def _call(
@@ -143,11 +125,12 @@ class Kube:
         """One request; a dropped connection, a 429 or a 5xx is tried again (RETRIES times,
         backed off). A create whose answer was lost may have been made: the caller's 409
         says so. Streams are not retried here: their readers resume on their own."""
-        for attempt in range(1 if stream else RETRIES + 1):
+        attempts = 1 if stream else RETRIES + 1
+        for attempt in range(attempts):
             try:
                 return self._once(method, path, query, body, content_type, stream, timeout)
             except KubeError as err:
-                if not err.is_temporary or attempt == RETRIES or stream:
+                if not err.is_temporary or attempt == attempts - 1:
                     raise
                 time.sleep(BACKOFF * 2**attempt * random.uniform(0.5, 1.0))
         raise AssertionError("unreachable")
@@ -156,11 +139,11 @@ class Kube:
         self,
         method: str,
         path: str,
-        query: Mapping[str, Any] | None = None,
-        body: Any = None,
-        content_type: str = "application/json",
-        stream: bool = False,
-        timeout: float | tuple[float, float | None] | None = None,
+        query: Mapping[str, Any] | None,
+        body: Any,
+        content_type: str,
+        stream: bool,
+        timeout: float | tuple[float, float | None] | None,
     ) -> Any:
         from kubernetes.client.exceptions import ApiException
 
@@ -206,7 +189,6 @@ class Kube:
     # -- verbs -----------------------------------------------------------------------------
 
     def get(self, resource: Resource, namespace: str | None, name: str) -> Object | None:
-        self._count("reads")
         try:
             found: Object = self._call("GET", resource.path(namespace, name))
         except KubeError as err:
@@ -219,13 +201,11 @@ class Kube:
         self, resource: Resource, namespace: str | None, selector: str = ""
     ) -> tuple[list[Object], str]:
         """The objects and the list's resourceVersion (where a watch starts)."""
-        self._count("reads")
         query = {"labelSelector": selector} if selector else {}
         found = self._call("GET", resource.path(namespace), query)
         return list(found.get("items") or []), str(found["metadata"].get("resourceVersion", ""))
 
     def create(self, resource: Resource, namespace: str | None, body: Object) -> Object:
-        self._count("writes")
         created: Object = self._call("POST", resource.path(namespace), body=body)
         return created
 
@@ -238,7 +218,6 @@ class Kube:
         sub: str | None = None,
     ) -> Object:
         """PUT: a 409 where body's resourceVersion is not the stored one."""
-        self._count("writes")
         replaced: Object = self._call("PUT", resource.path(namespace, name, sub), body=body)
         return replaced
 
@@ -251,7 +230,6 @@ class Kube:
         sub: str | None = None,
     ) -> Object:
         """A JSON merge patch (RFC 7386)."""
-        self._count("writes")
         patched: Object = self._call(
             "PATCH",
             resource.path(namespace, name, sub),
@@ -264,7 +242,6 @@ class Kube:
         self, resource: Resource, namespace: str | None, name: str, propagation: str = "Background"
     ) -> bool:
         """Whether there was something to delete."""
-        self._count("writes")
         try:
             self._call(
                 "DELETE",
@@ -291,7 +268,6 @@ class Kube:
     ) -> Iterator[tuple[str, Object]]:
         """(type, object) events after `resource_version`, BOOKMARKs included, until the
         server ends the stream; a KubeError 410 where the version is too old."""
-        self._count("watches")
         query: dict[str, Any] = {
             "watch": True,
             "resourceVersion": resource_version,
@@ -329,7 +305,6 @@ class Kube:
         previous: bool = False,
     ) -> Iterator[str]:
         """A container's log lines, as they come when following."""
-        self._count("logs")
         query: dict[str, Any] = {"container": container}
         if follow:
             query["follow"] = True

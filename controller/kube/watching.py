@@ -43,7 +43,6 @@ class Watcher:
         self.objects: dict[tuple[str, str], Object] = {}
         self.version = ""
         self.synced = threading.Event()  # the first list is in
-        self.relists = 0
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
@@ -73,7 +72,6 @@ class Watcher:
             except KubeError as err:
                 if err.is_gone:
                     self.version = ""  # list again
-                    self.relists += 1
                     continue
                 failures += 1
                 if failures == 1:

@@ -72,12 +72,17 @@ class Monitor:
         self.experiments["created"].labels(namespace).inc()
 
     def experiment_deleted(self, namespace: str, name: str) -> None:
+        """The object is gone, and its trials with it."""
         self.experiments["deleted"].labels(namespace).inc()
         with self._lock:
             state = self._states.pop((namespace, name), None)
-            self._seen.pop((namespace, name), None)
+            trials = self._seen.pop((namespace, name), {})
         if state is not None:
             self.experiments_current.labels(namespace, state).dec()
+        for trial_state in trials.values():
+            self.trials_current.labels(namespace, trial_state.value).dec()
+        if trials:
+            self.trials["deleted"].labels(namespace).inc(len(trials))
 
     def experiment_state(self, namespace: str, name: str, state: str) -> None:
         """The experiment's last condition is now `state` (Created, Running, Succeeded,

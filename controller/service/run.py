@@ -245,7 +245,12 @@ class _Run:
         options = Options(
             config_maps=self.spec.config_maps,
             previous=start.previous,
-            checkpoint=Checkpoints(sink, experiment, layout.environment, self.spec.namespace),
+            checkpoint=Checkpoints(
+                sink.target.interval,
+                lambda record: _commit(
+                    sink, experiment, record, layout.environment, self.spec.namespace
+                ),
+            ),
             on_change=self.watch(experiment) if self.watch else None,
             volume=layout.volume(experiment.name),
             journal=journal,
@@ -315,16 +320,12 @@ def _commit(
 
 
 class Checkpoints:
-    """Commits the status as a run goes, at most once every `interval` seconds (the
-    environment's commit_interval), so that what a killed controller had finished is in
-    git; the end of the run makes one more."""
+    """Commits the status as a run goes (`commit(record)`), at most once every `interval`
+    seconds (the environment's commit_interval), so that what a killed controller had
+    finished is in git; the end of the run makes one more, outside this."""
 
-    def __init__(
-        self, sink: GitStatusSink, experiment: Experiment, environment: str, namespace: str | None
-    ):
-        self.sink, self.experiment = sink, experiment
-        self.environment, self.namespace = environment, namespace
-        self.interval = sink.target.interval
+    def __init__(self, interval: float, commit: Callable[[ExperimentRecord], object]):
+        self.interval, self.commit = interval, commit
         self.last = time.monotonic()
 
     def __call__(self, record: ExperimentRecord) -> None:
@@ -332,7 +333,7 @@ class Checkpoints:
         if now - self.last < self.interval or record.completion_time:
             return
         self.last = now
-        _commit(self.sink, self.experiment, record, self.environment, self.namespace)
+        self.commit(record)
 
 
 def commit_message(

@@ -20,8 +20,7 @@ import logging
 import os
 import socket
 import threading
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +36,7 @@ from controller.kube.watching import Watcher
 from controller.ports import ResultsTarget
 from controller.service.leader import Leadership
 from controller.service.monitoring import Endpoints, Monitor
-from controller.service.run import commit_message
+from controller.service.run import Checkpoints, commit_message
 from controller.sinks.cluster.status import ExperimentStatusSink
 from controller.sinks.git.repo import GitRepo
 from controller.sinks.git.sink import GitStatusSink
@@ -312,9 +311,7 @@ class Server:
                 record = engine.run()
             finally:
                 executor.shutdown()
-            run.record = record
-            if record.completion is not None:
-                self.monitor.experiment_state(namespace, run.name, record.completion.condition)
+            run.record = record  # its last state is counted: the final save was observed
             self._commit(experiment, record)
         except ControllerError as err:
             log.error("%s: %s", run.name, err)
@@ -360,28 +357,36 @@ class Server:
         self.monitor.experiment_state(self.settings.namespace, name, "Failed")
 
     def _add_finalizer(self, name: str) -> None:
+        if not self._set_finalizer(name, present=True):
+            raise ControllerError(
+                f"{name}: its finalizer could not be added (the object keeps changing)"
+            )
+
+    def _set_finalizer(self, name: str, present: bool) -> bool:
+        """Add or remove FINALIZER, naming the resourceVersion read (a 409 reads again);
+        whether the object is as asked (or gone)."""
         for _ in range(5):
             body = self.kube.get(EXPERIMENTS, self.settings.namespace, name)
             if body is None:
-                return
+                return True
             finalizers = list((body.get("metadata") or {}).get("finalizers") or [])
-            if FINALIZER in finalizers:
-                return
+            if (FINALIZER in finalizers) == present:
+                return True
+            others = [f for f in finalizers if f != FINALIZER]
+            wanted = [*others, FINALIZER] if present else others
             patch = {
                 "metadata": {
-                    "finalizers": [*finalizers, FINALIZER],
+                    "finalizers": wanted or None,
                     "resourceVersion": body["metadata"]["resourceVersion"],
                 }
             }
             try:
                 self.kube.patch(EXPERIMENTS, self.settings.namespace, name, patch)
-                return
+                return True
             except KubeError as err:
                 if not err.is_conflict:
                     raise
-        raise ControllerError(
-            f"{name}: its finalizer could not be added (the object keeps changing)"
-        )
+        return False
 
     def _finalize(self, body: Object, run: _Run | None) -> None:
         """The object is being deleted: its run stopped, its last status committed, then
@@ -391,25 +396,13 @@ class Server:
             run.done.wait(timeout=120)
             if run.experiment is not None and run.record is not None:
                 self._commit(run.experiment, run.record)
-        for _ in range(5):
-            current = self.kube.get(EXPERIMENTS, self.settings.namespace, name)
-            if current is None:
-                return
-            finalizers = [f for f in current["metadata"].get("finalizers") or [] if f != FINALIZER]
-            patch = {
-                "metadata": {
-                    "finalizers": finalizers or None,
-                    "resourceVersion": current["metadata"]["resourceVersion"],
-                }
-            }
-            try:
-                self.kube.patch(EXPERIMENTS, self.settings.namespace, name, patch)
+        try:
+            if self._set_finalizer(name, present=False):
                 log.info("%s: deleted; its results are committed", name)
-                return
-            except KubeError as err:
-                if not err.is_conflict:
-                    log.warning("%s: finalizer not removed: %s", name, err)
-                    return
+            else:
+                log.warning("%s: finalizer not removed: the object keeps changing", name)
+        except KubeError as err:
+            log.warning("%s: finalizer not removed: %s", name, err)
 
     # -- git ------------------------------------------------------------------------------------
 
@@ -428,19 +421,10 @@ class Server:
             self._git.close()
             self._git = None
 
-    def _checkpoint(self, experiment: Experiment) -> Callable[[ExperimentRecord], None] | None:
+    def _checkpoint(self, experiment: Experiment) -> Checkpoints | None:
         if self._git is None:
             return None
-        interval = self._git.target.interval
-        last = [float("-inf")]
-
-        def checkpoint(record: ExperimentRecord) -> None:
-            now = time.monotonic()
-            if now - last[0] >= interval and record.completion_time is None:
-                last[0] = now
-                self._commit(experiment, record)
-
-        return checkpoint
+        return Checkpoints(self._git.target.interval, lambda r: self._commit(experiment, r))
 
     def _commit(self, experiment: Experiment, record: ExperimentRecord) -> None:
         """The results in git under the experiment's logical name; a failure is logged and

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ValidationError
-
 from controller.core.trialspec import ConfigMaps
 from controller.errors import ControllerError
 from controller.kube.api import Kube, Resource
+from generator.importing.yamlspecs import YamlDocument, check_documents
 from generator.katib.models import Experiment
-from generator.validation.admission import validate_experiment
+from generator.problems import format_problems
+from generator.validation.context import Context
 
 CONFIG_MAPS = Resource.of("v1", "ConfigMap")
 
@@ -23,7 +23,9 @@ class InvalidExperiment(ControllerError):
 
 
 def experiment_of(body: dict[str, Any]) -> Experiment:
-    """The object's spec as a validated Experiment (name and namespace the object's)."""
+    """The object's spec as a validated Experiment (name and namespace the object's),
+    checked as `hpo-gen validate` checks a Katib YAML file: the schema, the model, every
+    rule. What the server adds (uid, resourceVersion, status) is left out."""
     metadata = body.get("metadata") or {}
     wire = {
         "apiVersion": body.get("apiVersion"),
@@ -35,20 +37,11 @@ def experiment_of(body: dict[str, Any]) -> Experiment:
         },
         "spec": body.get("spec") or {},
     }
-    try:
-        parsed = Experiment.model_validate(wire)
-    except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise InvalidExperiment(
-            f"{len(err.errors())} problem(s) in its spec; the first: {where}: {first['msg']}"
-        ) from err
-    defaulted, problems = validate_experiment(parsed)
-    if problems:
-        shown = "; ".join(f"{'.'.join(map(str, p.path))}: {p.message}" for p in problems[:3])
-        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
-        raise InvalidExperiment(f"{len(problems)} problem(s): {shown}{more}")
-    return defaulted
+    where = f"{metadata.get('namespace', '')}/{metadata.get('name', '')}"
+    result = check_documents([YamlDocument(where, wire, {})], Context())
+    if result.problems or not result.experiments:
+        raise InvalidExperiment(format_problems(result.problems))
+    return result.experiments[0]
 
 
 def config_maps_for(kube: Kube, experiment: Experiment) -> ConfigMaps:

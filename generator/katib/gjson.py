@@ -26,7 +26,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Condition", "ConditionError", "evaluate", "holds", "parse"]
+__all__ = ["Condition", "ConditionError", "evaluate", "holding", "holds", "parse"]
 
 
 class ConditionError(ValueError):
@@ -70,11 +70,6 @@ class _Multi:
 
 
 @dataclass(frozen=True)
-class _Pipe:
-    pass
-
-
-@dataclass(frozen=True)
 class Condition:
     """A parsed condition; `evaluate` / `holds` run it."""
 
@@ -101,7 +96,11 @@ def evaluate(condition: Condition | str, document: Any) -> Any:
 def holds(condition: Condition | str, document: Any) -> bool:
     """Katib's test of a condition on a workload: it selects an object or a non-empty
     array."""
-    found = evaluate(condition, document)
+    return holding(evaluate(condition, document))
+
+
+def holding(found: Any) -> bool:
+    """Whether what a condition selected makes it hold: an object or a non-empty array."""
     return isinstance(found, dict) or (isinstance(found, list) and len(found) > 0)
 
 
@@ -125,8 +124,7 @@ class _Parser:
             if char == "|":
                 if expect_step:
                     raise self.fail(at, "an empty step before '|'")
-                steps.append(_Pipe())
-                at += 1
+                at += 1  # the rest applies to the result so far, as after a '.' here
                 expect_step = True
                 continue
             if char == ".":
@@ -240,8 +238,6 @@ def _walk(steps: tuple[Any, ...], value: Any) -> Any:
     for step in steps:
         if value is _MISSING:
             return _MISSING
-        if isinstance(step, _Pipe):
-            continue
         if isinstance(step, _Each):
             if not isinstance(value, list):
                 return _MISSING

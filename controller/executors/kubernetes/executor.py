@@ -44,9 +44,9 @@ TRIAL_LABEL = "katib.kubeflow.org/trial"
 # Exit codes the step reads: a trial whose workload failed, one the controller deleted.
 FAILED_EXIT = 1
 STOPPED_EXIT = 143  # as a process ended by SIGTERM
-UNLIMITED = 1_000_000
+UNLIMITED = 1_000_000  # "as many as the engine starts": the scheduler queues the rest
 # How metrics reach the controller from a trial in the cluster: its output, through the API.
-CLUSTER_COLLECTORS = ("StdOut",)  # "as many as the engine starts": the scheduler queues the rest
+CLUSTER_COLLECTORS = ("StdOut",)
 
 
 class KubernetesExecutor:
@@ -66,7 +66,6 @@ class KubernetesExecutor:
         *,
         owner: Object | None = None,
         retain: bool | None = None,
-        extra_env: Mapping[str, str] | None = None,
     ):
         template = experiment.spec.trial_template
         if template is None:
@@ -86,7 +85,6 @@ class KubernetesExecutor:
         self.logs.mkdir(parents=True, exist_ok=True)
         self.owner = owner
         self.retain = template.retain if retain is None else retain
-        self.extra_env = dict(extra_env or {})
         self.template = template
         self._exits: queue.Queue[TrialExit | None] = queue.Queue()
         self._lock = threading.RLock()
@@ -95,9 +93,8 @@ class KubernetesExecutor:
         self._reported: set[str] = set()
         self._followers: dict[str, LogFollower] = {}
         self._watchers: dict[Resource, Watcher] = {}
-        self._pods: Watcher | None = None
+        self._conditions_of: dict[str, tuple[gjson.Condition, gjson.Condition]] = {}
         self._detached = False
-        self._closed = False
         self._selector = f"{EXPERIMENT_LABEL}={self.name}"
 
     # -- the port ------------------------------------------------------------------------
@@ -116,13 +113,16 @@ class KubernetesExecutor:
             namespace=self.namespace,
             labels={EXPERIMENT_LABEL: self.name, TRIAL_LABEL: trial},
             owner=self.owner,
-            env=self.extra_env,
-            primary=self.primary,
         )
         log_path = self.logs / f"{trial}.log"
         log_path.write_bytes(b"")
         follower = LogFollower(
-            self.kube, self.namespace, trial, self._pod_selector(trial), self.primary, log_path
+            self.kube,
+            self.namespace,
+            trial,
+            self._pod_selector(trial, resource.kind),
+            self.primary,
+            log_path,
         )
         with self._lock:  # known before it exists: an end seen at once waits for its output
             self._running[trial] = resource
@@ -190,13 +190,12 @@ class KubernetesExecutor:
 
     def shutdown(self) -> None:
         with self._lock:
-            self._closed = True
             running = [t for t in self._running if t not in self._reported]
             detached = self._detached
         if not detached:
             for trial in running:
                 self.stop(trial)
-        for watcher in [*self._watchers.values(), *([self._pods] if self._pods else [])]:
+        for watcher in self._watchers.values():
             watcher.stop()
         for follower in list(self._followers.values()):
             follower.stop()
@@ -220,6 +219,10 @@ class KubernetesExecutor:
         return Resource.of(api_version, kind)
 
     def _conditions(self, kind: str) -> tuple[gjson.Condition, gjson.Condition]:
+        """The kind's success and failure conditions, parsed once."""
+        known = self._conditions_of.get(kind)
+        if known is not None:
+            return known
         defaults = TRIAL_KIND_DEFAULTS.get(kind)
         success = self.template.success_condition or (defaults[0] if defaults else None)
         failure = self.template.failure_condition or (defaults[1] if defaults else None)
@@ -229,14 +232,15 @@ class KubernetesExecutor:
                 "failureCondition (Katib defaults them only for Job and the Kubeflow kinds)"
             )
         try:
-            return gjson.parse(success), gjson.parse(failure)
+            parsed = self._conditions_of[kind] = (gjson.parse(success), gjson.parse(failure))
         except gjson.ConditionError as err:
             raise ControllerError(f"experiment {self.name!r}: {err}") from err
+        return parsed
 
-    def _pod_selector(self, trial: str) -> str:
+    def _pod_selector(self, trial: str, kind: str) -> str:
         labels = self.template.primary_pod_labels
         if labels is None:
-            defaults = TRIAL_KIND_DEFAULTS.get(str((self.template.trial_spec or {}).get("kind")))
+            defaults = TRIAL_KIND_DEFAULTS.get(kind)
             labels = defaults[2] if defaults else None
         return primary_selector(TRIAL_LABEL, trial, labels or {})
 
@@ -293,37 +297,33 @@ class KubernetesExecutor:
         name = str((body.get("metadata") or {}).get("name", ""))
         success, failure = self._conditions(str(body.get("kind", "")))
         failed = gjson.evaluate(failure, body)
-        if gjson.holds(failure, body):
+        if gjson.holding(failed):
             reason, message = _why(failed)
             exit = TrialExit(name, FAILED_EXIT, reason == "DeadlineExceeded", reason, message)
         elif gjson.holds(success, body):
             exit = TrialExit(name, 0)
         else:
             return
-        with self._lock:
-            if name in self._reported:
-                return
-            self._reported.add(name)  # told once, whatever else comes meanwhile
-            resource = self._running.get(name)
-            follower = self._followers.pop(name, None)
-        if follower is not None:
-            follower.finish()  # its last lines are in the file before the exit is told
-            follower.stop()
-        if resource is not None and not self.retain:
-            try:
-                self.kube.delete(resource, self.namespace, name, propagation="Foreground")
-            except KubeError as err:
-                log.warning("trial %s: could not delete its %s: %s", name, resource.kind, err)
-        self._exits.put(exit)
+        self._report(name, exit, ended=True)
 
-    def _report(self, trial: str, exit: TrialExit) -> None:
+    def _report(self, trial: str, exit: TrialExit, ended: bool = False) -> None:
+        """Tell the engine of the exit, once. A workload that `ended` has its output read
+        to the end first, and is deleted (unless retained) before the exit is told."""
         with self._lock:
             if trial in self._reported:
                 return
-            self._reported.add(trial)
+            self._reported.add(trial)  # told once, whatever else comes meanwhile
+            resource = self._running.get(trial)
             follower = self._followers.pop(trial, None)
         if follower is not None:
+            if ended:
+                follower.finish()  # its last lines are in the file before the exit is told
             follower.stop()
+        if ended and resource is not None and not self.retain:
+            try:
+                self.kube.delete(resource, self.namespace, trial, propagation="Foreground")
+            except KubeError as err:
+                log.warning("trial %s: could not delete its %s: %s", trial, resource.kind, err)
         self._exits.put(exit)
 
 

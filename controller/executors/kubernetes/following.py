@@ -12,7 +12,6 @@ local file, line by line as it comes:
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 from pathlib import Path
@@ -66,14 +65,12 @@ class LogFollower:
             try:
                 state = self._state()
             except KubeError:  # the API, not the pod: look again
-                self._stopped.wait(delay)
-                delay = min(delay * 1.5, 2.0)
+                delay = self._pause(self._stopped, delay)
                 continue
             if state is None:  # no pod yet, or not started: wait
                 if ended:  # the workload ended with no started container of ours
                     return
-                self._ended.wait(delay)  # an end looks once more at once
-                delay = min(delay * 1.5, 2.0)
+                delay = self._pause(self._ended, delay)  # an end looks once more at once
                 continue
             restarts, terminated = state
             if restarts > self.restarts:  # the earlier container's end, then the new one
@@ -86,20 +83,18 @@ class LogFollower:
                     out.write(b"[hpo-controller] the trial's pod is gone; its log ends here\n")
                     out.flush()
                     return
-                self._stopped.wait(delay)
-                delay = min(delay * 1.5, 2.0)
+                delay = self._pause(self._stopped, delay)
                 continue
             if terminated:
                 return
-            if self._ended.is_set():
-                terminated_now = self._state()
-                if terminated_now is None or terminated_now[1]:
-                    self._read_quietly(out)
-                    return
+            # The follow ended with the container still running when looked at: the next
+            # look finds it terminated (and reads its end) or resumes the follow.
 
-    def _read_quietly(self, out: BinaryIO) -> None:
-        with contextlib.suppress(KubeError):
-            self._read(out)
+    @staticmethod
+    def _pause(event: threading.Event, delay: float) -> float:
+        """Wait `delay` (less if `event` is set); the next, longer delay."""
+        event.wait(delay)
+        return min(delay * 1.5, 2.0)
 
     def _state(self) -> tuple[int, bool] | None:
         """(restart count, terminated) of the primary container; None before it starts."""

@@ -1,7 +1,7 @@
 """A trial's workload made ready to create: its name, namespace, Katib's labels on the
 object and on every pod template it holds (so the trial's pods carry them as Katib's
-webhook makes them carry them), the owner reference to its Experiment, and any
-environment the controller gives the primary container. Pure: edits the given copy."""
+webhook makes them carry them), and the owner reference to its Experiment. Pure: edits
+the given copy."""
 
 from __future__ import annotations
 
@@ -18,8 +18,6 @@ def label_workload(
     namespace: str,
     labels: Mapping[str, str],
     owner: Mapping[str, Any] | None,
-    env: Mapping[str, str],
-    primary: str,
 ) -> Manifest:
     metadata = manifest.setdefault("metadata", {})
     metadata.pop("generateName", None)
@@ -43,10 +41,6 @@ def label_workload(
     for template in pod_templates(manifest):
         pod_metadata = template.setdefault("metadata", {})
         pod_metadata["labels"] = {**(pod_metadata.get("labels") or {}), **labels}
-        for container in (template.get("spec") or {}).get("containers") or []:
-            if isinstance(container, dict) and container.get("name") == primary and env:
-                given = [e for e in container.get("env") or [] if e.get("name") not in env]
-                container["env"] = [*given, *({"name": k, "value": v} for k, v in env.items())]
     if manifest.get("kind") == "Workflow":  # Argo: labels for every pod of the workflow
         spec = manifest.setdefault("spec", {})
         pod_metadata = spec.setdefault("podMetadata", {})

@@ -7,14 +7,14 @@ digest (`specDigest`) and every trial's record without its metric series
 
 Each write is one merge patch of the whole status, the fields it no longer has set to
 null; the engine writes at most once a second, so a burst of trial ends is one write.
-Where it is told each record as the engine changes it (`observe`), the status is built
-from the record itself (each finished trial's document once), not read back from the
-status file's YAML text."""
+The status is built from the run's record, which the sink is told as the engine changes
+it (`observe`), each finished trial's document once; the file texts the engine hands to
+every sink are for git. A write the API still refuses after its retries is logged: the
+next write carries the whole status again."""
 
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +22,9 @@ from controller.core.records import ExperimentRecord, TrialRecord
 from controller.core.status import status_head, trial_document
 from controller.errors import ControllerError
 from controller.kube.api import EXPERIMENTS, Kube, KubeError
-from generator.files import yamlio
 from generator.katib.models import Experiment
 
 log = logging.getLogger("hpo-controller")
-ATTEMPTS = 5  # tries of a status write the API answers with a 5xx (0.1 s, 0.2 s, ... apart)
 RECORDS = "trialRecords"
 DIGEST = "specDigest"
 # The status document's own fields, kept beside Katib's in the object's status.
@@ -43,8 +41,8 @@ class ExperimentStatusSink:
         namespace: str,
         name: str,
         root: Path,
-        experiment: Experiment | None = None,
-        environment: str = "",
+        experiment: Experiment,
+        environment: str,
     ):
         self.kube, self.namespace, self.name = kube, namespace, name
         self._root = root
@@ -52,7 +50,6 @@ class ExperimentStatusSink:
         self._experiment, self._environment = experiment, environment
         self._record: ExperimentRecord | None = None
         self._trials: dict[str, tuple[TrialRecord, dict[str, Any]]] = {}
-        self.writes = 0
 
     def observe(self, record: ExperimentRecord) -> None:
         """The run's record as it now stands: what the next write writes."""
@@ -63,39 +60,28 @@ class ExperimentStatusSink:
         return self._root
 
     def write(self, experiment: str, files: dict[str, str]) -> None:
-        if self._record is not None and self._experiment is not None:
-            status = self._from_record(self._experiment, self._record)
-        else:
-            text = files.get(f"{experiment}.yaml")
-            if text is None:
-                return  # the summary and pictures: for git, not for the object
-            status = cluster_status(yamlio.load(text, data=True))
+        if self._record is None:
+            return  # nothing observed yet
+        status = self._from_record(self._experiment, self._record)
         patch = {key: None for key in self._keys - set(status)} | status
-        for attempt in range(ATTEMPTS):
-            try:
-                self.kube.patch(
-                    EXPERIMENTS, self.namespace, self.name, {"status": patch}, sub="status"
-                )
-                break
-            except KubeError as err:
-                if err.is_not_found:
-                    return  # deleted meanwhile: its finalizer's turn
-                if not err.is_temporary:
-                    raise ControllerError(
-                        f"experiment {self.namespace}/{self.name}: its status could not be "
-                        f"written: {err.detail or err}"
-                    ) from err
-                if attempt == ATTEMPTS - 1:  # the next write carries the whole status again
-                    log.warning(
-                        "experiment %s/%s: status not written (%s); the next write has it",
-                        self.namespace,
-                        self.name,
-                        err.detail or err,
-                    )
-                    return
-                time.sleep(0.1 * 2**attempt)
+        try:
+            self.kube.patch(EXPERIMENTS, self.namespace, self.name, {"status": patch}, sub="status")
+        except KubeError as err:
+            if err.is_not_found:
+                return  # deleted meanwhile: its finalizer's turn
+            if not err.is_temporary:
+                raise ControllerError(
+                    f"experiment {self.namespace}/{self.name}: its status could not be "
+                    f"written: {err.detail or err}"
+                ) from err
+            log.warning(
+                "experiment %s/%s: status not written (%s); the next write has it",
+                self.namespace,
+                self.name,
+                err.detail or err,
+            )
+            return
         self._keys = set(status)
-        self.writes += 1
 
     def _from_record(self, experiment: Experiment, record: ExperimentRecord) -> dict[str, Any]:
         head = status_head(experiment, record, self._environment)
@@ -119,14 +105,6 @@ class ExperimentStatusSink:
             return None
         self._keys = set(status)
         return document_of(status, experiment, self.namespace)
-
-
-def cluster_status(document: dict[str, Any]) -> dict[str, Any]:
-    """A status document as the object's `.status`."""
-    status = dict(document.get("status") or {})
-    status.update({key: document[key] for key in _OWN if key in document})
-    status[RECORDS] = [_summarized(trial) for trial in document.get("trials") or []]
-    return status
 
 
 def _summarized(trial: dict[str, Any]) -> dict[str, Any]:
