@@ -367,3 +367,88 @@ def test_a_collector_that_does_not_run_in_the_cluster_is_said_before_any_trial(
     spec = with_defaults(Experiment.model_validate(document))
     with pytest.raises(ControllerError, match="File metrics collector does not run in the cluster"):
         KubernetesExecutor(kube, spec, "team", tmp_path)
+
+
+def _hand_run_job(tmp_path: Path) -> tuple[FakeKubernetes, KubernetesExecutor, str, Path]:
+    """A Job trial started with no simulated cluster: the test plays the job controller
+    and the kubelet itself, step by step."""
+    from controller.core.trialspec import Command
+
+    fake = FakeKubernetes(bookmark_every=0.2).start()
+    spec = katib_example(KINDS["Job"], trials=1)
+    template = spec.spec.trial_template
+    assert template is not None and template.trial_spec is not None
+    job = copy.deepcopy(template.trial_spec)
+    executor = executor_for(Kube.connect(fake.url), spec, tmp_path)
+    trial = f"{spec.name}-0001"
+    path = executor.start(trial, Command((), (), None, manifest=lambda: job))
+    pod = {
+        "metadata": {"name": f"{trial}-pod", "labels": {"katib.kubeflow.org/trial": trial}},
+        "spec": {"containers": [{"name": template.primary_container_name}]},
+    }
+    fake.create(fake.kind_of("v1", "Pod"), "team", pod)
+    return fake, executor, trial, path
+
+
+def _container(
+    fake: FakeKubernetes, pod: str, name: str, state: dict[str, Any], restarts: int
+) -> None:
+    def change(body: dict[str, Any]) -> None:
+        body["status"] = {
+            "containerStatuses": [{"name": name, "state": state, "restartCount": restarts}]
+        }
+
+    fake.update(fake.kind_of("v1", "Pod"), "team", pod, change)
+
+
+def _complete(fake: FakeKubernetes, trial: str) -> None:
+    fake.update(
+        fake.kind_of("batch/v1", "Job"),
+        "team",
+        trial,
+        lambda body: body.update(status={"conditions": [{"type": "Complete", "status": "True"}]}),
+    )
+
+
+def test_a_restarted_container_is_read_to_its_end_before_its_successor(tmp_path: Path) -> None:
+    fake, executor, trial, path = _hand_run_job(tmp_path)
+    pod, name = f"{trial}-pod", executor.primary
+    try:
+        _container(fake, pod, name, {"running": {}}, 0)
+        fake.log("team", pod, name, "loss=0.9")
+        time.sleep(0.5)
+        fake.log("team", pod, name, "loss=0.8")  # the first container's last line
+        fake.restart_log("team", pod, name)
+        _container(fake, pod, name, {"running": {}}, 1)
+        fake.log("team", pod, name, "loss=0.5")
+        fake.end_log("team", pod, name)
+        _container(fake, pod, name, {"terminated": {"exitCode": 0}}, 1)
+        _complete(fake, trial)
+        exited = executor.next_exit(timeout=15)
+    finally:
+        executor.shutdown()
+        fake.close()
+    assert exited is not None and exited.exit_code == 0
+    assert path.read_text().splitlines() == ["loss=0.9", "loss=0.8", "loss=0.5"]
+
+
+def test_a_log_that_vanishes_ends_the_output_with_a_note_and_the_trial_on_its_status(
+    tmp_path: Path,
+) -> None:
+    fake, executor, trial, path = _hand_run_job(tmp_path)
+    pod, name = f"{trial}-pod", executor.primary
+    try:
+        _container(fake, pod, name, {"running": {}}, 0)
+        fake.log("team", pod, name, "loss=0.9")
+        time.sleep(0.5)
+        fake.delete(fake.kind_of("v1", "Pod"), "team", pod)  # the node took it, log and all
+        time.sleep(0.5)
+        _complete(fake, trial)
+        exited = executor.next_exit(timeout=15)
+    finally:
+        executor.shutdown()
+        fake.close()
+    assert exited is not None and exited.exit_code == 0
+    lines = path.read_text().splitlines()
+    assert lines[0] == "loss=0.9"
+    assert lines[-1] == "[hpo-controller] the trial's pod is gone; its log ends here"

@@ -33,6 +33,7 @@ class LogFollower:
         self.last = ""  # the timestamp of the last line written
         self.restarts = 0
         self.pod: str | None = None
+        self.gone = False  # the pod followed is no longer there
         self._stopped = threading.Event()
         self._ended = threading.Event()  # the workload ended: read to the end, then stop
         self._done = threading.Event()
@@ -67,6 +68,9 @@ class LogFollower:
             except KubeError:  # the API, not the pod: look again
                 delay = self._pause(self._stopped, delay)
                 continue
+            if state is None and self.gone:
+                self._gone(out)
+                return
             if state is None:  # no pod yet, or not started: wait
                 if ended:  # the workload ended with no started container of ours
                     return
@@ -80,8 +84,7 @@ class LogFollower:
                 self._read(out, follow=not terminated)
             except KubeError as err:
                 if err.is_not_found:
-                    out.write(b"[hpo-controller] the trial's pod is gone; its log ends here\n")
-                    out.flush()
+                    self._gone(out)
                     return
                 delay = self._pause(self._stopped, delay)
                 continue
@@ -89,6 +92,11 @@ class LogFollower:
                 return
             # The follow ended with the container still running when looked at: the next
             # look finds it terminated (and reads its end) or resumes the follow.
+
+    @staticmethod
+    def _gone(out: BinaryIO) -> None:
+        out.write(b"[hpo-controller] the trial's pod is gone; its log ends here\n")
+        out.flush()
 
     @staticmethod
     def _pause(event: threading.Event, delay: float) -> float:
@@ -101,6 +109,7 @@ class LogFollower:
         pods, _ = self.kube.list(PODS, self.namespace, self.selector)
         pods.sort(key=lambda p: str(p.get("metadata", {}).get("name", "")))
         if not pods:
+            self.gone = self.pod is not None  # it was there, and is no more
             return None
         pod = pods[0]
         self.pod = str(pod["metadata"]["name"])
