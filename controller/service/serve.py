@@ -20,6 +20,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,6 +124,7 @@ class _Run:
     executor: KubernetesExecutor | None = None
     record: ExperimentRecord | None = None
     experiment: Experiment | None = None
+    status: ExperimentStatusSink | None = None
     done: threading.Event = field(default_factory=threading.Event)
 
 
@@ -198,8 +200,13 @@ class Server:
             target=self.leadership.keep, args=(stop, lost.set), name="lease", daemon=True
         )
         keeper.start()
+        retry = self._git.target.interval if self._git is not None else None
+        last_try = time.monotonic()
         while not stop.is_set() and not lost.is_set():
             stop.wait(0.2)
+            if retry is not None and time.monotonic() - last_try >= retry:
+                last_try = time.monotonic()
+                self._push_kept()
         self._leaving.set()
         watcher.stop()
         keeper.join()  # no renewal after this: a release cannot be undone by one in flight
@@ -268,7 +275,7 @@ class Server:
                 return
             run.experiment = experiment
             self._add_finalizer(run.name)
-            sink = ExperimentStatusSink(
+            run.status = sink = ExperimentStatusSink(
                 self.kube,
                 namespace,
                 run.name,
@@ -442,6 +449,40 @@ class Server:
                 sink.commit(logical.name, message)
             except ControllerError as err:
                 log.warning("%s: results not committed yet: %s", logical.name, err)
+        self._tell_pushed()
+
+    def _push_kept(self) -> None:
+        """Results an earlier push left on the local status branch go out again (at the
+        commit interval, while nothing else is committed)."""
+        sink = self._git
+        if sink is None:
+            return
+        environment = self.settings.environment
+        message = (
+            f"status/{environment}: results kept from an earlier push [skip ci]\n\n"
+            f"Environment: {environment}\n"
+            + "".join(f"{key}: {value}\n" for key, value in sink.target.trailers)
+        )
+        with self._git_lock:
+            try:
+                sink.push_pending(message)
+            except ControllerError as err:
+                log.warning("results not pushed yet: %s", err)
+        self._tell_pushed()
+
+    def _tell_pushed(self) -> None:
+        """Each Experiment's `ResultsPushed` condition as the remote now stands."""
+        sink = self._git
+        state = sink.remote_state() if sink is not None else None
+        now = utc_now()
+        with self._lock:
+            runs = list(self.runs.values())
+        for run in runs:
+            if run.status is not None and run.status.results(state, now):
+                try:
+                    run.status.write(run.name, {})
+                except ControllerError as err:
+                    log.warning("%s: %s", run.name, err)
 
 
 def _logical(experiment: Experiment) -> Experiment:

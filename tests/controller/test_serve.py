@@ -241,3 +241,54 @@ def test_a_deleted_experiment_goes_once_its_results_are_committed(tmp_path: Path
         stop.set()
     finally:
         cluster.close()
+
+
+def test_results_a_remote_refuses_are_kept_said_on_the_object_and_pushed_later(
+    tmp_path: Path,
+) -> None:
+    remote = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "--bare", "--quiet", str(remote)], check=True)
+    closed = tmp_path / "closed"
+    closed.touch()
+    hook = remote / "hooks" / "pre-receive"
+    hook.write_text(f"#!/bin/sh\nif [ -e '{closed}' ]; then echo 'closed for now' >&2; exit 1; fi\n")
+    hook.chmod(0o755)
+    cluster = Cluster(loss_runner)
+
+    def pushed() -> dict[str, Any] | None:
+        conditions = cluster.status("random").get("conditions") or []
+        found = [c for c in conditions if c["type"] == "ResultsPushed"]
+        return found[0] if found else None
+
+    try:
+        target = ResultsTarget(mode="status-branch", remote=str(remote), interval=1.0)
+        _, stop = cluster.server(tmp_path / "work", results=target)
+        cluster.fake.create(cluster.experiments, NAMESPACE, experiment_object(trials=2))
+        cluster.wait(lambda: cluster.ended("random"))
+        cluster.wait(lambda: (pushed() or {}).get("status") == "False", seconds=60)
+        condition = pushed()
+        assert condition is not None and condition["reason"] == "PushFailed"
+        assert "results kept on refs/heads/hpo-status/prod" in condition["message"]
+        assert "closed for now" in condition["message"]
+        conditions = cluster.status("random")["conditions"]
+        assert conditions[0]["type"] == "ResultsPushed"  # the run's own stay last
+        assert conditions[-1]["type"] == "Succeeded"
+        branches = subprocess.run(
+            ["git", "-C", str(remote), "branch", "--list"], capture_output=True, text=True
+        ).stdout
+        assert branches == ""  # nothing landed while refused
+
+        closed.unlink()  # the remote takes pushes again: the kept results go out
+        cluster.wait(lambda: (pushed() or {}).get("status") == "True", seconds=60)
+        shown = subprocess.run(
+            ["git", "-C", str(remote), "show", "hpo-status/prod:status/prod/random.yaml"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        committed = yamlio.load(shown)
+        assert committed["status"]["conditions"][-1]["type"] == "Succeeded"
+        assert (pushed() or {})["reason"] == "Pushed"
+        stop.set()
+    finally:
+        cluster.close()

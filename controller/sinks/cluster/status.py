@@ -10,11 +10,17 @@ null; the engine writes at most once a second, so a burst of trial ends is one w
 The status is built from the run's record, which the sink is told as the engine changes
 it (`observe`), each finished trial's document once; the file texts the engine hands to
 every sink are for git. A write the API still refuses after its retries is logged: the
-next write carries the whole status again."""
+next write carries the whole status again.
+
+Where results are pushed to a git remote, a condition `ResultsPushed` says whether the
+remote has them (status "False", reason `PushFailed`, while they are kept on the local
+status branch for a later try). It comes first in the list: Katib's printer columns read
+the last condition, and the run's own conditions stay last."""
 
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +33,7 @@ from generator.katib.models import Experiment
 log = logging.getLogger("hpo-controller")
 RECORDS = "trialRecords"
 DIGEST = "specDigest"
+PUSHED = "ResultsPushed"
 # The status document's own fields, kept beside Katib's in the object's status.
 _OWN = ("environment", "specDigest", "specCommit", "specDirty")
 
@@ -50,6 +57,30 @@ class ExperimentStatusSink:
         self._experiment, self._environment = experiment, environment
         self._record: ExperimentRecord | None = None
         self._trials: dict[str, tuple[TrialRecord, dict[str, Any]]] = {}
+        self._pushed: dict[str, Any] | None = None
+        self._writing = threading.Lock()  # the run's thread and the pushes' both write
+
+    def results(self, state: tuple[bool, str] | None, now: str) -> bool:
+        """Whether the remote has the results (`state`: pushed, what to say; None: not
+        pushed anywhere), as of `now`; whether that changed what the status says."""
+        if state is None:
+            changed, self._pushed = self._pushed is not None, None
+            return changed
+        pushed, message = state
+        status = "True" if pushed else "False"
+        before = self._pushed
+        if before is not None and (before["status"], before["message"]) == (status, message):
+            return False
+        since = before["lastTransitionTime"] if before and before["status"] == status else now
+        self._pushed = {
+            "type": PUSHED,
+            "status": status,
+            "reason": "Pushed" if pushed else "PushFailed",
+            "message": message,
+            "lastUpdateTime": now,
+            "lastTransitionTime": since,
+        }
+        return True
 
     def observe(self, record: ExperimentRecord) -> None:
         """The run's record as it now stands: what the next write writes."""
@@ -60,6 +91,10 @@ class ExperimentStatusSink:
         return self._root
 
     def write(self, experiment: str, files: dict[str, str]) -> None:
+        with self._writing:
+            self._write()
+
+    def _write(self) -> None:
         if self._record is None:
             return  # nothing observed yet
         status = self._from_record(self._experiment, self._record)
@@ -92,6 +127,8 @@ class ExperimentStatusSink:
                 kept = known[trial.name] = (trial, _summarized(trial_document(trial)))
             documents.append(kept[1])
         status = dict(head.get("status") or {})
+        if self._pushed is not None:
+            status["conditions"] = [self._pushed, *(status.get("conditions") or [])]
         status.update({key: head[key] for key in _OWN if key in head})
         status[RECORDS] = documents
         return status
@@ -118,6 +155,10 @@ def _summarized(trial: dict[str, Any]) -> dict[str, Any]:
 def document_of(status: dict[str, Any], experiment: str, namespace: str) -> dict[str, Any]:
     """The object's `.status` back as a status document."""
     katib = {k: v for k, v in status.items() if k not in (*_OWN, RECORDS)}
+    if isinstance(katib.get("conditions"), list):
+        katib["conditions"] = [
+            c for c in katib["conditions"] if not (isinstance(c, dict) and c.get("type") == PUSHED)
+        ]
     return {
         "experiment": experiment,
         "namespace": namespace,

@@ -119,6 +119,31 @@ esac
 """
 
 
+def _without_userinfo(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    host, slash, path = rest.partition("/")
+    return f"{scheme}://{host.rpartition('@')[2]}{slash}{path}"
+
+
+def _why(said: str) -> str:
+    """What a refused push's output says of why: the remote's own words and git's verdict
+    (`[remote rejected] (pre-receive hook declined)`), on one line."""
+    lines = [line.strip() for line in said.splitlines() if line.strip()]
+    remote = [line.removeprefix("remote:").strip() for line in lines if line.startswith("remote:")]
+    verdict = [
+        line.split("\t")[-1].strip()
+        for line in lines
+        if line.startswith("!") and "\t" in line
+    ]
+    words = [w for w in (*remote, *verdict) if w]
+    if words:
+        return "; ".join(words)
+    rest = [line for line in lines if line not in ("Done",) and not line.startswith("To ")]
+    return rest[-1] if rest else "no reason given"
+
+
 @dataclass
 class Publisher:
     """Publishes the status files under `prefix` (`status/<env>/`): onto `ref` locally
@@ -133,6 +158,7 @@ class Publisher:
     say: Callable[[str], None] = lambda line: None
     author: str | None = None  # "Name <email>"; None: git's identity
     pending: bool = False  # local commits the remote does not have yet
+    kept: str | None = None  # why the last push left them here (None: it did not)
     tries: int = 0  # push attempts made, all told
 
     def __post_init__(self) -> None:
@@ -155,6 +181,11 @@ class Publisher:
         if self._helper is not None:
             self._helper.cleanup()
             self._helper = None
+
+    @property
+    def shown_remote(self) -> str:
+        """The remote as messages name it: a URL without any user or password in it."""
+        return _without_userinfo(self.remote or "")
 
     def _askpass(self) -> str:
         """The helper git asks for the token: a script in a private folder that prints
@@ -289,7 +320,7 @@ class Publisher:
         fetched = self._fetch(tracking)
         if fetched != "fetched":
             if fetched != "missing":
-                self.say(f"{self.remote} cannot be reached now ({fetched}); going on with "
+                self.say(f"{self.shown_remote} cannot be reached now ({fetched}); going on with "
                          f"what {self.ref} holds here")  # fmt: skip
             return
         remote_tip, local_tip = self._tip(tracking), self._tip(self.ref)
@@ -332,7 +363,7 @@ class Publisher:
             return "missing"
         if any(sign in fetched.stderr for sign in _UNREACHABLE):
             return said.splitlines()[-1] if said else "unreachable"
-        raise ControllerError(f"git fetch from {self.remote} failed: {said}")
+        raise ControllerError(f"git fetch from {self.shown_remote} failed: {said}")
 
     def push(self, message: str) -> bool:
         """Push the local status ref; where the remote's branch moved, this ref's own
@@ -356,14 +387,14 @@ class Publisher:
                     "push", "--porcelain", self.remote, f"{self.ref}:{self.ref}", check=False
                 )
                 if pushed.returncode == 0:
-                    self.pending = False
+                    self.pending, self.kept = False, None
                     tip = self._tip(self.ref)
                     if tip is not None:
                         self._git("update-ref", tracking, tip, check=False)
                     return True
                 last = self.credentials.redact((pushed.stderr + pushed.stdout).strip())
                 if not any(sign in last for sign in (*_REJECTED, *_UNREACHABLE)):
-                    raise ControllerError(f"git push to {self.remote} failed: {last}")
+                    raise ControllerError(f"git push to {self.shown_remote} failed: {last}")
             else:
                 last = fetched
             # Refused once (someone else landed first): go again on top at once; from the
@@ -371,11 +402,12 @@ class Publisher:
             if 1 < attempt < self.attempts:
                 time.sleep(backoff * random.uniform(0.5, 1.5))
                 backoff = min(backoff * 2, MAX_BACKOFF)
-        reason = last.splitlines()[-1] if last else "no reason given"
-        self.say(
-            f"results kept on {self.ref}, not yet on {self.remote} after {self.attempts} "
+        reason = _why(last)
+        self.kept = (
+            f"results kept on {self.ref}, not yet on {self.shown_remote} after {self.attempts} "
             f"tries ({reason}); they go out with the next status"
         )
+        self.say(self.kept)
         return False
 
     def _rebase_onto(self, tracking: str, message: str) -> None:

@@ -60,6 +60,23 @@ class GitStatusSink:
         if self.publisher is not None:
             self.publisher.close()
 
+    def remote_state(self) -> tuple[bool, str] | None:
+        """Whether the remote has every result committed here, and what to say of it;
+        None where results are not pushed."""
+        publisher = self.publisher
+        if publisher is None or publisher.remote is None:
+            return None
+        if publisher.pending:
+            kept = publisher.kept or f"results on {publisher.ref} not yet pushed"
+            return False, kept
+        return True, f"results on {publisher.shown_remote} {publisher.ref}"
+
+    def push_pending(self, message: str) -> bool:
+        """Push what an earlier push left here; whether the remote has everything now."""
+        if self.publisher is None or not self.publisher.pending:
+            return True
+        return self.publisher.push(message)
+
     @property
     def root(self) -> Path:
         return self.repo.root
