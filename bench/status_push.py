@@ -17,6 +17,8 @@ status branch instead (a stress case: controllers of one environment never run a
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -66,17 +68,28 @@ def p(values: list[float], q: int) -> float:
     return quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
 
 
-def floor(url: str, scratch: Path, count: int) -> list[float]:
+def cpu() -> float:
+    """CPU seconds of this process (the server's threads) and its finished children (the
+    git processes of both ends)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(
+        resource.RUSAGE_CHILDREN
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def floor(url: str, scratch: Path, count: int) -> tuple[list[float], float]:
+    """The floor's push times, and the CPU seconds one push costs both ends."""
     repo = clone(url, scratch / "floor")
-    times = []
+    times, spent = [], 0.0
     for index in range(count):
         (repo / "floor.txt").write_text(f"{index}\n")
         git(repo, "add", "floor.txt")
         git(repo, "commit", "--quiet", "-m", f"floor {index}")
-        start = time.perf_counter()
+        start, used = time.perf_counter(), cpu()
         git(repo, "push", "--quiet", "origin", "HEAD:refs/heads/floor")
         times.append(time.perf_counter() - start)
-    return times
+        spent += cpu() - used
+    return times, spent / count
 
 
 def contended(
@@ -189,7 +202,7 @@ def main() -> None:
             git(seed, "commit", "--quiet", "-m", "start")
             git(seed, "push", "--quiet", "origin", "HEAD:main")
             count = args.controllers * 10 * args.updates
-            base_times = floor(url, scratch, count)
+            base_times, per_push = floor(url, scratch, count)
             shared_machine = contended(url, scratch, args.controllers, args.updates, False, True)
             run = contended(url, scratch, args.controllers, args.updates, args.shared)
         latencies: list[float] = run["latencies"]  # type: ignore[assignment]
@@ -225,6 +238,14 @@ def main() -> None:
     )
     plain: list[float] = shared_machine["latencies"]  # type: ignore[assignment]
     people = int(run["people"]) + int(shared_machine["people"])  # type: ignore[call-overload]
+    cores = os.cpu_count() or 1
+    bound = args.controllers * per_push / cores
+    print(
+        f"one plain push costs {per_push * 1000:.0f} ms of CPU (client and server); "
+        f"{args.controllers} writers pushing at once on {cores} cores cannot each land in "
+        f"under {args.controllers} x {per_push * 1000:.0f} / {cores} = {bound * 1000:.0f} ms, "
+        f"{bound / p(base_times, 99):.1f}x the floor's p99"
+    )
     print(
         f"the same commits and pushes, plain git from as many clones at once (each its own "
         f"branch), with the people: p50 {p(plain, 50) * 1000:.0f} ms, p99 "
