@@ -71,8 +71,9 @@ def p(values: list[float], q: int) -> float:
 def cpu() -> float:
     """CPU seconds of this process (the server's threads) and its finished children (the
     git processes of both ends)."""
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(
-        resource.RUSAGE_CHILDREN
+    own, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
     )
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 

@@ -160,6 +160,13 @@ def run(
 @click.option("--probe-port", type=click.IntRange(0, 65535), default=8080, show_default=True)
 @click.option("--metrics-port", type=click.IntRange(0, 65535), default=9090, show_default=True)
 @click.option(
+    "--push-port",
+    type=click.IntRange(0, 65535),
+    default=8070,
+    show_default=True,
+    help="Where trials with the Push metrics collector report (reached through the Service).",
+)
+@click.option(
     "--log-format",
     type=click.Choice(["text", "json"]),
     default="text",
@@ -174,6 +181,7 @@ def serve(
     work: Path | None,
     probe_port: int,
     metrics_port: int,
+    push_port: int,
     log_format: str,
     debug: bool,
 ) -> None:
@@ -192,7 +200,11 @@ def serve(
     for number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(number, lambda *_: stop.set())
     try:
-        given: dict[str, object] = {"probe_port": probe_port, "metrics_port": metrics_port}
+        given: dict[str, object] = {
+            "probe_port": probe_port,
+            "metrics_port": metrics_port,
+            "push_port": push_port,
+        }
         if environment:
             given["environment"] = environment
         if namespace:

@@ -3,15 +3,21 @@ library: `print_metrics` writes Katib's StdOut line, `MetricsFile` appends to a 
 file for Katib's File collector (TEXT or JSON lines), and `report_metrics` pushes values
 for the Push collector.
 
-Push: hpo-controller gives each trial the path to push to in the environment variable
-HPO_PUSH_METRICS_FILE; outside a controller (a plain run) the values are printed instead,
-so a script behaves the same in a notebook, a terminal or a trial."""
+Push: hpo-controller tells each trial where to push in its environment. A local trial
+gets a file (HPO_PUSH_METRICS_FILE); a trial in a cluster gets the controller's URL
+(HPO_PUSH_METRICS_URL) and a token of its own (HPO_PUSH_METRICS_TOKEN), and each report is
+one HTTP POST, tried again for a while where the controller cannot be reached (it may be
+restarting). Outside a controller (a plain run) the values are printed instead, so a
+script behaves the same in a notebook, a terminal or a trial."""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
+import time
+import urllib.error
+import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -19,6 +25,8 @@ from typing import Literal
 from trainers.metricline import format_metrics, format_value
 
 PUSH_ENVIRONMENT = "HPO_PUSH_METRICS_FILE"
+URL_ENVIRONMENT, TOKEN_ENVIRONMENT = "HPO_PUSH_METRICS_URL", "HPO_PUSH_METRICS_TOKEN"
+PUSH_ATTEMPTS, PUSH_BACKOFF = 8, 0.5  # about a minute in all, doubling to 16 s
 FileFormat = Literal["text", "json"]
 
 
@@ -64,8 +72,43 @@ def report_metrics(**values: float) -> None:
     for name, value in values.items():
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise TypeError(f"metric {name!r} must be a number, got {value!r}")
+    url = os.environ.get(URL_ENVIRONMENT)
     target = os.environ.get(PUSH_ENVIRONMENT)
-    if target:
+    if url:
+        post_metrics(url, os.environ.get(TOKEN_ENVIRONMENT, ""), **values)
+    elif target:
         MetricsFile(target, "json").write(**values)
     else:
         print_metrics(**values)
+
+
+def post_metrics(url: str, token: str, **values: float) -> None:
+    """One report to the controller at `url` with the trial's `token`; RuntimeError when
+    it is refused or, after the retries, still cannot be reached (a lost report would make
+    the trial's result wrong)."""
+    request = urllib.request.Request(
+        url,
+        data=json_record(values).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+    )
+    wait = PUSH_BACKOFF
+    for attempt in range(1, PUSH_ATTEMPTS + 1):
+        try:
+            with urllib.request.urlopen(request, timeout=10):
+                return
+        except urllib.error.HTTPError as err:
+            said = err.read(200).decode("utf-8", "replace").strip()
+            if err.code < 500:
+                raise RuntimeError(
+                    f"the controller refused the metrics ({err.code}: {said})"
+                ) from None
+            problem = f"{err.code}: {said}"
+        except (urllib.error.URLError, OSError) as err:
+            problem = str(getattr(err, "reason", err))
+        if attempt < PUSH_ATTEMPTS:
+            time.sleep(wait)
+            wait = min(wait * 2, 16.0)
+    raise RuntimeError(
+        f"the metrics could not be pushed to the controller after {PUSH_ATTEMPTS} tries ({problem})"
+    )

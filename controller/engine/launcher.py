@@ -74,7 +74,12 @@ class Launcher:
         namespace = self.record.namespace or "default"
         values = trial_values(template, dict(trial.assignments), trial.name, namespace)
         if self.executor.workloads:  # the executor creates the object: no local paths
-            return Prepared(trial, trial_workload(self.experiment, values, self.config_maps), None)
+            workload = trial_workload(self.experiment, values, self.config_maps)
+            if self.collector.kind != "Push":
+                return Prepared(trial, workload, None)
+            pushed = self.executor.trial_file(trial.name, ".metrics")  # reports land here
+            told = replace(workload, env=((PUSH_ENVIRONMENT, str(pushed)),))
+            return Prepared(trial, told, pushed)
         command = trial_command(self.experiment, values, self.config_maps)
         metrics_file = None  # StdOut: the metrics are in the trial's output
         if self.collector.kind != "StdOut":

@@ -32,6 +32,7 @@ from controller.core.status import resume_point
 from controller.engine.loop import Engine, Options, utc_now
 from controller.errors import ControllerError
 from controller.executors.kubernetes.executor import KubernetesExecutor
+from controller.executors.kubernetes.pushing import PushReceiver, push_key
 from controller.kube.api import EXPERIMENTS, Kube, KubeError, Object
 from controller.kube.watching import Watcher
 from controller.ports import ResultsTarget
@@ -66,6 +67,9 @@ class ServeSettings:
     lease: str = "hpo-controller"
     probe_port: int = 8080
     metrics_port: int = 9090
+    push_port: int = 8070
+    push_url: str | None = None  # where trials reach push_port; None: the Service's DNS name
+    service: str = "hpo-controller"  # the controller's Service in its namespace
     results: ResultsTarget | None = None
     lease_duration: float = 15.0
     renew: float = 2.0
@@ -103,6 +107,8 @@ class ServeSettings:
                 f"HPO_RESULTS is {mode!r}: in the cluster, results go to a status branch "
                 "(status-branch) or stay on the Experiment objects (none)"
             )
+        if environ.get("HPO_PUSH_URL"):
+            given.setdefault("push_url", environ["HPO_PUSH_URL"])
         return cls(
             namespace=namespace,
             environment=environment,
@@ -147,6 +153,7 @@ class Server:
         self._leaving = threading.Event()  # shutting down or lost the lease: no new runs
         self._git: GitStatusSink | None = None
         self._git_lock = threading.Lock()
+        self._pushes: PushReceiver | None = None
         self.endpoints: Endpoints | None = None
 
     # -- probes -----------------------------------------------------------------------------
@@ -213,6 +220,10 @@ class Server:
         self._halt_all()
         self._watcher = None
         self._close_git()
+        with self._lock:
+            if self._pushes is not None:
+                self._pushes.close()
+                self._pushes = None
 
     def _halt_all(self) -> None:
         """Stop every run, leaving its trials running for the next leader; its status is
@@ -302,6 +313,7 @@ class Server:
                 namespace,
                 self.settings.work / "logs" / namespace / run.name,
                 owner=body,
+                pushes=self._push_receiver() if _pushes_metrics(experiment) else None,
             )
             options = Options(
                 config_maps=config_maps_for(self.kube, experiment),
@@ -411,6 +423,20 @@ class Server:
         except KubeError as err:
             log.warning("%s: finalizer not removed: %s", name, err)
 
+    def _push_receiver(self) -> PushReceiver:
+        """The endpoint Push trials report to, opened when the first one needs it."""
+        with self._lock:
+            if self._pushes is None:
+                settings = self.settings
+                base = settings.push_url
+                if base is None:
+                    base = (
+                        f"http://{settings.service}.{settings.namespace}.svc:{settings.push_port}"
+                    )
+                key = push_key(self.kube, settings.namespace)
+                self._pushes = PushReceiver(key, base, settings.push_port)
+            return self._pushes
+
     # -- git ------------------------------------------------------------------------------------
 
     def _open_git(self) -> None:
@@ -483,6 +509,11 @@ class Server:
                     run.status.write(run.name, {})
                 except ControllerError as err:
                     log.warning("%s: %s", run.name, err)
+
+
+def _pushes_metrics(experiment: Experiment) -> bool:
+    collecting = experiment.spec.metrics_collector_spec
+    return bool(collecting and collecting.collector and collecting.collector.kind == "Push")
 
 
 def _logical(experiment: Experiment) -> Experiment:

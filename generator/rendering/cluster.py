@@ -22,6 +22,7 @@ _SELECTOR = {"app.kubernetes.io/name": CONTROLLER}
 _LABELS = {**_SELECTOR, "app.kubernetes.io/part-of": "hpo-gen"}
 PROBE_PORT = 8080  # /healthz (alive) and /readyz (watching), served by `hpo-controller serve`
 METRICS_PORT = 9090  # /metrics, Prometheus text format
+PUSH_PORT = 8070  # where trials with the Push metrics collector report
 CREDENTIALS_MOUNT = "/etc/hpo-gen/git"
 WORK_MOUNT = "/work"
 
@@ -49,7 +50,13 @@ ROLE_RULES: list[tuple[str, list[str], list[str], str]] = [
      "reads trial templates kept in ConfigMaps"),
     ("coordination.k8s.io", ["leases"], ["get", "create", "update"],
      "holds a Lease so that during a rollout only one controller runs the experiments"),
+    ("", ["secrets"], ["create"],
+     "makes the Secret hpo-controller-push, the key each Push trial's token is signed with"),
+    ("", ["secrets"], ["get"],
+     "reads that Secret back, and no other (resourceNames)"),
 ]  # fmt: skip
+# Rules that name the one object they allow (a create cannot be limited so).
+RESOURCE_NAMES = {("", "secrets", "get"): ["hpo-controller-push"]}
 
 
 def cluster_layers(specs: SpecSet) -> RenderedTree:
@@ -92,11 +99,16 @@ def _role() -> Manifest:
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "Role",
         "metadata": _metadata(),
-        "rules": [
-            {"apiGroups": [group], "resources": kinds, "verbs": verbs}
-            for group, kinds, verbs, _ in ROLE_RULES
-        ],
+        "rules": [_rule(group, kinds, verbs) for group, kinds, verbs, _ in ROLE_RULES],
     }
+
+
+def _rule(group: str, kinds: list[str], verbs: list[str]) -> Manifest:
+    rule: Manifest = {"apiGroups": [group], "resources": kinds, "verbs": verbs}
+    names = RESOURCE_NAMES.get((group, kinds[0], verbs[0])) if len(verbs) == 1 else None
+    if names:
+        rule["resourceNames"] = names
+    return rule
 
 
 def _role_binding() -> Manifest:
@@ -141,6 +153,7 @@ def _deployment(gitops: GitOps) -> Manifest:
         "ports": [
             {"name": "probes", "containerPort": PROBE_PORT, "protocol": "TCP"},
             {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"},
+            {"name": "push", "containerPort": PUSH_PORT, "protocol": "TCP"},
         ],
         "livenessProbe": {
             "httpGet": {"path": "/healthz", **probe},
@@ -253,7 +266,8 @@ def _service() -> Manifest:
                     "port": METRICS_PORT,
                     "targetPort": "metrics",
                     "protocol": "TCP",
-                }
+                },
+                {"name": "push", "port": PUSH_PORT, "targetPort": "push", "protocol": "TCP"},
             ],
         },
     }

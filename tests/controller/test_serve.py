@@ -251,7 +251,8 @@ def test_results_a_remote_refuses_are_kept_said_on_the_object_and_pushed_later(
     closed = tmp_path / "closed"
     closed.touch()
     hook = remote / "hooks" / "pre-receive"
-    hook.write_text(f"#!/bin/sh\nif [ -e '{closed}' ]; then echo 'closed for now' >&2; exit 1; fi\n")
+    refuse = f"if [ -e '{closed}' ]; then echo 'closed for now' >&2; exit 1; fi"
+    hook.write_text(f"#!/bin/sh\n{refuse}\n")
     hook.chmod(0o755)
     cluster = Cluster(loss_runner)
 

@@ -30,9 +30,15 @@ from controller.core.records import TrialExit
 from controller.core.trialspec import Command, Demand
 from controller.errors import ControllerError
 from controller.executors.kubernetes.following import LogFollower
-from controller.executors.kubernetes.shaping import label_workload, primary_selector
+from controller.executors.kubernetes.pushing import PushReceiver
+from controller.executors.kubernetes.shaping import (
+    add_environment,
+    label_workload,
+    primary_selector,
+)
 from controller.kube.api import Kube, KubeError, Object, Resource
 from controller.kube.watching import Watcher
+from controller.metrics.collectors import PUSH_ENVIRONMENT
 from generator.katib import gjson
 from generator.katib.defaults import TRIAL_KIND_DEFAULTS
 from generator.katib.models import Experiment
@@ -45,15 +51,16 @@ TRIAL_LABEL = "katib.kubeflow.org/trial"
 FAILED_EXIT = 1
 STOPPED_EXIT = 143  # as a process ended by SIGTERM
 UNLIMITED = 1_000_000  # "as many as the engine starts": the scheduler queues the rest
-# How metrics reach the controller from a trial in the cluster: its output, through the API.
-CLUSTER_COLLECTORS = ("StdOut",)
+# How metrics reach the controller from a trial in the cluster: its output, through the
+# API; or its reports, pushed to the controller's endpoint (`pushing`).
+CLUSTER_COLLECTORS = ("StdOut", "Push")
 
 
 class KubernetesExecutor:
     """One experiment's trials in one namespace. `owner`: the Experiment object its
     workloads are owned by (garbage-collected with it); `logs`: the local folder where
     each trial's followed output goes; `retain`: keep finished workloads (None: the
-    template's `retain`)."""
+    template's `retain`); `pushes`: the endpoint Push trials report to."""
 
     workloads = True  # creates each trial's object; its output comes back through the API
 
@@ -66,6 +73,7 @@ class KubernetesExecutor:
         *,
         owner: Object | None = None,
         retain: bool | None = None,
+        pushes: PushReceiver | None = None,
     ):
         template = experiment.spec.trial_template
         if template is None:
@@ -77,8 +85,15 @@ class KubernetesExecutor:
                 f"experiment {experiment.name!r}: its {kind} metrics collector does not run "
                 "in the cluster yet: hpo-controller reads trials' metrics from the primary "
                 "container's output there (collector kind StdOut); print them as "
-                "`name=value` lines, or run the experiment in a local environment"
+                "`name=value` lines, push them (collector kind Push), or run the experiment "
+                "in a local environment"
             )
+        if kind == "Push" and pushes is None:
+            raise ControllerError(
+                f"experiment {experiment.name!r}: its Push metrics collector needs the "
+                "controller's endpoint that trials push to (hpo-controller serve has one)"
+            )
+        self.pushes = pushes if kind == "Push" else None
         self.kube, self.experiment, self.namespace = kube, experiment, namespace
         self.name = experiment.name
         self.logs = logs
@@ -114,6 +129,11 @@ class KubernetesExecutor:
             labels={EXPERIMENT_LABEL: self.name, TRIAL_LABEL: trial},
             owner=self.owner,
         )
+        if self.pushes is not None:  # where and with what token the trial reports
+            local = dict(command.env).get(PUSH_ENVIRONMENT)
+            if not local:
+                raise ControllerError(f"trial {trial}: no metrics file to take its pushes into")
+            add_environment(body, self.pushes.register(self.namespace, trial, Path(local)))
         log_path = self.logs / f"{trial}.log"
         log_path.write_bytes(b"")
         follower = LogFollower(
@@ -315,6 +335,8 @@ class KubernetesExecutor:
             self._reported.add(trial)  # told once, whatever else comes meanwhile
             resource = self._running.get(trial)
             follower = self._followers.pop(trial, None)
+        if self.pushes is not None:
+            self.pushes.forget(self.namespace, trial)
         if follower is not None:
             if ended:
                 follower.finish()  # its last lines are in the file before the exit is told

@@ -71,3 +71,30 @@ def primary_selector(trial_label: str, trial: str, primary_labels: Mapping[str, 
     """The label selector of the trial's primary pods."""
     terms = {trial_label: trial, **primary_labels}
     return ",".join(f"{key}={value}" for key, value in sorted(terms.items()))
+
+
+def add_environment(manifest: Manifest, variables: Mapping[str, str]) -> Manifest:
+    """`variables` in the environment of every container the object holds (a pod
+    template's containers and init containers, an Argo template's `container` or
+    `script`, a Tekton step): each a mapping with an `image`. A variable of the same name
+    the template set is replaced."""
+    for container in _containers(manifest):
+        kept = [
+            item
+            for item in container.get("env") or []
+            if not (isinstance(item, dict) and item.get("name") in variables)
+        ]
+        container["env"] = [*kept, *({"name": k, "value": v} for k, v in variables.items())]
+    return manifest
+
+
+def _containers(node: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(node, dict):
+        if isinstance(node.get("image"), str):
+            yield node
+            return
+        for value in node.values():
+            yield from _containers(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _containers(item)

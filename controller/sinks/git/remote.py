@@ -133,9 +133,7 @@ def _why(said: str) -> str:
     lines = [line.strip() for line in said.splitlines() if line.strip()]
     remote = [line.removeprefix("remote:").strip() for line in lines if line.startswith("remote:")]
     verdict = [
-        line.split("\t")[-1].strip()
-        for line in lines
-        if line.startswith("!") and "\t" in line
+        line.split("\t")[-1].strip() for line in lines if line.startswith("!") and "\t" in line
     ]
     words = [w for w in (*remote, *verdict) if w]
     if words:
