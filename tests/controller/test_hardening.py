@@ -310,18 +310,25 @@ def test_a_kill_right_after_trials_end_runs_none_of_them_again(
     root = project(make_project, trials=8, parallel=2, sleep=0.25)
     kills: list[tuple[set[str], int]] = []  # trials that had exited, starts so far
     for _ in range(4):
+        earlier = len(lines(root / "starts.txt"))
         run = controller(root)
-        before = exited(root)
+
+        def seen() -> set[str]:
+            """This controller's trials that exited and that it reaped. A trial of an
+            earlier controller may end after that one died (before the watchdog kills it):
+            no controller saw it end, so it may run again."""
+            mine = {line.split()[0] for line in lines(root / "starts.txt")[earlier:]}
+            return exited(root) & mine
+
         deadline = time.monotonic() + 60
-        while not (exited(root) - before) and run.poll() is None:
+        while not seen() and run.poll() is None:
             assert time.monotonic() < deadline
             time.sleep(0.001)
         if run.poll() is not None:
             break
         # A trial has exited and been reaped by this controller: well within the second
-        # before the status is written again. (A trial that wrote its end after an earlier
-        # controller died was never seen to finish: it is in `before`, and may run again.)
-        done = exited(root) - before
+        # before the status is written again.
+        done = seen()
         os.killpg(run.pid, signal.SIGKILL)
         run.wait()
         kills.append((done, len(lines(root / "starts.txt"))))
