@@ -222,6 +222,30 @@ def serve(
         _internal(err)
 
 
+@main.command(
+    epilog=examples(
+        "hpo-controller relay --kind File --path /var/log/katib/metrics.log",
+        "hpo-controller relay --kind TensorFlowEvent --path /tmp/tb --metric loss",
+    )
+)
+@click.option(
+    "--kind",
+    type=click.Choice(["File", "TensorFlowEvent"]),
+    required=True,
+    help="The experiment's metrics collector.",
+)
+@click.option("--path", required=True, help="The metrics file, or the folder of event files.")
+@click.option("--metric", "metrics", multiple=True, help="A metric to read from event files.")
+@click.option("--ready", help="A file to make once the relay runs (for a startup probe).")
+def relay(kind: str, path: str, metrics: tuple[str, ...], ready: str | None) -> None:
+    """The sidecar hpo-controller adds to a trial's pod in the cluster: prints the
+    trial's metrics file (or its event files' values, as JSON lines) as they are written,
+    for the controller to follow. Ends on SIGTERM, after a last read."""
+    from controller.metrics.relay import run as run_relay
+
+    run_relay(kind, path, list(metrics), ready)
+
+
 def _internal(err: Exception) -> NoReturn:
     """A bug: said as one, exit code 2."""
     click.echo(f"hpo-controller: internal error: {type(err).__name__}: {err}", err=True)

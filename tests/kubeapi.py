@@ -607,7 +607,8 @@ class FakeKubernetes:
                         400, "BadRequest", f"a container name must be specified for pod {pod}"
                     )
                 container = names[0]
-            if container not in names:
+            init = [c["name"] for c in body["spec"].get("initContainers", [])]
+            if container not in (*names, *init):  # an init container's log is there too
                 raise ApiError(400, "BadRequest", f"container {container} is not valid for {pod}")
             entry = self.logs.setdefault((namespace, pod, container), _Log())
         follow = query.get("follow") in ("true", "1")

@@ -6,13 +6,23 @@ status; the job controllers then write the workload's status as the real ones do
 (Job: Complete/Failed conditions; Kubeflow: Succeeded/Failed; Argo: status.phase; Tekton:
 the Succeeded condition True/False).
 
+Native sidecars (init containers with `restartPolicy: Always`) start before the main
+containers, which wait for a sidecar's exec startup probe to pass. They run beside them,
+and are stopped with SIGTERM once the main containers have ended; their states are in
+`initContainerStatuses`. An emptyDir volume is a folder of the pod's own: the mount paths
+in a container's arguments, environment and probe are replaced by it, as a pod's
+filesystem would put them there.
+
 Knobs: `schedulable = False` leaves new pods Pending (Unschedulable), `runner` replaces
-running a process (a function of the container giving (lines, exit code))."""
+running a process (a function of the container giving (lines, exit code)), `entrypoints`
+gives an image's entrypoint (argv) for containers that have only `args`, and `scratch`
+holds the pods' emptyDir folders."""
 
 from __future__ import annotations
 
 import os
 import queue
+import re
 import subprocess
 import threading
 import time
@@ -56,9 +66,17 @@ _REPLICAS = {
 
 
 class ClusterSimulation:
-    def __init__(self, fake: FakeKubernetes, runner: Runner | None = None):
+    def __init__(
+        self,
+        fake: FakeKubernetes,
+        runner: Runner | None = None,
+        entrypoints: dict[str, list[str]] | None = None,
+        scratch: Path | None = None,
+    ):
         self.fake = fake
         self.runner = runner
+        self.entrypoints = entrypoints or {}
+        self.scratch = scratch
         self.schedulable = True
         self.pods_made = 0
         self._events: queue.Queue[tuple[str, Kind, dict[str, Any]] | None] = queue.Queue()
@@ -231,9 +249,14 @@ class ClusterSimulation:
             )
             if self._stopped.wait(0.2) or self.fake.get(self._pods, namespace, name) is None:
                 return
-        containers = pod["spec"]["containers"]
+        spec = self._mounted(namespace, name, pod["spec"])
+        sidecars = [
+            self._sidecar(namespace, name, c)
+            for c in spec.get("initContainers") or []
+            if c.get("restartPolicy") == "Always"
+        ]
         codes = []
-        for container in containers:  # one after the other: enough for the tests
+        for container in spec["containers"]:  # one after the other: enough for the tests
             self._container_state(
                 namespace, name, container["name"], {"running": {"startedAt": now()}}
             )
@@ -243,9 +266,108 @@ class ClusterSimulation:
                 namespace, name, container["name"], {"terminated": {"exitCode": code}}
             )
             codes.append(code)
+        for sidecar, process, reader in sidecars:  # the main containers ended: stopped
+            process.terminate()
+            process.wait(timeout=30)
+            reader.join(timeout=30)
+            self.fake.end_log(namespace, name, sidecar)
+            self._container_state(
+                namespace, name, sidecar, {"terminated": {"exitCode": 0}}, init=True
+            )
         ok = all(c == 0 for c in codes)
         self._pod_status(namespace, name, {"phase": "Succeeded" if ok else "Failed"})
         results[index] = 0 if ok else 1
+
+    def _mounted(self, namespace: str, pod: str, spec: dict[str, Any]) -> dict[str, Any]:
+        """The pod's spec with each emptyDir mount's path, in its containers' arguments
+        and environment, replaced by a folder of the pod's own."""
+        empty = {v["name"] for v in spec.get("volumes") or [] if "emptyDir" in v}
+        if not empty:
+            return spec
+        assert self.scratch is not None, "emptyDir volumes need ClusterSimulation(scratch=)"
+        folders = {}
+        for volume in empty:
+            folder = self.scratch / namespace / pod / volume
+            folder.mkdir(parents=True, exist_ok=True)
+            folders[volume] = str(folder)
+
+        def moved(container: dict[str, Any]) -> dict[str, Any]:
+            pairs = [
+                (m["mountPath"], folders[m["name"]])
+                for m in container.get("volumeMounts") or []
+                if m["name"] in folders
+            ]
+
+            if not pairs:
+                return container
+            local_of = dict(pairs)
+            # One pass, longest mount first, whole path segments only: a local folder put
+            # in is never moved again.
+            mounts = sorted(local_of, key=len, reverse=True)
+            pattern = re.compile("|".join(f"{re.escape(m)}(?![\\w.-])" for m in mounts))
+
+            def move(text: str) -> str:
+                return pattern.sub(lambda found: local_of[found.group(0)], text)
+
+            probe = (container.get("startupProbe") or {}).get("exec")
+            moved_probe = (
+                {"startupProbe": {"exec": {"command": [move(a) for a in probe["command"]]}}}
+                if probe
+                else {}
+            )
+            return {
+                **container,
+                **moved_probe,
+                "args": [move(str(a)) for a in container.get("args") or []],
+                "command": [move(str(a)) for a in container.get("command") or []],
+                "env": [
+                    {**e, "value": move(str(e.get("value", "")))}
+                    for e in container.get("env") or []
+                ],
+            }
+
+        return {
+            **spec,
+            "containers": [moved(c) for c in spec["containers"]],
+            "initContainers": [moved(c) for c in spec.get("initContainers") or []],
+        }
+
+    def _argv(self, container: dict[str, Any]) -> list[str]:
+        command = container.get("command") or self.entrypoints.get(container.get("image", ""), [])
+        return [*command, *(container.get("args") or [])]
+
+    def _environment(self, container: dict[str, Any]) -> dict[str, str]:
+        given = {e["name"]: str(e.get("value", "")) for e in container.get("env") or []}
+        return {**os.environ, **given}
+
+    def _sidecar(
+        self, namespace: str, pod: str, container: dict[str, Any]
+    ) -> tuple[str, subprocess.Popen[str], threading.Thread]:
+        """A native sidecar started: its name, its process, the thread that logs it."""
+        name = container["name"]
+        process = subprocess.Popen(
+            self._argv(container),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=self._environment(container),
+        )
+        self._container_state(namespace, pod, name, {"running": {"startedAt": now()}}, init=True)
+
+        def read() -> None:
+            assert process.stdout is not None
+            with process.stdout:
+                for line in process.stdout:
+                    self.fake.log(namespace, pod, name, line.rstrip("\n"))
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        probe = (container.get("startupProbe") or {}).get("exec")
+        ends = time.monotonic() + 60
+        while probe and subprocess.run(probe["command"], check=False).returncode:
+            assert time.monotonic() < ends and process.poll() is None, f"{name} never started"
+            time.sleep(0.05)  # the kubelet starts the next containers once it has started
+        return name, process, reader
 
     def _run_container(self, namespace: str, pod: str, container: dict[str, Any]) -> int:
         if self.runner is not None:
@@ -253,13 +375,12 @@ class ClusterSimulation:
             for line in lines:
                 self.fake.log(namespace, pod, container["name"], line)
             return code
-        argv = [*container.get("command", []), *container.get("args", [])]
-        env = {
-            **os.environ,
-            **{e["name"]: str(e.get("value", "")) for e in container.get("env") or []},
-        }
         process = subprocess.Popen(
-            argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+            self._argv(container),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=self._environment(container),
         )
         self._processes[(namespace, pod)] = process
         assert process.stdout is not None
@@ -271,13 +392,15 @@ class ClusterSimulation:
         return code
 
     def _container_state(
-        self, namespace: str, pod: str, container: str, state: dict[str, Any]
+        self, namespace: str, pod: str, container: str, state: dict[str, Any], init: bool = False
     ) -> None:
+        field = "initContainerStatuses" if init else "containerStatuses"
+
         def change(body: dict[str, Any]) -> None:
             status = body.setdefault("status", {})
-            statuses = [s for s in status.get("containerStatuses") or [] if s["name"] != container]
+            statuses = [s for s in status.get(field) or [] if s["name"] != container]
             statuses.append({"name": container, "state": state, "restartCount": 0})
-            status["containerStatuses"] = statuses
+            status[field] = statuses
             if "running" in state:
                 status["phase"] = "Running"
 

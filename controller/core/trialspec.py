@@ -44,6 +44,9 @@ class Command:
     manifest: Callable[[], Mapping[str, Any]] | None = field(
         default=None, compare=False, repr=False
     )
+    # Where such an executor brings the trial's metrics on this machine (what it pushes or
+    # writes into a file), for the collector to read: none for StdOut.
+    metrics_file: str | None = None
 
     def relocated(self, path: str, local: str, working_dir: bool = False) -> Command:
         """The command with a container path replaced by a local one in its arguments and

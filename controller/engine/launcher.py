@@ -75,11 +75,10 @@ class Launcher:
         values = trial_values(template, dict(trial.assignments), trial.name, namespace)
         if self.executor.workloads:  # the executor creates the object: no local paths
             workload = trial_workload(self.experiment, values, self.config_maps)
-            if self.collector.kind != "Push":
+            if self.collector.kind == "StdOut":
                 return Prepared(trial, workload, None)
-            pushed = self.executor.trial_file(trial.name, ".metrics")  # reports land here
-            told = replace(workload, env=((PUSH_ENVIRONMENT, str(pushed)),))
-            return Prepared(trial, told, pushed)
+            brought = self.executor.trial_file(trial.name, ".metrics")  # the executor fills it
+            return Prepared(trial, replace(workload, metrics_file=str(brought)), brought)
         command = trial_command(self.experiment, values, self.config_maps)
         metrics_file = None  # StdOut: the metrics are in the trial's output
         if self.collector.kind != "StdOut":

@@ -119,12 +119,13 @@ class Collector:
         self, output: Path, metrics_file: Path | None
     ) -> tuple[dict[str, list[float]], str]:
         """The values, and a note for the trial record when lines were skipped. StdOut reads
-        the trial's output; the others its metrics file (or event folder)."""
+        the trial's output; the others its metrics file (or event folder; in the cluster,
+        the JSON lines the relay sidecar made of the event files)."""
         if self.kind == "StdOut":
             return parse_lines(_lines(output), self.wanted, self.filters), ""
         if metrics_file is None:
             raise ValueError(f"the {self.kind} collector reads a metrics file: none given")
-        if self.kind == "TensorFlowEvent":
+        if self.kind == "TensorFlowEvent" and not metrics_file.is_file():
             return tfevents.read_folder(metrics_file, list(self.wanted)), ""
         lines = _lines(metrics_file)
         if self.kind == "File" and self.file_format == "TEXT":

@@ -70,6 +70,7 @@ class ServeSettings:
     push_port: int = 8070
     push_url: str | None = None  # where trials reach push_port; None: the Service's DNS name
     service: str = "hpo-controller"  # the controller's Service in its namespace
+    relay_image: str | None = None  # the metrics relay sidecar's (the controller's own image)
     results: ResultsTarget | None = None
     lease_duration: float = 15.0
     renew: float = 2.0
@@ -107,6 +108,8 @@ class ServeSettings:
                 f"HPO_RESULTS is {mode!r}: in the cluster, results go to a status branch "
                 "(status-branch) or stay on the Experiment objects (none)"
             )
+        if environ.get("HPO_RELAY_IMAGE"):
+            given.setdefault("relay_image", environ["HPO_RELAY_IMAGE"])
         if environ.get("HPO_PUSH_URL"):
             given.setdefault("push_url", environ["HPO_PUSH_URL"])
         return cls(
@@ -314,6 +317,7 @@ class Server:
                 self.settings.work / "logs" / namespace / run.name,
                 owner=body,
                 pushes=self._push_receiver() if _pushes_metrics(experiment) else None,
+                relay_image=self.settings.relay_image,
             )
             options = Options(
                 config_maps=config_maps_for(self.kube, experiment),

@@ -149,6 +149,8 @@ def _deployment(gitops: GitOps) -> Manifest:
             _field("POD_NAME", "metadata.name"),
             {"name": "HPO_CONTROLLER_GIT_CREDENTIALS", "value": CREDENTIALS_MOUNT},
             {"name": "HPO_WORK", "value": WORK_MOUNT},
+            # The sidecar that relays File and TensorFlowEvent metrics out of trial pods.
+            {"name": "HPO_RELAY_IMAGE", "value": gitops.controller_image},
         ],
         "ports": [
             {"name": "probes", "containerPort": PROBE_PORT, "protocol": "TCP"},

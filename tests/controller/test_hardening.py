@@ -313,7 +313,7 @@ def test_a_kill_right_after_trials_end_runs_none_of_them_again(
         earlier = len(lines(root / "starts.txt"))
         run = controller(root)
 
-        def seen() -> set[str]:
+        def seen(earlier: int = earlier) -> set[str]:
             """This controller's trials that exited and that it reaped. A trial of an
             earlier controller may end after that one died (before the watchdog kills it):
             no controller saw it end, so it may run again."""

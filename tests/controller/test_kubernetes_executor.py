@@ -362,10 +362,10 @@ def test_a_collector_that_does_not_run_in_the_cluster_is_said_before_any_trial(
 ) -> None:
     _, _, kube = cluster
     document = yamlio.load(
-        (EXAMPLES / "metrics-collector" / "file-metrics-collector.yaml").read_text()
+        (EXAMPLES / "metrics-collector" / "custom-metrics-collector.yaml").read_text()
     )
     spec = with_defaults(Experiment.model_validate(document))
-    with pytest.raises(ControllerError, match="File metrics collector does not run in the cluster"):
+    with pytest.raises(ControllerError, match="Custom metrics collector does not run in the"):
         KubernetesExecutor(kube, spec, "team", tmp_path)
 
 

@@ -26,19 +26,23 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from controller.core import step
 from controller.core.records import TrialExit
 from controller.core.trialspec import Command, Demand
 from controller.errors import ControllerError
 from controller.executors.kubernetes.following import LogFollower
 from controller.executors.kubernetes.pushing import PushReceiver
 from controller.executors.kubernetes.shaping import (
+    RELAY_CONTAINER,
     add_environment,
+    add_relay,
     label_workload,
     primary_selector,
 )
 from controller.kube.api import Kube, KubeError, Object, Resource
 from controller.kube.watching import Watcher
-from controller.metrics.collectors import PUSH_ENVIRONMENT
+from controller.metrics.collectors import collector_for
+from controller.metrics.relay import RELAYED
 from generator.katib import gjson
 from generator.katib.defaults import TRIAL_KIND_DEFAULTS
 from generator.katib.models import Experiment
@@ -52,15 +56,17 @@ FAILED_EXIT = 1
 STOPPED_EXIT = 143  # as a process ended by SIGTERM
 UNLIMITED = 1_000_000  # "as many as the engine starts": the scheduler queues the rest
 # How metrics reach the controller from a trial in the cluster: its output, through the
-# API; or its reports, pushed to the controller's endpoint (`pushing`).
-CLUSTER_COLLECTORS = ("StdOut", "Push")
+# API; its reports, pushed to the controller's endpoint (`pushing`); or the output of the
+# relay sidecar that reads its metrics file or event files (`controller.metrics.relay`).
+CLUSTER_COLLECTORS = ("StdOut", "Push", "File", "TensorFlowEvent")
 
 
 class KubernetesExecutor:
     """One experiment's trials in one namespace. `owner`: the Experiment object its
     workloads are owned by (garbage-collected with it); `logs`: the local folder where
     each trial's followed output goes; `retain`: keep finished workloads (None: the
-    template's `retain`); `pushes`: the endpoint Push trials report to."""
+    template's `retain`); `pushes`: the endpoint Push trials report to; `relay_image`: the
+    image of the sidecar that relays File and TensorFlowEvent metrics (the controller's)."""
 
     workloads = True  # creates each trial's object; its output comes back through the API
 
@@ -74,6 +80,7 @@ class KubernetesExecutor:
         owner: Object | None = None,
         retain: bool | None = None,
         pushes: PushReceiver | None = None,
+        relay_image: str | None = None,
     ):
         template = experiment.spec.trial_template
         if template is None:
@@ -87,6 +94,15 @@ class KubernetesExecutor:
                 "container's output there (collector kind StdOut); print them as "
                 "`name=value` lines, push them (collector kind Push), or run the experiment "
                 "in a local environment"
+            )
+        self.collector = collector_for(collecting, step.wanted_metrics(experiment.spec))
+        self.relay_image = relay_image if kind in RELAYED else None
+        if kind in RELAYED and (not relay_image or not self.collector.path):
+            raise ControllerError(
+                f"experiment {experiment.name!r}: its {kind} metrics collector needs "
+                + ("its metrics path" if relay_image else "the relay sidecar's image")
+                + " (hpo-controller serve has it from HPO_RELAY_IMAGE, which the rendered "
+                "Deployment sets to its own image)"
             )
         if kind == "Push" and pushes is None:
             raise ControllerError(
@@ -106,7 +122,7 @@ class KubernetesExecutor:
         self._running: dict[str, Resource] = {}  # trial -> its workload's kind
         self._stopping: set[str] = set()
         self._reported: set[str] = set()
-        self._followers: dict[str, LogFollower] = {}
+        self._followers: dict[str, list[LogFollower]] = {}
         self._watchers: dict[Resource, Watcher] = {}
         self._conditions_of: dict[str, tuple[gjson.Condition, gjson.Condition]] = {}
         self._detached = False
@@ -130,25 +146,24 @@ class KubernetesExecutor:
             owner=self.owner,
         )
         if self.pushes is not None:  # where and with what token the trial reports
-            local = dict(command.env).get(PUSH_ENVIRONMENT)
+            local = command.metrics_file
             if not local:
                 raise ControllerError(f"trial {trial}: no metrics file to take its pushes into")
             add_environment(body, self.pushes.register(self.namespace, trial, Path(local)))
+        selector = self._pod_selector(trial, resource.kind)
+        followers = []
+        if self.relay_image is not None:
+            followers.append(self._relayed(body, trial, selector, command.metrics_file))
         log_path = self.logs / f"{trial}.log"
         log_path.write_bytes(b"")
-        follower = LogFollower(
-            self.kube,
-            self.namespace,
-            trial,
-            self._pod_selector(trial, resource.kind),
-            self.primary,
-            log_path,
+        followers.append(
+            LogFollower(self.kube, self.namespace, trial, selector, self.primary, log_path)
         )
         with self._lock:  # known before it exists: an end seen at once waits for its output
             self._running[trial] = resource
             self._reported.discard(trial)
             self._stopping.discard(trial)
-            self._followers[trial] = follower
+            self._followers[trial] = followers
         try:
             self.kube.create(resource, self.namespace, body)
         except KubeError as err:
@@ -160,7 +175,8 @@ class KubernetesExecutor:
                     f"trial {trial}: the cluster refused its {resource.kind}: {err.detail}"
                 ) from err
             self._adopt(trial, resource)
-        follower.start()
+        for follower in followers:
+            follower.start()
         existing = self._watchers[resource].get(self.namespace, trial)
         if existing is not None:
             self._judge(existing)  # adopted, and finished already
@@ -217,8 +233,9 @@ class KubernetesExecutor:
                 self.stop(trial)
         for watcher in self._watchers.values():
             watcher.stop()
-        for follower in list(self._followers.values()):
-            follower.stop()
+        for followers in list(self._followers.values()):
+            for follower in followers:
+                follower.stop()
 
     # -- beyond the port -----------------------------------------------------------------
 
@@ -231,6 +248,33 @@ class KubernetesExecutor:
     @property
     def primary(self) -> str:
         return self.template.primary_container_name or ""
+
+    def _relayed(
+        self, body: dict[str, Any], trial: str, selector: str, metrics_file: str | None
+    ) -> LogFollower:
+        """The relay sidecar in the trial's primary pod template(s); the follower of its
+        output into the trial's metrics file."""
+        assert self.relay_image is not None and self.collector.path is not None
+        if not metrics_file:
+            raise ControllerError(f"trial {trial}: no metrics file to relay its metrics into")
+        added = add_relay(
+            body,
+            primary=self.primary,
+            image=self.relay_image,
+            kind=self.collector.kind,
+            path=self.collector.path,
+            metrics=list(self.collector.wanted),
+        )
+        if not added:
+            raise ControllerError(
+                f"experiment {self.name!r}: its {self.collector.kind} metrics are read by a "
+                "sidecar in the pod that runs the primary container "
+                f"{self.primary or '(the first)'!r}, and no pod template of its "
+                f"{body.get('kind')} has one; use the StdOut or Push collector for it"
+            )
+        return LogFollower(
+            self.kube, self.namespace, trial, selector, RELAY_CONTAINER, Path(metrics_file)
+        )
 
     def _resource(self, manifest: Mapping[str, Any]) -> Resource:
         api_version, kind = manifest.get("apiVersion"), manifest.get("kind")
@@ -334,10 +378,10 @@ class KubernetesExecutor:
                 return
             self._reported.add(trial)  # told once, whatever else comes meanwhile
             resource = self._running.get(trial)
-            follower = self._followers.pop(trial, None)
+            followers = self._followers.pop(trial, [])
         if self.pushes is not None:
             self.pushes.forget(self.namespace, trial)
-        if follower is not None:
+        for follower in followers:
             if ended:
                 follower.finish()  # its last lines are in the file before the exit is told
             follower.stop()

@@ -1,5 +1,5 @@
-"""A trial's primary container's output, followed through the API's log endpoint into a
-local file, line by line as it comes:
+"""A trial's primary container's output (or its metrics relay's), followed through the
+API's log endpoint into a local file, line by line as it comes:
 
 - the primary pod is the first (by name) that carries the trial's label and the
   template's primaryPodLabels; it is looked for until it exists and its container has
@@ -113,7 +113,12 @@ class LogFollower:
             return None
         pod = pods[0]
         self.pod = str(pod["metadata"]["name"])
-        for status in (pod.get("status") or {}).get("containerStatuses") or []:
+        status_of = pod.get("status") or {}
+        statuses = [  # a sidecar (an init container that keeps running) is among the first
+            *(status_of.get("initContainerStatuses") or []),
+            *(status_of.get("containerStatuses") or []),
+        ]
+        for status in statuses:
             if status.get("name") != self.container:
                 continue
             state: dict[str, Any] = status.get("state") or {}

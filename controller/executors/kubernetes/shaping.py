@@ -5,6 +5,7 @@ the given copy."""
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -98,3 +99,73 @@ def _containers(node: Any) -> Iterator[dict[str, Any]]:
     elif isinstance(node, list):
         for item in node:
             yield from _containers(item)
+
+
+RELAY_CONTAINER = "hpo-metrics-relay"
+RELAY_VOLUME = "hpo-metrics"
+RELAY_STATE = "hpo-relay-work"  # the relay's own writable folder (its root is read-only)
+RELAY_READY = "/work/relay-ready"  # made once it runs: its startup probe waits for it
+
+
+def add_relay(
+    manifest: Manifest,
+    *,
+    primary: str,
+    image: str,
+    kind: str,
+    path: str,
+    metrics: list[str],
+) -> int:
+    """The metrics relay (`hpo-controller relay`) as a native sidecar (an init container
+    that keeps running, Kubernetes 1.29 and later) in every pod template whose primary
+    container is there (`primary`; empty: the first container), sharing with that
+    container the folder the metrics are written in: the volume the template mounts there,
+    else an emptyDir of its own. A startup probe holds the pod's containers back until
+    the relay runs. How many pod templates got one."""
+    folder = path.rstrip("/") if kind == "TensorFlowEvent" else posixpath.dirname(path)
+    args = ["relay", "--kind", kind, "--path", path, "--ready", RELAY_READY]
+    for metric in metrics:
+        args += ["--metric", metric]
+    changed = 0
+    for template in pod_templates(manifest):
+        spec = template["spec"]
+        containers = [c for c in spec.get("containers") or [] if isinstance(c, dict)]
+        container = next((c for c in containers if not primary or c.get("name") == primary), None)
+        if container is None:
+            continue
+        mounts = container.setdefault("volumeMounts", [])
+        volume = next(
+            (m.get("name") for m in mounts if isinstance(m, dict) and m.get("mountPath") == folder),
+            None,
+        )
+        if volume is None:
+            volume = RELAY_VOLUME
+            mounts.append({"name": volume, "mountPath": folder})
+            volumes = [v for v in spec.get("volumes") or [] if v.get("name") != volume]
+            spec["volumes"] = [*volumes, {"name": volume, "emptyDir": {}}]
+        volumes = [v for v in spec.get("volumes") or [] if v.get("name") != RELAY_STATE]
+        spec["volumes"] = [*volumes, {"name": RELAY_STATE, "emptyDir": {}}]
+        sidecar = {
+            "name": RELAY_CONTAINER,
+            "image": image,
+            "args": args,
+            "restartPolicy": "Always",
+            "startupProbe": {
+                "exec": {"command": ["test", "-e", RELAY_READY]},
+                "periodSeconds": 1,
+                "failureThreshold": 120,
+            },
+            "volumeMounts": [
+                {"name": volume, "mountPath": folder, "readOnly": True},
+                {"name": RELAY_STATE, "mountPath": posixpath.dirname(RELAY_READY)},
+            ],
+            "resources": {
+                "requests": {"cpu": "10m", "memory": "64Mi"},
+                "limits": {"memory": "256Mi"},
+            },
+            "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True},
+        }
+        others = [c for c in spec.get("initContainers") or [] if c.get("name") != RELAY_CONTAINER]
+        spec["initContainers"] = [*others, sidecar]
+        changed += 1
+    return changed
