@@ -55,6 +55,7 @@ class Resource:
 
 PODS = Resource.of("v1", "Pod")
 EXPERIMENTS = Resource.of("kubeflow.org/v1beta1", "Experiment")
+TRIALS = Resource.of("kubeflow.org/v1beta1", "Trial")
 LEASES = Resource.of("coordination.k8s.io/v1", "Lease")
 
 

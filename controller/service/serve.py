@@ -12,7 +12,12 @@ a status branch and pushed (`controller.sinks.git`).
 - A finalizer (`hpo-gen.io/results`) keeps a deleted Experiment until its final status is
   committed; then the object goes, its trials with it (they are owned by it).
 - An object that is not a valid Experiment gets a Failed condition that says why, and is
-  not run."""
+  not run.
+
+Where the cluster runs Katib (`HPO_EXECUTOR=katib`, an environment with
+`executor="katib"`), `serve` executes nothing: it watches Katib's Experiments and Trials
+and mirrors what they say into the same status files and commits (`controller.sources.katib`),
+at the commit interval, when an experiment ends, and before one is deleted."""
 
 from __future__ import annotations
 
@@ -33,7 +38,7 @@ from controller.engine.loop import Engine, Options, utc_now
 from controller.errors import ControllerError
 from controller.executors.kubernetes.executor import KubernetesExecutor
 from controller.executors.kubernetes.pushing import PushReceiver, push_key
-from controller.kube.api import EXPERIMENTS, Kube, KubeError, Object
+from controller.kube.api import EXPERIMENTS, TRIALS, Kube, KubeError, Object
 from controller.kube.watching import Watcher
 from controller.ports import ResultsTarget
 from controller.service.leader import Leadership
@@ -43,6 +48,7 @@ from controller.sinks.cluster.status import ExperimentStatusSink
 from controller.sinks.git.repo import GitRepo
 from controller.sinks.git.sink import GitStatusSink
 from controller.sources.cluster import InvalidExperiment, config_maps_for, experiment_of
+from controller.sources.katib import experiment_of_trial, record_of
 from generator.katib.identity import NAME_LABEL
 from generator.katib.models import Experiment, ObjectMeta
 from generator.katib.status import StatusError
@@ -71,6 +77,7 @@ class ServeSettings:
     push_url: str | None = None  # where trials reach push_port; None: the Service's DNS name
     service: str = "hpo-controller"  # the controller's Service in its namespace
     relay_image: str | None = None  # the metrics relay sidecar's (the controller's own image)
+    mirror: bool = False  # Katib runs the experiments: their status is mirrored into git
     results: ResultsTarget | None = None
     lease_duration: float = 15.0
     renew: float = 2.0
@@ -108,6 +115,19 @@ class ServeSettings:
                 f"HPO_RESULTS is {mode!r}: in the cluster, results go to a status branch "
                 "(status-branch) or stay on the Experiment objects (none)"
             )
+        executor = environ.get("HPO_EXECUTOR") or "cluster"
+        if executor not in ("cluster", "katib"):
+            raise ControllerError(
+                f"HPO_EXECUTOR is {executor!r}: in the cluster, hpo-controller runs the trials "
+                "(cluster) or mirrors what Katib runs (katib)"
+            )
+        if executor == "katib":
+            if results is None:
+                raise ControllerError(
+                    "HPO_EXECUTOR is katib: hpo-controller then mirrors Katib's status into "
+                    "git, and needs HPO_RESULTS=status-branch and HPO_REPOSITORY"
+                )
+            given.setdefault("mirror", True)
         if environ.get("HPO_RELAY_IMAGE"):
             given.setdefault("relay_image", environ["HPO_RELAY_IMAGE"])
         if environ.get("HPO_PUSH_URL"):
@@ -137,6 +157,18 @@ class _Run:
     done: threading.Event = field(default_factory=threading.Event)
 
 
+@dataclass
+class _Mirrored:
+    """A Katib experiment mirrored: its spec, as of which generation, when it was last
+    committed and with which trials, and whether its end was."""
+
+    experiment: Experiment
+    generation: int
+    committed: float
+    ended: bool = False
+    trials: list[Any] = field(default_factory=list)
+
+
 class Server:
     def __init__(self, kube: Kube, settings: ServeSettings, monitor: Monitor | None = None):
         self.kube, self.settings = kube, settings
@@ -157,6 +189,9 @@ class Server:
         self._git: GitStatusSink | None = None
         self._git_lock = threading.Lock()
         self._pushes: PushReceiver | None = None
+        self._trials: Watcher | None = None  # mirroring: Katib's Trials
+        self._mirrored: dict[str, _Mirrored] = {}
+        self._dirty: set[str] = set()
         self.endpoints: Endpoints | None = None
 
     # -- probes -----------------------------------------------------------------------------
@@ -205,6 +240,12 @@ class Server:
             name="watch-experiments",
         )
         self._watcher = watcher
+        if self.settings.mirror:
+            self._trials = Watcher(
+                self.kube, TRIALS, self.settings.namespace, "", self._on_trial, name="watch-trials"
+            )
+            self._trials.start()
+            self._trials.synced.wait(timeout=30)
         watcher.start()
         keeper = threading.Thread(
             target=self.leadership.keep, args=(stop, lost.set), name="lease", daemon=True
@@ -217,8 +258,15 @@ class Server:
             if retry is not None and time.monotonic() - last_try >= retry:
                 last_try = time.monotonic()
                 self._push_kept()
+            if self.settings.mirror:
+                self._mirror_changed()
         self._leaving.set()
+        if self.settings.mirror:
+            self._mirror_changed(final=True)
         watcher.stop()
+        if self._trials is not None:
+            self._trials.stop()
+            self._trials = None
         keeper.join()  # no renewal after this: a release cannot be undone by one in flight
         self._halt_all()
         self._watcher = None
@@ -249,6 +297,9 @@ class Server:
     def _on_experiment(self, kind: str, body: Object) -> None:
         if self._leaving.is_set():
             return
+        if self.settings.mirror:
+            self._on_katib_experiment(kind, body)
+            return
         metadata = body.get("metadata") or {}
         name = str(metadata.get("name", ""))
         generation = int(metadata.get("generation") or 0)
@@ -276,6 +327,87 @@ class Server:
         with self._lock:
             self.runs[name] = run
         run.thread.start()
+
+    # -- Katib's experiments, mirrored ------------------------------------------------------------
+
+    def _on_katib_experiment(self, kind: str, body: Object) -> None:
+        metadata = body.get("metadata") or {}
+        name = str(metadata.get("name", ""))
+        if kind == "DELETED":
+            with self._lock:
+                self._mirrored.pop(name, None)
+            return
+        if metadata.get("deletionTimestamp"):
+            if FINALIZER in (metadata.get("finalizers") or []):
+                threading.Thread(target=self._finalize_mirror, args=(body,), daemon=True).start()
+            return
+        if FINALIZER not in (metadata.get("finalizers") or []):
+            try:
+                self._add_finalizer(name)
+            except (ControllerError, KubeError) as err:
+                log.warning("%s: %s", name, err)
+        with self._lock:
+            self._dirty.add(name)
+
+    def _on_trial(self, kind: str, body: Object) -> None:
+        name = experiment_of_trial(body)
+        if name:
+            with self._lock:
+                self._dirty.add(name)
+
+    def _mirror_changed(self, final: bool = False) -> None:
+        """Commit what changed in Katib's objects: at the commit interval, when an
+        experiment ended, and (`final`) everything before this leader goes."""
+        with self._lock:
+            names = set(self._mirrored) if final else set()
+            names |= self._dirty
+            self._dirty.clear()
+        for name in sorted(names):
+            self._mirror(name, force=final)
+
+    def _mirror(self, name: str, force: bool = False) -> None:
+        watcher, trials = self._watcher, self._trials
+        if watcher is None or trials is None:
+            return
+        body = watcher.get(self.settings.namespace, name)
+        if body is None:
+            return
+        with self._lock:
+            state = self._mirrored.get(name)
+        generation = int((body.get("metadata") or {}).get("generation") or 0)
+        if state is None or state.generation != generation:
+            try:
+                experiment = experiment_of(body)
+            except InvalidExperiment as err:
+                log.warning("%s: not mirrored: %s", name, err)
+                return
+            state = _Mirrored(experiment, generation, time.monotonic())
+            with self._lock:
+                self._mirrored[name] = state
+        owned = [t for t in list(trials.objects.values()) if experiment_of_trial(t) == name]
+        record = record_of(body, owned)
+        due = time.monotonic() - state.committed >= self._git_interval()
+        ended = record.completion is not None and not state.ended
+        if force or ended or (due and record.trials != state.trials):
+            self._commit(state.experiment, record)
+            state.committed, state.trials = time.monotonic(), record.trials
+            state.ended = state.ended or record.completion is not None
+        elif not due:
+            with self._lock:
+                self._dirty.add(name)  # looked at again at the interval
+
+    def _git_interval(self) -> float:
+        return self._git.target.interval if self._git is not None else 60.0
+
+    def _finalize_mirror(self, body: Object) -> None:
+        """A Katib Experiment going: its last status committed, then our finalizer off."""
+        name = str(body["metadata"]["name"])
+        self._mirror(name, force=True)
+        try:
+            if self._set_finalizer(name, present=False):
+                log.info("%s: deleted; its results are committed", name)
+        except KubeError as err:
+            log.warning("%s: finalizer not removed: %s", name, err)
 
     # -- one experiment --------------------------------------------------------------------------
 

@@ -69,7 +69,7 @@ def _in_repo(gitops: GitOps, *parts: str) -> str:
 
 def _application(env: Environment, gitops: GitOps) -> Manifest:
     watched = [env.name, BASE_FOLDER, TEMPLATES_FOLDER]
-    if env.executor == "cluster":
+    if env.executor in ("cluster", "katib"):  # katib: the controller mirrors its status
         watched.append(CONTROLLER_FOLDER)
     return {
         "apiVersion": "argoproj.io/v1alpha1",

@@ -14,7 +14,7 @@ from generator.katib.base import Manifest
 from generator.katib.repository import CONTROLLER_FOLDER, CRDS_FOLDER
 from generator.language.environments import GitOps
 from generator.rendering.common import KUSTOMIZATION, RenderedTree, dump, header
-from generator.rendering.overlays import CONTROLLER_CONFIG
+from generator.rendering.overlays import CONTROLLER_CONFIG, runs_controller
 from generator.specset import SpecSet
 
 CONTROLLER = "hpo-controller"
@@ -33,6 +33,9 @@ ROLE_RULES: list[tuple[str, list[str], list[str], str]] = [
      "Experiment until its results are committed"),
     ("kubeflow.org", ["experiments/status"], ["patch"],
      "writes each Experiment's status: conditions, trial counts, the best trial"),
+    ("kubeflow.org", ["trials"], ["get", "list", "watch"],
+     "reads Katib's Trials, whose status it mirrors into git where Katib runs the "
+     "experiments (executor=\"katib\")"),
     ("batch", ["jobs"], ["create", "get", "list", "watch", "delete"],
      "runs each trial as a Job, watches it finish, deletes it to stop or early-stop it"),
     ("kubeflow.org", ["pytorchjobs", "tfjobs", "xgboostjobs", "mpijobs"],
@@ -60,10 +63,17 @@ RESOURCE_NAMES = {("", "secrets", "get"): ["hpo-controller-push"]}
 
 
 def cluster_layers(specs: SpecSet) -> RenderedTree:
-    """Validation makes sure a spec set with a cluster environment declares its gitops."""
-    if specs.gitops is None or not any(e.executor == "cluster" for e in specs.environments):
+    """Validation makes sure a spec set with a cluster environment declares its gitops.
+    The controller runs where an environment's trials run in the cluster, and where Katib
+    runs them and gitops says where their results go (it mirrors them into git); the CRD
+    layer only where Katib is not there to bring its own."""
+    gitops = specs.gitops
+    if gitops is None or not any(runs_controller(e, gitops) for e in specs.environments):
         return {}
-    return {**controller_layer(specs.gitops), **crd_layer()}
+    tree = controller_layer(gitops)
+    if any(e.executor == "cluster" for e in specs.environments):
+        tree |= crd_layer()
+    return tree
 
 
 def controller_layer(gitops: GitOps) -> RenderedTree:
@@ -139,6 +149,7 @@ def _deployment(gitops: GitOps) -> Manifest:
         "args": ["serve"],
         "env": [
             _setting("HPO_ENVIRONMENT", "environment"),
+            _setting("HPO_EXECUTOR", "executor"),
             _setting("HPO_REPOSITORY", "repository"),
             _setting("HPO_BRANCH", "branch"),
             _setting("HPO_PATH", "path"),

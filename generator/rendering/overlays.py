@@ -12,7 +12,7 @@ from generator.files import yamlio
 from generator.katib.base import Manifest
 from generator.katib.models import Experiment
 from generator.katib.repository import BASE_FOLDER, CONTROLLER_FOLDER, TEMPLATES_FOLDER
-from generator.language.environments import DEFAULT_COMMIT_MESSAGE, Environment
+from generator.language.environments import DEFAULT_COMMIT_MESSAGE, Environment, GitOps
 from generator.language.placement import (
     CONTAINER_FIELDS,
     chosen,
@@ -45,10 +45,11 @@ def environment_overlay(
     templates = [t for t in specs.trial_templates if t.name in used]
     files: RenderedTree = {}
     resources = ["namespace.yaml"]
-    if env.executor != "katib":
+    controlled = runs_controller(env, specs.gitops)
+    if env.executor != "katib" or controlled:
         resources.append("controller-config.yaml")
         files["controller-config.yaml"] = dump(controller_config(env, specs), text)
-    if env.executor == "cluster":
+    if controlled:
         resources.append(f"../{CONTROLLER_FOLDER}")
     resources += [f"../{TEMPLATES_FOLDER}/{t.name}" for t in templates]
     resources += [f"../{BASE_FOLDER}/{e.name}" for e in taken]
@@ -149,6 +150,12 @@ def _config_map_name(experiment: Experiment) -> str | None:
     return source.config_map_name if source else None
 
 
+def runs_controller(env: Environment, gitops: GitOps | None) -> bool:
+    """Whether hpo-controller runs in the environment's namespace: to run its trials, or
+    to mirror what Katib runs into git (which needs gitops)."""
+    return env.executor == "cluster" or (env.executor == "katib" and gitops is not None)
+
+
 def controller_config(env: Environment, specs: SpecSet) -> Manifest:
     """The settings hpo-controller reads for the environment; a cluster controller's
     git credentials are named here as a Secret, never given."""
@@ -171,7 +178,7 @@ def controller_config(env: Environment, specs: SpecSet) -> Manifest:
         data["commitTrailers"] = "".join(
             f"{key}: {value}\n" for key, value in sorted(env.commit_trailers.items())
         )
-    if env.executor == "cluster" and specs.gitops is not None:
+    if runs_controller(env, specs.gitops) and specs.gitops is not None:
         data |= {
             "repository": specs.gitops.repository,
             "branch": specs.gitops.branch,

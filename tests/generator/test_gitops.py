@@ -283,3 +283,36 @@ def test_credentials_are_a_secret_reference_never_a_value() -> None:
     assert config["data"]["repository"].startswith("https://")
     service = next(d for d in docs if d["kind"] == "Service")
     assert service["spec"]["ports"][0]["name"] == "metrics"
+
+
+def test_a_katib_environment_gets_the_controller_that_mirrors_it_and_no_crds(
+    tmp_path: Path,
+) -> None:
+    import shutil
+
+    shutil.copytree(REPO_ROOT / "spec", tmp_path / "spec")
+    environments = tmp_path / "spec" / "environments.py"
+    environments.write_text(
+        environments.read_text().replace('executor="cluster"', 'executor="katib"')
+    )
+    tree = Project(tmp_path).rendered()
+    config = yamlio.load(tree["prod/controller-config.yaml"], data=True)
+    assert config["data"]["executor"] == "katib"
+    assert config["data"]["repository"] == "https://github.com/hpo-gen/hpo-gen.git"
+    kustomization = yamlio.load(tree["prod/kustomization.yaml"], data=True)
+    assert "../controller" in kustomization["resources"]
+    deployment = yamlio.load(tree["controller/deployment.yaml"], data=True)
+    env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+    executor = next(e for e in env if e["name"] == "HPO_EXECUTOR")
+    assert executor["valueFrom"]["configMapKeyRef"]["key"] == "executor"
+    assert not [name for name in tree if name.startswith("crds/")]  # Katib brings its own
+    assert f"{ARGOCD_FOLDER}/application-crds.yaml" not in tree
+    # without gitops, Katib alone: no controller
+    environments.write_text(
+        environments.read_text().replace(
+            'repository = gitops("https://github.com/hpo-gen/hpo-gen.git", branch="main")', ""
+        )
+    )
+    bare = Project(tmp_path).rendered()
+    assert "controller/deployment.yaml" not in bare
+    assert "prod/controller-config.yaml" not in bare
