@@ -24,12 +24,14 @@ from __future__ import annotations
 
 import bisect
 import copy
+import functools
 import json
 import re
 import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -103,6 +105,9 @@ class ApiError(Exception):
 
 @dataclass
 class _Log:
+    # Its followers wait on it alone: a line wakes the streams of its own container only,
+    # not every watch and every other log (it shares the fake's lock).
+    changed: threading.Condition
     lines: list[tuple[str, str]] = field(default_factory=list)  # (timestamp, line)
     previous: list[tuple[str, str]] = field(default_factory=list)
     done: bool = False
@@ -118,6 +123,13 @@ class _Fault:
 
 def select(labels: dict[str, str], selector: str) -> bool:
     """Whether labels match a label selector's text."""
+    return all(test(labels) for test in _requirements(selector))
+
+
+@functools.lru_cache(maxsize=4096)
+def _requirements(selector: str) -> tuple[Callable[[dict[str, str]], bool], ...]:
+    """A selector's terms, parsed once: a test of the labels each."""
+    tests: list[Callable[[dict[str, str]], bool]] = []
     for term in _terms(selector):
         term = term.strip()
         if not term:
@@ -125,28 +137,20 @@ def select(labels: dict[str, str], selector: str) -> bool:
         found = re.match(r"^([^\s!=]+)\s+(in|notin)\s+\((.*)\)$", term)
         if found:
             key, op, values = found.groups()
-            wanted = {v.strip() for v in values.split(",")}
-            has = key in labels and labels[key] in wanted
-            if (op == "in") != has:
-                return False
-            continue
-        if "!=" in term:
-            key, value = term.split("!=", 1)
-            if labels.get(key.strip()) == value.strip():
-                return False
-            continue
-        if "=" in term:
-            key, value = re.split("==?", term, maxsplit=1)
-            if labels.get(key.strip()) != value.strip():
-                return False
-            continue
-        if term.startswith("!"):
-            if term[1:] in labels:
-                return False
-            continue
-        if term not in labels:
-            return False
-    return True
+            wanted = frozenset(v.strip() for v in values.split(","))
+            inside = op == "in"
+            tests.append(lambda ls, k=key, w=wanted, i=inside: (k in ls and ls[k] in w) == i)
+        elif "!=" in term:
+            key, value = (part.strip() for part in term.split("!=", 1))
+            tests.append(lambda ls, k=key, v=value: ls.get(k) != v)
+        elif "=" in term:
+            key, value = (part.strip() for part in re.split("==?", term, maxsplit=1))
+            tests.append(lambda ls, k=key, v=value: ls.get(k) == v)
+        elif term.startswith("!"):
+            tests.append(lambda ls, k=term[1:]: k not in ls)
+        else:
+            tests.append(lambda ls, k=term: k in ls)
+    return tuple(tests)
 
 
 def _terms(selector: str) -> list[str]:
@@ -213,14 +217,20 @@ class FakeKubernetes:
     """The store, the watchers and the HTTP server around them."""
 
     def __init__(self, history: int = 100_000, bookmark_every: float = 0.5):
-        self.lock = threading.Condition()
+        self.mutex = threading.RLock()
+        self.lock = threading.Condition(self.mutex)  # watches wait on it: objects changed
         self.version = 1000
         self.objects: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+        # Indexes over `objects`, so that a list or a delete costs what it touches, not
+        # the whole store: the objects of each kind, and each owner's dependents.
+        self._of_kind: dict[tuple[str, str], dict[tuple[str, str], dict[str, Any]]] = {}
+        self._dependents: dict[str, set[tuple[str, str, str, str]]] = {}
         self.events: list[tuple[int, str, str, str, dict[str, Any]]] = []  # rv, type, key..
         self.oldest = self.version  # the oldest resourceVersion a watch may start from
         self.history = history
         self.bookmark_every = bookmark_every
         self.logs: dict[tuple[str, str, str], _Log] = {}
+        self._pod_logs: dict[tuple[str, str], list[_Log]] = {}  # each pod's containers' logs
         self.faults: list[_Fault] = []
         self.requests: Counter[str] = Counter()
         self.watch_generation = 0
@@ -254,6 +264,7 @@ class FakeKubernetes:
         with self.lock:
             self.watch_generation += 1
             self.lock.notify_all()
+            self._wake_logs()
 
     def compact(self) -> None:
         """Forget the history: a watch from an older resourceVersion gets a 410."""
@@ -262,6 +273,7 @@ class FakeKubernetes:
             self.oldest = self.version
             self.watch_generation += 1
             self.lock.notify_all()
+            self._wake_logs()
 
     # -- the store, for the simulated kubelet and controllers ----------------------------
 
@@ -306,30 +318,49 @@ class FakeKubernetes:
         with self.lock:
             self._delete(kind, namespace, name)
 
+    def _log(self, namespace: str, pod: str, container: str) -> _Log:
+        """The container's log (made on first use); the lock is held."""
+        key = (namespace, pod, container)
+        entry = self.logs.get(key)
+        if entry is None:
+            entry = self.logs[key] = _Log(threading.Condition(self.mutex))
+            self._pod_logs.setdefault((namespace, pod), []).append(entry)
+        return entry
+
     def log(self, namespace: str, pod: str, container: str, line: str) -> None:
         with self.lock:
-            entry = self.logs.setdefault((namespace, pod, container), _Log())
+            entry = self._log(namespace, pod, container)
             entry.lines.append((stamp(), line))
-            self.lock.notify_all()
+            entry.changed.notify_all()
 
     def end_log(self, namespace: str, pod: str, container: str) -> None:
         with self.lock:
-            self.logs.setdefault((namespace, pod, container), _Log()).done = True
-            self.lock.notify_all()
+            entry = self._log(namespace, pod, container)
+            entry.done = True
+            entry.changed.notify_all()
 
     def restart_log(self, namespace: str, pod: str, container: str) -> None:
         """The container restarted: its log so far becomes `previous`."""
         with self.lock:
-            entry = self.logs.setdefault((namespace, pod, container), _Log())
+            entry = self._log(namespace, pod, container)
             entry.previous, entry.lines, entry.done = entry.lines, [], False
-            self.lock.notify_all()
+            entry.changed.notify_all()
 
     def forget_log(self, namespace: str, pod: str, container: str) -> None:
         """The log is gone (rotated away, or the node lost it)."""
         with self.lock:
-            entry = self.logs.setdefault((namespace, pod, container), _Log())
+            entry = self._log(namespace, pod, container)
             entry.lines, entry.previous = [], []
-            self.lock.notify_all()
+            entry.changed.notify_all()
+
+    def _wake_logs(self, namespace: str | None = None, pod: str | None = None) -> None:
+        """Wake the log streams (of one pod): it went, or every stream is cut."""
+        if namespace is None or pod is None:
+            entries = list(self.logs.values())
+        else:
+            entries = self._pod_logs.get((namespace, pod), [])
+        for entry in entries:
+            entry.changed.notify_all()
 
     # -- what the handlers do ------------------------------------------------------------
 
@@ -381,6 +412,10 @@ class FakeKubernetes:
         metadata["resourceVersion"] = self._bump()
         key = self._key(kind, namespace, metadata["name"])
         self.objects[key] = body
+        self._of_kind.setdefault(key[:2], {})[key[2:]] = body
+        for owner in metadata.get("ownerReferences") or []:
+            if owner.get("uid"):
+                self._dependents.setdefault(owner["uid"], set()).add(key)
         self._event(event, kind, body)
         return copy.deepcopy(body)
 
@@ -411,12 +446,16 @@ class FakeKubernetes:
     def _remove(self, kind: Kind, namespace: str, name: str) -> dict[str, Any]:
         key = self._key(kind, namespace, name)
         gone = self.objects.pop(key)
+        self._of_kind.get(key[:2], {}).pop(key[2:], None)
         gone["metadata"]["resourceVersion"] = self._bump()
         self._event("DELETED", kind, gone)
+        if kind.plural == "pods" and not kind.group:
+            self._wake_logs(namespace, name)  # its followed logs end
         uid = gone["metadata"]["uid"]
-        for (group, plural, ns, other), body in list(self.objects.items()):
-            owners = body["metadata"].get("ownerReferences") or []
-            if any(o.get("uid") == uid for o in owners):
+        for group, plural, ns, other in sorted(self._dependents.pop(uid, set())):
+            body = self.objects.get((group, plural, ns, other))
+            owners = (body or {}).get("metadata", {}).get("ownerReferences") or []
+            if body is not None and any(o.get("uid") == uid for o in owners):
                 dependent = self.kinds.get((group, _version_of(body), plural))
                 if dependent is not None and (group, plural, ns, other) in self.objects:
                     self._delete(dependent, ns, other)
@@ -520,9 +559,8 @@ class FakeKubernetes:
             wanted_name = found.group(1)
         items = [
             copy.deepcopy(body)
-            for (g, p, ns, name), body in sorted(self.objects.items())
-            if (g, p) == (kind.group, kind.plural)
-            and (namespace is None or ns == namespace)
+            for (ns, name), body in sorted(self._of_kind.get((kind.group, kind.plural), {}).items())
+            if (namespace is None or ns == namespace)
             and select(body["metadata"].get("labels") or {}, selector)
             and (wanted_name is None or name == wanted_name)
         ]
@@ -610,7 +648,7 @@ class FakeKubernetes:
             init = [c["name"] for c in body["spec"].get("initContainers", [])]
             if container not in (*names, *init):  # an init container's log is there too
                 raise ApiError(400, "BadRequest", f"container {container} is not valid for {pod}")
-            entry = self.logs.setdefault((namespace, pod, container), _Log())
+            entry = self._log(namespace, pod, container)
         follow = query.get("follow") in ("true", "1")
         since = query.get("sinceTime")
         timestamps = query.get("timestamps") in ("true", "1")
@@ -644,7 +682,7 @@ class FakeKubernetes:
                 ):
                     return
                 if len(lines) == sent and not entry.done:
-                    self.lock.wait(timeout=0.5)
+                    entry.changed.wait(timeout=0.5)
                 fresh = lines[sent:]
                 sent = len(lines)
                 done = entry.done and not fresh

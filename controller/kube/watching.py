@@ -13,6 +13,7 @@ then a watch from the list's resourceVersion, as client-go's informers keep thei
 from __future__ import annotations
 
 import logging
+import queue
 import random
 import threading
 from collections.abc import Callable
@@ -118,3 +119,102 @@ class Watcher:
 
 def _version(body: Any) -> str:
     return str((body.get("metadata") or {}).get("resourceVersion") or "")
+
+
+class SharedWatches:
+    """One watch per kind for every subscriber in a namespace, as client-go's shared
+    informers give a controller: objects that carry `label` are watched once, and each
+    event goes to the subscriber of the object's value of that label (an experiment's
+    executor, for the workloads labelled with its name). A hundred experiments make one
+    watch of Jobs, not a hundred. Each subscriber hears its events in order on a thread
+    of its own, so one that takes its time (reading a trial's last lines) holds up no
+    other."""
+
+    def __init__(self, kube: Kube, namespace: str | None, label: str):
+        self.kube, self.namespace, self.label = kube, namespace, label
+        self._watchers: dict[Resource, Watcher] = {}
+        self._subscribers: dict[tuple[Resource, str], Subscription] = {}
+        self._lock = threading.Lock()
+
+    def subscribe(self, resource: Resource, value: str, on_event: OnEvent) -> Subscription:
+        """Events of `resource` objects whose label is `value`, from now on; the watch of
+        that kind is started (and its first list waited for) on the first subscription."""
+        with self._lock:
+            watcher = self._watchers.get(resource)
+            if watcher is None:
+                watcher = self._watchers[resource] = Watcher(
+                    self.kube,
+                    resource,
+                    self.namespace,
+                    self.label,  # the label's existence
+                    lambda kind, body: self._event(resource, kind, body),
+                    name=f"watch-{resource.plural}",
+                )
+                watcher.start()
+            subscription = Subscription(self, resource, value, watcher, on_event)
+            self._subscribers[(resource, value)] = subscription
+        watcher.synced.wait(timeout=30)
+        return subscription
+
+    def _event(self, resource: Resource, kind: str, body: Object) -> None:
+        value = ((body.get("metadata") or {}).get("labels") or {}).get(self.label)
+        with self._lock:
+            subscription = self._subscribers.get((resource, str(value)))
+        if subscription is not None:
+            subscription.put(kind, body)
+
+    def _unsubscribe(self, subscription: Subscription) -> None:
+        with self._lock:
+            key = (subscription.resource, subscription.value)
+            if self._subscribers.get(key) is subscription:
+                del self._subscribers[key]
+
+    def stop(self) -> None:
+        with self._lock:
+            watchers = list(self._watchers.values())
+            subscriptions = list(self._subscribers.values())
+            self._watchers.clear()
+            self._subscribers.clear()
+        for watcher in watchers:
+            watcher.stop()
+        for subscription in subscriptions:
+            subscription.stop()
+
+
+class Subscription:
+    """One subscriber's view of a shared watch: its objects' cache, its events told in
+    order on a thread of its own, and its end."""
+
+    def __init__(
+        self,
+        shared: SharedWatches,
+        resource: Resource,
+        value: str,
+        watcher: Watcher,
+        on_event: OnEvent,
+    ):
+        self._shared, self.resource, self.value = shared, resource, value
+        self._watcher, self._on_event = watcher, on_event
+        self.synced = watcher.synced
+        self._events: queue.SimpleQueue[tuple[str, Object] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(
+            target=self._run, name=f"events-{resource.plural}-{value}", daemon=True
+        )
+        self._thread.start()
+
+    def get(self, namespace: str, name: str) -> Object | None:
+        return self._watcher.get(namespace, name)
+
+    def put(self, kind: str, body: Object) -> None:
+        self._events.put((kind, body))
+
+    def stop(self) -> None:
+        self._shared._unsubscribe(self)
+        self._events.put(None)
+
+    def _run(self) -> None:
+        while (item := self._events.get()) is not None:
+            try:
+                self._on_event(*item)
+            except Exception:  # a subscriber's bug must not end its events
+                log.exception("%s of %s: a watch event failed", self.resource.kind, self.value)

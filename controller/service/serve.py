@@ -36,10 +36,10 @@ from controller.core.results import result_files
 from controller.core.status import resume_point
 from controller.engine.loop import Engine, Options, utc_now
 from controller.errors import ControllerError
-from controller.executors.kubernetes.executor import KubernetesExecutor
+from controller.executors.kubernetes.executor import EXPERIMENT_LABEL, KubernetesExecutor
 from controller.executors.kubernetes.pushing import PushReceiver, push_key
 from controller.kube.api import EXPERIMENTS, TRIALS, Kube, KubeError, Object
-from controller.kube.watching import Watcher
+from controller.kube.watching import SharedWatches, Watcher
 from controller.ports import ResultsTarget
 from controller.service.leader import Leadership
 from controller.service.monitoring import Endpoints, Monitor
@@ -190,6 +190,7 @@ class Server:
         self._git_lock = threading.Lock()
         self._pushes: PushReceiver | None = None
         self._trials: Watcher | None = None  # mirroring: Katib's Trials
+        self._workloads: SharedWatches | None = None  # every run's workloads, a watch a kind
         self._mirrored: dict[str, _Mirrored] = {}
         self._dirty: set[str] = set()
         self.endpoints: Endpoints | None = None
@@ -231,6 +232,7 @@ class Server:
         self._leaving.clear()
         lost = threading.Event()
         self._open_git()
+        self._workloads = SharedWatches(self.kube, self.settings.namespace, EXPERIMENT_LABEL)
         watcher = Watcher(
             self.kube,
             EXPERIMENTS,
@@ -270,6 +272,8 @@ class Server:
         keeper.join()  # no renewal after this: a release cannot be undone by one in flight
         self._halt_all()
         self._watcher = None
+        self._workloads.stop()
+        self._workloads = None
         self._close_git()
         with self._lock:
             if self._pushes is not None:
@@ -450,6 +454,7 @@ class Server:
                 owner=body,
                 pushes=self._push_receiver() if _pushes_metrics(experiment) else None,
                 relay_image=self.settings.relay_image,
+                shared=self._workloads,
             )
             options = Options(
                 config_maps=config_maps_for(self.kube, experiment),

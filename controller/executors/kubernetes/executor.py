@@ -22,7 +22,7 @@ import copy
 import logging
 import queue
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +39,8 @@ from controller.executors.kubernetes.shaping import (
     label_workload,
     primary_selector,
 )
-from controller.kube.api import Kube, KubeError, Object, Resource
-from controller.kube.watching import Watcher
+from controller.kube.api import PODS, Kube, KubeError, Object, Resource
+from controller.kube.watching import SharedWatches, Subscription, Watcher
 from controller.metrics.collectors import collector_for
 from controller.metrics.relay import RELAYED
 from generator.katib import gjson
@@ -66,7 +66,9 @@ class KubernetesExecutor:
     workloads are owned by (garbage-collected with it); `logs`: the local folder where
     each trial's followed output goes; `retain`: keep finished workloads (None: the
     template's `retain`); `pushes`: the endpoint Push trials report to; `relay_image`: the
-    image of the sidecar that relays File and TensorFlowEvent metrics (the controller's)."""
+    image of the sidecar that relays File and TensorFlowEvent metrics (the controller's);
+    `shared`: the watches of the controller's experiments, one per kind (None: this
+    executor watches its own workloads)."""
 
     workloads = True  # creates each trial's object; its output comes back through the API
 
@@ -81,6 +83,7 @@ class KubernetesExecutor:
         retain: bool | None = None,
         pushes: PushReceiver | None = None,
         relay_image: str | None = None,
+        shared: SharedWatches | None = None,
     ):
         template = experiment.spec.trial_template
         if template is None:
@@ -123,7 +126,12 @@ class KubernetesExecutor:
         self._stopping: set[str] = set()
         self._reported: set[str] = set()
         self._followers: dict[str, list[LogFollower]] = {}
-        self._watchers: dict[Resource, Watcher] = {}
+        self._watchers: dict[Resource, Watcher | Subscription] = {}
+        self._shared = shared
+        # With shared watches, the trials' pods come from one watch of pods too (their
+        # labels name the experiment), by trial: no pod is listed through the API.
+        self._pods: dict[str, dict[str, Object]] | None = None
+        self._pods_watch: Subscription | None = None
         self._conditions_of: dict[str, tuple[gjson.Condition, gjson.Condition]] = {}
         self._detached = False
         self._selector = f"{EXPERIMENT_LABEL}={self.name}"
@@ -150,14 +158,16 @@ class KubernetesExecutor:
             if not local:
                 raise ControllerError(f"trial {trial}: no metrics file to take its pushes into")
             add_environment(body, self.pushes.register(self.namespace, trial, Path(local)))
-        selector = self._pod_selector(trial, resource.kind)
+        primary_labels = self._primary_labels(resource.kind)
+        selector = primary_selector(TRIAL_LABEL, trial, primary_labels)
+        pods = self._cached_pods(trial, primary_labels)
         followers = []
         if self.relay_image is not None:
-            followers.append(self._relayed(body, trial, selector, command.metrics_file))
+            followers.append(self._relayed(body, trial, selector, command.metrics_file, pods))
         log_path = self.logs / f"{trial}.log"
         log_path.write_bytes(b"")
         followers.append(
-            LogFollower(self.kube, self.namespace, trial, selector, self.primary, log_path)
+            LogFollower(self.kube, self.namespace, trial, selector, self.primary, log_path, pods)
         )
         with self._lock:  # known before it exists: an end seen at once waits for its output
             self._running[trial] = resource
@@ -233,6 +243,8 @@ class KubernetesExecutor:
                 self.stop(trial)
         for watcher in self._watchers.values():
             watcher.stop()
+        if self._pods_watch is not None:
+            self._pods_watch.stop()
         for followers in list(self._followers.values()):
             for follower in followers:
                 follower.stop()
@@ -250,7 +262,12 @@ class KubernetesExecutor:
         return self.template.primary_container_name or ""
 
     def _relayed(
-        self, body: dict[str, Any], trial: str, selector: str, metrics_file: str | None
+        self,
+        body: dict[str, Any],
+        trial: str,
+        selector: str,
+        metrics_file: str | None,
+        pods: Callable[[], list[Object]] | None,
     ) -> LogFollower:
         """The relay sidecar in the trial's primary pod template(s); the follower of its
         output into the trial's metrics file."""
@@ -273,7 +290,7 @@ class KubernetesExecutor:
                 f"{body.get('kind')} has one; use the StdOut or Push collector for it"
             )
         return LogFollower(
-            self.kube, self.namespace, trial, selector, RELAY_CONTAINER, Path(metrics_file)
+            self.kube, self.namespace, trial, selector, RELAY_CONTAINER, Path(metrics_file), pods
         )
 
     def _resource(self, manifest: Mapping[str, Any]) -> Resource:
@@ -301,29 +318,76 @@ class KubernetesExecutor:
             raise ControllerError(f"experiment {self.name!r}: {err}") from err
         return parsed
 
-    def _pod_selector(self, trial: str, kind: str) -> str:
+    def _primary_labels(self, kind: str) -> Mapping[str, str]:
         labels = self.template.primary_pod_labels
         if labels is None:
             defaults = TRIAL_KIND_DEFAULTS.get(kind)
             labels = defaults[2] if defaults else None
-        return primary_selector(TRIAL_LABEL, trial, labels or {})
+        return labels or {}
+
+    def _cached_pods(
+        self, trial: str, primary_labels: Mapping[str, str]
+    ) -> Callable[[], list[Object]] | None:
+        """The trial's primary pods from the shared watch of pods (None: no shared
+        watches; the followers list them through the API)."""
+        if self._shared is None:
+            return None
+        if self._pods_watch is None:
+            self._pods = {}
+            self._pods_watch = self._shared.subscribe(PODS, self.name, self._on_pod)
+        known = self._pods
+        assert known is not None
+
+        def pods() -> list[Object]:
+            with self._lock:
+                found = list(known.get(trial, {}).values())
+            return [
+                pod
+                for pod in found
+                if all(
+                    ((pod.get("metadata") or {}).get("labels") or {}).get(key) == value
+                    for key, value in primary_labels.items()
+                )
+            ]
+
+        return pods
+
+    def _on_pod(self, kind: str, body: Object) -> None:
+        metadata = body.get("metadata") or {}
+        trial = str((metadata.get("labels") or {}).get(TRIAL_LABEL) or "")
+        name = str(metadata.get("name") or "")
+        with self._lock:
+            if self._pods is None or not trial:
+                return
+            if kind == "DELETED":
+                self._pods.get(trial, {}).pop(name, None)
+            else:
+                self._pods.setdefault(trial, {})[name] = body
 
     def _ensure_watching(self, resource: Resource) -> None:
+        """Its workloads of that kind watched: through the controller's shared watch of
+        the kind, or a watch of its own. Subscribed outside the lock: the first list's
+        events come into `_on_workload`, which takes it."""
         with self._lock:
             if resource in self._watchers:
                 return
             self._conditions(resource.kind)  # a kind with no conditions: said before creating
-            watcher = Watcher(
+        if self._shared is not None:
+            view: Watcher | Subscription = self._shared.subscribe(
+                resource, self.name, self._on_workload
+            )
+        else:
+            view = Watcher(
                 self.kube,
                 resource,
                 self.namespace,
                 self._selector,
                 self._on_workload,
                 name=f"watch-{resource.plural}",
-            )
-            self._watchers[resource] = watcher
-        watcher.start()
-        watcher.synced.wait(timeout=30)
+            ).start()
+            view.synced.wait(timeout=30)
+        with self._lock:
+            self._watchers.setdefault(resource, view)
 
     def _adopt(self, trial: str, resource: Resource) -> None:
         existing = self.kube.get(resource, self.namespace, trial)
@@ -385,6 +449,9 @@ class KubernetesExecutor:
             if ended:
                 follower.finish()  # its last lines are in the file before the exit is told
             follower.stop()
+        with self._lock:
+            if self._pods is not None:
+                self._pods.pop(trial, None)  # its pods' later events come and go
         if ended and resource is not None and not self.retain:
             try:
                 self.kube.delete(resource, self.namespace, trial, propagation="Foreground")

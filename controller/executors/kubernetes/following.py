@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from controller.kube.api import PODS, Kube, KubeError
+from controller.kube.api import PODS, Kube, KubeError, Object
 
 log = logging.getLogger("hpo-controller")
 FINISH_WAIT = 10.0  # seconds an ended trial's last lines are waited for
@@ -26,10 +27,21 @@ POLL = 0.2
 
 class LogFollower:
     def __init__(
-        self, kube: Kube, namespace: str, trial: str, selector: str, container: str, path: Path
+        self,
+        kube: Kube,
+        namespace: str,
+        trial: str,
+        selector: str,
+        container: str,
+        path: Path,
+        pods: Callable[[], list[Object]] | None = None,
     ):
+        """`pods`: the trial's primary pods from a watch's cache (None: listed through
+        the API, with a growing pause between looks)."""
         self.kube, self.namespace, self.trial = kube, namespace, trial
         self.selector, self.container, self.path = selector, container, path
+        self.pods = pods
+        self._cap = POLL if pods is not None else 2.0  # a look at a cache costs nothing
         self.last = ""  # the timestamp of the last line written
         self.restarts = 0
         self.pod: str | None = None
@@ -71,6 +83,14 @@ class LogFollower:
             if state is None and self.gone:
                 self._gone(out)
                 return
+            if state is None and ended and self.pods is not None:
+                # The workload's end may come before its pod's events (another watch):
+                # the API says whether the pod is there.
+                try:
+                    state = self._state(listed=True)
+                except KubeError:
+                    delay = self._pause(self._stopped, delay)
+                    continue
             if state is None:  # no pod yet, or not started: wait
                 if ended:  # the workload ended with no started container of ours
                     return
@@ -98,15 +118,18 @@ class LogFollower:
         out.write(b"[hpo-controller] the trial's pod is gone; its log ends here\n")
         out.flush()
 
-    @staticmethod
-    def _pause(event: threading.Event, delay: float) -> float:
+    def _pause(self, event: threading.Event, delay: float) -> float:
         """Wait `delay` (less if `event` is set); the next, longer delay."""
         event.wait(delay)
-        return min(delay * 1.5, 2.0)
+        return min(delay * 1.5, self._cap)
 
-    def _state(self) -> tuple[int, bool] | None:
-        """(restart count, terminated) of the primary container; None before it starts."""
-        pods, _ = self.kube.list(PODS, self.namespace, self.selector)
+    def _state(self, listed: bool = False) -> tuple[int, bool] | None:
+        """(restart count, terminated) of the primary container; None before it starts.
+        `listed`: from the API even where a watch's cache is at hand."""
+        if self.pods is not None and not listed:
+            pods = self.pods()
+        else:
+            pods, _ = self.kube.list(PODS, self.namespace, self.selector)
         pods.sort(key=lambda p: str(p.get("metadata", {}).get("name", "")))
         if not pods:
             self.gone = self.pod is not None  # it was there, and is no more
