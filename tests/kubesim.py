@@ -336,22 +336,23 @@ class ClusterSimulation:
         command = container.get("command") or self.entrypoints.get(container.get("image", ""), [])
         return [*command, *(container.get("args") or [])]
 
-    def _environment(self, container: dict[str, Any]) -> dict[str, str]:
+    def _start(self, container: dict[str, Any]) -> subprocess.Popen[str]:
+        """The container as a local process, its output (and errors) on a pipe."""
         given = {e["name"]: str(e.get("value", "")) for e in container.get("env") or []}
-        return {**os.environ, **given}
+        return subprocess.Popen(
+            self._argv(container),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, **given},
+        )
 
     def _sidecar(
         self, namespace: str, pod: str, container: dict[str, Any]
     ) -> tuple[str, subprocess.Popen[str], threading.Thread]:
         """A native sidecar started: its name, its process, the thread that logs it."""
         name = container["name"]
-        process = subprocess.Popen(
-            self._argv(container),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=self._environment(container),
-        )
+        process = self._start(container)
         self._container_state(namespace, pod, name, {"running": {"startedAt": now()}}, init=True)
 
         def read() -> None:
@@ -375,13 +376,7 @@ class ClusterSimulation:
             for line in lines:
                 self.fake.log(namespace, pod, container["name"], line)
             return code
-        process = subprocess.Popen(
-            self._argv(container),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=self._environment(container),
-        )
+        process = self._start(container)
         self._processes[(namespace, pod)] = process
         assert process.stdout is not None
         with process.stdout:

@@ -3,8 +3,8 @@ Experiment and Trial status into the status files and commits."""
 
 from __future__ import annotations
 
+import copy
 import subprocess
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,15 +14,12 @@ import pytest
 
 from controller.core.records import TrialState
 from controller.errors import ControllerError
-from controller.kube.api import Kube
 from controller.ports import ResultsTarget
-from controller.service.serve import FINALIZER, Server, ServeSettings
+from controller.service.serve import FINALIZER, ServeSettings
 from controller.sources.katib import experiment_of_trial, record_of
 from generator.files import yamlio
-from tests.kubeapi import FakeKubernetes
+from tests.controller.test_serve import NAMESPACE, Cluster
 from tests.kubesim import random_experiment
-
-NAMESPACE = "kubeflow"
 
 
 def condition(
@@ -75,6 +72,23 @@ UNAVAILABLE = [
 ]
 
 
+# Katib's status of an experiment that ran its trials.
+FINISHED = {
+    "startTime": "2026-12-05T10:00:00Z",
+    "completionTime": "2026-12-05T10:10:00Z",
+    "conditions": [
+        {"type": "Created", "status": "True", "reason": "ExperimentCreated"},
+        {"type": "Running", "status": "False", "reason": "ExperimentRunning"},
+        {
+            "type": "Succeeded",
+            "status": "True",
+            "reason": "ExperimentMaxTrialsReached",
+            "message": "Experiment has succeeded because max trial count has reached",
+        },
+    ],
+}
+
+
 def loss(latest: str, low: str = "", high: str = "") -> list[dict[str, str]]:
     return [{"name": "loss", "min": low or latest, "max": high or latest, "latest": latest}]
 
@@ -82,20 +96,7 @@ def loss(latest: str, low: str = "", high: str = "") -> list[dict[str, str]]:
 def test_katibs_objects_read_as_a_record() -> None:
     experiment = {
         "metadata": {"name": "random", "namespace": NAMESPACE},
-        "status": {
-            "startTime": "2026-12-05T10:00:00Z",
-            "completionTime": "2026-12-05T10:10:00Z",
-            "conditions": [
-                {"type": "Created", "status": "True", "reason": "ExperimentCreated"},
-                {"type": "Running", "status": "False", "reason": "ExperimentRunning"},
-                {
-                    "type": "Succeeded",
-                    "status": "True",
-                    "reason": "ExperimentMaxTrialsReached",
-                    "message": "Experiment has succeeded because max trial count has reached",
-                },
-            ],
-        },
+        "status": copy.deepcopy(FINISHED),
     }
     trials = [
         katib_trial(
@@ -158,21 +159,12 @@ def wait_for(test: Callable[[], Any], seconds: float = 60) -> Any:
 def test_what_katib_runs_is_mirrored_into_git_and_nothing_is_executed(tmp_path: Path) -> None:
     remote = tmp_path / "remote.git"
     subprocess.run(["git", "init", "--bare", "--quiet", str(remote)], check=True)
-    fake = FakeKubernetes(bookmark_every=0.2).start()
-    experiments = fake.kind_of("kubeflow.org/v1beta1", "Experiment")
+    cluster = Cluster(None)  # Katib's part is played here: nothing runs a workload
+    fake, experiments = cluster.fake, cluster.experiments
     trials = fake.kind_of("kubeflow.org/v1beta1", "Trial")
-    stop = threading.Event()
     try:
-        settings = ServeSettings(
-            namespace=NAMESPACE,
-            environment="prod",
-            identity="a",
-            work=tmp_path / "work",
-            mirror=True,
-            results=ResultsTarget(mode="status-branch", remote=str(remote), interval=0.5),
-        )
-        server = Server(Kube.connect(fake.url), settings)
-        threading.Thread(target=server.serve, args=(stop, (0, 0)), daemon=True).start()
+        target = ResultsTarget(mode="status-branch", remote=str(remote), interval=0.5)
+        _, stop = cluster.server(tmp_path / "work", mirror=True, results=target)
         fake.create(experiments, NAMESPACE, random_experiment("random", NAMESPACE, 2, 2))
         wait_for(
             lambda: (
@@ -200,20 +192,7 @@ def test_what_katib_runs_is_mirrored_into_git_and_nothing_is_executed(tmp_path: 
         finish("random-b", "0.1")
 
         def succeeded(body: dict[str, Any]) -> None:
-            body["status"] = {
-                "startTime": "2026-12-05T10:00:00Z",
-                "completionTime": "2026-12-05T10:06:00Z",
-                "conditions": [
-                    {"type": "Created", "status": "True", "reason": "ExperimentCreated"},
-                    {"type": "Running", "status": "False", "reason": "ExperimentRunning"},
-                    {
-                        "type": "Succeeded",
-                        "status": "True",
-                        "reason": "ExperimentMaxTrialsReached",
-                        "message": "Experiment has succeeded because max trial count has reached",
-                    },
-                ],
-            }
+            body["status"] = copy.deepcopy(FINISHED)
 
         fake.update(experiments, NAMESPACE, "random", succeeded, status=True)
         final = wait_for(
@@ -232,6 +211,6 @@ def test_what_katib_runs_is_mirrored_into_git_and_nothing_is_executed(tmp_path: 
 
         fake.delete(experiments, NAMESPACE, "random")  # goes once its finalizer is off
         wait_for(lambda: fake.get(experiments, NAMESPACE, "random") is None)
-    finally:
         stop.set()
-        fake.close()
+    finally:
+        cluster.close()

@@ -8,7 +8,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +25,9 @@ from controller.executors.kubernetes.shaping import (
 )
 from controller.kube.api import Kube
 from controller.metrics.relay import EventRelay, FileRelay, relay
-from controller.service.serve import Server, ServeSettings
 from controller.sources.cluster import experiment_of
-from tests.controller.test_serve import NAMESPACE
-from tests.kubeapi import FakeKubernetes
-from tests.kubesim import ClusterSimulation, random_experiment
+from tests.controller.test_serve import NAMESPACE, Cluster
+from tests.kubesim import random_experiment
 
 BIN = Path(sys.executable).parent
 IMAGE = "ghcr.io/hpo-gen/hpo-controller:test"
@@ -206,24 +203,14 @@ def collecting(kind: str, code: str) -> dict[str, Any]:
 def test_file_and_event_metrics_of_trials_in_the_cluster_reach_the_controller(
     tmp_path: Path, kind: str, code: str
 ) -> None:
-    fake = FakeKubernetes(bookmark_every=0.2).start()
-    simulation = ClusterSimulation(
-        fake, entrypoints={IMAGE: [str(BIN / "hpo-controller")]}, scratch=tmp_path / "pods"
-    ).start()
-    experiments = fake.kind_of("kubeflow.org/v1beta1", "Experiment")
-    stop = threading.Event()
+    cluster = Cluster(
+        None, entrypoints={IMAGE: [str(BIN / "hpo-controller")]}, scratch=tmp_path / "pods"
+    )
     try:
-        settings = ServeSettings(
-            namespace=NAMESPACE,
-            environment="prod",
-            identity="a",
-            work=tmp_path / "work",
-            relay_image=IMAGE,
-        )
-        server = Server(Kube.connect(fake.url), settings)
-        threading.Thread(target=server.serve, args=(stop, (0, 0)), daemon=True).start()
-        fake.create(experiments, NAMESPACE, collecting(kind, code))
-        status = wait_for(lambda: ended(fake.get(experiments, NAMESPACE, "relayed")))
+        _, stop = cluster.server(tmp_path / "work", relay_image=IMAGE)
+        cluster.fake.create(cluster.experiments, NAMESPACE, collecting(kind, code))
+        cluster.wait(lambda: cluster.ended("relayed"))
+        status = cluster.status("relayed")
         assert status["conditions"][-1]["type"] == "Succeeded", status["conditions"]
         assert status["trialsSucceeded"] == 2, json.dumps(status["trialRecords"])
         for record in status["trialRecords"]:
@@ -231,25 +218,9 @@ def test_file_and_event_metrics_of_trials_in_the_cluster_reach_the_controller(
             lr = float({a["name"]: a["value"] for a in record["parameterAssignments"]}["lr"])
             assert float(loss["max"]) == pytest.approx(lr, rel=1e-4)
             assert float(loss["latest"]) == pytest.approx(lr / 3, rel=1e-4)
-    finally:
         stop.set()
-        simulation.stop()
-        fake.close()
-
-
-def ended(body: dict[str, Any] | None) -> dict[str, Any] | None:
-    status = (body or {}).get("status") or {}
-    conditions = status.get("conditions") or []
-    done = conditions and conditions[-1]["type"] in ("Succeeded", "Failed")
-    return status if done else None
-
-
-def wait_for(test: Callable[[], dict[str, Any] | None], seconds: float = 60) -> dict[str, Any]:
-    ends = time.monotonic() + seconds
-    while (found := test()) is None:
-        assert time.monotonic() < ends, "timed out"
-        time.sleep(0.05)
-    return found
+    finally:
+        cluster.close()
 
 
 def test_file_metrics_without_a_relay_image_are_refused_before_any_trial(tmp_path: Path) -> None:

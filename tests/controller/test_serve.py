@@ -42,9 +42,11 @@ def held_by(gate: threading.Event) -> Callable[[dict[str, Any]], tuple[list[str]
 
 
 class Cluster:
-    def __init__(self, runner: Callable[[dict[str, Any]], tuple[list[str], int]]):
+    def __init__(
+        self, runner: Callable[[dict[str, Any]], tuple[list[str], int]] | None, **simulated: Any
+    ):
         self.fake = FakeKubernetes(bookmark_every=0.2).start()
-        self.simulation = ClusterSimulation(self.fake, runner=runner).start()
+        self.simulation = ClusterSimulation(self.fake, runner=runner, **simulated).start()
         self.experiments = self.fake.kind_of("kubeflow.org/v1beta1", "Experiment")
         self.jobs = self.fake.kind_of("batch/v1", "Job")
         self.created_jobs: list[str] = []
@@ -214,6 +216,17 @@ def test_api_errors_on_status_writes_lose_no_status(cluster: Cluster, tmp_path: 
     stop.set()
 
 
+def committed_status(remote: Path, name: str = "random") -> dict[str, Any]:
+    """The experiment's status document as the remote's status branch has it."""
+    shown = subprocess.run(
+        ["git", "-C", str(remote), "show", f"hpo-status/prod:status/prod/{name}.yaml"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return yamlio.load(shown)  # type: ignore[no-any-return]
+
+
 def test_a_deleted_experiment_goes_once_its_results_are_committed(tmp_path: Path) -> None:
     remote = tmp_path / "remote.git"
     subprocess.run(["git", "init", "--bare", "--quiet", str(remote)], check=True)
@@ -228,13 +241,7 @@ def test_a_deleted_experiment_goes_once_its_results_are_committed(tmp_path: Path
         cluster.wait(lambda: (cluster.status("random").get("trialsSucceeded") or 0) >= 2)
         cluster.fake.delete(cluster.experiments, NAMESPACE, "random")
         cluster.wait(lambda: cluster.fake.get(cluster.experiments, NAMESPACE, "random") is None)
-        shown = subprocess.run(
-            ["git", "-C", str(remote), "show", "hpo-status/prod:status/prod/random.yaml"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        committed = yamlio.load(shown)
+        committed = committed_status(remote)
         assert committed["experiment"] == "random"
         assert sum(t["state"] == "Succeeded" for t in committed["trials"]) >= 2
         cluster.wait(lambda: cluster.fake.items(cluster.jobs, NAMESPACE) == [])  # owned: gone
@@ -281,13 +288,7 @@ def test_results_a_remote_refuses_are_kept_said_on_the_object_and_pushed_later(
 
         closed.unlink()  # the remote takes pushes again: the kept results go out
         cluster.wait(lambda: (pushed() or {}).get("status") == "True", seconds=60)
-        shown = subprocess.run(
-            ["git", "-C", str(remote), "show", "hpo-status/prod:status/prod/random.yaml"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        committed = yamlio.load(shown)
+        committed = committed_status(remote)
         assert committed["status"]["conditions"][-1]["type"] == "Succeeded"
         assert (pushed() or {})["reason"] == "Pushed"
         stop.set()
