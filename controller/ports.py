@@ -99,7 +99,8 @@ class ResultsTarget:
     branch `branch`, never one people work on) or "none" (files only); `remote`: where a
     status branch is pushed (None: nowhere); `interval`: seconds between an experiment's
     progress commits (plus one when it ends and one when the controller is stopped);
-    `author`, `message`, `trailers`: how its commits read."""
+    `author`, `message`, `trailers`: how its commits read; `protected`: branches that
+    results are not committed onto by default."""
 
     mode: str = "branch"
     branch: str | None = None
@@ -108,6 +109,8 @@ class ResultsTarget:
     author: str | None = None  # "Name <email>"; None: git's identity
     message: str | None = None  # a template (see generator's MESSAGE_FIELDS); None: default
     trailers: tuple[tuple[str, str], ...] = ()
+    # Branches (glob patterns) whose checkout sends "branch" results to the status branch.
+    protected: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

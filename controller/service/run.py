@@ -5,6 +5,7 @@ said through `say`, one line at a time."""
 
 from __future__ import annotations
 
+import fnmatch
 import re
 import shutil
 import signal
@@ -35,7 +36,7 @@ from generator.files.escaping import one_line
 from generator.katib.models import Experiment
 from generator.katib.repository import OVERLAYS_FOLDER, SPEC_FOLDER
 from generator.katib.status import StatusError
-from generator.language.environments import DEFAULT_COMMIT_MESSAGE
+from generator.language.environments import DEFAULT_COMMIT_MESSAGE, default_status_branch
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,8 @@ def run_environment(
         spec = OverlaySource(layout.overlay.parent).read(environment)
         chosen = _chosen(spec, request.only)
         target = request.target(spec.results)
+        if request.results is None and target.mode == "branch" and target.protected:
+            target = _unless_protected(repo, target, environment, say)
         if target.remote is not None and target.mode != "status-branch":
             raise ControllerError(
                 "results are pushed only from a status branch (pushing the branch checked "
@@ -110,6 +113,23 @@ def run_environment(
             sink.close()
             if pool is not None:
                 pool.close()
+
+
+def _unless_protected(
+    repo: GitRepo, target: ResultsTarget, environment: str, say: Callable[[str], None]
+) -> ResultsTarget:
+    """The status branch instead of the branch checked out, where that branch is one of
+    the environment's protected_branches."""
+    branch = repo.current_branch()
+    if branch is None or not any(fnmatch.fnmatchcase(branch, p) for p in target.protected):
+        return target
+    moved = replace(target, mode="status-branch")
+    shown = target.branch or default_status_branch(environment)
+    say(
+        f"{branch} is a protected branch of environment {environment!r}: its results are "
+        f"committed to {shown} instead (--results branch commits them onto {branch})"
+    )
+    return moved
 
 
 class Interrupted(Exception):

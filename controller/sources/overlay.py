@@ -97,6 +97,9 @@ def _results(data: dict[object, object], overlay_dir: Path) -> ResultsTarget:
                 f"{line!r}, not 'Key: value': run `hpo-gen render`"
             )
         trailers.append((key, value))
+    protected = tuple(
+        line.strip() for line in str(data.get("protectedBranches") or "").splitlines() if line
+    )
     return ResultsTarget(
         mode,
         str(branch) if branch else None,
@@ -105,6 +108,7 @@ def _results(data: dict[object, object], overlay_dir: Path) -> ResultsTarget:
         str(author) if author else None,
         str(message) if message else None,
         tuple(trailers),
+        protected,
     )
 
 

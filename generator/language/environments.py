@@ -96,6 +96,7 @@ class Environment(KatibModel):
     warm_starts: bool = True
     results: Results | None = None
     status_branch: str | None = None
+    protected_branches: tuple[str, ...] = ()
     push: str | None = None
     commit_interval: float = DEFAULT_COMMIT_INTERVAL
     commit_author: str | None = None
@@ -141,6 +142,7 @@ def environment(
     warm_starts: bool = True,
     results: Results | None = None,
     status_branch: str | None = None,
+    protected_branches: Sequence[str] = (),
     push: str | None = None,
     commit_interval: float = DEFAULT_COMMIT_INTERVAL,
     commit_author: str | None = None,
@@ -150,7 +152,10 @@ def environment(
     """An environment takes only the experiments it names (or matches: "katib-*", "*");
     its overrides apply to each of them. results, status_branch, push, commit_interval:
     where hpo-controller commits the results, and the remote it pushes them to ("" for
-    none); commit_author ("Name <email>"), commit_message (a template of MESSAGE_FIELDS)
+    none); protected_branches: branches (or glob patterns, "release/*") that results are
+    never committed onto unless `results` says "branch": checked out, they send a local
+    environment's results to its status branch; commit_author ("Name <email>"),
+    commit_message (a template of MESSAGE_FIELDS)
     and commit_trailers: how its commits read. Every commit also carries the trailers
     `Experiment:` and `Environment:`."""
     env = Environment(
@@ -167,6 +172,11 @@ def environment(
         warm_starts=warm_starts,
         results=results,
         status_branch=status_branch,
+        protected_branches=(
+            (protected_branches,)
+            if isinstance(protected_branches, str)
+            else tuple(protected_branches)
+        ),
         push=push,
         commit_interval=commit_interval,
         commit_author=commit_author,

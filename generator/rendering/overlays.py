@@ -166,8 +166,10 @@ def controller_config(env: Environment, specs: SpecSet) -> Manifest:
         "results": env.results_to,
         "commitInterval": f"{env.commit_interval:g}",
     }
-    if env.results_to == "status-branch":
+    if env.results_to == "status-branch" or env.protected_branches:
         data["statusBranch"] = env.results_branch
+    if env.results is None and env.protected_branches:  # the default gives way to them
+        data["protectedBranches"] = "".join(f"{b}\n" for b in env.protected_branches)
     if env.push_to is not None:
         data["push"] = env.push_to
     if env.commit_author is not None:

@@ -164,6 +164,26 @@ def _results(env: Environment, where: str) -> list[Problem]:
                 "e.g. 'hpo-status/prod': letters, digits, '.', '_', '-' and '/'",
             )
         )
+    for index, pattern in enumerate(env.protected_branches):
+        if not _BRANCH.fullmatch(pattern.replace("*", "x").replace("?", "x")):
+            problems.append(
+                Problem(
+                    "environment-results",
+                    ("protected_branches", index),
+                    f"{where}protected_branches {pattern!r} is not a branch name or pattern",
+                    "e.g. 'main' or 'release/*': letters, digits, '.', '_', '-', '/', '*'",
+                )
+            )
+    if env.protected_branches and env.executor != "local":
+        problems.append(
+            Problem(
+                "environment-results",
+                ("protected_branches",),
+                f"{where}protected_branches is for local environments: a controller in a "
+                "cluster commits to its status branch only",
+                "leave protected_branches out",
+            )
+        )
     if env.push and not _REMOTE.fullmatch(env.push):
         problems.append(
             Problem(

@@ -535,3 +535,42 @@ def test_the_status_names_the_commit_it_ran_and_whether_the_spec_held_changes(
     result = run_cli("hpo-controller", "run", "--env", "dev", cwd=root)
     assert result.returncode == 0, result.stderr
     assert status_of(root)["specDirty"] is True
+
+
+def test_a_protected_branch_checked_out_sends_results_to_the_status_branch(
+    make_project: ProjectFactory,
+) -> None:
+    root = make_project(
+        {
+            "spec/quadratic.py": SPEC.format(goal="", max_failed=6, extra="'--q=1'"),
+            "train.py": TRAIN,
+        }
+    )
+    (root / "spec/environments.py").write_text(
+        "from generator import environment\n\n"
+        "dev = environment('dev', namespace='hpo-dev', experiments='*',\n"
+        "    protected_branches=['main', 'release/*'])\n"
+    )
+    render_and_commit(root)
+    config = yamlio.load((root / "overlays/dev/controller-config.yaml").read_text())
+    assert config["data"]["results"] == "branch"
+    assert config["data"]["protectedBranches"] == "main\nrelease/*\n"
+    git(root, "switch", "--quiet", "-c", "release/1.0")
+    head = git(root, "rev-parse", "HEAD")
+    result = run_cli("hpo-controller", "run", "--env", "dev", cwd=root)
+    assert result.returncode == 0, result.stderr
+    assert "release/1.0 is a protected branch of environment 'dev'" in result.stdout
+    assert git(root, "rev-parse", "HEAD") == head  # nothing committed onto it
+    assert "status/dev/quadratic.yaml" in git(
+        root, "ls-tree", "-r", "--name-only", "hpo-status/dev"
+    )
+    git(root, "switch", "--quiet", "-c", "topic")  # not protected: today's behaviour
+    again = run_cli("hpo-controller", "run", "--env", "dev", "--rerun", cwd=root)
+    assert again.returncode == 0, again.stderr
+    assert "protected" not in again.stdout
+    assert git(root, "rev-parse", "HEAD") != head  # committed onto topic
+    bad = root / "spec/environments.py"
+    bad.write_text(bad.read_text().replace("'release/*'", "'release/..x'"))
+    refused = run_cli("hpo-gen", "render", cwd=root)
+    assert refused.returncode == 1
+    assert "protected_branches 'release/..x' is not a branch name or pattern" in refused.stderr

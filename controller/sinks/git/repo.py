@@ -130,6 +130,13 @@ class GitRepo:
                     "--global for every repository), then run again"
                 )
 
+    def current_branch(self) -> str | None:
+        """The branch checked out (None: HEAD is detached)."""
+        found = self._git("symbolic-ref", "-q", "--short", "HEAD", check=False)
+        if found.returncode != 0:
+            return None
+        return found.stdout.strip() or None
+
     def state_of(self, paths: Sequence[str]) -> tuple[str | None, bool]:
         """The commit checked out (None: none yet) and whether `paths` hold changes that
         are not in it (staged, unstaged or untracked)."""
