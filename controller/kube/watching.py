@@ -153,15 +153,23 @@ class SharedWatches:
                 watcher.start()
             subscription = Subscription(self, resource, value, watcher, on_event)
             self._subscribers[(resource, value)] = subscription
+            # What the watch knows already comes first, as ADDED (an informer's new
+            # handler hears the cache so): a late subscriber misses no object. Under the
+            # lock, so that no event of the watch overtakes it.
+            for body in list(watcher.objects.values()):
+                if self._value(body) == value:
+                    subscription.put("ADDED", body)
         watcher.synced.wait(timeout=30)
         return subscription
 
+    def _value(self, body: Object) -> str:
+        return str(((body.get("metadata") or {}).get("labels") or {}).get(self.label))
+
     def _event(self, resource: Resource, kind: str, body: Object) -> None:
-        value = ((body.get("metadata") or {}).get("labels") or {}).get(self.label)
         with self._lock:
-            subscription = self._subscribers.get((resource, str(value)))
-        if subscription is not None:
-            subscription.put(kind, body)
+            subscription = self._subscribers.get((resource, self._value(body)))
+            if subscription is not None:
+                subscription.put(kind, body)
 
     def _unsubscribe(self, subscription: Subscription) -> None:
         with self._lock:
