@@ -50,6 +50,7 @@ class Cluster:
         self.experiments = self.fake.kind_of("kubeflow.org/v1beta1", "Experiment")
         self.jobs = self.fake.kind_of("batch/v1", "Job")
         self.created_jobs: list[str] = []
+        self.servers: list[tuple[threading.Event, threading.Thread]] = []
         self.fake.listeners.append(
             lambda e, k, b: (
                 self.created_jobs.append(b["metadata"]["name"])
@@ -72,7 +73,9 @@ class Cluster:
         )
         server = Server(Kube.connect(self.fake.url), settings)
         stop = threading.Event()
-        threading.Thread(target=server.serve, args=(stop, (0, 0)), daemon=True).start()
+        thread = threading.Thread(target=server.serve, args=(stop, (0, 0)), daemon=True)
+        thread.start()
+        self.servers.append((stop, thread))
         return server, stop
 
     def status(self, name: str) -> dict[str, Any]:
@@ -90,6 +93,12 @@ class Cluster:
         return bool(conditions) and conditions[-1]["type"] in ("Succeeded", "Failed")
 
     def close(self) -> None:
+        """Every controller stopped and gone before the API server goes: none outlives
+        its test (retrying against a closed server, into the next test's time)."""
+        for stop, _ in self.servers:
+            stop.set()
+        for _, thread in self.servers:
+            thread.join(timeout=60)
         self.simulation.stop()
         self.fake.close()
 
