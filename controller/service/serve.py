@@ -48,7 +48,7 @@ from controller.sinks.cluster.status import ExperimentStatusSink
 from controller.sinks.git.repo import GitRepo
 from controller.sinks.git.sink import GitStatusSink
 from controller.sources.cluster import InvalidExperiment, config_maps_for, experiment_of
-from controller.sources.katib import experiment_of_trial, record_of
+from controller.sources.katib import completion_of, experiment_of_trial, record_of
 from generator.katib.identity import NAME_LABEL
 from generator.katib.models import Experiment, ObjectMeta
 from generator.katib.status import StatusError
@@ -388,17 +388,18 @@ class Server:
             state = _Mirrored(experiment, generation, time.monotonic())
             with self._lock:
                 self._mirrored[name] = state
+        due = time.monotonic() - state.committed >= self._git_interval()
+        ending = not state.ended and completion_of(body) is not None
+        if not (force or ending or due):
+            with self._lock:
+                self._dirty.add(name)  # looked at again at the interval, read then
+            return
         owned = [t for t in list(trials.objects.values()) if experiment_of_trial(t) == name]
         record = record_of(body, owned)
-        due = time.monotonic() - state.committed >= self._git_interval()
-        ended = record.completion is not None and not state.ended
-        if force or ended or (due and record.trials != state.trials):
+        if force or ending or record.trials != state.trials:
             self._commit(state.experiment, record)
             state.committed, state.trials = time.monotonic(), record.trials
             state.ended = state.ended or record.completion is not None
-        elif not due:
-            with self._lock:
-                self._dirty.add(name)  # looked at again at the interval
 
     def _git_interval(self) -> float:
         return self._git.target.interval if self._git is not None else 60.0

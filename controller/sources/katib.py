@@ -65,14 +65,20 @@ def record_of(experiment: dict[str, Any], trials: Iterable[dict[str, Any]]) -> E
         start_time=_text(status.get("startTime")),
         completion_time=_text(status.get("completionTime")),
     )
-    last = _holding(status.get("conditions"))
-    if last is not None and last.get("type") in ("Succeeded", "Failed"):
-        record.completion = Completion(
-            condition=str(last["type"]),
-            reason=str(last.get("reason") or ""),
-            message=str(last.get("message") or ""),
-        )
+    record.completion = completion_of(experiment)
     return record
+
+
+def completion_of(experiment: dict[str, Any]) -> Completion | None:
+    """How Katib says the experiment ended (None: it has not)."""
+    last = _holding(_mapping(experiment.get("status")).get("conditions"))
+    if last is None or last.get("type") not in ("Succeeded", "Failed"):
+        return None
+    return Completion(
+        condition=str(last["type"]),
+        reason=str(last.get("reason") or ""),
+        message=str(last.get("message") or ""),
+    )
 
 
 def trial_record(trial: dict[str, Any]) -> TrialRecord:

@@ -466,7 +466,9 @@ def test_no_commit_writes_files_only_and_push_needs_a_status_branch(
     assert (root / "status/dev/quadratic.yaml").is_file()
 
 
-def test_an_environment_says_where_its_results_go(make_project: ProjectFactory) -> None:
+def with_environment(make_project: ProjectFactory, settings: str) -> Path:
+    """The quadratic project whose environment `dev` takes every experiment with
+    `settings` (keyword arguments of environment(), as source)."""
     root = make_project(
         {
             "spec/quadratic.py": SPEC.format(goal="", max_failed=6, extra="'--q=1'"),
@@ -476,10 +478,18 @@ def test_an_environment_says_where_its_results_go(make_project: ProjectFactory) 
     (root / "spec/environments.py").write_text(
         "from generator import environment\n\n"
         "dev = environment('dev', namespace='hpo-dev', experiments='*',\n"
-        "    results='status-branch', status_branch='results/dev', push='origin',\n"
+        f"    {settings})\n"
+    )
+    return root
+
+
+def test_an_environment_says_where_its_results_go(make_project: ProjectFactory) -> None:
+    root = with_environment(
+        make_project,
+        "results='status-branch', status_branch='results/dev', push='origin',\n"
         "    commit_interval=30, commit_author='hpo-bot <bot@example.com>',\n"
         "    commit_message='results of {experiment}: {summary} [skip ci]',\n"
-        "    commit_trailers={'Team': 'ml-platform'})\n"
+        "    commit_trailers={'Team': 'ml-platform'}",
     )
     render_and_commit(root)
     config = yamlio.load((root / "overlays/dev/controller-config.yaml").read_text())
@@ -540,17 +550,7 @@ def test_the_status_names_the_commit_it_ran_and_whether_the_spec_held_changes(
 def test_a_protected_branch_checked_out_sends_results_to_the_status_branch(
     make_project: ProjectFactory,
 ) -> None:
-    root = make_project(
-        {
-            "spec/quadratic.py": SPEC.format(goal="", max_failed=6, extra="'--q=1'"),
-            "train.py": TRAIN,
-        }
-    )
-    (root / "spec/environments.py").write_text(
-        "from generator import environment\n\n"
-        "dev = environment('dev', namespace='hpo-dev', experiments='*',\n"
-        "    protected_branches=['main', 'release/*'])\n"
-    )
+    root = with_environment(make_project, "protected_branches=['main', 'release/*']")
     render_and_commit(root)
     config = yamlio.load((root / "overlays/dev/controller-config.yaml").read_text())
     assert config["data"]["results"] == "branch"
