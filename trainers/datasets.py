@@ -1,6 +1,9 @@
-"""Data for the digit classifiers, as in-memory tensors: scikit-learn's bundled 8x8 digits
-(the embedded default, no download), or real MNIST from its four IDX files, plain or
-gzipped. Images are float32 in [0, 1] shaped (N, 1, H, W); labels are int64."""
+"""Data for the image classifiers, as in-memory tensors: scikit-learn's bundled 8x8 digits
+(the embedded default, no download), real MNIST from its four IDX files, plain or gzipped,
+or CIFAR-10 in its binary version (`data_batch_1.bin` ... `data_batch_5.bin`,
+`test_batch.bin`: a label byte then 3x32x32 pixel bytes per image; the pickled Python
+version is never read, since unpickling runs code). Images are float32 in [0, 1] shaped
+(N, C, H, W); labels are int64."""
 
 from __future__ import annotations
 
@@ -70,6 +73,51 @@ def mnist(data_dir: Path) -> Split:
                 "differ in count"
             )
     return Split(train_x, train_y, valid_x, valid_y)
+
+
+CIFAR_TRAIN = tuple(f"data_batch_{n}.bin" for n in range(1, 6))
+CIFAR_TEST = "test_batch.bin"
+_CIFAR_RECORD = 1 + 3 * 32 * 32
+
+
+def cifar10(data_dir: Path) -> Split:
+    """CIFAR-10's training batches that are present for training, its test batch for
+    validation."""
+    if not data_dir.is_dir():
+        raise DataError(f"--data-dir {data_dir} is not a directory")
+    train = [data_dir / name for name in CIFAR_TRAIN if (data_dir / name).is_file()]
+    if not train or not (data_dir / CIFAR_TEST).is_file():
+        raise DataError(
+            f"{data_dir}: CIFAR-10 needs {CIFAR_TEST} and at least data_batch_1.bin "
+            "(the binary version)"
+        )
+    parts = [read_cifar_batch(path) for path in train]
+    valid_x, valid_y = read_cifar_batch(data_dir / CIFAR_TEST)
+    return Split(
+        torch.cat([x for x, _ in parts]), torch.cat([y for _, y in parts]), valid_x, valid_y
+    )
+
+
+def read_cifar_batch(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
+    data = _read(path)
+    if not data or len(data) % _CIFAR_RECORD:
+        raise DataError(
+            f"{path}: {len(data)} bytes is not a whole number of CIFAR-10 records "
+            f"({_CIFAR_RECORD} bytes each)"
+        )
+    records = np.frombuffer(data, dtype=np.uint8).reshape(-1, _CIFAR_RECORD)
+    labels = records[:, 0].astype(np.int64)
+    if labels.max() > 9:
+        raise DataError(f"{path}: a label is {int(labels.max())}; CIFAR-10 labels are 0-9")
+    images = records[:, 1:].reshape(-1, 3, 32, 32).astype(np.float32) / 255.0
+    return torch.from_numpy(images), torch.from_numpy(labels)
+
+
+def from_dir(data_dir: Path) -> Split:
+    """CIFAR-10 where its batches are, MNIST otherwise."""
+    if (data_dir / CIFAR_TEST).is_file():
+        return cifar10(data_dir)
+    return mnist(data_dir)
 
 
 def _find(data_dir: Path, name: str) -> Path:

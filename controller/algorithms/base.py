@@ -29,7 +29,7 @@ from controller.core.records import Labels as Labels
 from controller.core.records import Suggestion as Suggestion
 from controller.core.records import TrialRecord
 from controller.core.trialspec import Command
-from generator.katib.models import AlgorithmSpec, ParameterSpec
+from generator.katib.models import AlgorithmSpec, NasConfig, ParameterSpec
 
 # Asks per requested suggestion before a finite space is taken as used up.
 MAX_ASKS = 64
@@ -122,8 +122,14 @@ def as_trial_suggester(suggester: Suggester | TrialSuggester) -> TrialSuggester:
 
 
 class SuggesterFactory(Protocol):
+    """`nas` is passed only for an experiment that searches architectures."""
+
     def __call__(
-        self, spec: AlgorithmSpec, parameters: Sequence[ParameterSpec], goal: str
+        self,
+        spec: AlgorithmSpec,
+        parameters: Sequence[ParameterSpec],
+        goal: str,
+        nas: NasConfig | None = None,
     ) -> Suggester | TrialSuggester: ...
 
 

@@ -1,7 +1,7 @@
 """The controller's registry of algorithms, by Katib's names: which suggester runs each,
 which need no result to suggest, and the hooks an algorithm adds to its trials' starts
-(pbt's checkpoint folders). The catalogue (`generator.katib.algorithms`) marks each of
-Katib's algorithms as run here or validated only; a test holds the two equal."""
+(pbt's checkpoint folders). The catalogue (`generator.katib.algorithms`) names the same
+algorithms; a test holds the two equal."""
 
 from __future__ import annotations
 
@@ -12,25 +12,33 @@ from pathlib import Path
 import optuna
 
 from controller.algorithms.base import Suggester, TrialSuggester, TrialWorkspace
+from controller.algorithms.darts import DartsSuggester
 from controller.algorithms.grid import GridSuggester
 from controller.algorithms.hyperband import HyperbandSuggester
 from controller.algorithms.optuna_backed import OPTUNA_ALGORITHMS, OptunaSuggester, seed
 from controller.algorithms.pbt import CheckpointFolders, PbtSuggester
 from controller.algorithms.random_search import UniformDraws
 from controller.errors import ControllerError
-from generator.katib.algorithms import ALGORITHMS as CATALOGUE
-from generator.katib.models import AlgorithmSpec, ParameterSpec
+from generator.katib.models import AlgorithmSpec, NasConfig, ParameterSpec
+from generator.katib.nas import SpaceError
 
 # The catalogue's algorithms this controller runs.
-ALGORITHMS = frozenset({*OPTUNA_ALGORITHMS, "random", "grid", "hyperband", "pbt"})
+ALGORITHMS = frozenset({*OPTUNA_ALGORITHMS, "random", "grid", "hyperband", "pbt", "enas", "darts"})
 # Algorithms whose suggestions do not depend on any trial's result.
 RESULT_INDEPENDENT = frozenset({"random", "sobol", "grid"})
 
 
 def make_suggester(
-    spec: AlgorithmSpec, parameters: Sequence[ParameterSpec], goal: str
+    spec: AlgorithmSpec,
+    parameters: Sequence[ParameterSpec],
+    goal: str,
+    nas: NasConfig | None = None,
 ) -> Suggester | TrialSuggester:
+    """The suggester of `spec`'s algorithm, over `parameters` or, for enas and darts, over
+    the architectures of `nas`."""
     settings = {s.name: s.value for s in spec.algorithm_settings or []}
+    if spec.algorithm_name in ("enas", "darts"):
+        return _nas_suggester(spec, settings, goal, nas)
     if spec.algorithm_name == "pbt":
         return PbtSuggester(parameters, settings, goal, seed(settings))
     if spec.algorithm_name == "hyperband":
@@ -43,10 +51,8 @@ def make_suggester(
         return UniformDraws(parameters, seed(settings))
     factory = OPTUNA_ALGORITHMS.get(spec.algorithm_name)
     if factory is None:
-        info = CATALOGUE.get(spec.algorithm_name)
-        what = "is validated and rendered but not run" if info and not info.runs else "is unknown"
         raise ControllerError(
-            f"the {spec.algorithm_name!r} algorithm {what} by hpo-controller; "
+            f"the {spec.algorithm_name!r} algorithm is unknown to hpo-controller; "
             f"it runs: {', '.join(sorted(ALGORITHMS))}"
         )
     with warnings.catch_warnings():
@@ -55,6 +61,31 @@ def make_suggester(
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         sampler = factory(settings, parameters)
     return OptunaSuggester(sampler, parameters, goal)
+
+
+def _nas_suggester(
+    spec: AlgorithmSpec, settings: dict[str, str], goal: str, nas: NasConfig | None
+) -> Suggester:
+    if nas is None:
+        raise ControllerError(f"the {spec.algorithm_name!r} algorithm needs spec.nasConfig")
+    if spec.algorithm_name == "darts":
+        return DartsSuggester(nas, [(s.name, s.value) for s in spec.algorithm_settings or []])
+    graph = nas.graph_config
+    if graph is None or not graph.num_layers:
+        raise ControllerError("enas needs spec.nasConfig.graphConfig.numLayers")
+    import torch  # only where enas runs: the controller needs no torch otherwise
+
+    from controller.algorithms.enas import EnasSuggester
+
+    # The policy's matrices are small: one thread runs its steps several times faster than
+    # a pool contending with the trials for the cores (the process uses torch for nothing
+    # else).
+    torch.set_num_threads(1)
+
+    try:
+        return EnasSuggester(graph, nas.operations or [], settings, goal, seed(settings))
+    except SpaceError as err:
+        raise ControllerError(f"enas: spec.nasConfig.operations: {err}") from err
 
 
 def trial_workspace(

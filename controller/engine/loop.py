@@ -148,8 +148,11 @@ class Engine:
         self.clock = options.clock
         self.journal = options.journal
         self.hand_over = options.hand_over
+        factory, goal = options.suggester_factory, spec.objective.type
         suggester = as_trial_suggester(
-            options.suggester_factory(spec.algorithm, spec.parameters or [], spec.objective.type)
+            factory(spec.algorithm, spec.parameters or [], goal, nas=spec.nas_config)
+            if spec.nas_config is not None
+            else factory(spec.algorithm, spec.parameters or [], goal)
         )
         self.collector = collector_for(spec.metrics_collector_spec, step.wanted_metrics(spec))
         record = self._record(suggester)

@@ -100,7 +100,6 @@ class AlgorithmInfo:
     accepts_unknown: bool = False  # darts passes unknown settings through to the trials
     is_nas: bool = False
     builder: str = ""  # the spec language's typed builder (in `generator`)
-    runs: bool = True  # hpo-controller runs it; False: validated and rendered, not run
 
     def setting(self, name: str) -> Setting | None:
         return next((s for s in self.settings if s.name == name), None)
@@ -202,7 +201,6 @@ ALGORITHMS: Final[dict[str, AlgorithmInfo]] = {
             ),
             is_nas=True,
             builder="enas",
-            runs=False,
         ),
         AlgorithmInfo(
             "darts",
@@ -226,7 +224,6 @@ ALGORITHMS: Final[dict[str, AlgorithmInfo]] = {
             accepts_unknown=True,
             is_nas=True,
             builder="darts",
-            runs=False,
         ),
     )
 }
