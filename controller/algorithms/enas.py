@@ -23,9 +23,10 @@ architecture at a time with autograd defaults."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -36,6 +37,8 @@ from generator.katib.models import GraphConfig, Operation
 from generator.katib.nas import architecture_of, architecture_size, choices, enas_assignments
 
 log = logging.getLogger("hpo-controller")
+# The largest space whose last unsuggested architectures are found by listing them all.
+_ENUMERABLE = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -312,17 +315,37 @@ class EnasSuggester:
                 if tokens not in self._seen and len(found) < count:
                     self._seen.add(tokens)
                     found.append(tokens)
-        while len(found) < count and not self._used_up():
-            tokens = self._uniform()  # the policy keeps to architectures run already
+        # The policy keeps to architectures run already: take neighbours of what it
+        # prefers (one token of its own drawn again at random), then any architecture.
+        for attempt in range(2 * MAX_ASKS * count):
+            if len(found) >= count or self._used_up():
+                break
+            tokens = self._neighbour() if attempt < MAX_ASKS * count else self._uniform()
             if tokens not in self._seen:
                 self._seen.add(tokens)
                 found.append(tokens)
-        if len(found) < count:
+        if len(found) < count and self._size is not None and self._size <= _ENUMERABLE:
+            for tokens in self._all():  # a few left in a small space: find them in order
+                if len(found) >= count:
+                    break
+                if tokens not in self._seen:
+                    self._seen.add(tokens)
+                    found.append(tokens)
+        if self._used_up():
             self.exhausted = True
         return [
             enas_assignments(layers_of(tokens, self.num_layers), self.graph, self.space)
             for tokens in found
         ]
+
+    def _neighbour(self) -> tuple[int, ...]:
+        with torch.no_grad():
+            tokens = self.trainer.policy(1, generator=self.generator).arcs[0].tolist()
+        position = int(torch.randint(len(tokens), (1,), generator=self.generator))
+        starts = {layer * (layer + 1) // 2 for layer in range(self.num_layers)}  # choices
+        width = len(self.space) if position in starts else 2
+        tokens[position] = int(torch.randint(width, (1,), generator=self.generator))
+        return tuple(tokens)
 
     def _uniform(self) -> tuple[int, ...]:
         tokens: list[int] = []
@@ -330,6 +353,12 @@ class EnasSuggester:
             tokens.append(int(torch.randint(len(self.space), (1,), generator=self.generator)))
             tokens += torch.randint(2, (layer,), generator=self.generator).tolist()
         return tuple(tokens)
+
+    def _all(self) -> Iterator[tuple[int, ...]]:
+        ranges = []
+        for layer in range(self.num_layers):
+            ranges += [range(len(self.space))] + [range(2)] * layer
+        return itertools.product(*ranges)
 
     def _used_up(self) -> bool:
         return self._size is not None and len(self._seen) >= self._size

@@ -28,7 +28,8 @@ SPACES = {"grid": NUMERIC, "cmaes": NUMERIC}
 # hyperband needs a resource parameter and waits for each rung: test_hyperband.py.
 # pbt's suggestions are trials that continue a parent's checkpoint, and repeat
 # assignments by design: test_pbt.py.
-SUGGESTING = sorted(ALGORITHMS - {"hyperband", "pbt"})
+# enas and darts search architectures, not parameters: test_enas.py, test_nas_run.py.
+SUGGESTING = sorted(ALGORITHMS - {"hyperband", "pbt", "enas", "darts"})
 
 
 def algorithm(name: str, seed: int = 7) -> AlgorithmSpec:
