@@ -80,7 +80,9 @@ def test_the_controller_image_serves_by_default_with_what_it_installs() -> None:
     installs = " ".join(
         args for keyword, args in instructions(DOCKERFILES["controller"]) if keyword == "RUN"
     )
-    assert "'.[controller]'" in installs
+    assert "'.[controller,nas]'" in installs
+    (torch,) = project["project"]["optional-dependencies"]["nas"]  # enas's policy, on CPU
+    assert f"--index-url https://download.pytorch.org/whl/cpu {torch}" in installs
     extras = " ".join(project["project"]["optional-dependencies"]["controller"])
     assert "kubernetes" in extras and "prometheus-client" in extras
     for needed in ("git", "openssh-client", "ca-certificates"):  # push over HTTPS or SSH
@@ -101,3 +103,8 @@ def test_the_trainers_image_has_cpu_torch_at_the_projects_pin() -> None:
     assert command[:2] == ["python", "-m"]
     module = command[2]
     assert (REPO_ROOT / (module.replace(".", "/") + ".py")).is_file()
+    # Katib's NAS examples start their entry scripts from the image's working directory.
+    workdir = [args for keyword, args in steps if keyword == "WORKDIR"][-1]
+    assert workdir.startswith("/opt/hpo-gen/")
+    folder = REPO_ROOT / workdir.removeprefix("/opt/hpo-gen/")
+    assert (folder / "RunTrial.py").is_file() and (folder / "run_trial.py").is_file()

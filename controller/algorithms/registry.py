@@ -73,8 +73,13 @@ def _nas_suggester(
     graph = nas.graph_config
     if graph is None or not graph.num_layers:
         raise ControllerError("enas needs spec.nasConfig.graphConfig.numLayers")
-    import torch  # only where enas runs: the controller needs no torch otherwise
-
+    try:
+        import torch  # only where enas runs: the controller needs no torch otherwise
+    except ImportError as err:
+        raise ControllerError(
+            "enas's controller is a torch policy and torch is not installed: "
+            "pip install 'hpo-gen[controller,nas]'"
+        ) from err
     from controller.algorithms.enas import EnasSuggester
 
     # The policy's matrices are small: one thread runs its steps several times faster than

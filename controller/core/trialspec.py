@@ -47,6 +47,7 @@ class Command:
     # Where such an executor brings the trial's metrics on this machine (what it pushes or
     # writes into a file), for the collector to read: none for StdOut.
     metrics_file: str | None = None
+    image: str | None = None  # the primary container's image
 
     def relocated(self, path: str, local: str, working_dir: bool = False) -> Command:
         """The command with a container path replaced by a local one in its arguments and
@@ -243,7 +244,7 @@ def _distributed(experiment: Experiment, master: Command, manifest: Mapping[str,
 
 
 # What `_command` reads of a container.
-_COMMAND_FIELDS = ("name", "command", "args", "env", "workingDir")
+_COMMAND_FIELDS = ("name", "image", "command", "args", "env", "workingDir")
 
 
 def _command(
@@ -271,6 +272,7 @@ def _command(
         env,
         container.get("workingDir"),
         float(deadline) if isinstance(deadline, int | float) and deadline > 0 else None,
+        image=str(container["image"]) if container.get("image") else None,
     )
 
 

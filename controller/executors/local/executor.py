@@ -30,6 +30,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from controller.core.trialspec import Command, Demand
+from controller.executors.local.images import image_workdir
 from controller.executors.local.processes import (
     Process,
     Watchdog,
@@ -181,6 +182,8 @@ class LocalExecutor:
         cwd = self._workdir
         if command.working_dir and Path(command.working_dir).is_dir():
             cwd = Path(command.working_dir)
+        elif not command.working_dir:
+            cwd = image_workdir(command.image) or cwd
         self._make_log_dir()
         log_path = self._log_dir / f"{trial}.log"
         module = warm_module(argv) if self._warm is not None else None
