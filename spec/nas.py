@@ -2,7 +2,8 @@
 sized for 8x8 images: 8 layers, each a convolution (3/5/7 wide, 32-128 filters, stride 1
 or 2) or a max- or average-pooling reduction, with skip connections, chosen by the LSTM
 controller from the trials' validation accuracy. `katib-darts` runs one DARTS search of a
-small supernet and reports the genotype it finds. Epochs are scaled down for a laptop,
+small supernet and reports the genotype it finds (a metric whose value is text, as in
+Katib's DARTS example). Epochs are scaled down for a laptop,
 the search spaces are not."""
 
 from generator import (
@@ -15,12 +16,13 @@ from generator import (
     maximize,
     nas_config,
     operation,
+    stdout_collector,
 )
 from spec.trainers import nas_trial
 
 enas_search = experiment(
     "katib-enas",
-    objective=maximize("Validation-Accuracy", goal=0.99),
+    objective=maximize("Validation-Accuracy"),
     algorithm=enas(
         controller_hidden_size=64,
         controller_temperature=5.0,
@@ -60,7 +62,13 @@ enas_search = experiment(
 
 darts_search = experiment(
     "katib-darts",
-    objective=maximize("Validation-Accuracy", additional_metrics=["Validation-Loss"]),
+    objective=maximize(
+        "Validation-Accuracy", additional_metrics=["Validation-Loss", "Best-Genotype"]
+    ),
+    # Katib's default filter for the numbers, and its DARTS example's for the genotype.
+    metrics_collector=stdout_collector(
+        [r"([\w|-]+)\s*=\s*([+-]?\d*(\.\d+)?([Ee][+-]?\d+)?)", r"(Best-Genotype)=(Genotype.*)"]
+    ),
     algorithm=darts(
         num_epochs=2,
         num_nodes=2,

@@ -25,7 +25,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import torch
@@ -40,7 +40,7 @@ from trainers.darts_search import (
     SupernetShape,
     check_primitives,
 )
-from trainers.enas_child import ChildNetwork, ConfigError, parse, read_json
+from trainers.enas_child import ChildConfig, ChildNetwork, ConfigError, parse, read_json
 from trainers.reporting import print_metrics
 
 
@@ -137,19 +137,29 @@ def run_enas(args: argparse.Namespace) -> None:
     if min(height, width, channels) < 1:
         raise ConfigError(f"nn_config.input_sizes must be positive, not {list(config.input_sizes)}")
     split = fitted(load(args), height, width, channels)
+    for metrics in train_child(config, split, args.num_epochs, args.batch_size, args.lr, args.seed):
+        print_metrics(**metrics)
+
+
+def train_child(
+    config: ChildConfig, split: datasets.Split, epochs: int, batch_size: int, lr: float, seed: int
+) -> Iterator[dict[str, float]]:
+    """Train the child network `config` describes on `split` (fitted to its input) with
+    Adam; each epoch's Katib metrics, as they come."""
     if config.classes < split.classes:
         raise ConfigError(
             f"nn_config.output_sizes ends in {config.classes} "
             f"but the data has {split.classes} classes"
         )
+    torch.manual_seed(seed)
     model = ChildNetwork(config)
-    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
-    shuffle = torch.Generator().manual_seed(args.seed)
-    for _ in range(args.num_epochs):
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    shuffle = torch.Generator().manual_seed(seed)
+    for _ in range(epochs):
         correct, total_loss = 0, 0.0
         order = torch.randperm(len(split.train_y), generator=shuffle)
-        for start in range(0, len(order), args.batch_size):
-            batch = order[start : start + args.batch_size]
+        for start in range(0, len(order), batch_size):
+            batch = order[start : start + batch_size]
             logits = model(split.train_x[batch])
             loss = F.cross_entropy(logits, split.train_y[batch])
             optimizer.zero_grad()
@@ -158,14 +168,12 @@ def run_enas(args: argparse.Namespace) -> None:
             total_loss += loss.item() * len(batch)
             correct += int((logits.argmax(1) == split.train_y[batch]).sum())
         valid_accuracy, valid_loss = evaluate(model, split.valid_x, split.valid_y)
-        print_metrics(
-            **{
-                "Training-Accuracy": correct / len(order),
-                "Training-Loss": total_loss / len(order),
-                "Validation-Accuracy": valid_accuracy,
-                "Validation-Loss": valid_loss,
-            }
-        )
+        yield {
+            "Training-Accuracy": correct / len(order),
+            "Training-Loss": total_loss / len(order),
+            "Validation-Accuracy": valid_accuracy,
+            "Validation-Loss": valid_loss,
+        }
 
 
 def _setting(settings: dict[str, object], name: str, kind: type[int] | type[float]) -> float:

@@ -8,7 +8,7 @@ from types import TracebackType
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
-from controller.core.reconcile import best_trial, objective_value
+from controller.core.reconcile import best_trial, objective_shown, objective_value
 from controller.core.records import ExperimentRecord
 from generator.files.escaping import one_line
 from generator.katib.models import Experiment
@@ -47,7 +47,9 @@ class LiveDisplay:
         shown = ""
         if best is not None and objective is not None:
             value = objective_value(experiment.spec, best)
-            shown = f"best {objective.objective_metric_name}={value:.4g}"
+            text = f"{value:.4g}" if value is not None and value == value else ""
+            text = text or objective_shown(experiment.spec, best)[:40]
+            shown = f"best {objective.objective_metric_name}={text}"
         if record.completion is not None:
             shown += f"  {record.completion.reason}"
         shown = one_line(shown)  # a metric's name is the spec's: shown as text, one line

@@ -77,5 +77,5 @@ def unrun(trial: TrialRecord) -> TrialRecord:
 
 def describe(trial: TrialRecord) -> str:
     """One log line of a finished trial: its name, state and latest metrics."""
-    metrics = " ".join(f"{m.name}={m.latest:g}" for m in trial.metrics)
+    metrics = " ".join(f"{m.name}={m.shown()}" for m in trial.metrics)
     return f"{trial.name} {trial.state.value}" + (f" ({metrics})" if metrics else "")

@@ -50,25 +50,49 @@ def _objective_reading(spec: ExperimentSpec) -> tuple[str, str]:
 
 
 def best_trial(spec: ExperimentSpec, trials: Sequence[TrialRecord]) -> TrialRecord | None:
-    """The finished trial with the best objective value (the first of equals)."""
+    """The finished trial with the best objective value (the first of equals). Where the
+    objective was reported only as text (DARTS's genotype), the latest such trial, as
+    Katib chooses."""
     if spec.objective is None:
         return None
     maximize = spec.objective.type == "maximize"
     name, strategy = _objective_reading(spec)
     best: TrialRecord | None = None
     best_value = 0.0
+    latest_text: TrialRecord | None = None
     for trial in trials:
         if not trial.state.is_scored:
             continue
         summary = trial.metric(name)
         if summary is None:
             continue
+        if summary.text is not None:
+            latest_text = trial
+            continue
         value = summary.value(strategy)
         if value != value:  # nan
             continue
         if best is None or (value > best_value if maximize else value < best_value):
             best, best_value = trial, value
-    return best
+    return best or latest_text
+
+
+def objective_shown(spec: ExperimentSpec, trial: TrialRecord) -> str:
+    """The trial's objective for people: its text, or the number by the strategy."""
+    if spec.objective is None:
+        return ""
+    name, strategy = _objective_reading(spec)
+    summary = trial.metric(name)
+    return "" if summary is None else summary.shown(strategy)
+
+
+def assignments_shown(assignments: Sequence[tuple[str, str]], width: int = 60) -> str:
+    """`name=value, ...` for a log line, each value cut to `width` characters (NAS
+    assignments are whole JSON documents)."""
+    return ", ".join(
+        f"{name}={value if len(value) <= width else value[: width - 1] + '…'}"
+        for name, value in assignments
+    )
 
 
 class Tally:

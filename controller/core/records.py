@@ -63,13 +63,25 @@ class TrialState(StrEnum):
 
 @dataclass(frozen=True)
 class MetricSummary:
-    """Katib's observation of one metric: min, max and latest of the reported values."""
+    """Katib's observation of one metric: min, max and latest of the reported values. A
+    metric reported only as text (DARTS's genotype, which Katib's collector keeps as the
+    latest value its filter captures) has `text`, and nan for min, max and latest."""
 
     name: str
     min: float
     max: float
     latest: float
     values: tuple[float, ...] = ()  # every reported value, in order
+    text: str | None = None
+
+    @classmethod
+    def of_text(cls, name: str, text: str) -> MetricSummary:
+        nan = float("nan")
+        return cls(name, nan, nan, nan, (), text)
+
+    def shown(self, strategy: str = "latest") -> str:
+        """The value for people: the text, or the number by the strategy."""
+        return self.text if self.text is not None else f"{self.value(strategy):g}"
 
     def value(self, strategy: str) -> float:
         if strategy == "min":

@@ -7,6 +7,7 @@ from controller.core.plots import objective_plot, parallel_plot
 from controller.core.records import ExperimentRecord, TrialRecord
 from controller.core.status import (
     Provenance,
+    metric_fields,
     spec_digest,
     status_document,
     status_head,
@@ -95,9 +96,10 @@ def _trial_lines(trial: TrialRecord) -> list[str]:
     if trial.metrics:
         lines.append("  metrics:\n")
         for m in trial.metrics:
+            low, high, latest = metric_fields(m)
             lines.append(
-                f"  - name: {text(m.name)}\n    min: {text(m.min)}\n    max: {text(m.max)}\n"
-                f"    latest: {text(m.latest)}\n"
+                f"  - name: {text(m.name)}\n    min: {text(low)}\n    max: {text(high)}\n"
+                f"    latest: {text(latest)}\n"
             )
             if m.values:
                 lines.append("    values:\n")

@@ -4,6 +4,7 @@ trial with its assignments, metrics and state. Pure: records in, plain data out.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ from generator.katib.identity import immutable_digest
 from generator.katib.models import Experiment
 from generator.katib.status import (
     ExperimentStatus,
+    Metric,
     Observation,
     OptimalTrial,
     StatusDocument,
@@ -100,7 +102,7 @@ def _status(experiment: Experiment, record: ExperimentRecord) -> ExperimentStatu
     if best is not None:
         fields["current_optimal_trial"] = OptimalTrial(
             best_trial_name=best.name,
-            objective_value=objective_value(experiment.spec, best),
+            objective_value=_finite(objective_value(experiment.spec, best)),
             parameter_assignments=_assignments(best),
             observation=Observation(metrics=_metrics(best, series=False)),
         )
@@ -148,12 +150,29 @@ def _assignments(trial: TrialRecord) -> list[dict[str, str]]:
     return [{"name": name, "value": value} for name, value in trial.assignments]
 
 
+# Katib's min and max of a metric reported as text.
+UNAVAILABLE = "unavailable"
+
+
+def metric_fields(m: MetricSummary) -> tuple[float | str, float | str, float | str]:
+    """min, max and latest as a document has them: Katib's shape for a text metric."""
+    if m.text is not None:
+        return UNAVAILABLE, UNAVAILABLE, m.text
+    return m.min, m.max, m.latest
+
+
+def _finite(value: float | None) -> float | None:
+    """None for a value that is no number (an objective reported as text)."""
+    return value if value is not None and math.isfinite(value) else None
+
+
 def _metrics(trial: TrialRecord, series: bool = True) -> list[dict[str, Any]]:
-    return [
-        {"name": m.name, "min": m.min, "max": m.max, "latest": m.latest}
-        | ({"values": list(m.values)} if series and m.values else {})
-        for m in trial.metrics
-    ]
+    documents = []
+    for m in trial.metrics:
+        low, high, latest = metric_fields(m)
+        document = {"name": m.name, "min": low, "max": high, "latest": latest}
+        documents.append(document | ({"values": list(m.values)} if series and m.values else {}))
+    return documents
 
 
 def trial_document(trial: TrialRecord) -> dict[str, Any]:
@@ -213,10 +232,7 @@ def _trial(trial: TrialDocument) -> TrialRecord:
         state=TrialState(trial.state),
         reason=trial.reason,
         message=trial.message or "",
-        metrics=tuple(
-            MetricSummary(m.name, m.min, m.max, m.latest, tuple(m.values or ()))
-            for m in trial.metrics
-        ),
+        metrics=tuple(_summary(m) for m in trial.metrics),
         start_time=trial.start_time,
         completion_time=trial.completion_time,
         exit_code=trial.exit_code,
@@ -224,6 +240,14 @@ def _trial(trial: TrialDocument) -> TrialRecord:
         restarts=trial.restarts or 0,
         labels=tuple((trial.labels or {}).items()),
     )
+
+
+def _summary(m: Metric) -> MetricSummary:
+    if isinstance(m.latest, str):
+        return MetricSummary.of_text(m.name, m.latest)
+    if isinstance(m.min, str) or isinstance(m.max, str):
+        raise ValueError(f"metric {m.name!r}: min and max are numbers where latest is one")
+    return MetricSummary(m.name, m.min, m.max, m.latest, tuple(m.values or ()))
 
 
 def trial_from_document(document: Any) -> TrialRecord:

@@ -4,16 +4,12 @@ the objective. Pure."""
 
 from __future__ import annotations
 
-from controller.core.reconcile import best_trial, objective_value
+from controller.core.reconcile import best_trial, objective_shown, objective_value
 from controller.core.records import ExperimentRecord
 from generator.files.escaping import markdown_text as md
 from generator.katib.models import Experiment
 
 HEADER = "<!-- Written by `hpo-controller run`: the results of one experiment. Do not edit. -->"
-
-
-def _value(value: float | None) -> str:
-    return "" if value is None else f"{value:.6g}"
 
 
 def summary_markdown(experiment: Experiment, record: ExperimentRecord, environment: str) -> str:
@@ -43,7 +39,7 @@ def summary_markdown(experiment: Experiment, record: ExperimentRecord, environme
     if best is None:
         lines.append("No trial has reported the objective yet.")
     else:
-        shown_best = _value(objective_value(spec, best))
+        shown_best = md(objective_shown(spec, best))
         lines += [f"{md(best.name)}: {md(metric)} = {shown_best}", ""]
         lines += ["| parameter | value |", "| --- | --- |"]
         lines += [f"| {md(name)} | {md(assigned)} |" for name, assigned in best.assignments]
@@ -67,10 +63,14 @@ def summary_markdown(experiment: Experiment, record: ExperimentRecord, environme
             else (0, sign * item[0], item[1])
         )
     )
-    for value, _, trial in scored:
+    for _, _, trial in scored:
         assigned = dict(trial.assignments)
         shown = [md(assigned.get(n, "")) for n in names]
         lines.append(
-            "| " + " | ".join([md(trial.name), trial.state.value, _value(value), *shown]) + " |"
+            "| "
+            + " | ".join(
+                [md(trial.name), trial.state.value, md(objective_shown(spec, trial)), *shown]
+            )
+            + " |"
         )
     return "\n".join(lines) + "\n"

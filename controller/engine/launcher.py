@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from controller.algorithms.base import TrialWorkspace
+from controller.core.reconcile import assignments_shown
 from controller.core.records import ExperimentRecord, TrialRecord, TrialState
 from controller.core.trialspec import (
     Command,
@@ -128,7 +129,7 @@ class Launcher:
     @staticmethod
     def announce(trial: TrialRecord) -> None:
         """Say in the log that the trial started."""
-        shown = ", ".join(f"{k}={v}" for k, v in trial.assignments)
+        shown = assignments_shown(trial.assignments)
         again = f", run {trial.restarts + 1}" if trial.restarts else ""
         log.info("%s started (%s%s)", trial.name, shown, again)
 

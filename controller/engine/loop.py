@@ -21,7 +21,7 @@ from controller.algorithms.registry import RESULT_INDEPENDENT, make_suggester, t
 from controller.console.progress import flush_log
 from controller.core import step
 from controller.core.ending import describe
-from controller.core.reconcile import best_trial, objective_value
+from controller.core.reconcile import assignments_shown, best_trial, objective_shown
 from controller.core.records import ExperimentRecord, TrialExit, TrialRecord
 from controller.core.results import StatusWriter
 from controller.core.resume import resumed
@@ -34,7 +34,7 @@ from controller.engine.journal import read as read_journal
 from controller.engine.launcher import Launcher, Prepared
 from controller.engine.recovery import recovered
 from controller.errors import ControllerError
-from controller.metrics.collectors import collector_for, summarize
+from controller.metrics.collectors import collector_for
 from controller.ports import Clock, StatusSink, TrialExecutor
 from generator.files.escaping import one_line
 from generator.katib.models import Experiment
@@ -283,8 +283,8 @@ class Engine:
             self.offered = None
         self.apply(step.react(self.state, step.TrialExited(exited.trial, successor)))
         logs, metrics = self.launch.logs[exited.trial], self.launch.metrics[exited.trial]
-        values, note = self.collector.collect(logs, metrics)
-        result = step.TrialResult(exited, summarize(values), ended_at, note)
+        summaries, note = self.collector.summaries(logs, metrics)
+        result = step.TrialResult(exited, summaries, ended_at, note)
         self.apply(step.react(self.state, result))
 
     def receive(self) -> None:
@@ -431,7 +431,7 @@ def summary_line(experiment: Experiment, record: ExperimentRecord) -> str:
     best = best_trial(experiment.spec, record.trials)
     if best is None or experiment.spec.objective is None:
         return f"{experiment.name}: {done}, no successful trial"
-    value = objective_value(experiment.spec, best)
-    shown = ", ".join(f"{k}={v}" for k, v in best.assignments)
+    value = objective_shown(experiment.spec, best)
+    shown = assignments_shown(best.assignments)
     metric = experiment.spec.objective.objective_metric_name
-    return f"{experiment.name}: {done}, best {metric}={value:g} ({shown})"
+    return f"{experiment.name}: {done}, best {metric}={value} ({shown})"

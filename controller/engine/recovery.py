@@ -12,7 +12,7 @@ from controller.core.records import ExperimentRecord, TrialExit
 from controller.core.status import trial_from_document
 from controller.engine.journal import JournalEntries
 from controller.errors import ControllerError
-from controller.metrics.collectors import Collector, summarize
+from controller.metrics.collectors import Collector
 
 log = logging.getLogger("hpo-controller")
 
@@ -62,12 +62,12 @@ def _apply(
             exited = entries.exited[name]
             log_path = Path(trial.log) if Path(trial.log).is_absolute() else root / trial.log
             metrics = entries.started.get(name, ({}, None))[1]
-            values, note = collector.collect(log_path, Path(metrics) if metrics else None)
+            summaries, note = collector.summaries(log_path, Path(metrics) if metrics else None)
             previous.trials[index] = finish(
                 trial,
                 TrialExit(name, exited.code, exited.deadline_exceeded),
                 name in entries.stopping,
-                summarize(values),
+                summaries,
                 wanted,
                 exited.at,
                 early_stopped=entries.stopping.get(name, False),

@@ -62,15 +62,62 @@ def _record(values: dict[str, list[float]], name: str, text: str) -> None:
         return  # Katib's filter matched an empty or partial number: nothing to record
 
 
-def summarize(values: dict[str, list[float]]) -> tuple[MetricSummary, ...]:
-    """min, max and latest of each metric that reported at least one value."""
+def summarize(
+    values: dict[str, list[float]], texts: dict[str, str] | None = None
+) -> tuple[MetricSummary, ...]:
+    """min, max and latest of each metric that reported at least one value; a metric that
+    reported no number but text (`texts`) as its text."""
     summaries = []
     for name, series in values.items():
         if not series:
+            if texts and name in texts:
+                summaries.append(MetricSummary.of_text(name, texts[name]))
             continue
         finite = [v for v in series if not math.isnan(v)] or series
         summaries.append(MetricSummary(name, min(finite), max(finite), series[-1], tuple(series)))
     return tuple(summaries)
+
+
+def text_values(
+    lines: Iterable[str], wanted: Sequence[str], filters: Sequence[re.Pattern[str]]
+) -> dict[str, str]:
+    """The latest value of each wanted metric that its filter captures as text, not a
+    number (Katib's `([\\w-]+)=(Genotype.*)` for DARTS): Katib records such a value as
+    the metric's latest."""
+    found: dict[str, str] = {}
+    for line in lines:
+        if not any(name in line for name in wanted):
+            continue
+        for pattern in filters:
+            for match in pattern.finditer(line):
+                name, text = match.group(1).strip(), match.group(2).strip()
+                if name in wanted and text and not _is_number(text):
+                    found[name] = text
+    return found
+
+
+def json_text_values(lines: Iterable[str], wanted: Sequence[str]) -> dict[str, str]:
+    """The latest string of each wanted metric in JSON lines that is not a number."""
+    found: dict[str, str] = {}
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            for name in wanted:
+                value = record.get(name)
+                if isinstance(value, str) and value.strip() and not _is_number(value):
+                    found[name] = value.strip()
+    return found
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def parse_json_lines(
@@ -133,6 +180,25 @@ class Collector:
         values, skipped = parse_json_lines(lines, self.wanted)
         note = f"{skipped} metrics lines were not JSON objects and were skipped" if skipped else ""
         return values, note
+
+    def summaries(
+        self, output: Path, metrics_file: Path | None
+    ) -> tuple[tuple[MetricSummary, ...], str]:
+        """A finished trial's metric summaries and note: `collect`, and for a metric that
+        reported no number, the text its filter captured (read only then)."""
+        values, note = self.collect(output, metrics_file)
+        missing = [name for name, series in values.items() if not series]
+        texts: dict[str, str] = {}
+        if missing and self.kind != "TensorFlowEvent":
+            if self.kind == "StdOut":
+                texts = text_values(_lines(output), missing, self.filters)
+            elif metrics_file is not None and metrics_file.is_file():
+                lines = _lines(metrics_file)
+                if self.file_format == "TEXT" and self.kind == "File":
+                    texts = text_values(lines, missing, self.filters)
+                else:
+                    texts = json_text_values(lines, missing)
+        return summarize(values, texts), note
 
 
 LOCAL_COLLECTORS = ("StdOut", "File", "TensorFlowEvent", "Push")

@@ -8,7 +8,7 @@ in the same shape, held to `TrialDocument` by the tests); `hpo-gen status`, `hpo
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError
 
@@ -40,10 +40,13 @@ class ParameterAssignment(KatibModel):
 
 
 class Metric(KatibModel):
+    """A metric reported as text has Katib's shape: min and max "unavailable", the text
+    as latest."""
+
     name: str
-    min: float
-    max: float
-    latest: float
+    min: float | Literal["unavailable"]
+    max: float | Literal["unavailable"]
+    latest: float | str
     values: list[float] | None = None  # the series, in a trial's own metrics
 
 

@@ -5,6 +5,7 @@ CIFAR-10, and bad arguments ending the trial with exit 1 and a message naming th
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -123,45 +124,57 @@ def test_the_operations_parameters_apply_where_katibs_trial_image_drops_them() -
     assert (conv.out_channels, conv.kernel_size, conv.stride) == (8, (3, 3), (2, 2))
 
 
+def config(entry: dict[str, object] | None = None, **changes: object) -> str:
+    """An nn_config in Katib's wire text: one layer, operation 0 as `entry`."""
+    document: dict[str, object] = {
+        "num_layers": 1,
+        "input_sizes": [8, 8, 1],
+        "output_sizes": [10],
+        "embedding": {"0": entry} if entry is not None else {},
+    }
+    return json.dumps(document | changes).replace('"', "'")
+
+
+CONV = {"opt_type": "convolution"}
+
+
 @pytest.mark.parametrize(
     ("architecture", "nn_config", "message"),
     [
         ("[[0]", "{}", "architecture is not JSON"),
         (
             "[[0]]",
-            "{'num_layers': 1, 'input_sizes': [8, 8], 'output_sizes': [10], 'embedding': {}}",
-            "input_sizes must be \\[height, width, channels\\]",
+            config(CONV, input_sizes=[8, 8]),
+            r"input_sizes must be \[height, width, channels\]",
         ),
         (
             "[[0], [0]]",
-            "{'num_layers': 2, 'input_sizes': [8, 8, 1], 'output_sizes': [10], 'embedding': {'0': {'opt_type': 'convolution'}}}",
-            "architecture\\[1\\] must be \\[operation id, then 1 skip",
+            config(CONV, num_layers=2),
+            r"architecture\[1\] must be \[operation id, then 1 skip",
         ),
-        (
-            "[[4]]",
-            "{'num_layers': 1, 'input_sizes': [8, 8, 1], 'output_sizes': [10], 'embedding': {}}",
-            "operation 4 is not in nn_config.embedding",
-        ),
+        ("[[4]]", config(CONV), "operation 4 is not in nn_config.embedding"),
         (
             "[[0]]",
-            "{'num_layers': 1, 'input_sizes': [8, 8, 1], 'output_sizes': [10], 'embedding': {'0': {'opt_type': 'attention'}}}",
+            config({"opt_type": "attention"}),
             "'attention' is not an operation these trainers build",
         ),
         (
             "[[0]]",
-            "{'num_layers': 1, 'input_sizes': [8, 8, 1], 'output_sizes': [10], 'embedding': {'0': {'opt_type': 'convolution', 'opt_params': {'num_filter': 'many'}}}}",
+            config({**CONV, "opt_params": {"num_filter": "many"}}),
             "num_filter must be a whole number",
         ),
         (
             "[[0]]",
-            "{'num_layers': 1, 'input_sizes': [8, 8, 1], 'output_sizes': [10], 'embedding': {'0': {'opt_type': 'convolution', 'opt_params': {'filter_size': 100000}}}}",
-            "filter_size must be in \\[1, 4096\\]",
+            config({**CONV, "opt_params": {"filter_size": 10**5}}),
+            r"filter_size must be in \[1, 4096\]",
         ),
         (
             "[[0]]",
-            "{'num_layers': 1, 'input_sizes': [8, 8, 1], 'output_sizes': [2], 'embedding': {'0': {'opt_type': 'reduction'}}}",
+            config({"opt_type": "reduction"}, output_sizes=[2]),
             "output_sizes ends in 2 but the data has 10 classes",
         ),
+        ("[[0, 1]]", config(CONV), r"architecture\[0\] must be \[operation id, then 0 skip"),
+        ("[[0]]", config(CONV, embedding=[]), "embedding must be an object"),
     ],
 )
 def test_bad_architecture_json_ends_the_trial_with_a_message_naming_the_fault(
@@ -290,7 +303,7 @@ def test_cifar10_binary_batches_are_read_and_bad_ones_refused(tmp_path: Path) ->
     split = datasets.from_dir(tmp_path)
     assert split.train_x.shape == (3, 3, 32, 32) and split.valid_x.shape == (2, 3, 32, 32)
     assert split.train_y.tolist() == [0, 9, 3]
-    assert 0.0 <= float(split.train_x.min()) and float(split.train_x.max()) <= 1.0
+    assert float(split.train_x.min()) >= 0.0 and float(split.train_x.max()) <= 1.0
     (tmp_path / "test_batch.bin").write_bytes(b"\x00" * 100)
     with pytest.raises(datasets.DataError, match="not a whole number of CIFAR-10 records"):
         datasets.from_dir(tmp_path)
