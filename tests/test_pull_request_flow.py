@@ -57,7 +57,8 @@ def test_the_core_install_holds_none_of_them() -> None:
     assert not names & {"torch", "scikit-learn", "optuna", "numpy", "scipy", "rich"}
     extras = project["optional-dependencies"]
     assert "optuna>=4.0" in extras["controller"] and "torch==2.13.0" in extras["trainers"]
-    assert "hpo-gen[controller,trainers]" in extras["dev"]
+    assert extras["nas"] == ["torch==2.13.0"]  # enas's policy: not in the controller extra
+    assert "hpo-gen[controller,nas,trainers]" in extras["dev"]
 
 
 def test_hpo_controller_without_its_extra_says_what_to_install() -> None:
@@ -90,7 +91,7 @@ def test_the_pre_commit_hooks_call_real_commands() -> None:
 
 def test_the_controller_image_matches_its_deployment() -> None:
     dockerfile = (REPO_ROOT / "controller/Dockerfile").read_text()
-    assert "pip install --no-cache-dir '.[controller]'" in dockerfile
+    assert "pip install --no-cache-dir '.[controller,nas]'" in dockerfile
     assert "apt-get install --yes --no-install-recommends git" in dockerfile  # it pushes
     assert 'ENTRYPOINT ["hpo-controller"]' in dockerfile
     for package in ("generator", "controller"):

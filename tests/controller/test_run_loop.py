@@ -98,11 +98,11 @@ class JournalCollector:
     def __getattr__(self, name: str) -> object:
         return getattr(self.inner, name)
 
-    def collect(
+    def summaries(
         self, output: Path, metrics_file: Path | None
-    ) -> tuple[dict[str, list[float]], str]:
+    ) -> tuple[tuple[MetricSummary, ...], str]:
         self.journal.events.append(f"read {output.stem}")
-        return self.inner.collect(output, metrics_file)
+        return self.inner.summaries(output, metrics_file)
 
 
 def journaled_run(
