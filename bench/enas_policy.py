@@ -9,9 +9,9 @@ trials.
 
     python bench/enas_policy.py [--layers 8] [--batch 10] [--trials 100] [--rounds 5]
 
-The search space is the katib-enas example's (8 layers; 30 convolutions and 4 reductions
-per layer). Before timing, the two updates are checked to move the policy's weights the
-same way (one step from the same start), so the figures compare the same computation.
+The search space is the katib-enas example's (`spec/nas.py`: 8 layers; 30 convolutions
+and 4 reductions per layer). Before timing, one step of each from the same start is checked
+to have the same gradients, so the figures compare the same computation.
 """
 
 from __future__ import annotations
@@ -19,33 +19,22 @@ from __future__ import annotations
 import argparse
 import copy
 import math
+import sys
 import time
+from pathlib import Path
 from statistics import median
 
 import torch
 
 from controller.algorithms.enas import EnasSettings, Policy, PolicyTrainer, Rollout
-from generator import SearchSpace, categorical, integer, nas_config, operation
 from generator.katib.nas import choices
 
-OPERATIONS = nas_config(
-    operations=[
-        operation(
-            "convolution",
-            SearchSpace(
-                filter_size=categorical(["3", "5", "7"]),
-                num_filter=categorical(["32", "48", "64", "96", "128"]),
-                stride=categorical(["1", "2"]),
-            ),
-        ),
-        operation(
-            "reduction",
-            SearchSpace(
-                reduction_type=categorical(["max_pooling", "avg_pooling"]), pool_size=integer(2, 3)
-            ),
-        ),
-    ]
-).operations
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository's spec/
+from spec.nas import enas_search
+
+SPEC = enas_search.spec.nas_config
+assert SPEC is not None
+OPERATIONS = SPEC.operations
 
 
 def naive_sample(policy: Policy, batch: int, generator: torch.Generator) -> torch.Tensor:

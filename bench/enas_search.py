@@ -17,13 +17,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
+from pathlib import Path
 from statistics import mean, median
 
 import torch
 
 from controller.algorithms.enas import EnasSuggester
 from generator.katib.nas import enas_assignments
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository's spec/
 from spec.nas import enas_search
 from trainers import datasets
 from trainers.enas_child import parse, read_json

@@ -115,6 +115,13 @@ def _summary(metric: Any) -> MetricSummary | None:
     if not isinstance(metric, dict) or not metric.get("name"):
         return None
     values = {key: _number(metric.get(key)) for key in ("min", "max", "latest")}
+    latest_text = metric.get("latest")
+    if (
+        values["latest"] is None
+        and isinstance(latest_text, str)
+        and latest_text not in ("", "unavailable")
+    ):
+        return MetricSummary.of_text(str(metric["name"]), latest_text)  # DARTS's genotype
     if any(v is None for v in values.values()):
         return None  # Katib's "unavailable": nothing was read
     low, high, latest = values["min"], values["max"], values["latest"]

@@ -124,3 +124,33 @@ def test_rfc3339_and_logging_lines_match_the_default_filter() -> None:
         "2024-05-01 12:00:00,123 INFO accuracy=0.92",
     ]
     assert parse_lines(lines, ["accuracy"], compile_filters(None)) == {"accuracy": [0.91, 0.92]}
+
+
+def test_a_value_a_filter_captures_as_text_is_kept_as_katib_keeps_it(tmp_path: Path) -> None:
+    from controller.metrics.collectors import Collector, collector_for
+    from generator import stdout_collector
+
+    output = tmp_path / "out.log"
+    output.write_text(
+        "epoch=1 accuracy=0.5\nBest-Genotype=Genotype(normal=[[('a',0)]])\n"
+        "Best-Genotype=Genotype(normal=[[('b',1)]])\naccuracy=0.75\n"
+    )
+    formats = [
+        r"([\w|-]+)\s*=\s*([+-]?\d*(\.\d+)?([Ee][+-]?\d+)?)",
+        r"(Best-Genotype)=(Genotype.*)",
+    ]
+    collector: Collector = collector_for(stdout_collector(formats), ["accuracy", "Best-Genotype"])
+    summaries, _ = collector.summaries(output, None)
+    accuracy, genotype = summaries
+    assert (accuracy.latest, accuracy.text) == (0.75, None)
+    assert (genotype.name, genotype.text) == ("Best-Genotype", "Genotype(normal=[[('b',1)]])")
+    assert genotype.values == () and genotype.latest != genotype.latest  # nan: no number
+    assert genotype.shown() == "Genotype(normal=[[('b',1)]])"
+    # the default filter alone reads no text: the genotype is not reported
+    plain, _ = collector_for(None, ["Best-Genotype"]).summaries(output, None)
+    assert plain == ()
+    pushed = tmp_path / "metrics.json"
+    pushed.write_text('{"accuracy": "0.5", "genotype": "G(1)"}\nnot json\n')
+    json_collector = Collector("Push", "JSON", (), ("accuracy", "genotype"))
+    summaries, note = json_collector.summaries(output, pushed)
+    assert [s.text for s in summaries] == [None, "G(1)"] and "1 metrics lines" in note

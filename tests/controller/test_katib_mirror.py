@@ -108,10 +108,20 @@ def test_katibs_objects_read_as_a_record() -> None:
         ),
         katib_trial("random-a", "0.01", SUCCEEDED, loss("0.25", "0.2", "0.9")),
         katib_trial("random-c", "0.03", RUNNING, None, "2026-12-05T10:02:00Z"),
+        katib_trial(
+            "random-d",
+            "0.04",
+            SUCCEEDED,
+            [{"name": "loss", "min": "unavailable", "max": "unavailable", "latest": "Genotype(x)"}],
+            "2026-12-05T10:03:00Z",
+        ),
     ]
     record = record_of(experiment, trials)
-    assert [t.name for t in record.trials] == ["random-a", "random-b", "random-c"]  # by creation
-    a, b, c = record.trials
+    names = [t.name for t in record.trials]
+    assert names == ["random-a", "random-b", "random-c", "random-d"]  # by creation
+    a, b, c, d = record.trials
+    genotype = d.metric("loss")  # a value Katib kept as text
+    assert genotype is not None and genotype.text == "Genotype(x)"
     assert a.state is TrialState.SUCCEEDED and a.reason == "TrialSucceeded"
     assert a.assignments == (("lr", "0.01"), ("momentum", "0.6"))
     summary = a.metric("loss")
