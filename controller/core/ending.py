@@ -19,10 +19,14 @@ def finish(
     *,
     early_stopped: bool = False,
     note: str = "",
+    why: str = "",
 ) -> TrialRecord:
     """The trial's record once it has ended: its metrics, exit code, end time and final
-    state (a collector's note as the message where the state gives none)."""
+    state (a collector's note as the message where the state gives none; for an early
+    stop, `why`: the rule's reason, its step and threshold)."""
     state, reason, message = ending(exited, was_stopped, metrics, wanted, early_stopped)
+    if early_stopped and why:
+        message = why
     return replace(
         trial,
         state=state,

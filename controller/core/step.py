@@ -51,16 +51,35 @@ from controller.core.records import (
 from generator.katib.models import ExperimentSpec
 
 
+@dataclass(frozen=True)
+class Breach:
+    """Why a running trial is stopped: at `step` its best value so far was worse than
+    `median`, the median of `trials` succeeded trials' running averages at that step."""
+
+    step: int
+    best: float
+    median: float
+    trials: int
+
+    def describe(self, metric: str) -> str:
+        return (
+            f"stopped at step {self.step}: its best {metric} so far, {self.best:.6g}, was "
+            f"worse than {self.median:.6g}, the median of the {self.trials} succeeded "
+            f"trials' running averages at that step"
+        )
+
+
 class EarlyStoppingRule(Protocol):
     """An early-stopping rule as the step applies it (`controller.earlystopping`)."""
 
-    def threshold(self, succeeded: list[tuple[float, ...]]) -> float | None:
-        """The value a running trial is held to, from the succeeded trials' reports;
-        None while the rule does not apply yet."""
+    def applies(self, succeeded: Sequence[Sequence[float]]) -> bool:
+        """Whether the succeeded trials' reports are enough for the rule to apply."""
         ...
 
-    def should_stop(self, reported: Sequence[float], threshold: float, maximize: bool) -> bool:
-        """Whether a running trial with these reports breaks the rule."""
+    def breach(
+        self, series: Sequence[float], succeeded: Sequence[Sequence[float]], maximize: bool
+    ) -> Breach | None:
+        """Why a running trial with these reports is to stop now, or None."""
         ...
 
 
@@ -155,6 +174,7 @@ class Stop:
 
     trial: str
     early: bool = False
+    why: str = ""  # for an early stop: the rule's reason
 
 
 @dataclass(frozen=True)
@@ -262,7 +282,7 @@ class RunState:
     told_at_request: int = 0  # and when the unanswered Request was made
     unheard: list[TrialRecord] = field(default_factory=list)  # finished, not told yet
     stopping: set[str] = field(default_factory=set)
-    early: set[str] = field(default_factory=set)
+    early: dict[str, str] = field(default_factory=dict)  # stopped early -> why
     offered: TrialRecord | None = None  # handed to the executor by an Offer
     offer_taken: bool = False  # a Withdraw found it started
     replacement: TrialRecord | None = None  # started in an exited trial's slot, unannounced
@@ -332,8 +352,8 @@ def idle(state: RunState, offers: bool) -> list[Action]:
 
 def wanted_reports(state: RunState) -> list[str]:
     """The running trials whose reports the early-stopping rule is to see now (none while
-    it has no threshold yet)."""
-    if _threshold(state) is None:
+    it does not apply yet)."""
+    if _succeeded_series(state) is None:
         return []
     return [
         trial.name
@@ -462,6 +482,7 @@ def _result(state: RunState, event: TrialResult) -> list[Action]:
         event.at,
         early_stopped=name in state.early,
         note=event.note,
+        why=state.early.get(name, ""),
     )
     _put(state, index, finished)
     state.unheard.append(finished)
@@ -473,23 +494,28 @@ def _result(state: RunState, event: TrialResult) -> list[Action]:
 
 
 def _reports(state: RunState, event: Reports) -> list[Action]:
-    threshold = _threshold(state)
-    if threshold is None or state.stopper is None:
+    succeeded = _succeeded_series(state)
+    if succeeded is None or state.stopper is None:
         return []
     objective = state.spec.objective
-    maximize = objective is not None and objective.type == "maximize"
+    assert objective is not None
+    maximize = objective.type == "maximize"
     stops: list[Action] = []
     for name, values in event.values.items():
         if name in state.stopping or state.record.completion is not None:
             continue
-        if state.stopper.should_stop(values, threshold, maximize):
+        breach = state.stopper.breach(values, succeeded, maximize)
+        if breach is not None:
+            why = breach.describe(objective.objective_metric_name)
             state.stopping.add(name)
-            state.early.add(name)
-            stops.append(Stop(name, early=True))
+            state.early[name] = why
+            stops.append(Stop(name, early=True, why=why))
     return stops
 
 
-def _threshold(state: RunState) -> float | None:
+def _succeeded_series(state: RunState) -> list[tuple[float, ...]] | None:
+    """The objective's reports of every succeeded trial, where the early-stopping rule
+    applies now; None where it does not."""
     objective = state.spec.objective
     if state.stopper is None or objective is None or state.record.completion is not None:
         return None
@@ -501,7 +527,7 @@ def _threshold(state: RunState) -> float | None:
         for trial in state.record.trials
         if trial.state is TrialState.SUCCEEDED and (summary := trial.metric(name)) is not None
     ]
-    return state.stopper.threshold(succeeded)
+    return succeeded if state.stopper.applies(succeeded) else None
 
 
 def _may_offer(state: RunState) -> bool:

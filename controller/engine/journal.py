@@ -3,7 +3,7 @@ that a trial that ended is known to have ended however soon the controller dies 
 (the status file is rewritten at most once a second). Lines, in the order things happen:
 
   {"started": {trial document}, "metrics": "path" | null}   the loop recorded a start
-  {"stopping": "name", "early": true | false}               the loop asked it to stop
+  {"stopping": "name", "early": true | false, "why": "..."}   the loop asked it to stop
   {"exited": "name", "code": 0, "deadline": false, "at": "time"}   it exited
   {"ended": {trial document}}                               the loop recorded its end
 
@@ -50,6 +50,7 @@ class JournalEntries:
 
     started: dict[str, tuple[dict[str, Any], str | None]] = field(default_factory=dict)
     stopping: dict[str, bool] = field(default_factory=dict)  # name -> early stop
+    why: dict[str, str] = field(default_factory=dict)  # name -> why it was stopped early
     exited: dict[str, Exited] = field(default_factory=dict)
     ended: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -137,8 +138,8 @@ class TrialJournal:
             {"started": trial_document(trial), "metrics": str(metrics) if metrics else None}
         )
 
-    def stopping(self, trial: str, early: bool) -> None:
-        self._append({"stopping": trial, "early": early})
+    def stopping(self, trial: str, early: bool, why: str = "") -> None:
+        self._append({"stopping": trial, "early": early, "why": why})
 
     def exited(self, exit: TrialExit) -> None:
         """Called before the trial's slot is given to another: once it returns, no death
@@ -220,6 +221,9 @@ def _apply(entries: JournalEntries, entry: dict[str, Any]) -> None:
         entries.started[document["name"]] = (document, str(metrics) if metrics else None)
     elif "stopping" in entry:
         entries.stopping[str(entry["stopping"])] = bool(entry["early"])
+        why = entry.get("why")
+        if isinstance(why, str) and why:
+            entries.why[str(entry["stopping"])] = why
     elif "exited" in entry:
         code = entry["code"]
         if not isinstance(code, int):

@@ -344,9 +344,9 @@ class Engine:
 
     def stop(self, action: step.Stop) -> None:
         if action.early:
-            log.info("%s early stopped", action.trial)
+            log.info("%s early stopped: %s", action.trial, action.why)
         if self.journal is not None:
-            self.journal.stopping(action.trial, early=action.early)
+            self.journal.stopping(action.trial, early=action.early, why=action.why)
         self.executor.stop(action.trial)
 
     def request(self, count: int) -> step.Event | None:

@@ -72,6 +72,7 @@ def _apply(
                 exited.at,
                 early_stopped=entries.stopping.get(name, False),
                 note=note,
+                why=entries.why.get(name, ""),
             )
         else:
             continue
