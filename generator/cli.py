@@ -282,6 +282,44 @@ def status(project: Path, environment: str | None, output: str, debug: bool) -> 
 
 
 @main.command(
+    epilog=examples(
+        "hpo-gen dashboard                       # every environment, http://127.0.0.1:8080",
+        "hpo-gen dashboard --env dev --port 9000",
+        "hpo-gen dashboard --project .demo/repo  # after make demo",
+    )
+)
+@project_option
+@click.option("--env", "environment", help="Only this environment.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8080,
+    show_default=True,
+    help="0: any free port (the first line says which).",
+)
+@click.option(
+    "--refresh",
+    type=click.FloatRange(0.2, 3600),
+    default=5.0,
+    show_default=True,
+    help="Seconds between reads of the status files (a running controller rewrites them).",
+)
+@debug_option
+@reporting_problems
+def dashboard(
+    project: Path, environment: str | None, host: str, port: int, refresh: float, debug: bool
+) -> None:
+    """Serve the results in status/ as an interactive dashboard (optuna-dashboard): a
+    page per environment and experiment, live while a controller runs."""
+    from generator.dashboard import serve
+
+    if environment is not None:
+        read_results(project, environment)  # an unknown environment: said with the known ones
+    serve(project, environment, host, port, refresh, say=lambda text: click.echo(text))
+
+
+@main.command(
     name="best",
     epilog=examples(
         "hpo-gen best katib-tpe                       # JSON",

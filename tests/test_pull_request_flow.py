@@ -58,7 +58,15 @@ def test_the_core_install_holds_none_of_them() -> None:
     extras = project["optional-dependencies"]
     assert "optuna>=4.0" in extras["controller"] and "torch==2.13.0" in extras["trainers"]
     assert extras["nas"] == ["torch==2.13.0"]  # enas's policy: not in the controller extra
-    assert "hpo-gen[controller,nas,trainers]" in extras["dev"]
+    assert "hpo-gen[controller,nas,trainers,dashboard]" in extras["dev"]
+
+
+def test_hpo_gen_dashboard_without_its_extra_says_what_to_install() -> None:
+    result = without_heavy("hpo-gen", "dashboard", "--port", "0")
+    assert result.returncode == 1
+    assert "the dashboard needs optuna" in result.stderr
+    assert "pip install 'hpo-gen[dashboard]'" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_hpo_controller_without_its_extra_says_what_to_install() -> None:

@@ -12,6 +12,7 @@ import time
 from datetime import UTC, datetime
 from typing import TextIO
 
+from controller.core.events import EVENT_FIELD
 from generator.files.escaping import one_line
 
 
@@ -27,13 +28,24 @@ class LineFormatter(logging.Formatter):
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object a line: time, level, message."""
+    """One JSON object a line: time, level and message, then the event's own fields where
+    the line tells of one (`controller.core.events`: `event`, `experiment`, `trial`,
+    `state`, `reason`, `metrics`, times...). Values that are not numbers stay strings;
+    a nan or infinite metric is written as its text ("nan"), so every line is JSON."""
 
     def format(self, record: logging.LogRecord) -> str:
         stamp = datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        return json.dumps(
-            {"time": stamp, "level": record.levelname.lower(), "message": record.getMessage()}
-        )
+        fields = {"time": stamp, "level": record.levelname.lower(), "message": record.getMessage()}
+        event = getattr(record, EVENT_FIELD, None)
+        if isinstance(event, dict):
+            fields |= {k: v for k, v in event.items() if k not in fields}
+        return json.dumps(fields, allow_nan=False, default=str)
+
+
+def events_wanted(logger: logging.Logger) -> bool:
+    """Whether the logger writes JSON lines, which carry events the text lines leave to
+    the command's own output (how an experiment ended)."""
+    return any(isinstance(h.formatter, JsonFormatter) for h in logger.handlers)
 
 
 FLUSH_DELAY = 0.05  # seconds a log line may wait for others to share its write

@@ -1,147 +1,326 @@
-"""Pictures of an experiment run as SVG text (no plotting library): the objective of each
-trial in order with the best-so-far line, and a parallel-coordinates view of parameters
-against the objective, like Katib's UI. Pure: records in, SVG out, byte-for-byte the same
-for the same records."""
+"""Pictures of an experiment run as SVG, drawn with matplotlib: the objective of each trial
+with the best-so-far line and the goal; every trial's objective over its steps, with the
+early-stopped trials marked where they stopped; and parameters against the objective as
+parallel coordinates with labelled axes and a colour scale, like Katib's UI.
+
+Records in, SVG text out, byte-for-byte the same for the same records (no date, ids from
+the content). Each picture is a `Figure` of its own, never pyplot's global state, so they
+can be drawn on a thread off the run loop. An opaque white background and dark ink make
+them read the same on a page in a light theme and in a dark one; the colour scale
+(viridis) reads in grey and to colour-blind eyes."""
 
 from __future__ import annotations
 
+import io
 import math
-from collections.abc import Sequence
-from html import escape
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import matplotlib
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_svg import FigureCanvasSVG
+from matplotlib.cm import ScalarMappable
+from matplotlib.collections import LineCollection
+from matplotlib.colors import LogNorm, Normalize
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import Locator, LogLocator, MaxNLocator
 
 from controller.core.reconcile import objective_value
-from controller.core.records import TrialRecord
-from generator.katib.models import Experiment
+from controller.core.records import TrialRecord, TrialState
+from generator.katib.models import Experiment, ParameterSpec
 
-WIDTH, HEIGHT, MARGIN = 640, 320, 48
-RIGHT, BOTTOM = WIDTH - MARGIN / 2, HEIGHT - MARGIN
+WIDTH, HEIGHT = 8.0, 4.0  # inches at 100 dpi: about the width of a GitHub page's text
+INK, GRID, BACKGROUND = "#24292f", "#d0d7de", "#ffffff"
+POINT, BEST, GOAL, STOPPED, FAILED = "#0969da", "#bc4c00", "#1a7f37", "#cf222e", "#6e7781"
+COLOURS = "viridis"
+LABEL_WIDTH = 18  # characters of a category's name shown on its axis
+MARKERS = {  # how a trial's state is drawn: colour, marker, legend label
+    TrialState.SUCCEEDED: (POINT, "o", "succeeded"),
+    TrialState.EARLY_STOPPED: (STOPPED, "X", "early stopped"),
+}
+OTHER = (FAILED, "s", "other states")
 
-
-def _line(x1: float, y1: float, x2: float, y2: float, style: str = 'stroke="black"') -> str:
-    return f'<line x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" {style}/>'
-
-
-def _text(x: float, y: float, text: str, anchor: str = "middle", style: str = "") -> str:
-    return f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" {style}>{escape(text)}</text>'
-
-
-def _svg(body: list[str], title: str) -> str:
-    head = (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
-        f'viewBox="0 0 {WIDTH} {HEIGHT}" font-family="sans-serif" font-size="11">'
-    )
-    background = '<rect width="100%" height="100%" fill="white"/>'
-    heading = _text(WIDTH / 2, 16, title, style='font-size="13"')
-    return "\n".join([head, background, heading, *body, "</svg>"]) + "\n"
-
-
-def _empty(title: str) -> str:
-    return _svg([_text(MARGIN, HEIGHT / 2, "no trial has reported a value yet", "start")], title)
-
-
-def _scale(value: float, low: float, high: float, start: float, end: float) -> float:
-    if high == low:
-        return (start + end) / 2
-    return start + (value - low) / (high - low) * (end - start)
+STYLE: dict[str, Any] = {
+    "svg.fonttype": "none",  # text stays text: smaller, and searchable on the page
+    "svg.hashsalt": "hpo-gen",  # element ids from a fixed salt, not a random one
+    "font.family": "sans-serif",
+    "font.size": 9,
+    "axes.edgecolor": INK,
+    "axes.labelcolor": INK,
+    "axes.titlecolor": INK,
+    "xtick.color": INK,
+    "ytick.color": INK,
+    "text.color": INK,
+    "legend.fontsize": 8,
+}
 
 
-def _valued(experiment: Experiment, trials: Sequence[TrialRecord]) -> list[tuple[int, float]]:
-    """(position in the run, objective) of every trial with a finite objective."""
+@dataclass(frozen=True)
+class Point:
+    """A trial with a finite objective: its number in the run (from 1), value, state."""
+
+    number: int
+    value: float
+    state: TrialState
+
+
+def _draw(title: str, draw: Callable[[Figure], None]) -> str:
+    with matplotlib.rc_context(STYLE):  # type: ignore[arg-type]
+        figure = Figure(figsize=(WIDTH, HEIGHT), dpi=100, facecolor=BACKGROUND)
+        figure.set_layout_engine("constrained")
+        figure.suptitle(title, fontsize=11)
+        draw(figure)
+        out = io.StringIO()
+        FigureCanvasSVG(figure).print_svg(out, metadata={"Date": None})  # type: ignore[no-untyped-call]
+    return out.getvalue()
+
+
+def _empty(figure: Figure) -> None:
+    axes = figure.add_subplot()
+    axes.set_axis_off()
+    axes.text(0.5, 0.5, "no trial has reported a value yet", ha="center", va="center")
+
+
+def _grid(axes: Axes) -> None:
+    axes.set_facecolor(BACKGROUND)
+    axes.grid(color=GRID, linewidth=0.6)
+    axes.set_axisbelow(True)
+    for side in ("top", "right"):
+        axes.spines[side].set_visible(False)
+
+
+def _legend(axes: Axes, handles: list[Line2D]) -> None:
+    """Outside the plotting area, on the right: it never hides a point or a line."""
+    axes.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+
+
+def points(experiment: Experiment, trials: Sequence[TrialRecord]) -> list[Point]:
+    """Every trial with a finite objective, numbered by its place in the run."""
     found = []
     for index, trial in enumerate(trials):
         value = objective_value(experiment.spec, trial)
         if value is not None and math.isfinite(value):
-            found.append((index, value))
+            found.append(Point(index + 1, value, trial.state))
     return found
 
 
 def objective_plot(experiment: Experiment, trials: Sequence[TrialRecord]) -> str:
+    """The objective of each trial in the order they were created, by state; the best
+    so far over the finished ones; the goal."""
     objective = experiment.spec.objective
     assert objective is not None
-    title = f"{objective.objective_metric_name} per trial ({objective.type})"
-    points = _valued(experiment, trials)
-    if not points:
-        return _empty(title)
-    values = [v for _, v in points] + ([objective.goal] if objective.goal is not None else [])
+    metric = objective.objective_metric_name
+    found = points(experiment, trials)
+
+    def draw(figure: Figure) -> None:
+        if not found:
+            return _empty(figure)
+        axes = figure.add_subplot()
+        _grid(axes)
+        handles = []
+        for state_style in [*MARKERS.values(), OTHER]:
+            colour, marker, label = state_style
+            chosen = [p for p in found if MARKERS.get(p.state, OTHER) == state_style]
+            if chosen:
+                axes.scatter(
+                    [p.number for p in chosen],
+                    [p.value for p in chosen],
+                    s=22,
+                    color=colour,
+                    marker=marker,
+                    zorder=3,
+                )
+                handles.append(_marker(colour, marker, label))
+        maximize = objective.type == "maximize"
+        best_x, best_y = [], []
+        best: float | None = None
+        for p in found:
+            if p.state.is_scored:
+                best = p.value if best is None else (max if maximize else min)(best, p.value)
+                best_x.append(p.number)
+                best_y.append(best)
+        if best_x:
+            best_x.append(max(len(trials), best_x[-1]))
+            best_y.append(best_y[-1])
+            axes.step(best_x, best_y, where="post", color=BEST, linewidth=1.8, zorder=2)
+            handles.append(Line2D([], [], color=BEST, linewidth=1.8, label="best so far"))
+        if objective.goal is not None:
+            axes.axhline(objective.goal, color=GOAL, linestyle="--", linewidth=1.2, zorder=1)
+            handles.append(
+                Line2D([], [], color=GOAL, linestyle="--", label=f"goal {objective.goal:g}")
+            )
+        axes.set_xlim(0.5, max(len(trials), 1) + 0.5)
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+        axes.set_xlabel("trial, in the order created")
+        axes.set_ylabel(metric)
+        _legend(axes, handles)
+
+    return _draw(f"{metric} per trial ({objective.type})", draw)
+
+
+def _marker(colour: str, marker: str, label: str) -> Line2D:
+    return Line2D([], [], color=colour, marker=marker, linestyle="", markersize=6, label=label)
+
+
+def curves_plot(experiment: Experiment, trials: Sequence[TrialRecord]) -> str:
+    """Every trial's objective over the steps it reported; an early-stopped trial drawn
+    in red and crossed where it stopped; the goal."""
+    objective = experiment.spec.objective
+    assert objective is not None
+    metric = objective.objective_metric_name
+    series: list[tuple[TrialState, list[tuple[float, float]]]] = []
+    for trial in trials:
+        summary = trial.metric(metric)
+        if summary is None or not summary.values:
+            continue
+        line = [(s + 1.0, v) for s, v in enumerate(summary.values) if math.isfinite(v)]
+        if line:
+            series.append((trial.state, line))
+
+    def draw(figure: Figure) -> None:
+        if not series:
+            return _empty(figure)
+        axes = figure.add_subplot()
+        _grid(axes)
+        handles = []
+        kinds = [
+            (TrialState.SUCCEEDED, POINT, "succeeded"),
+            (TrialState.RUNNING, BEST, "running"),
+            (TrialState.EARLY_STOPPED, STOPPED, "early stopped (x: where)"),
+        ]
+        drawn = {state for state, _, _ in kinds}
+        for state, colour, label in [*kinds, (None, FAILED, "other states")]:
+            lines = [line for s, line in series if s is state or (state is None and s not in drawn)]
+            if not lines:
+                continue
+            alpha = max(0.25, min(0.9, 8 / len(lines)))
+            axes.add_collection(LineCollection(lines, colors=colour, linewidths=1.2, alpha=alpha))
+            handles.append(Line2D([], [], color=colour, linewidth=1.5, label=label))
+            if state is TrialState.EARLY_STOPPED:
+                ends = [line[-1] for line in lines]
+                axes.scatter(
+                    [x for x, _ in ends], [y for _, y in ends], color=STOPPED, marker="X", s=36
+                )
+        if objective.goal is not None:
+            axes.axhline(objective.goal, color=GOAL, linestyle="--", linewidth=1.2)
+            handles.append(
+                Line2D([], [], color=GOAL, linestyle="--", label=f"goal {objective.goal:g}")
+            )
+        axes.autoscale_view()
+        axes.set_xlim(left=0.5)
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+        axes.set_xlabel("step (report)")
+        axes.set_ylabel(metric)
+        _legend(axes, handles)
+
+    return _draw(f"{metric} over each trial's steps", draw)
+
+
+@dataclass(frozen=True)
+class Coordinate:
+    """One vertical axis of the parallel coordinates: where each trial's value sits on it
+    (0 to 1), and the ticks to label it with (position, text)."""
+
+    name: str
+    positions: list[float]
+    ticks: list[tuple[float, str]]
+
+
+def _numeric_axis(name: str, values: list[float], log: bool) -> Coordinate:
     low, high = min(values), max(values)
-    last = max(len(trials), 2)
-
-    def x(index: int) -> float:
-        return _scale(index + 1, 1, last, MARGIN, RIGHT)
-
-    def y(value: float) -> float:
-        return _scale(value, low, high, BOTTOM, MARGIN)
-
-    body = [
-        _line(MARGIN, BOTTOM, RIGHT, BOTTOM),
-        _line(MARGIN, MARGIN, MARGIN, BOTTOM),
-        _text(MARGIN - 4, y(high) + 4, f"{high:.4g}", "end"),
-        _text(MARGIN - 4, y(low) + 4, f"{low:.4g}", "end"),
-        _text(WIDTH / 2, HEIGHT - 12, "trial"),
-    ]
-    if objective.goal is not None:
-        body.append(_line(MARGIN, y(objective.goal), RIGHT, y(objective.goal), 'stroke="green"'))
-        body.append(_text(RIGHT, y(objective.goal) - 4, "goal", "end", 'fill="green"'))
-    maximize = objective.type == "maximize"
-    best: float | None = None
-    line = []
-    for index, value in points:
-        best = value if best is None else (max(best, value) if maximize else min(best, value))
-        line.append(f"{x(index):.1f},{y(best):.1f}")
-        body.append(f'<circle cx="{x(index):.1f}" cy="{y(value):.1f}" r="3.5" fill="steelblue"/>')
-    body.append(
-        f'<polyline points="{" ".join(line)}" fill="none" stroke="darkorange" stroke-width="2"/>'
+    bottom, top = (low, high) if high > low else (low - 1, high + 1)
+    locator: Locator
+    if log and low > 0 and high > low:
+        norm: Normalize = LogNorm(bottom, top)
+        locator = LogLocator(subs=(1.0, 2.0, 5.0))
+    else:
+        norm = Normalize(bottom, top)
+        locator = MaxNLocator(5)
+    ticks = [t for t in locator.tick_values(bottom, top) if low <= t <= high]
+    if len(ticks) < 2:
+        ticks = [low, high] if high > low else [low]
+    return Coordinate(
+        name,
+        [float(norm(v)) for v in values],
+        [(float(norm(t)), f"{t:.4g}") for t in ticks],
     )
-    body.append(_text(RIGHT, MARGIN - 8, "best so far", "end", 'fill="darkorange"'))
-    return _svg(body, title)
 
 
-def _axis_positions(texts: list[str]) -> dict[str, float]:
-    """Where each value sits on its axis, from 0 to 1: by number, or in sorted order."""
-    try:
-        numbers = [float(t) for t in texts]
-    except ValueError:
-        ordered = sorted(set(texts))
-        top = max(len(ordered) - 1, 1)
-        return {t: _scale(i, 0, top, 0, 1) for i, t in enumerate(ordered)}
-    low, high = min(numbers), max(numbers)
-    return {t: _scale(float(t), low, high, 0, 1) for t in texts}
+def _category_axis(name: str, texts: list[str], order: list[str]) -> Coordinate:
+    known = [c for c in order if c in set(texts)] + sorted(set(texts) - set(order))
+    top = max(len(known) - 1, 1)
+    where = {c: (i / top if len(known) > 1 else 0.5) for i, c in enumerate(known)}
+    return Coordinate(
+        name,
+        [where[t] for t in texts],
+        [(where[c], c if len(c) <= LABEL_WIDTH else c[: LABEL_WIDTH - 1] + "…") for c in known],
+    )
+
+
+def _coordinate(parameter: ParameterSpec | None, name: str, texts: list[str]) -> Coordinate:
+    """A parameter's axis: numbers on a linear (or, for log distributions, log) scale,
+    anything else as named categories in the spec's order."""
+    kind = parameter.parameter_type if parameter else "double"
+    space = parameter.feasible_space if parameter else None
+    if kind in ("double", "int", "discrete"):
+        try:
+            numbers = [float(t) for t in texts]
+        except ValueError:
+            numbers = []
+        if numbers and all(math.isfinite(n) for n in numbers):
+            log = bool(space and space.distribution in ("logUniform", "logNormal"))
+            return _numeric_axis(name, numbers, log)
+    return _category_axis(name, texts, list(space.list_ or []) if space else [])
 
 
 def parallel_plot(experiment: Experiment, trials: Sequence[TrialRecord]) -> str:
-    """One vertical axis per parameter and one for the objective; a line per trial,
-    darker and thicker the better its objective."""
+    """One vertical axis per parameter and one for the objective, each labelled with its
+    values; a line per trial with a finite objective, coloured by it (the best on top),
+    and the colour scale with its legend."""
     objective = experiment.spec.objective
     assert objective is not None
-    names = [p.name for p in experiment.spec.parameters or []]
-    title = f"parameters against {objective.objective_metric_name}"
-    rows = [(dict(trials[i].assignments), value) for i, value in _valued(experiment, trials)]
-    if not rows or not names:
-        return _empty(title)
-    axes = [*names, objective.objective_metric_name]
-    positions = {axis: _axis_positions([row[0].get(axis, "") for row in rows]) for axis in names}
-    objectives = [value for _, value in rows]
-    low, high = min(objectives), max(objectives)
+    metric = objective.objective_metric_name
+    parameters = {p.name: p for p in experiment.spec.parameters or []}
+    found = points(experiment, trials)
     maximize = objective.type == "maximize"
 
-    def ax(index: int) -> float:
-        return _scale(index, 0, len(axes) - 1, MARGIN, WIDTH - MARGIN)
+    def draw(figure: Figure) -> None:
+        if not found or not parameters:
+            return _empty(figure)
+        ordered = sorted(found, key=lambda p: p.value if maximize else -p.value)
+        assigned = [dict(trials[p.number - 1].assignments) for p in ordered]
+        values = [p.value for p in ordered]
+        coordinates = [
+            _coordinate(spec, name, [a.get(name, "") for a in assigned])
+            for name, spec in parameters.items()
+        ]
+        coordinates.append(_numeric_axis(metric, values, log=False))
+        axes = figure.add_subplot()
+        axes.set_facecolor(BACKGROUND)
+        count = len(coordinates)
+        norm = Normalize(min(values), max(values)) if len(set(values)) > 1 else None
+        colour_map = matplotlib.colormaps[COLOURS]
+        colours = [colour_map(norm(v)) if norm else colour_map(0.5) for v in values]
+        lines = [
+            [(float(i), c.positions[row]) for i, c in enumerate(coordinates)]
+            for row in range(len(values))
+        ]
+        axes.add_collection(LineCollection(lines, colors=colours, linewidths=1.4, alpha=0.85))
+        for index, coordinate in enumerate(coordinates):
+            axes.axvline(index, color=INK, linewidth=0.8)
+            for position, text in coordinate.ticks:
+                axes.plot([index - 0.02, index], [position, position], color=INK, lw=0.8)
+                axes.text(index - 0.04, position, text, ha="right", va="center", fontsize=7)
+        axes.set_xlim(-0.45, count - 1 + 0.15)
+        axes.set_ylim(-0.05, 1.05)
+        axes.set_xticks(range(count), [c.name for c in coordinates])
+        axes.set_yticks([])
+        for side in ("top", "right", "left", "bottom"):
+            axes.spines[side].set_visible(False)
+        axes.tick_params(axis="x", length=0)
+        scale = ScalarMappable(norm or Normalize(values[0] - 1, values[0] + 1), colour_map)
+        figure.colorbar(scale, ax=axes, label=f"{metric} ({objective.type})", pad=0.02)
 
-    def ay(fraction: float) -> float:
-        return _scale(fraction, 0, 1, BOTTOM, MARGIN)
-
-    body = []
-    for index, axis in enumerate(axes):
-        body.append(_line(ax(index), MARGIN, ax(index), BOTTOM))
-        body.append(_text(ax(index), BOTTOM + 16, axis))
-    for assignments, value in sorted(rows, key=lambda row: row[1] if maximize else -row[1]):
-        quality = _scale(value, low, high, 0, 1) if maximize else _scale(value, high, low, 0, 1)
-        fractions = [positions[axis][assignments.get(axis, "")] for axis in names]
-        fractions.append(_scale(value, low, high, 0, 1))
-        points = " ".join(f"{ax(i):.1f},{ay(f):.1f}" for i, f in enumerate(fractions))
-        shade = int(220 - 180 * quality)
-        body.append(
-            f'<polyline points="{points}" fill="none" stroke="rgb({shade},{shade},255)" '
-            f'stroke-width="{1 + 2 * quality:.1f}" opacity="0.8"/>'
-        )
-    return _svg(body, title)
+    return _draw(f"parameters against {metric}", draw)

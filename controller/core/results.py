@@ -1,9 +1,9 @@
 """The files of an experiment's results under `status/<env>/`: the machine-readable status
-(YAML), the Markdown summary, and its two pictures. Pure: file name -> text."""
+(YAML), the Markdown summary, and its three pictures. Pure: file name -> text."""
 
 from __future__ import annotations
 
-from controller.core.plots import objective_plot, parallel_plot
+from controller.core.plots import curves_plot, objective_plot, parallel_plot
 from controller.core.records import ExperimentRecord, TrialRecord
 from controller.core.status import (
     Provenance,
@@ -128,5 +128,6 @@ def summary_files(
     return {
         f"{name}.md": summary_markdown(experiment, record, environment),
         f"{name}-objective.svg": objective_plot(experiment, record.trials),
+        f"{name}-curves.svg": curves_plot(experiment, record.trials),
         f"{name}-parallel.svg": parallel_plot(experiment, record.trials),
     }

@@ -1,76 +1,220 @@
-"""The Markdown summary of an experiment run that a person reads on GitHub: the goal,
-why it ended, the best trial and its parameters, the pictures, and every trial sorted by
-the objective. Pure."""
+"""The Markdown summary of an experiment run that a person reads on GitHub or GitLab: how
+it stands and why, the budget used, the best trial with all its metrics and parameters,
+the pictures, and every trial (parameters, every metric by its strategy, state and why,
+duration, log). Pure."""
 
 from __future__ import annotations
 
-from controller.core.reconcile import best_trial, objective_shown, objective_value
-from controller.core.records import ExperimentRecord
-from generator.files.escaping import markdown_text as md
-from generator.katib.models import Experiment
+from collections.abc import Sequence
+from datetime import datetime
+
+from controller.core.reconcile import best_trial, objective_value
+from controller.core.records import ExperimentRecord, MetricSummary, TrialRecord, TrialState
+from generator.files.escaping import markdown_text
+from generator.katib.models import Experiment, ExperimentSpec
 
 HEADER = "<!-- Written by `hpo-controller run`: the results of one experiment. Do not edit. -->"
+CELL_WIDTH = 48  # characters of a value shown in the trials table (NAS values are JSON)
+PICTURES = (  # file suffix, alternative text
+    ("-objective.svg", "{metric} per trial, the best so far and the goal"),
+    ("-curves.svg", "{metric} over each trial's steps"),
+    ("-parallel.svg", "parameters against {metric}"),
+)
+
+
+def md(text: str, width: int | None = None) -> str:
+    """Literal Markdown text, cut to `width` characters with an ellipsis."""
+    if width is not None and len(text) > width:
+        text = text[: width - 1] + "…"
+    return markdown_text(text)
+
+
+def strategies(spec: ExperimentSpec) -> dict[str, str]:
+    """Each metric's strategy (min, max or latest) as metricStrategies says, the
+    objective's first; `latest` where it says nothing."""
+    assert spec.objective is not None
+    objective = spec.objective
+    named = {s.name: s.value for s in objective.metric_strategies or []}
+    names = [objective.objective_metric_name, *(objective.additional_metric_names or [])]
+    return {name: named.get(name, "latest") for name in names}
+
+
+def seconds_between(start: str | None, end: str | None) -> float | None:
+    """Seconds from one status timestamp to another; None where either is missing or not
+    a timestamp (a status file is input like any other)."""
+    if not start or not end:
+        return None
+    try:
+        began = datetime.fromisoformat(start.replace("Z", "+00:00"))
+        ended = datetime.fromisoformat(end.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (ended - began).total_seconds()
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None or seconds < 0:
+        return ""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {rest} s"
+    return f"{minutes // 60} h {minutes % 60} min"
+
+
+def _value(summary: MetricSummary | None, strategy: str) -> str:
+    return "" if summary is None else summary.shown(strategy)
+
+
+def state_note(trial: TrialRecord) -> str:
+    """Why a trial is in its state, where that needs saying: a failure's reason and
+    message, an early stop's step and threshold, a kill's cause."""
+    if trial.state in (TrialState.SUCCEEDED, TrialState.RUNNING, TrialState.PENDING):
+        return ""
+    return trial.message or trial.reason
 
 
 def summary_markdown(experiment: Experiment, record: ExperimentRecord, environment: str) -> str:
     spec = experiment.spec
+    assert spec.objective is not None
+    metrics = strategies(spec)
+    lines = [HEADER, f"# {md(experiment.name)}", ""]
+    lines += _overview(experiment, record, environment)
+    lines += ["", "## Best trial", ""]
+    lines += _best(spec, record.trials, metrics)
+    lines += ["", "## Pictures", ""]
+    metric = spec.objective.objective_metric_name
+    for suffix, text in PICTURES:
+        lines.append(f"![{md(text.format(metric=metric))}]({experiment.name}{suffix})")
+        lines.append("")
+    lines += ["## Trials", ""]
+    lines += _table(spec, record.trials, metrics)
+    return "\n".join(lines) + "\n"
+
+
+def _overview(experiment: Experiment, record: ExperimentRecord, environment: str) -> list[str]:
+    spec = experiment.spec
     objective = spec.objective
     assert objective is not None
-    metric = objective.objective_metric_name
-    goal = f", goal {objective.goal:g}" if objective.goal is not None else ""
-    algorithm = spec.algorithm.algorithm_name if spec.algorithm else ""
-    budget = f" of at most {spec.max_trial_count}" if spec.max_trial_count else ""
-    lines = [
-        HEADER,
-        f"# {md(experiment.name)}",
-        "",
-        f"- Objective: {objective.type} {md(metric)}{goal}",
-        f"- Algorithm: {md(algorithm)}",
-        f"- Environment: {md(environment)}, namespace {md(record.namespace or 'default')}",
-        f"- Trials: {len(record.trials)}{budget}, {spec.parallel_trial_count} at a time",
-    ]
     done = record.completion
     if done is not None:
-        lines.append(f"- Ended: {done.condition}, {md(done.reason)}: {md(done.message)}")
-    else:
-        lines.append("- Still running")
-    best = best_trial(spec, record.trials)
-    lines += ["", "## Best trial", ""]
-    if best is None:
-        lines.append("No trial has reported the objective yet.")
-    else:
-        shown_best = md(objective_shown(spec, best))
-        lines += [f"{md(best.name)}: {md(metric)} = {shown_best}", ""]
-        lines += ["| parameter | value |", "| --- | --- |"]
-        lines += [f"| {md(name)} | {md(assigned)} |" for name, assigned in best.assignments]
-    lines += [
-        "",
-        f"![{md(metric)} per trial]({experiment.name}-objective.svg)",
-        f"![parameters against {md(metric)}]({experiment.name}-parallel.svg)",
-        "",
-        "## Trials",
-        "",
-    ]
-    names = [p.name for p in spec.parameters or []]
-    lines.append("| trial | state | " + " | ".join(md(n) for n in [metric, *names]) + " |")
-    lines.append("| --- | --- | " + " | ".join(["---"] * (len(names) + 1)) + " |")
-    sign = -1 if objective.type == "maximize" else 1
-    scored = [(objective_value(spec, t), i, t) for i, t in enumerate(record.trials)]
-    scored.sort(
-        key=lambda item: (
-            (1, 0.0, item[1])
-            if item[0] is None or item[0] != item[0]
-            else (0, sign * item[0], item[1])
+        state = f"**{done.condition}**: {md(done.reason)}" + (
+            f", {md(done.message)}" if done.message else ""
         )
+    else:
+        state = "**Running**"
+    goal = f", goal {objective.goal:g}" if objective.goal is not None else ""
+    algorithm = spec.algorithm.algorithm_name if spec.algorithm else ""
+    settings = (
+        ", ".join(f"{s.name}={s.value}" for s in (spec.algorithm.algorithm_settings or []))
+        if spec.algorithm
+        else ""
     )
-    for _, _, trial in scored:
-        assigned = dict(trial.assignments)
-        shown = [md(assigned.get(n, "")) for n in names]
+    lines = [
+        f"- State: {state}",
+        f"- Objective: {objective.type} {md(objective.objective_metric_name)}{goal}",
+        f"- Algorithm: {md(algorithm)}" + (f" ({md(settings)})" if settings else ""),
+    ]
+    stopping = spec.early_stopping
+    if stopping is not None:
+        rule = ", ".join(f"{s.name}={s.value}" for s in stopping.algorithm_settings or [])
         lines.append(
-            "| "
-            + " | ".join(
-                [md(trial.name), trial.state.value, md(objective_shown(spec, trial)), *shown]
-            )
-            + " |"
+            f"- Early stopping: {md(stopping.algorithm_name)}" + (f" ({md(rule)})" if rule else "")
         )
-    return "\n".join(lines) + "\n"
+    counts: dict[str, int] = {}
+    for trial in record.trials:
+        counts[trial.state.value] = counts.get(trial.state.value, 0) + 1
+    tally = ", ".join(f"{n} {state}" for state, n in counts.items())
+    budget = f" of at most {spec.max_trial_count}" if spec.max_trial_count else ""
+    failed = sum(t.state.is_failed for t in record.trials)
+    failures = (
+        f"; {failed} failed of at most {spec.max_failed_trial_count}"
+        if spec.max_failed_trial_count is not None
+        else ""
+    )
+    lines += [
+        f"- Budget: {len(record.trials)} trials{budget}, {spec.parallel_trial_count or 1} at "
+        f"a time{failures}" + (f" ({tally})" if tally else ""),
+        f"- Environment: {md(environment)}, namespace {md(record.namespace or 'default')}",
+    ]
+    took = duration(seconds_between(record.start_time, record.completion_time))
+    if record.start_time:
+        lines.append(
+            f"- Started {md(record.start_time)}"
+            + (f", ended {md(record.completion_time)} ({took})" if record.completion_time else "")
+        )
+    return lines
+
+
+def _best(
+    spec: ExperimentSpec, trials: Sequence[TrialRecord], metrics: dict[str, str]
+) -> list[str]:
+    best = best_trial(spec, trials)
+    if best is None:
+        return ["No trial has reported the objective yet."]
+    lines = [
+        f"{md(best.name)} ({best.state.value}, {duration(_took(best)) or 'no duration'})",
+        "",
+        "| metric | strategy | value | min | max | latest |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, strategy in metrics.items():
+        summary = best.metric(name)
+        if summary is None:
+            lines.append(f"| {md(name)} | {strategy} | not reported | | | |")
+            continue
+        shown = [_value(summary, s) for s in (strategy, "min", "max", "latest")]
+        lines.append(f"| {md(name)} | {strategy} | " + " | ".join(md(v) for v in shown) + " |")
+    lines += ["", "| parameter | value |", "| --- | --- |"]
+    lines += [f"| {md(name)} | {md(value)} |" for name, value in best.assignments]
+    return lines
+
+
+def _took(trial: TrialRecord) -> float | None:
+    return seconds_between(trial.start_time, trial.completion_time)
+
+
+def _table(
+    spec: ExperimentSpec, trials: Sequence[TrialRecord], metrics: dict[str, str]
+) -> list[str]:
+    """Every trial, the best first (those without an objective last, in run order)."""
+    assert spec.objective is not None
+    parameters = [p.name for p in spec.parameters or []]
+    heads = [
+        "#",
+        "trial",
+        "state",
+        *(f"{name} ({strategy})" for name, strategy in metrics.items()),
+        *parameters,
+        "duration",
+        "log",
+        "why",
+    ]
+    lines = [
+        "| " + " | ".join(md(h) for h in heads) + " |",
+        "| " + " | ".join(["---"] * len(heads)) + " |",
+    ]
+    sign = -1 if spec.objective.type == "maximize" else 1
+    ranked = []
+    for index, trial in enumerate(trials):
+        value = objective_value(spec, trial)
+        if value is None or value != value:
+            ranked.append(((1, 0.0, index), trial))
+        else:
+            ranked.append(((0, sign * value, index), trial))
+    ranked.sort(key=lambda item: item[0])
+    for (_, _, index), trial in ranked:
+        assigned = dict(trial.assignments)
+        cells = [
+            str(index + 1),
+            md(trial.name),
+            trial.state.value,
+            *(md(_value(trial.metric(name), s), CELL_WIDTH) for name, s in metrics.items()),
+            *(md(assigned.get(name, ""), CELL_WIDTH) for name in parameters),
+            duration(_took(trial)),
+            md(trial.log or ""),
+            md(state_note(trial)),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines

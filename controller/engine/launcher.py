@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from controller.algorithms.base import TrialWorkspace
+from controller.core.events import event, trial_fields
 from controller.core.reconcile import assignments_shown
 from controller.core.records import ExperimentRecord, TrialRecord, TrialState
 from controller.core.trialspec import (
@@ -126,12 +127,14 @@ class Launcher:
             return []
         return [line for line in tail.splitlines() if line.strip()][-count:]
 
-    @staticmethod
-    def announce(trial: TrialRecord) -> None:
+    def announce(self, trial: TrialRecord) -> None:
         """Say in the log that the trial started."""
         shown = assignments_shown(trial.assignments)
         again = f", run {trial.restarts + 1}" if trial.restarts else ""
-        log.info("%s started (%s%s)", trial.name, shown, again)
+        fields = trial_fields(self.experiment.name, trial) | {"run": trial.restarts + 1}
+        log.info(
+            "%s started (%s%s)", trial.name, shown, again, extra=event("trial_started", **fields)
+        )
 
     def _shown(self, log_path: Path) -> str:
         """The log's path as the status shows it: relative to the repository when inside."""

@@ -18,9 +18,10 @@ from typing import Protocol
 
 from controller.algorithms.base import SuggesterFactory, TrialSuggester, as_trial_suggester
 from controller.algorithms.registry import RESULT_INDEPENDENT, make_suggester, trial_workspace
-from controller.console.progress import flush_log
+from controller.console.progress import events_wanted, flush_log
 from controller.core import step
 from controller.core.ending import describe
+from controller.core.events import event, metric_fields, trial_fields
 from controller.core.reconcile import assignments_shown, best_trial, objective_shown
 from controller.core.records import ExperimentRecord, TrialExit, TrialRecord
 from controller.core.results import StatusWriter
@@ -211,6 +212,12 @@ class Engine:
             experiment.name,
             len(resume.history),
             len(resume.rerun),
+            extra=event(
+                "experiment_resumed",
+                experiment=experiment.name,
+                finished=len(resume.history),
+                rerun=[name for name, _ in resume.rerun],
+            ),
         )
         return resume.record
 
@@ -228,12 +235,44 @@ class Engine:
             self.save(force=True)
             if isinstance(self.outcome, step.Halt) and self.journal is not None:
                 self.journal.reset()  # the halted trials run again; their stops do not count
+            self.log_end()
             return self.state.record
         finally:
             if self.offered is not None and self.hand_over is not None:
                 self.hand_over.withdraw()  # one that started anyway stops with the executor
             flush_log(log)
             self.algorithm.close()
+
+    def log_end(self) -> None:
+        """The run's end as an event (a debug line in text: the command says it anyway)."""
+        record = self.state.record
+        done = record.completion
+        best = best_trial(self.experiment.spec, record.trials)
+        objective = self.experiment.spec.objective
+        log.log(
+            logging.INFO if events_wanted(log) else logging.DEBUG,
+            "%s",
+            summary_line(self.experiment, record),
+            extra=event(
+                "experiment_ended" if done is not None else "experiment_halted",
+                experiment=self.experiment.name,
+                state=done.condition if done is not None else "Running",
+                reason=done.reason if done is not None else None,
+                stateMessage=(done.message or None) if done is not None else None,
+                trials=len(record.trials),
+                states=_tally(record.trials),
+                best=None
+                if best is None or objective is None
+                else {
+                    "trial": best.name,
+                    "objective": objective.objective_metric_name,
+                    "metrics": metric_fields(best.metrics),
+                    "parameters": dict(best.assignments),
+                },
+                startTime=record.start_time,
+                completionTime=record.completion_time,
+            ),
+        )
 
     def request_stop(self) -> None:
         """Stop the run: every trial is stopped and `run` returns the record unfinished, to
@@ -320,7 +359,8 @@ class Engine:
         elif isinstance(action, step.Ended):
             if self.journal is not None:
                 self.journal.ended(action.trial)
-            log.info("%s", self.ended_line(action.trial))
+            fields = trial_fields(self.experiment.name, action.trial)
+            log.info("%s", self.ended_line(action.trial), extra=event("trial_ended", **fields))
         elif isinstance(action, step.Announce):
             self.launch.announce(action.trial)
         elif isinstance(action, step.Offer):
@@ -344,7 +384,19 @@ class Engine:
 
     def stop(self, action: step.Stop) -> None:
         if action.early:
-            log.info("%s early stopped: %s", action.trial, action.why)
+            log.info(
+                "%s early stopped: %s",
+                action.trial,
+                action.why,
+                extra=event(
+                    "trial_early_stopped",
+                    experiment=self.experiment.name,
+                    trial=action.trial,
+                    state="EarlyStopped",
+                    reason="TrialEarlyStopped",
+                    stateMessage=action.why,
+                ),
+            )
         if self.journal is not None:
             self.journal.stopping(action.trial, early=action.early, why=action.why)
         self.executor.stop(action.trial)
@@ -423,6 +475,13 @@ def _early_stopping(experiment: Experiment) -> MedianStop | None:
             "it runs: medianstop"
         )
     return MedianStop.from_spec(stopping)
+
+
+def _tally(trials: list[TrialRecord]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for trial in trials:
+        counts[trial.state.value] = counts.get(trial.state.value, 0) + 1
+    return counts
 
 
 def summary_line(experiment: Experiment, record: ExperimentRecord) -> str:

@@ -6,6 +6,7 @@ said through `say`, one line at a time."""
 from __future__ import annotations
 
 import fnmatch
+import logging
 import re
 import shutil
 import signal
@@ -37,6 +38,8 @@ from generator.katib.models import Experiment
 from generator.katib.repository import OVERLAYS_FOLDER, SPEC_FOLDER
 from generator.katib.status import StatusError
 from generator.language.environments import DEFAULT_COMMIT_MESSAGE, default_status_branch
+
+log = logging.getLogger("hpo-controller")
 
 
 @dataclass(frozen=True)
@@ -262,15 +265,16 @@ class _Run:
         executor = LocalExecutor(
             sink.repo.root, layout.logs(experiment.name), warm=self.pool, on_exit=journal.exited
         )
+        checkpoints = Checkpoints(
+            sink.target.interval,
+            lambda record: _commit(
+                sink, experiment, record, layout.environment, self.spec.namespace
+            ),
+        )
         options = Options(
             config_maps=self.spec.config_maps,
             previous=start.previous,
-            checkpoint=Checkpoints(
-                sink.target.interval,
-                lambda record: _commit(
-                    sink, experiment, record, layout.environment, self.spec.namespace
-                ),
-            ),
+            checkpoint=checkpoints,
             on_change=self.watch(experiment) if self.watch else None,
             volume=layout.volume(experiment.name),
             journal=journal,
@@ -286,6 +290,7 @@ class _Run:
         finally:
             self.stops.engine = None
             executor.shutdown()
+            checkpoints.close()
             journal.close()
 
 
@@ -340,20 +345,52 @@ def _commit(
 
 
 class Checkpoints:
-    """Commits the status as a run goes (`commit(record)`), at most once every `interval`
+    """Commits the results as a run goes (`commit(record)`), at most once every `interval`
     seconds (the environment's commit_interval), so that what a killed controller had
-    finished is in git; the end of the run makes one more, outside this."""
+    finished is in git; the end of the run makes one more, outside this, after `close()`.
+    The commit (the summary, its pictures, git, a push) runs on a thread of its own: the
+    run loop hands over a copy of the record and goes on. A copy handed over while one is
+    being committed waits, and a later one replaces it: the latest is committed next. A
+    commit that fails is logged; the next one, or the final one, carries its changes."""
 
     def __init__(self, interval: float, commit: Callable[[ExperimentRecord], object]):
         self.interval, self.commit = interval, commit
         self.last = time.monotonic()
+        self._lock = threading.Lock()
+        self._waiting: ExperimentRecord | None = None
+        self._worker: threading.Thread | None = None
 
     def __call__(self, record: ExperimentRecord) -> None:
         now = time.monotonic()
         if now - self.last < self.interval or record.completion_time:
             return
         self.last = now
-        self.commit(record)
+        copy = replace(record, trials=list(record.trials))  # its trials are frozen records
+        with self._lock:
+            self._waiting = copy
+            if self._worker is not None:
+                return  # the worker takes it when it is done with the one before
+            self._worker = threading.Thread(target=self._work, name="checkpoint", daemon=True)
+            self._worker.start()
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                record, self._waiting = self._waiting, None
+                if record is None:
+                    self._worker = None
+                    return
+            try:
+                self.commit(record)
+            except ControllerError as err:
+                log.warning("%s: results not committed yet: %s", record.name, err)
+
+    def close(self) -> None:
+        """Wait for the commit under way and the one waiting, if any."""
+        with self._lock:
+            worker = self._worker
+        if worker is not None:
+            worker.join()
 
 
 def commit_message(

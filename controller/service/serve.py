@@ -457,11 +457,12 @@ class Server:
                 relay_image=self.settings.relay_image,
                 shared=self._workloads,
             )
+            checkpoints = self._checkpoint(experiment)
             options = Options(
                 config_maps=config_maps_for(self.kube, experiment),
                 previous=start.previous,
                 on_change=lambda record: self._changed(run, record, sink),
-                checkpoint=self._checkpoint(experiment),
+                checkpoint=checkpoints,
             )
             engine = Engine(experiment, self.settings.environment, executor, sink, options)
             run.executor, run.engine = executor, engine
@@ -472,6 +473,8 @@ class Server:
                 record = engine.run()
             finally:
                 executor.shutdown()
+                if checkpoints is not None:
+                    checkpoints.close()
             run.record = record  # its last state is counted: the final save was observed
             self._commit(experiment, record)
         except ControllerError as err:

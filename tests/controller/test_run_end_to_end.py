@@ -44,6 +44,7 @@ quadratic = experiment(
 
 
 RESULT_FILES = [
+    "status/dev/quadratic-curves.svg",
     "status/dev/quadratic-objective.svg",
     "status/dev/quadratic-parallel.svg",
     "status/dev/quadratic.md",
@@ -350,8 +351,24 @@ def test_json_logs_are_one_object_a_line(make_project: ProjectFactory) -> None:
     assert result.returncode == 0, result.stderr
     records = [json.loads(line) for line in result.stderr.splitlines()]
     assert {r["level"] for r in records} == {"info"}
-    assert sum("started" in r["message"] for r in records) == 6
     assert all(r["time"].endswith("Z") for r in records)
+    started = [r for r in records if r.get("event") == "trial_started"]
+    ended = [r for r in records if r.get("event") == "trial_ended"]
+    assert len(started) == len(ended) == 6
+    for record in ended:
+        assert record["experiment"] == "quadratic"
+        assert record["trial"].startswith("quadratic-") and record["state"] == "Succeeded"
+        assert record["reason"] == "TrialSucceeded"
+        assert set(record["parameters"]) == {"x", "shift"}
+        value = record["metrics"]["accuracy"]
+        assert set(value) == {"min", "max", "latest"} and isinstance(value["latest"], float)
+        assert record["startTime"].endswith("Z") and record["completionTime"].endswith("Z")
+    [end] = [r for r in records if r.get("event") == "experiment_ended"]
+    assert end["state"] == "Succeeded" and end["reason"] == "ExperimentMaxTrialsReached"
+    assert end["trials"] == 6 and end["states"] == {"Succeeded": 6}
+    assert end["best"]["trial"] in {r["trial"] for r in ended}
+    text = run_cli("hpo-controller", "run", "--env", "dev", "--rerun", cwd=root)
+    assert "{" not in text.stderr  # the text format shows messages alone
 
 
 def test_a_terminal_gets_a_live_bar_with_the_best_value(make_project: ProjectFactory) -> None:

@@ -9,6 +9,7 @@ them where the environment's results go, touching nothing else:
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,8 @@ class GitStatusSink:
         self.environment = environment
         self.layout = Layout(repo.root, environment)
         self.target = target or ResultsTarget()
-        self._written: dict[str, list[Path]] = {}
+        self._written: dict[str, set[Path]] = {}  # every result file written, by experiment
+        self._written_lock = threading.Lock()  # the run loop and the committing thread
         self.publisher: Publisher | None = None
         self.files_root = repo.root
         if self.target.mode == "status-branch":
@@ -118,11 +120,14 @@ class GitStatusSink:
                 experiment, _suffix(experiment, name)
             )
             atomicfile.write_text(target, files[name], sync=True)
-        self._written[experiment] = [self.folder / name for name in sorted(files)]
+        with self._written_lock:
+            self._written.setdefault(experiment, set()).update(self.folder / n for n in files)
 
     def commit(self, experiment: str, message: str) -> str | None:
         # The status is always among them: the run loop writes it, the summary separately.
-        paths = sorted({*self._written.get(experiment, []), self.relative_path(experiment)})
+        with self._written_lock:
+            written = set(self._written.get(experiment, ()))
+        paths = sorted({*written, self.relative_path(experiment)})
         if self.target.mode == "none":
             return None
         if self.publisher is None:
