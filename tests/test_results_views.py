@@ -73,8 +73,8 @@ def dashboard(demo: Path) -> Iterator[str]:
     try:
         assert process.stdout is not None
         first = process.stdout.readline()
-        assert first.startswith("hpo-gen dashboard: http://127.0.0.1:"), (
-            first + (process.stderr.read() if process.stderr else "")
+        assert first.startswith("hpo-gen dashboard: http://127.0.0.1:"), first + (
+            process.stderr.read() if process.stderr else ""
         )
         yield first.split()[-1]
     finally:

@@ -9,8 +9,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from hypothesis import given, settings
-from PIL import Image
 from hypothesis import strategies as st
+from PIL import Image
 
 from controller.core.records import (
     Completion,
@@ -116,9 +116,10 @@ def test_the_summary_says_how_the_run_stands_and_its_budget() -> None:
     limited = spec.model_copy(
         update={"spec": spec.spec.model_copy(update={"max_failed_trial_count": 2})}
     )
-    assert "3 at a time; 1 failed of at most 2 (" in result_files(limited, record, "dev")[
-        "summary-example.md"
-    ]
+    assert (
+        "3 at a time; 1 failed of at most 2 ("
+        in result_files(limited, record, "dev")["summary-example.md"]
+    )
     assert "ended 2026-01-01T00:10:00Z (10 min 0 s)" in markdown
 
 
@@ -230,9 +231,7 @@ def test_a_run_without_values_still_draws() -> None:
     record.trials = [TrialRecord("t-1", (("lr", "0.02"), ("optimizer", "sgd")), TrialState.RUNNING)]
     files = result_files(spec, record, "dev")
     for name in ("objective", "curves", "parallel"):
-        assert "no trial has reported a value yet" in texts_of(
-            files[f"summary-example-{name}.svg"]
-        )
+        assert "no trial has reported a value yet" in texts_of(files[f"summary-example-{name}.svg"])
     assert "No trial has reported the objective yet." in files["summary-example.md"]
 
 
