@@ -63,8 +63,12 @@ def best_hyperparameters(
         print(f"hpo-gen: {err}", file=sys.stderr)
         raise SystemExit(1) from None
     print(json.dumps(found.to_json(), indent=2))
-    outputs = namedtuple("BestHyperparameters", "parameters arguments env objective trial")
-    return outputs(found.parameters, found.arguments, found.env, found.value, found.trial)
+    BestHyperparameters = namedtuple(
+        "BestHyperparameters", "parameters arguments env objective trial"
+    )
+    return BestHyperparameters(
+        found.parameters, found.arguments, found.env, found.value, found.trial
+    )
 
 
 def best_hyperparameters_op(package: str = DEFAULT_PACKAGE, base_image: str = BASE_IMAGE) -> Any:
