@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import matplotlib
+import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.cm import ScalarMappable
-from matplotlib.collections import LineCollection
 from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -35,6 +35,7 @@ WIDTH, HEIGHT = 8.0, 4.0  # inches at 100 dpi: about the width of a GitHub page'
 INK, GRID, BACKGROUND = "#24292f", "#d0d7de", "#ffffff"
 POINT, BEST, GOAL, STOPPED, FAILED = "#0969da", "#bc4c00", "#1a7f37", "#cf222e", "#6e7781"
 COLOURS = "viridis"
+BANDS = 32  # the parallel coordinates' lines are drawn in this many shades of the scale
 LABEL_WIDTH = 18  # characters of a category's name shown on its axis
 MARKERS = {  # how a trial's state is drawn: colour, marker, legend label
     TrialState.SUCCEEDED: (POINT, "o", "succeeded"),
@@ -55,6 +56,21 @@ STYLE: dict[str, Any] = {
     "text.color": INK,
     "legend.fontsize": 8,
 }
+
+
+def _joined(lines: Sequence[Sequence[tuple[float, float]]]) -> tuple[list[float], list[float]]:
+    """Many lines as one: their points, each line apart from the next by a gap (nan),
+    which matplotlib draws as one path. A picture of 1,000 trials writes a path per group
+    of lines, not one per line, in a fraction of the time and size."""
+    xs: list[float] = []
+    ys: list[float] = []
+    for line in lines:
+        if xs:
+            xs.append(math.nan)
+            ys.append(math.nan)
+        xs += [x for x, _ in line]
+        ys += [y for _, y in line]
+    return xs, ys
 
 
 @dataclass(frozen=True)
@@ -195,8 +211,8 @@ def curves_plot(experiment: Experiment, trials: Sequence[TrialRecord]) -> str:
             lines = [line for s, line in series if s is state or (state is None and s not in drawn)]
             if not lines:
                 continue
-            alpha = max(0.25, min(0.9, 8 / len(lines)))
-            axes.add_collection(LineCollection(lines, colors=colour, linewidths=1.2, alpha=alpha))
+            alpha = max(0.4, min(0.9, 8 / len(lines)))
+            axes.plot(*_joined(lines), color=colour, linewidth=1.2, alpha=alpha)
             handles.append(Line2D([], [], color=colour, linewidth=1.5, label=label))
             if state is TrialState.EARLY_STOPPED:
                 ends = [line[-1] for line in lines]
@@ -241,10 +257,12 @@ def _numeric_axis(name: str, values: list[float], log: bool) -> Coordinate:
     ticks = [t for t in locator.tick_values(bottom, top) if low <= t <= high]
     if len(ticks) < 2:
         ticks = [low, high] if high > low else [low]
+    positions = np.asarray(norm(np.asarray(values, dtype=float)), dtype=float)
+    at = np.asarray(norm(np.asarray(ticks, dtype=float)), dtype=float)
     return Coordinate(
         name,
-        [float(norm(v)) for v in values],
-        [(float(norm(t)), f"{t:.4g}") for t in ticks],
+        positions.tolist(),
+        [(float(p), f"{t:.4g}") for p, t in zip(at, ticks, strict=True)],
     )
 
 
@@ -302,12 +320,16 @@ def parallel_plot(experiment: Experiment, trials: Sequence[TrialRecord]) -> str:
         count = len(coordinates)
         norm = Normalize(min(values), max(values)) if len(set(values)) > 1 else None
         colour_map = matplotlib.colormaps[COLOURS]
-        colours = [colour_map(norm(v)) if norm else colour_map(0.5) for v in values]
-        lines = [
-            [(float(i), c.positions[row]) for i, c in enumerate(coordinates)]
-            for row in range(len(values))
-        ]
-        axes.add_collection(LineCollection(lines, colors=colours, linewidths=1.4, alpha=0.85))
+        shades = np.asarray(norm(np.asarray(values)) if norm else np.full(len(values), 0.5))
+        bands = np.minimum((shades * BANDS).astype(int), BANDS - 1)
+        # one path per band of the colour scale, the best band drawn last (on top)
+        for band in sorted(set(bands.tolist()), reverse=not maximize):
+            rows = np.flatnonzero(bands == band)
+            lines = [
+                [(float(i), c.positions[row]) for i, c in enumerate(coordinates)] for row in rows
+            ]
+            colour = colour_map((band + 0.5) / BANDS)
+            axes.plot(*_joined(lines), color=colour, linewidth=1.4, alpha=0.85)
         for index, coordinate in enumerate(coordinates):
             axes.axvline(index, color=INK, linewidth=0.8)
             for position, text in coordinate.ticks:

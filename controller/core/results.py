@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from controller.core.plots import curves_plot, objective_plot, parallel_plot
 from controller.core.records import ExperimentRecord, TrialRecord
 from controller.core.status import (
     Provenance,
@@ -123,7 +122,10 @@ def summary_files(
     experiment: Experiment, record: ExperimentRecord, environment: str
 ) -> dict[str, str]:
     """The files for people (the summary and the pictures), written with each commit; the
-    run loop has just written the status itself."""
+    run loop has just written the status itself. matplotlib is imported here, by the
+    thread that commits, not when the controller starts."""
+    from controller.core.plots import curves_plot, objective_plot, parallel_plot
+
     name = experiment.name
     return {
         f"{name}.md": summary_markdown(experiment, record, environment),
