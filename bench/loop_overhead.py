@@ -47,7 +47,7 @@ SPEC = """\
 from generator import SearchSpace, container, double, environment, experiment, job, maximize
 from generator import random_search
 
-dev = environment("dev", namespace="hpo-dev")
+dev = environment("dev", namespace="hpo-dev", experiments="*")
 space = SearchSpace(x=double(0.0, 1.0))
 trivial = experiment(
     "trivial",
@@ -64,8 +64,8 @@ trivial = experiment(
 def installed_interpreter(folder: Path, source: Path = PROJECT) -> Path:
     """A virtual environment (no pip) whose interpreter imports hpo-gen from this checkout
     and its dependencies from this one's site-packages, through a `.pth` file of plain
-    paths, as a `pip install .` would find them; with kubectl and `hpo-controller`
-    beside it. `source`: the checkout it imports hpo-gen from. Returns its python."""
+    paths, as a `pip install .` would find them; with kubectl, `hpo-controller` and
+    `hpo-gen` beside it. `source`: the checkout it imports hpo-gen from. Returns its python."""
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True)
     python = folder / "bin" / "python"
     purelib = subprocess.run(
@@ -76,11 +76,10 @@ def installed_interpreter(folder: Path, source: Path = PROJECT) -> Path:
     ).stdout.strip()
     ours = sysconfig.get_path("purelib")
     Path(purelib, "hpo_gen_bench.pth").write_text(f"{source}\n{ours}\n")
-    script = folder / "bin" / "hpo-controller"
-    script.write_text(
-        f"#!{python}\nimport sys\nfrom controller.cli import main\nsys.exit(main())\n"
-    )
-    script.chmod(0o755)
+    for name, module in (("hpo-controller", "controller.cli"), ("hpo-gen", "generator.cli")):
+        script = folder / "bin" / name  # hpo-controller runs `hpo-gen render --check`
+        script.write_text(f"#!{python}\nimport sys\nfrom {module} import main\nsys.exit(main())\n")
+        script.chmod(0o755)
     (folder / "bin" / "kubectl").symlink_to(Path(sys.executable).parent / "kubectl")
     return python
 

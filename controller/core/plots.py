@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,7 @@ from matplotlib.ticker import Locator, LogLocator, MaxNLocator
 
 from controller.core.reconcile import objective_value
 from controller.core.records import TrialRecord, TrialState
+from generator.files.escaping import one_line
 from generator.katib.models import Experiment, ParameterSpec
 
 WIDTH, HEIGHT = 8.0, 4.0  # inches at 100 dpi: about the width of a GitHub page's text
@@ -44,6 +46,7 @@ MARKERS = {  # how a trial's state is drawn: colour, marker, legend label
 OTHER = (FAILED, "s", "other states")
 
 STYLE: dict[str, Any] = {
+    "text.parse_math": False,  # a `$` in a name or category is text, never TeX to parse
     "svg.fonttype": "none",  # text stays text: smaller, and searchable on the page
     "svg.hashsalt": "hpo-gen",  # element ids from a fixed salt, not a random one
     "font.family": "sans-serif",
@@ -83,7 +86,10 @@ class Point:
 
 
 def _draw(title: str, draw: Callable[[Figure], None]) -> str:
-    with matplotlib.rc_context(STYLE):  # type: ignore[arg-type]
+    with matplotlib.rc_context(STYLE), warnings.catch_warnings():  # type: ignore[arg-type]
+        # The text stays text in the SVG, drawn by the viewer's fonts: a character that
+        # matplotlib's own font lacks is no concern of the picture's.
+        warnings.filterwarnings("ignore", "Glyph .* missing from font", UserWarning)
         figure = Figure(figsize=(WIDTH, HEIGHT), dpi=100, facecolor=BACKGROUND)
         figure.set_layout_engine("constrained")
         figure.suptitle(title, fontsize=11)
@@ -127,7 +133,7 @@ def objective_plot(experiment: Experiment, trials: Sequence[TrialRecord]) -> str
     so far over the finished ones; the goal."""
     objective = experiment.spec.objective
     assert objective is not None
-    metric = objective.objective_metric_name
+    metric = one_line(objective.objective_metric_name)
     found = points(experiment, trials)
 
     def draw(figure: Figure) -> None:
@@ -185,10 +191,11 @@ def curves_plot(experiment: Experiment, trials: Sequence[TrialRecord]) -> str:
     in red and crossed where it stopped; the goal."""
     objective = experiment.spec.objective
     assert objective is not None
-    metric = objective.objective_metric_name
+    name = objective.objective_metric_name
+    metric = one_line(name)
     series: list[tuple[TrialState, list[tuple[float, float]]]] = []
     for trial in trials:
-        summary = trial.metric(metric)
+        summary = trial.metric(name)
         if summary is None or not summary.values:
             continue
         line = [(s + 1.0, v) for s, v in enumerate(summary.values) if math.isfinite(v)]
@@ -266,6 +273,10 @@ def _numeric_axis(name: str, values: list[float], log: bool) -> Coordinate:
     )
 
 
+def _short(text: str) -> str:
+    return text if len(text) <= LABEL_WIDTH else text[: LABEL_WIDTH - 1] + "…"
+
+
 def _category_axis(name: str, texts: list[str], order: list[str]) -> Coordinate:
     known = [c for c in order if c in set(texts)] + sorted(set(texts) - set(order))
     top = max(len(known) - 1, 1)
@@ -273,7 +284,7 @@ def _category_axis(name: str, texts: list[str], order: list[str]) -> Coordinate:
     return Coordinate(
         name,
         [where[t] for t in texts],
-        [(where[c], c if len(c) <= LABEL_WIDTH else c[: LABEL_WIDTH - 1] + "…") for c in known],
+        [(where[c], _short(one_line(c))) for c in known],
     )
 
 
@@ -299,7 +310,7 @@ def parallel_plot(experiment: Experiment, trials: Sequence[TrialRecord]) -> str:
     and the colour scale with its legend."""
     objective = experiment.spec.objective
     assert objective is not None
-    metric = objective.objective_metric_name
+    metric = one_line(objective.objective_metric_name)
     parameters = {p.name: p for p in experiment.spec.parameters or []}
     found = points(experiment, trials)
     maximize = objective.type == "maximize"
@@ -337,7 +348,7 @@ def parallel_plot(experiment: Experiment, trials: Sequence[TrialRecord]) -> str:
                 axes.text(index - 0.04, position, text, ha="right", va="center", fontsize=7)
         axes.set_xlim(-0.45, count - 1 + 0.15)
         axes.set_ylim(-0.05, 1.05)
-        axes.set_xticks(range(count), [c.name for c in coordinates])
+        axes.set_xticks(range(count), [_short(one_line(c.name)) for c in coordinates])
         axes.set_yticks([])
         for side in ("top", "right", "left", "bottom"):
             axes.spines[side].set_visible(False)

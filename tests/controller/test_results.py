@@ -292,3 +292,47 @@ def test_a_trials_status_lines_are_what_the_whole_document_has(trial: TrialRecor
     document (ruamel's; test_yamlio holds the writer to that)."""
     whole = yamlio.dump({"trials": [trial_document(trial)]}, fast=True)
     assert trial_yaml(trial) == whole.split("\n", 1)[1]
+
+
+hostile = st.one_of(
+    texts, st.sampled_from(["$\\frac$", "$x^2$", "a|b", "<b>x</b>", "`x`", "&amp;"])
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(hostile, hostile, st.lists(numbers, max_size=4), st.sampled_from(TrialState)),
+        max_size=6,
+    )
+)
+def test_any_records_give_a_summary_and_pictures_that_parse(
+    rows: list[tuple[str, str, list[float], TrialState]],
+) -> None:
+    """Whatever the records hold (text that is TeX, HTML or table syntax, nan, inf, huge
+    numbers, values outside the space): a summary whose table keeps its shape and
+    pictures that are SVG, never an exception in the thread that commits."""
+    spec, record = example()
+    record.trials = [
+        TrialRecord(
+            name,
+            (("lr", lr), ("optimizer", optimizer)),
+            state,
+            message=name,
+            metrics=(
+                MetricSummary("accuracy", min(values), max(values), values[-1], tuple(values)),
+            )
+            if values
+            else (),
+            log=optimizer,
+        )
+        for (name, (lr, optimizer), values, state) in [
+            (f"t-{i}", (a, b), v, s) for i, (a, b, v, s) in enumerate(rows)
+        ]
+    ]
+    files = result_files(spec, record, "dev")
+    for name in ("objective", "curves", "parallel"):
+        ElementTree.fromstring(files[f"summary-example-{name}.svg"])
+    rows_shown = table_rows(files["summary-example.md"])
+    assert len(rows_shown) == len(rows)
+    assert all(len(row) == 10 for row in rows_shown)  # no value split a cell
