@@ -166,7 +166,9 @@ def test_the_dashboard_follows_a_status_file_as_the_controller_rewrites_it(
 
 def test_the_dashboard_needs_results_to_show(tmp_path: Path) -> None:
     (tmp_path / "status").mkdir()
-    result = run_cli("hpo-gen", "dashboard", "--project", str(tmp_path), "--port", "0")
+    result = run_cli(
+        "hpo-gen", "dashboard", "--project", str(tmp_path), "--port", "0", cwd=tmp_path
+    )
     assert result.returncode == 1
     assert "no results in status/ to show" in result.stderr
     assert "hpo-controller run --env" in result.stderr

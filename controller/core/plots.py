@@ -11,7 +11,6 @@ them read the same on a page in a light theme and in a dark one; the colour scal
 
 from __future__ import annotations
 
-import io
 import math
 import warnings
 from collections.abc import Callable, Sequence
@@ -37,6 +36,7 @@ WIDTH, HEIGHT = 8.0, 4.0  # inches at 100 dpi: about the width of a GitHub page'
 INK, GRID, BACKGROUND = "#24292f", "#d0d7de", "#ffffff"
 POINT, BEST, GOAL, STOPPED, FAILED = "#0969da", "#bc4c00", "#1a7f37", "#cf222e", "#6e7781"
 COLOURS = "viridis"
+LARGEST = 1e150  # larger values are not drawn (`drawable`)
 BANDS = 32  # the parallel coordinates' lines are drawn in this many shades of the scale
 LABEL_WIDTH = 18  # characters of a category's name shown on its axis
 MARKERS = {  # how a trial's state is drawn: colour, marker, legend label
@@ -76,9 +76,16 @@ def _joined(lines: Sequence[Sequence[tuple[float, float]]]) -> tuple[list[float]
     return xs, ys
 
 
+def drawable(value: float) -> bool:
+    """Whether a value can be placed on a scale: finite, and far enough from the float's
+    limits that the scale's arithmetic does not overflow. Others (nan, inf, 1e300) are
+    left out of the pictures; the summary's table shows them."""
+    return math.isfinite(value) and abs(value) < LARGEST
+
+
 @dataclass(frozen=True)
 class Point:
-    """A trial with a finite objective: its number in the run (from 1), value, state."""
+    """A trial with a drawable objective: its number in the run (from 1), value, state."""
 
     number: int
     value: float
@@ -94,9 +101,27 @@ def _draw(title: str, draw: Callable[[Figure], None]) -> str:
         figure.set_layout_engine("constrained")
         figure.suptitle(title, fontsize=11)
         draw(figure)
-        out = io.StringIO()
+        out = _Text()
         FigureCanvasSVG(figure).print_svg(out, metadata={"Date": None})  # type: ignore[no-untyped-call]
-    return out.getvalue()
+    return "".join(out.parts)
+
+
+class _Text:
+    """Where matplotlib writes the SVG: text collected in memory. To matplotlib it is a
+    text file handle: it has `seek` (how matplotlib tells a handle from a file name; never
+    called) and refuses bytes (how it tells a text handle from a binary one)."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError("text only")
+        self.parts.append(text)
+        return len(text)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        raise OSError("the SVG is written front to back")
 
 
 def _empty(figure: Figure) -> None:
@@ -119,11 +144,11 @@ def _legend(axes: Axes, handles: list[Line2D]) -> None:
 
 
 def points(experiment: Experiment, trials: Sequence[TrialRecord]) -> list[Point]:
-    """Every trial with a finite objective, numbered by its place in the run."""
+    """Every trial with a drawable objective, numbered by its place in the run."""
     found = []
     for index, trial in enumerate(trials):
         value = objective_value(experiment.spec, trial)
-        if value is not None and math.isfinite(value):
+        if value is not None and drawable(value):
             found.append(Point(index + 1, value, trial.state))
     return found
 
@@ -198,7 +223,7 @@ def curves_plot(experiment: Experiment, trials: Sequence[TrialRecord]) -> str:
         summary = trial.metric(name)
         if summary is None or not summary.values:
             continue
-        line = [(s + 1.0, v) for s, v in enumerate(summary.values) if math.isfinite(v)]
+        line = [(s + 1.0, v) for s, v in enumerate(summary.values) if drawable(v)]
         if line:
             series.append((trial.state, line))
 
@@ -298,7 +323,7 @@ def _coordinate(parameter: ParameterSpec | None, name: str, texts: list[str]) ->
             numbers = [float(t) for t in texts]
         except ValueError:
             numbers = []
-        if numbers and all(math.isfinite(n) for n in numbers):
+        if numbers and all(drawable(n) for n in numbers):
             log = bool(space and space.distribution in ("logUniform", "logNormal"))
             return _numeric_axis(name, numbers, log)
     return _category_axis(name, texts, list(space.list_ or []) if space else [])
@@ -306,7 +331,7 @@ def _coordinate(parameter: ParameterSpec | None, name: str, texts: list[str]) ->
 
 def parallel_plot(experiment: Experiment, trials: Sequence[TrialRecord]) -> str:
     """One vertical axis per parameter and one for the objective, each labelled with its
-    values; a line per trial with a finite objective, coloured by it (the best on top),
+    values; a line per trial with a drawable objective, coloured by it (the best on top),
     and the colour scale with its legend."""
     objective = experiment.spec.objective
     assert objective is not None

@@ -6,12 +6,13 @@ duration, log). Pure."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 
 from controller.core.reconcile import best_trial, objective_value
 from controller.core.records import ExperimentRecord, MetricSummary, TrialRecord, TrialState
+from controller.core.status import UNAVAILABLE
 from generator.files.escaping import markdown_text
 from generator.katib.models import Experiment, ExperimentSpec
+from generator.katib.status import seconds_between
 
 HEADER = "<!-- Written by `hpo-controller run`: the results of one experiment. Do not edit. -->"
 CELL_WIDTH = 48  # characters of a value shown in the trials table (NAS values are JSON)
@@ -37,19 +38,6 @@ def strategies(spec: ExperimentSpec) -> dict[str, str]:
     named = {s.name: s.value for s in objective.metric_strategies or []}
     names = [objective.objective_metric_name, *(objective.additional_metric_names or [])]
     return {name: named.get(name, "latest") for name in names}
-
-
-def seconds_between(start: str | None, end: str | None) -> float | None:
-    """Seconds from one status timestamp to another; None where either is missing or not
-    a timestamp (a status file is input like any other)."""
-    if not start or not end:
-        return None
-    try:
-        began = datetime.fromisoformat(start.replace("Z", "+00:00"))
-        ended = datetime.fromisoformat(end.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (ended - began).total_seconds()
 
 
 def duration(seconds: float | None) -> str:
@@ -164,7 +152,10 @@ def _best(
         if summary is None:
             lines.append(f"| {md(name)} | {strategy} | not reported | | | |")
             continue
-        shown = [_value(summary, s) for s in (strategy, "min", "max", "latest")]
+        if summary.text is not None:  # kept as text, as Katib keeps DARTS's genotype
+            shown = [summary.text, UNAVAILABLE, UNAVAILABLE, summary.text]
+        else:
+            shown = [_value(summary, s) for s in (strategy, "min", "max", "latest")]
         lines.append(f"| {md(name)} | {strategy} | " + " | ".join(md(v) for v in shown) + " |")
     lines += ["", "| parameter | value |", "| --- | --- |"]
     lines += [f"| {md(name)} | {md(value)} |" for name, value in best.assignments]

@@ -7,6 +7,7 @@ in the same shape, held to `TrialDocument` by the tests); `hpo-gen status`, `hpo
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -160,3 +161,16 @@ def read_status(document: Any) -> StatusDocument:
             f"{parsed.status.trials}: it was cut short or edited"
         )
     return parsed
+
+
+def seconds_between(start: str | None, end: str | None) -> float | None:
+    """Seconds from one status timestamp to another; None where either is missing or not
+    a timestamp (a status file is input like any other)."""
+    if not start or not end:
+        return None
+    try:
+        began = datetime.fromisoformat(start.replace("Z", "+00:00"))
+        ended = datetime.fromisoformat(end.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (ended - began).total_seconds()
