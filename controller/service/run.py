@@ -384,6 +384,8 @@ class Checkpoints:
                 self.commit(record)
             except ControllerError as err:
                 log.warning("%s: results not committed yet: %s", record.name, err)
+            except Exception:  # a bug: said, and the run goes on to its final commit
+                log.exception("%s: internal error committing the results", record.name)
 
     def close(self) -> None:
         """Wait for the commit under way and the one waiting, if any."""
