@@ -124,10 +124,10 @@ class _Text:
         raise OSError("the SVG is written front to back")
 
 
-def _empty(figure: Figure) -> None:
+def _empty(figure: Figure, text: str = "no trial has reported a value yet") -> None:
     axes = figure.add_subplot()
     axes.set_axis_off()
-    axes.text(0.5, 0.5, "no trial has reported a value yet", ha="center", va="center")
+    axes.text(0.5, 0.5, text, ha="center", va="center")
 
 
 def _grid(axes: Axes) -> None:
@@ -276,7 +276,7 @@ class Coordinate:
     ticks: list[tuple[float, str]]
 
 
-def _numeric_axis(name: str, values: list[float], log: bool) -> Coordinate:
+def _numeric_axis(name: str, values: list[float], log: bool, integer: bool = False) -> Coordinate:
     low, high = min(values), max(values)
     bottom, top = (low, high) if high > low else (low - 1, high + 1)
     locator: Locator
@@ -285,7 +285,7 @@ def _numeric_axis(name: str, values: list[float], log: bool) -> Coordinate:
         locator = LogLocator(subs=(1.0, 2.0, 5.0))
     else:
         norm = Normalize(bottom, top)
-        locator = MaxNLocator(5)
+        locator = MaxNLocator(5, integer=integer)
     ticks = [t for t in locator.tick_values(bottom, top) if low <= t <= high]
     if len(ticks) < 2:
         ticks = [low, high] if high > low else [low]
@@ -325,7 +325,7 @@ def _coordinate(parameter: ParameterSpec | None, name: str, texts: list[str]) ->
             numbers = []
         if numbers and all(drawable(n) for n in numbers):
             log = bool(space and space.distribution in ("logUniform", "logNormal"))
-            return _numeric_axis(name, numbers, log)
+            return _numeric_axis(name, numbers, log, integer=kind == "int")
     return _category_axis(name, texts, list(space.list_ or []) if space else [])
 
 
@@ -341,7 +341,12 @@ def parallel_plot(experiment: Experiment, trials: Sequence[TrialRecord]) -> str:
     maximize = objective.type == "maximize"
 
     def draw(figure: Figure) -> None:
-        if not found or not parameters:
+        if not parameters:  # a NAS experiment: its architectures are no axes
+            return _empty(
+                figure,
+                "no search-space parameters: the summary's table has each trial's assignments",
+            )
+        if not found:
             return _empty(figure)
         ordered = sorted(found, key=lambda p: p.value if maximize else -p.value)
         assigned = [dict(trials[p.number - 1].assignments) for p in ordered]

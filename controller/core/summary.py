@@ -166,12 +166,21 @@ def _took(trial: TrialRecord) -> float | None:
     return seconds_between(trial.start_time, trial.completion_time)
 
 
+def _assigned(trials: Sequence[TrialRecord]) -> list[str]:
+    """The names the trials were assigned, in the order first seen (a NAS experiment has
+    no parameters in its spec, but each trial has `architecture` and `nn_config`)."""
+    names: dict[str, None] = {}
+    for trial in trials:
+        names.update((name, None) for name, _ in trial.assignments)
+    return list(names)
+
+
 def _table(
     spec: ExperimentSpec, trials: Sequence[TrialRecord], metrics: dict[str, str]
 ) -> list[str]:
     """Every trial, the best first (those without an objective last, in run order)."""
     assert spec.objective is not None
-    parameters = [p.name for p in spec.parameters or []]
+    parameters = [p.name for p in spec.parameters or []] or _assigned(trials)
     heads = [
         "#",
         "trial",

@@ -27,6 +27,7 @@ from generator import (
     container,
     double,
     experiment,
+    integer,
     job,
     maximize,
     random_search,
@@ -336,3 +337,42 @@ def test_any_records_give_a_summary_and_pictures_that_parse(
     rows_shown = table_rows(files["summary-example.md"])
     assert len(rows_shown) == len(rows)
     assert all(len(row) == 10 for row in rows_shown)  # no value split a cell
+
+
+def test_a_nas_experiment_shows_its_assignments_and_no_parameter_axes() -> None:
+    spec, record = example()
+    nas = spec.model_copy(update={"spec": spec.spec.model_copy(update={"parameters": None})})
+    record.trials = [
+        replace(t, assignments=(("architecture", f"[[{i}]]"), ("nn_config", "{}")))
+        for i, t in enumerate(record.trials)
+    ]
+    files = result_files(nas, record, "dev")
+    head = files["summary-example.md"].split("## Trials", 1)[1].splitlines()[2]
+    assert "| architecture | nn\\_config |" in head
+    assert table_rows(files["summary-example.md"])[0][5] == "\\[\\[1\\]\\]"  # t-2's
+    shown = texts_of(files["summary-example-parallel.svg"])
+    assert any(t.startswith("no search-space parameters") for t in shown)
+
+
+def test_an_integer_parameter_s_axis_has_whole_ticks() -> None:
+    _, record = example()
+    space = SearchSpace(depth=integer(3, 18))
+    deep = with_defaults(
+        experiment(
+            "summary-example",
+            objective=maximize("accuracy"),
+            algorithm=random_search(),
+            parameters=space,
+            max_trial_count=5,
+            trial=job(container(image="t:1", command=["t"], args=space.cli_args())),
+        )
+    )
+    record.trials = [
+        replace(t, assignments=(("depth", str(depth)),))
+        for t, depth in zip(record.trials, (3, 8, 18, 11, 5), strict=True)
+    ]
+    shown = texts_of(result_files(deep, record, "dev")["summary-example-parallel.svg"])
+    ticks = [t for t in shown if t.replace(".", "", 1).isdigit()]
+    depth_ticks = [t for t in ticks if float(t) >= 3 and float(t) <= 18 and "." not in t]
+    assert len(depth_ticks) >= 2
+    assert not [t for t in ticks if float(t) > 1.5 and "." in t]  # no 7.5 or 12.5
