@@ -83,6 +83,22 @@ def render_and_commit(root: Path) -> None:
     git(root, "commit", "--quiet", "-m", "render")
 
 
+def this_spec_run(root: Path, *experiments: str) -> Path:
+    """A git repository at `root` with a copy of this repository's spec/, rendered, and the
+    given dev experiments run by hpo-controller as `make demo` runs them."""
+    shutil.copytree(REPO_ROOT / "spec", root / "spec", ignore=shutil.ignore_patterns("__pycache__"))
+    git(root.parent, "init", "--quiet", "--initial-branch=main", str(root))
+    git(root, "config", "user.name", "Test")
+    git(root, "config", "user.email", "test@localhost")
+    git(root, "add", "--all")
+    git(root, "commit", "--quiet", "-m", "this repository's specs")
+    render_and_commit(root)
+    chosen = [arg for name in experiments for arg in ("--experiment", name)]
+    result = run_cli("hpo-controller", "run", "--env", "dev", *chosen, cwd=root)
+    assert result.returncode == 0, result.stderr
+    return root
+
+
 @pytest.fixture
 def make_project(tmp_path: Path) -> ProjectFactory:
     """A git repository with spec/ holding the given modules (name -> source) and a dev

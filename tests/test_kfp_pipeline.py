@@ -18,7 +18,7 @@ import pytest
 from generator.best_step import best_from_repository, shown_address
 from generator.files import yamlio
 from generator.problems import ProblemReport
-from tests.conftest import REPO_ROOT, git, render_and_commit, run_cli
+from tests.conftest import REPO_ROOT, git, run_cli, this_spec_run
 
 KFP_PYTHON = REPO_ROOT / ".venv-kfp" / "bin" / "python"
 EXPERIMENT = "katib-random-search-mnist"
@@ -32,17 +32,7 @@ def kfp_python() -> Path:
 @pytest.fixture(scope="module")
 def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A repository with this repository's specs and the results of one demo experiment."""
-    root = tmp_path_factory.mktemp("tuned") / "project"
-    shutil.copytree(REPO_ROOT / "spec", root / "spec", ignore=shutil.ignore_patterns("__pycache__"))
-    git(root.parent, "init", "--quiet", "--initial-branch=main", str(root))
-    git(root, "config", "user.name", "Test")
-    git(root, "config", "user.email", "test@localhost")
-    git(root, "add", "--all")
-    git(root, "commit", "--quiet", "-m", "specs")
-    render_and_commit(root)
-    done = run_cli("hpo-controller", "run", "--env", "dev", "--experiment", EXPERIMENT, cwd=root)
-    assert done.returncode == 0, done.stderr
-    return root
+    return this_spec_run(tmp_path_factory.mktemp("tuned") / "project", EXPERIMENT)
 
 
 def test_the_pipeline_trains_the_final_model_with_the_best_parameters(

@@ -18,7 +18,7 @@ import pytest
 from generator.dashboard import Studies
 from generator.files import yamlio
 from tests import browser
-from tests.conftest import BIN, REPO_ROOT, git, render_and_commit, run_cli
+from tests.conftest import BIN, run_cli, this_spec_run
 
 DEMO = ["katib-median-stop", "katib-random-search-mnist"]
 
@@ -27,18 +27,7 @@ DEMO = ["katib-median-stop", "katib-random-search-mnist"]
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of this repository's spec/, rendered, with two of the demo's experiments run
     by hpo-controller as `make demo` runs them."""
-    root = tmp_path_factory.mktemp("demo") / "project"
-    shutil.copytree(REPO_ROOT / "spec", root / "spec", ignore=shutil.ignore_patterns("__pycache__"))
-    git(root.parent, "init", "--quiet", "--initial-branch=main", str(root))
-    git(root, "config", "user.name", "Test")
-    git(root, "config", "user.email", "test@localhost")
-    git(root, "add", "--all")
-    git(root, "commit", "--quiet", "-m", "the demo's specs")
-    render_and_commit(root)
-    chosen = [arg for name in DEMO for arg in ("--experiment", name)]
-    result = run_cli("hpo-controller", "run", "--env", "dev", *chosen, cwd=root)
-    assert result.returncode == 0, result.stderr
-    return root
+    return this_spec_run(tmp_path_factory.mktemp("demo") / "project", *DEMO)
 
 
 def test_the_demo_s_median_stop_stops_its_slow_learners(demo: Path) -> None:
