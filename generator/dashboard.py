@@ -358,7 +358,19 @@ def serve(
         )
     from optuna_dashboard import wsgi
 
-    server = make_server(host, port, wsgi(studies.storage), _Server, _Quiet)
+    try:
+        server = make_server(host, port, wsgi(studies.storage), _Server, _Quiet)
+    except OSError as err:
+        raise ProblemReport(
+            [
+                Problem(
+                    "dashboard",
+                    (),
+                    f"cannot listen on {host}:{port}: {err.strerror or err}",
+                    "choose another --port (0: any free one) or --host",
+                )
+            ]
+        ) from err
     stop = threading.Event()
 
     def follow() -> None:

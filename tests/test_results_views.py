@@ -161,3 +161,15 @@ def test_the_dashboard_needs_results_to_show(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "no results in status/ to show" in result.stderr
     assert "hpo-controller run --env" in result.stderr
+
+
+def test_a_port_in_use_is_a_clear_error(demo: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        result = run_cli("hpo-gen", "dashboard", "--project", str(demo), "--port", port, cwd=demo)
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr and "--port" in result.stderr
