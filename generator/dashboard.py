@@ -153,15 +153,16 @@ def distribution(parameter: ParameterSpec | None, value: str) -> tuple[Any, Base
 def frozen_trial(definition: Definition, trial: TrialDocument, number: int) -> Any:
     """The trial as Optuna's FrozenTrial."""
     optuna = _optuna()
-    state = getattr(optuna.trial.TrialState, STATES.get(trial.state, "FAIL"))
+    states = optuna.trial.TrialState
+    state = getattr(states, STATES.get(trial.state, "FAIL"))
     params, distributions = {}, {}
     for assignment in trial.parameter_assignments:
         value, space = distribution(definition.parameters.get(assignment.name), assignment.value)
         params[assignment.name], distributions[assignment.name] = value, space
     objective = next((m for m in trial.metrics if m.name == definition.metric), None)
     value = _number(objective, definition.strategy) if objective is not None else None
-    if value is None and state in (optuna.trial.TrialState.COMPLETE,):
-        state = optuna.trial.TrialState.FAIL  # succeeded, yet no number to show
+    if value is None and state == states.COMPLETE:
+        state = states.FAIL  # succeeded, yet no number to show
     series = (objective.values or []) if objective is not None else []
     intermediate = {step: v for step, v in enumerate(series, 1) if math.isfinite(v)}
     attributes: dict[str, Any] = {
@@ -180,11 +181,11 @@ def frozen_trial(definition: Definition, trial: TrialDocument, number: int) -> A
     return optuna.trial.FrozenTrial(
         number=number,
         state=state,
-        value=value if state in (_complete(), _pruned()) else None,
+        value=value if state in (states.COMPLETE, states.PRUNED) else None,
         values=None,
         datetime_start=started,
         datetime_complete=None
-        if state == optuna.trial.TrialState.RUNNING
+        if state == states.RUNNING
         else (_time(trial.completion_time) or started),
         params=params,
         distributions=distributions,
@@ -193,14 +194,6 @@ def frozen_trial(definition: Definition, trial: TrialDocument, number: int) -> A
         intermediate_values=intermediate,
         trial_id=number,
     )
-
-
-def _complete() -> Any:
-    return _optuna().trial.TrialState.COMPLETE
-
-
-def _pruned() -> Any:
-    return _optuna().trial.TrialState.PRUNED
 
 
 def _time(text: str | None) -> datetime | None:

@@ -140,3 +140,11 @@ class ExperimentRecord:
     start_time: str | None = None
     completion_time: str | None = None
     completion: Completion | None = None
+
+
+def tally(trials: list[TrialRecord]) -> dict[str, int]:
+    """How many trials are in each state, by Katib's name, in the order first seen."""
+    counts: dict[str, int] = {}
+    for trial in trials:
+        counts[trial.state.value] = counts.get(trial.state.value, 0) + 1
+    return counts

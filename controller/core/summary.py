@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from controller.core.reconcile import best_trial, objective_value
-from controller.core.records import ExperimentRecord, MetricSummary, TrialRecord, TrialState
+from controller.core.records import ExperimentRecord, MetricSummary, TrialRecord, TrialState, tally
 from controller.core.status import UNAVAILABLE
 from generator.files.escaping import markdown_text
 from generator.katib.models import Experiment, ExperimentSpec
@@ -110,10 +110,7 @@ def _overview(experiment: Experiment, record: ExperimentRecord, environment: str
         lines.append(
             f"- Early stopping: {md(stopping.algorithm_name)}" + (f" ({md(rule)})" if rule else "")
         )
-    counts: dict[str, int] = {}
-    for trial in record.trials:
-        counts[trial.state.value] = counts.get(trial.state.value, 0) + 1
-    tally = ", ".join(f"{n} {state}" for state, n in counts.items())
+    counted = ", ".join(f"{n} {state}" for state, n in tally(record.trials).items())
     budget = f" of at most {spec.max_trial_count}" if spec.max_trial_count else ""
     failed = sum(t.state.is_failed for t in record.trials)
     failures = (
@@ -123,7 +120,7 @@ def _overview(experiment: Experiment, record: ExperimentRecord, environment: str
     )
     lines += [
         f"- Budget: {len(record.trials)} trials{budget}, {spec.parallel_trial_count or 1} at "
-        f"a time{failures}" + (f" ({tally})" if tally else ""),
+        f"a time{failures}" + (f" ({counted})" if counted else ""),
         f"- Environment: {md(environment)}, namespace {md(record.namespace or 'default')}",
     ]
     took = duration(seconds_between(record.start_time, record.completion_time))

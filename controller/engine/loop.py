@@ -23,7 +23,7 @@ from controller.core import step
 from controller.core.ending import describe
 from controller.core.events import event, metric_fields, trial_fields
 from controller.core.reconcile import assignments_shown, best_trial, objective_shown
-from controller.core.records import ExperimentRecord, TrialExit, TrialRecord
+from controller.core.records import ExperimentRecord, TrialExit, TrialRecord, tally
 from controller.core.results import StatusWriter
 from controller.core.resume import resumed
 from controller.core.status import Provenance
@@ -260,7 +260,7 @@ class Engine:
                 reason=done.reason if done is not None else None,
                 stateMessage=(done.message or None) if done is not None else None,
                 trials=len(record.trials),
-                states=_tally(record.trials),
+                states=tally(record.trials),
                 best=None
                 if best is None or objective is None
                 else {
@@ -475,13 +475,6 @@ def _early_stopping(experiment: Experiment) -> MedianStop | None:
             "it runs: medianstop"
         )
     return MedianStop.from_spec(stopping)
-
-
-def _tally(trials: list[TrialRecord]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for trial in trials:
-        counts[trial.state.value] = counts.get(trial.state.value, 0) + 1
-    return counts
 
 
 def summary_line(experiment: Experiment, record: ExperimentRecord) -> str:

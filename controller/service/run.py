@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from controller.core.records import ExperimentRecord
+from controller.core.records import ExperimentRecord, tally
 from controller.core.results import summary_files
 from controller.core.status import Provenance, ResumePoint, resume_point
 from controller.engine.journal import TrialJournal
@@ -406,9 +406,7 @@ def commit_message(
     best result, `[skip ci]`, as results are data, not code), then the trailers that name
     the experiment and the environment's own. A template's {field}s are replaced as text:
     nothing in it is evaluated."""
-    counts: dict[str, int] = {}
-    for trial in record.trials:
-        counts[trial.state.value] = counts.get(trial.state.value, 0) + 1
+    counts = tally(record.trials)
     fields = {
         "summary": summary_line(experiment, record),
         "experiment": experiment.name,
