@@ -1,9 +1,10 @@
 """Status pushes under contention: N controllers, one per environment as hpo-controller
-runs them, each publishing the status of 10 experiments to its environment's status
-branch (`hpo-status/env-N`), while 5 people push commits to main of the same remote,
-served over loopback HTTP (git's http-backend behind a server that asks for a token).
-Against the floor measured in the same run: the same number of plain `git push` calls of
-one-file commits from one clone, one at a time, with no one else pushing.
+runs them (each a process of its own, as each is a pod of its own), each publishing the
+status of 10 experiments to its environment's status branch (`hpo-status/env-N`), while 5
+people push commits to main of the same remote, served over loopback HTTP (git's
+http-backend behind a server that asks for a token, in a process of its own as a forge
+is). Against the floor measured in the same run: the same number of plain `git push`
+calls of one-file commits from one clone, one at a time, with no one else pushing.
 
     python bench/status_push.py [--controllers 10] [--updates 2] [--shared] [--show]
 
@@ -17,6 +18,7 @@ status branch instead (a stress case: controllers of one environment never run a
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import subprocess
@@ -32,6 +34,8 @@ sys.path.insert(0, str(ROOT))
 
 from controller.sinks.git.remote import Credentials, Publisher  # noqa: E402
 from tests.controller.gitserver import serving  # noqa: E402
+
+PYTHON = sys.executable
 
 TOKEN = "bench-token"
 
@@ -68,9 +72,36 @@ def p(values: list[float], q: int) -> float:
     return quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
 
 
+class Forge:
+    """The remote's server, a process of its own: git's http-backend behind a server that
+    asks for a token."""
+
+    def __init__(self, root: Path):
+        self.process = subprocess.Popen(
+            [PYTHON, __file__, "--serve", str(root)], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert self.process.stdout is not None
+        self.base = self.process.stdout.readline().strip()
+
+    def cpu(self) -> float:
+        """CPU seconds of the server and of the git processes it has finished."""
+        return process_cpu(self.process.pid)
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait()
+
+
+def serve(root: Path) -> None:
+    with serving(root, "bench", TOKEN) as (base, _):
+        print(base, flush=True)
+        sys.stdin.read()  # until the bench closes it
+
+
 def cpu() -> float:
-    """CPU seconds of this process (the server's threads) and its finished children (the
-    git processes of both ends)."""
+    """CPU seconds of this process and its finished children (git processes, controllers)."""
     own, children = (
         resource.getrusage(resource.RUSAGE_SELF),
         resource.getrusage(resource.RUSAGE_CHILDREN),
@@ -78,7 +109,7 @@ def cpu() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def floor(url: str, scratch: Path, count: int) -> tuple[list[float], float]:
+def floor(forge: Forge, url: str, scratch: Path, count: int) -> tuple[list[float], float]:
     """The floor's push times, and the CPU seconds one push costs both ends."""
     repo = clone(url, scratch / "floor")
     times, spent = [], 0.0
@@ -86,11 +117,62 @@ def floor(url: str, scratch: Path, count: int) -> tuple[list[float], float]:
         (repo / "floor.txt").write_text(f"{index}\n")
         git(repo, "add", "floor.txt")
         git(repo, "commit", "--quiet", "-m", f"floor {index}")
-        start, used = time.perf_counter(), cpu()
+        start, used = time.perf_counter(), cpu() + forge.cpu()
         git(repo, "push", "--quiet", "origin", "HEAD:refs/heads/floor")
         times.append(time.perf_counter() - start)
-        spent += cpu() - used
+        spent += cpu() + forge.cpu() - used
     return times, spent / count
+
+
+def publish(index: int, url: str, scratch: Path, updates: int, shared: bool) -> None:
+    """One controller (`--controller`): clone, say so, wait for "go", publish 10
+    experiments' statuses `updates` times each, commit and push each, print a report."""
+    repo = clone(url, scratch / f"controller-{index}")
+    git(repo, "remote", "set-url", "origin", url)  # the token comes from the credentials
+    creds = Credentials(token=TOKEN, username="bench")
+    ref, prefix = ref_of(index, shared), prefix_of(index)
+    latencies: list[float] = []
+    late: list[str] = []
+    with Publisher(repo, ref, prefix, remote="origin", credentials=creds) as status:
+        status.sync()  # as the controller does before its first experiment
+        print("ready", flush=True)
+        sys.stdin.readline()
+        for update in range(updates):
+            for experiment in range(10):
+                path = f"{prefix}e{experiment}.yaml"
+                start = time.perf_counter()
+                status.commit({path: f"update {update}\n"}, f"{path} [skip ci]")
+                if not status.push(f"{path} [skip ci]"):
+                    late.append(path)
+                latencies.append(time.perf_counter() - start)
+        for _ in range(5):  # as a controller's next status would
+            if not status.pending or status.push("[skip ci]"):
+                break
+        print(json.dumps({"latencies": latencies, "late": late, "tries": status.tries}))
+
+
+def solo(forge: Forge, url: str, scratch: Path, updates: int) -> float:
+    """What one status publish (commit and push) costs in CPU, controller and server
+    together, with no one else pushing."""
+    before = cpu()
+    worker = subprocess.Popen(
+        [PYTHON, __file__, "--controller", "999", "--url", url, "--scratch", str(scratch),
+         "--updates", str(updates)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert worker.stdout is not None
+    worker.stdout.readline()  # ready
+    setup, served = process_cpu(worker.pid), forge.cpu()  # its start and its clone
+    worker.communicate("go\n")
+    spent = cpu() - before - setup + forge.cpu() - served
+    return spent / (10 * updates)
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds a running process has used so far: its own, and its finished
+    children's."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
 def contended(
@@ -119,34 +201,38 @@ def contended(
                     latencies.append(time.perf_counter() - start)
                     tries[0] += 1
 
-    def controller(index: int) -> None:
-        repo = clone(url, scratch / f"controller-{index}")
-        git(repo, "remote", "set-url", "origin", url)  # the token comes from GIT_ASKPASS
-        creds = Credentials(token=TOKEN, username="bench")
-        ref, prefix = ref_of(index, shared), prefix_of(index)
-        with Publisher(repo, ref, prefix, remote="origin", credentials=creds) as status:
-            status.sync()  # as the controller does before its first experiment
-            for update in range(updates):
-                for experiment in range(10):
-                    path = f"{prefix}e{experiment}.yaml"
-                    start = time.perf_counter()
-                    status.commit({path: f"update {update}\n"}, f"{path} [skip ci]")
-                    landed = status.push(f"{path} [skip ci]")
-                    with lock:
-                        latencies.append(time.perf_counter() - start)
-                        if not landed:
-                            late.append(path)
-            for _ in range(5):  # as a controller's next status would
-                if not status.pending or status.push("[skip ci]"):
-                    break
-            with lock:
-                tries[0] += status.tries
+    def controller(index: int, ready: threading.Barrier, go: threading.Event) -> None:
+        """One controller, a process of its own: it clones, says it is ready, publishes
+        when told to, and reports its latencies."""
+        worker = subprocess.Popen(
+            [PYTHON, __file__, "--controller", str(index), "--url", url, "--scratch",
+             str(scratch), "--updates", str(updates), *(["--shared"] if shared else [])],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert worker.stdin is not None and worker.stdout is not None
+        worker.stdout.readline()  # ready
+        ready.wait()
+        go.wait()
+        worker.stdin.write("go\n")
+        worker.stdin.flush()
+        report = json.loads(worker.stdout.readline())
+        worker.wait()
+        with lock:
+            latencies.extend(report["latencies"])
+            late.extend(report["late"])
+            tries[0] += report["tries"]
 
     pushed_by_people = [0]
 
+    run_name = "plain" if plain else "controllers"
+    clones = [clone(url, scratch / f"person-{run_name}-{i}") for i in range(PEOPLE)]
+
     def person(index: int) -> None:
-        repo = clone(url, scratch / f"person-{index}")
+        repo = clones[index]
         number = 0
+        # People push now and then, not all at once: each about once a PACE, the first
+        # pushes spread over one.
+        done.wait(PACE * index / PEOPLE)
         while not done.is_set():
             (repo / f"notes-{index}.txt").write_text(f"{number}\n")
             git(repo, "add", f"notes-{index}.txt")
@@ -162,13 +248,25 @@ def contended(
             done.wait(PACE)  # a person pushes now and then, not in a tight loop
 
     people = [threading.Thread(target=person, args=(i,)) for i in range(PEOPLE)]
-    work = plain_writer if plain else controller
-    workers = [threading.Thread(target=work, args=(i,)) for i in range(controllers)]
+    ready = threading.Barrier(controllers + 1)
+    go = threading.Event()
+    workers = [
+        threading.Thread(target=plain_writer, args=(i,))
+        if plain
+        else threading.Thread(target=controller, args=(i, ready, go))
+        for i in range(controllers)
+    ]
+    if not plain:
+        for thread in workers:
+            thread.start()
+        ready.wait()  # every controller cloned and waiting
     for thread in people:
         thread.start()
     start = time.perf_counter()
-    for thread in workers:
-        thread.start()
+    go.set()
+    if plain:
+        for thread in workers:
+            thread.start()
     for thread in workers:
         thread.join()
     elapsed = time.perf_counter() - start
@@ -190,22 +288,34 @@ def main() -> None:
     parser.add_argument("--updates", type=int, default=2)
     parser.add_argument("--show", action="store_true", help="print every latency")
     parser.add_argument("--shared", action="store_true", help="one status branch for all")
+    parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--controller", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--scratch", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve is not None:
+        return serve(args.serve)
+    if args.controller is not None:
+        return publish(args.controller, args.url, args.scratch, args.updates, args.shared)
     with tempfile.TemporaryDirectory(prefix="bench-push-") as scratch_name:
         scratch = Path(scratch_name)
         remote = scratch / "remote.git"
         git(scratch, "init", "--quiet", "--bare", "--initial-branch=main", str(remote))
-        with serving(scratch, "bench", TOKEN) as (base, _):
-            url = f"{base}/remote.git"
+        forge = Forge(scratch)
+        try:
+            url = f"{forge.base}/remote.git"
             seed = clone(url, scratch / "seed")
             (seed / "README.md").write_text("bench\n")
             git(seed, "add", "README.md")
             git(seed, "commit", "--quiet", "-m", "start")
             git(seed, "push", "--quiet", "origin", "HEAD:main")
             count = args.controllers * 10 * args.updates
-            base_times, per_push = floor(url, scratch, count)
+            base_times, per_push = floor(forge, url, scratch, count)
+            per_publish = solo(forge, url, scratch, args.updates)
             shared_machine = contended(url, scratch, args.controllers, args.updates, False, True)
             run = contended(url, scratch, args.controllers, args.updates, args.shared)
+        finally:
+            forge.close()
         latencies: list[float] = run["latencies"]  # type: ignore[assignment]
         refs = sorted({ref_of(c, args.shared) for c in range(args.controllers)})
         landed = {
@@ -240,13 +350,14 @@ def main() -> None:
     plain: list[float] = shared_machine["latencies"]  # type: ignore[assignment]
     people = int(run["people"]) + int(shared_machine["people"])  # type: ignore[call-overload]
     cores = os.cpu_count() or 1
-    bound = args.controllers * per_push / cores
-    print(
-        f"one plain push costs {per_push * 1000:.0f} ms of CPU (client and server); "
-        f"{args.controllers} writers pushing at once on {cores} cores cannot each land in "
-        f"under {args.controllers} x {per_push * 1000:.0f} / {cores} = {bound * 1000:.0f} ms, "
-        f"{bound / p(base_times, 99):.1f}x the floor's p99"
-    )
+    for what, spent in (("one plain push", per_push), ("one status publish", per_publish)):
+        bound = args.controllers * spent / cores
+        print(
+            f"{what} costs {spent * 1000:.1f} ms of CPU (client and server); "
+            f"{args.controllers} at once on {cores} cores cannot each land in under "
+            f"{args.controllers} x {spent * 1000:.1f} / {cores} = {bound * 1000:.0f} ms, "
+            f"{bound / p(base_times, 99):.1f}x the floor's p99"
+        )
     print(
         f"the same commits and pushes, plain git from as many clones at once (each its own "
         f"branch), with the people: p50 {p(plain, 50) * 1000:.0f} ms, p99 "

@@ -25,9 +25,12 @@ BACKEND = (
 
 
 @contextmanager
-def serving(root: Path, user: str, token: str) -> Iterator[tuple[str, list[str]]]:
+def serving(
+    root: Path, user: str, token: str, outage: threading.Event | None = None
+) -> Iterator[tuple[str, list[str]]]:
     """Serve the bare repositories under `root`; yields the base URL and the log of the
-    Authorization headers that were refused (what a server could see of a wrong secret)."""
+    Authorization headers that were refused (what a server could see of a wrong secret).
+    While `outage` is set, every request is answered 503 (the forge is down)."""
     refused: list[str] = []
     expected = "Basic " + base64.b64encode(f"{user}:{token}".encode()).decode()
 
@@ -41,7 +44,28 @@ def serving(root: Path, user: str, token: str) -> Iterator[tuple[str, list[str]]
         def do_POST(self) -> None:
             self.handle_git()
 
+        def body(self) -> bytes:
+            """The request's body, sent with a length or in chunks (as libgit2 and git
+            itself send large pushes)."""
+            if "chunked" not in self.headers.get("Transfer-Encoding", "").lower():
+                length = int(self.headers.get("Content-Length") or 0)
+                return self.rfile.read(length) if length else b""
+            parts: list[bytes] = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline().strip():  # trailers, up to the blank line
+                        pass
+                    return b"".join(parts)
+                parts.append(self.rfile.read(size))
+                self.rfile.readline()  # the chunk's closing CRLF
+
         def handle_git(self) -> None:
+            if outage is not None and outage.is_set():
+                self.send_response(503)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             given = self.headers.get("Authorization", "")
             if given != expected:
                 refused.append(given)
@@ -51,8 +75,7 @@ def serving(root: Path, user: str, token: str) -> Iterator[tuple[str, list[str]]
                 self.end_headers()
                 return
             url = urlsplit(self.path)
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
+            body = self.body()
             env = {
                 **os.environ,
                 "GIT_PROJECT_ROOT": str(root),
@@ -86,7 +109,10 @@ def serving(root: Path, user: str, token: str) -> Iterator[tuple[str, list[str]]
             self.end_headers()
             self.wfile.write(payload)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    class Server(ThreadingHTTPServer):
+        request_queue_size = 128  # a forge's backlog: many clients connect at once
+
+    server = Server(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -1,6 +1,9 @@
 """Status commits on their own branch, pushed to real remotes (bare repositories on local
-disk) while other controllers and people push to the same remote: every status lands, no
-one's commit is lost, the history stays linear, and a credential never shows."""
+disk, and the same served over loopback HTTP with a token, as a forge serves them) while
+other controllers and people push to the same remote: every status lands, no one's commit
+is lost, the history stays linear, and a credential never shows. A remote on disk is
+reached through git's command line, one over HTTP in-process through libgit2: the tests
+that take `remote` run over both."""
 
 from __future__ import annotations
 
@@ -8,6 +11,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -59,22 +65,70 @@ def publisher(repo: Path, remote: str | None = "origin", **kwargs: object) -> Pu
     return Publisher(repo, REF, PREFIX, remote=remote, **kwargs)  # type: ignore[arg-type]
 
 
+USER, TOKEN = "bot", "ghp_TESTTOKEN"
+
+
+@dataclass
+class Remote:
+    """A bare repository and how a controller reaches it."""
+
+    path: Path
+    url: str
+    credentials: Credentials
+    outage: threading.Event
+
+    def controller(self, tmp_path: Path, name: str) -> Path:
+        """A clone whose origin is this remote as the controller reaches it."""
+        repo = clone(tmp_path, self.path, name)
+        git(repo, "remote", "set-url", "origin", self.url)
+        return repo
+
+    def publisher(self, repo: Path, **kwargs: object) -> Publisher:
+        return publisher(repo, credentials=self.credentials, **kwargs)
+
+    @contextmanager
+    def away(self) -> Iterator[None]:
+        """The remote cannot be reached: a path with nothing there, a forge answering 503."""
+        if self.url.startswith("http"):
+            self.outage.set()
+        else:
+            self.path.rename(self.path.with_name("away.git"))
+        try:
+            yield
+        finally:
+            if self.url.startswith("http"):
+                self.outage.clear()
+            else:
+                self.path.with_name("away.git").rename(self.path)
+
+
+@pytest.fixture(params=["disk", "http"])
+def remote(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Remote]:
+    bare = remote_with_main(tmp_path)
+    outage = threading.Event()
+    if request.param == "disk":
+        yield Remote(bare, str(bare), Credentials(), outage)
+        return
+    with serving(tmp_path, USER, TOKEN, outage) as (base, _):
+        token = Credentials(token=TOKEN, username=USER)
+        yield Remote(bare, f"{base}/remote.git", token, outage)
+
+
 def files_on(remote: Path, ref: str = REF) -> dict[str, str]:
     listed = git(remote, "ls-tree", "-r", "--name-only", ref).split()
     return {path: git(remote, "show", f"{ref}:{path}") for path in listed}
 
 
-def test_a_status_lands_on_its_own_branch_and_nowhere_else(tmp_path: Path) -> None:
-    remote = remote_with_main(tmp_path)
-    repo = clone(tmp_path, remote, "controller")
-    main_before = git(remote, "rev-parse", "main")
-    status = publisher(repo)
+def test_a_status_lands_on_its_own_branch_and_nowhere_else(tmp_path: Path, remote: Remote) -> None:
+    repo = remote.controller(tmp_path, "controller")
+    main_before = git(remote.path, "rev-parse", "main")
+    status = remote.publisher(repo)
     assert status.commit({"status/dev/a.yaml": "trials: 1\n"}, "a: 1 trial [skip ci]")
     assert status.pending
     assert status.push("a: 1 trial [skip ci]")
     assert not status.pending
-    assert files_on(remote) == {"status/dev/a.yaml": "trials: 1\n"}
-    assert git(remote, "rev-parse", "main") == main_before
+    assert files_on(remote.path) == {"status/dev/a.yaml": "trials: 1\n"}
+    assert git(remote.path, "rev-parse", "main") == main_before
     assert git(repo, "status", "--porcelain") == ""  # the work tree and index untouched
     assert status.commit({"status/dev/a.yaml": "trials: 1\n"}, "again") is None
 
@@ -86,23 +140,23 @@ def test_paths_outside_the_environments_folder_are_refused(tmp_path: Path) -> No
             publisher(repo).commit({path: "x"}, "no")
 
 
-def test_another_writer_moving_the_branch_is_built_upon(tmp_path: Path) -> None:
-    remote = remote_with_main(tmp_path)
-    first, second = (clone(tmp_path, remote, name) for name in ("one", "two"))
-    a, b = publisher(first), publisher(second)
+def test_another_writer_moving_the_branch_is_built_upon(tmp_path: Path, remote: Remote) -> None:
+    first, second = (remote.controller(tmp_path, name) for name in ("one", "two"))
+    a, b = remote.publisher(first), remote.publisher(second)
     a.commit({"status/dev/a.yaml": "a1\n"}, "a1")
     assert a.push("a1")
     b.commit({"status/dev/b.yaml": "b1\n"}, "b1")  # b has not seen a's commit
     assert b.push("b1")
     a.commit({"status/dev/a.yaml": "a2\n"}, "a2")
     assert a.push("a2")
-    assert files_on(remote) == {"status/dev/a.yaml": "a2\n", "status/dev/b.yaml": "b1\n"}
-    assert git(remote, "rev-list", "--merges", REF) == ""  # linear
+    assert files_on(remote.path) == {"status/dev/a.yaml": "a2\n", "status/dev/b.yaml": "b1\n"}
+    assert git(remote.path, "rev-list", "--merges", REF) == ""  # linear
 
 
-def test_a_hook_that_refuses_pushes_is_retried_and_then_waited_out(tmp_path: Path) -> None:
-    remote = remote_with_main(tmp_path)
-    hook = remote / "hooks" / "pre-receive"
+def test_a_hook_that_refuses_pushes_is_retried_and_then_waited_out(
+    tmp_path: Path, remote: Remote
+) -> None:
+    hook = remote.path / "hooks" / "pre-receive"
     count = tmp_path / "refusals"
     count.write_text("2")
     hook.write_text(
@@ -116,10 +170,10 @@ def test_a_hook_that_refuses_pushes_is_retried_and_then_waited_out(tmp_path: Pat
     )
     hook.chmod(0o755)
     said: list[str] = []
-    status = publisher(clone(tmp_path, remote, "c"), say=said.append)
+    status = remote.publisher(remote.controller(tmp_path, "c"), say=said.append)
     status.commit({"status/dev/a.yaml": "1\n"}, "a")
     assert status.push("a")  # refused twice, then in
-    assert files_on(remote) == {"status/dev/a.yaml": "1\n"}
+    assert files_on(remote.path) == {"status/dev/a.yaml": "1\n"}
 
     count.write_text("100")
     status.attempts = 2
@@ -127,36 +181,38 @@ def test_a_hook_that_refuses_pushes_is_retried_and_then_waited_out(tmp_path: Pat
     assert not status.push("a2")
     assert status.pending
     assert "results kept on refs/heads/hpo-status/dev" in said[-1]
-    assert files_on(remote) == {"status/dev/a.yaml": "1\n"}
+    assert "busy, try again" in said[-1] and "pre-receive hook declined" in said[-1]
+    assert files_on(remote.path) == {"status/dev/a.yaml": "1\n"}
     count.write_text("0")
     assert status.push("a2")  # the next status takes it out
-    assert files_on(remote) == {"status/dev/a.yaml": "2\n"}
+    assert files_on(remote.path) == {"status/dev/a.yaml": "2\n"}
 
 
-def test_an_unreachable_remote_keeps_the_results_until_it_returns(tmp_path: Path) -> None:
-    remote = remote_with_main(tmp_path)
-    status = publisher(clone(tmp_path, remote, "c"), attempts=2)
-    away = tmp_path / "away.git"
-    remote.rename(away)
+def test_an_unreachable_remote_keeps_the_results_until_it_returns(
+    tmp_path: Path, remote: Remote
+) -> None:
+    status = remote.publisher(remote.controller(tmp_path, "c"), attempts=2)
     status.commit({"status/dev/a.yaml": "1\n"}, "a")
-    assert not status.push("a")
+    with remote.away():
+        assert not status.push("a")
+        assert status.pending and status.kept is not None
     assert status.read("status/dev/a.yaml") == "1\n"  # kept locally
-    away.rename(remote)
     assert status.push("a")
-    assert files_on(remote) == {"status/dev/a.yaml": "1\n"}
+    assert files_on(remote.path) == {"status/dev/a.yaml": "1\n"}
 
 
-def test_a_status_branch_deleted_or_rewritten_by_a_person_is_recreated(tmp_path: Path) -> None:
-    remote = remote_with_main(tmp_path)
-    status = publisher(clone(tmp_path, remote, "c"))
+def test_a_status_branch_deleted_or_rewritten_by_a_person_is_recreated(
+    tmp_path: Path, remote: Remote
+) -> None:
+    status = remote.publisher(remote.controller(tmp_path, "c"))
     status.commit({"status/dev/a.yaml": "1\n"}, "a")
     assert status.push("a")
-    git(remote, "update-ref", "-d", REF)  # deleted
+    git(remote.path, "update-ref", "-d", REF)  # deleted
     status.commit({"status/dev/a.yaml": "2\n"}, "a2")
     assert status.push("a2")
-    assert files_on(remote) == {"status/dev/a.yaml": "2\n"}
+    assert files_on(remote.path) == {"status/dev/a.yaml": "2\n"}
 
-    person = clone(tmp_path, remote, "person")  # rewritten: a history of the person's own
+    person = clone(tmp_path, remote.path, "person")  # rewritten: a history of the person's own
     git(person, "switch", "--quiet", "--orphan", "mine")
     (person / "NOTES.md").write_text("mine\n")
     git(person, "add", "NOTES.md")
@@ -164,23 +220,22 @@ def test_a_status_branch_deleted_or_rewritten_by_a_person_is_recreated(tmp_path:
     git(person, "push", "--quiet", "--force", "origin", f"mine:{REF}")
     status.commit({"status/dev/b.yaml": "1\n"}, "b")
     assert status.push("b")
-    assert files_on(remote) == {
+    assert files_on(remote.path) == {
         "NOTES.md": "mine\n",
         "status/dev/a.yaml": "2\n",
         "status/dev/b.yaml": "1\n",
     }
 
 
-def test_many_writers_at_once_lose_nothing(tmp_path: Path) -> None:
+def test_many_writers_at_once_lose_nothing(tmp_path: Path, remote: Remote) -> None:
     """Six controllers, ten experiments each, three updates an experiment (180 pushes),
     all on one status branch, while one person pushes commits to main and another pushes
     notes to the status branch itself."""
-    remote = remote_with_main(tmp_path)
-    controllers = [clone(tmp_path, remote, f"controller-{i}") for i in range(6)]
+    controllers = [remote.controller(tmp_path, f"controller-{i}") for i in range(6)]
     failures: list[str] = []
 
     def controller(index: int, repo: Path) -> None:
-        with publisher(repo, attempts=60) as status:
+        with remote.publisher(repo, attempts=60) as status:
             for update in range(3):
                 for experiment in range(10):
                     path = f"status/dev/c{index}-e{experiment}.yaml"
@@ -189,7 +244,7 @@ def test_many_writers_at_once_lose_nothing(tmp_path: Path) -> None:
                         failures.append(path)
 
     def person(name: str, branch: str) -> None:
-        repo = clone(tmp_path, remote, name)
+        repo = clone(tmp_path, remote.path, name)
         if branch != "main":  # wait for the status branch, then work on it
             while subprocess.run(
                 ["git", "-C", str(repo), "fetch", "--quiet", "origin", branch],
@@ -217,17 +272,17 @@ def test_many_writers_at_once_lose_nothing(tmp_path: Path) -> None:
     for thread in threads:
         thread.join()
     assert failures == []
-    landed = files_on(remote)
+    landed = files_on(remote.path)
     statuses = {k: v for k, v in landed.items() if k.startswith(PREFIX)}
     assert len(statuses) == 60
     assert set(statuses.values()) == {"update 2\n"}
     assert landed["status-writer.txt"] == "14\n"
-    assert git(remote, "rev-list", "--merges", REF) == ""
-    notes = git(remote, "log", "--format=%s", REF).splitlines()
+    assert git(remote.path, "rev-list", "--merges", REF) == ""
+    notes = git(remote.path, "log", "--format=%s", REF).splitlines()
     assert [n for n in notes if n.startswith("status-writer ")] == [
         f"status-writer {i}" for i in reversed(range(15))
     ]
-    assert len(git(remote, "log", "--format=%s", "main").splitlines()) == 16  # start + 15
+    assert len(git(remote.path, "log", "--format=%s", "main").splitlines()) == 16  # start + 15
 
 
 def test_a_token_never_shows_and_is_never_written(tmp_path: Path) -> None:

@@ -14,11 +14,12 @@ bounded number of times; after that the results stay on the local ref and go out
 next publish. Each environment has its own status branch, so controllers of different
 environments never wait on each other.
 
-Credentials reach git only through the environment of the git processes: an HTTPS token
-through `GIT_ASKPASS` (a helper that prints it from its own environment), an SSH key
-through `GIT_SSH_COMMAND`. Nothing is written into the repository or its config, and every
-message that leaves this module has the token blanked. The variables they are read from
-start with HPO_CONTROLLER_, which no trial inherits."""
+A remote over HTTPS is reached in-process through libgit2, which asks for the token when
+the remote does and gets it from memory. An SSH or local remote goes through git's command
+line: the token (if any) through `GIT_ASKPASS` (a helper that prints it from its own
+environment), an SSH key through `GIT_SSH_COMMAND`. Nothing is written into the repository
+or its config, and every message that leaves this module has the token blanked. The
+variables they are read from start with HPO_CONTROLLER_, which no trial inherits."""
 
 from __future__ import annotations
 
@@ -31,23 +32,44 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
+
+import pygit2
+from pygit2.enums import CredentialType, FileMode
 
 from controller.errors import ControllerError
-from controller.sinks.git.repo import identity
 
 ATTEMPTS = 10
 FIRST_BACKOFF, MAX_BACKOFF = 0.05, 1.0
 _ZERO = "0" * 40
 # What git says when a push is refused for a reason worth retrying: the branch moved, a
 # hook or the server said no for now.
-_REJECTED = ("rejected", "non-fast-forward", "fetch first", "failed to push", "cannot lock ref")
-# What git says when the remote cannot be reached at all.
+# (git's command line, then libgit2's words.)
+_REJECTED = (
+    "rejected",
+    "non-fast-forward",
+    "fetch first",
+    "failed to push",
+    "cannot lock ref",
+    "non-fastforwardable",
+    "not present locally",
+    "failed to lock",
+)
+# What git and libgit2 say when the remote cannot be reached at all, or not now (a server
+# error is worth another try; a missing repository is not).
 _UNREACHABLE = (
     "Could not read from remote",
     "unable to access",
     "does not appear to be a git repository",
     "Connection refused",
     "Could not resolve host",
+    "failed to connect",
+    "failed to resolve",
+    "timed out",
+    "connection reset",
+    "unexpected disconnect",
+    "early EOF",
+    "unexpected http status code: 5",
 )
 
 
@@ -142,10 +164,94 @@ def _why(said: str) -> str:
     return rest[-1] if rest else "no reason given"
 
 
+def _over_https(url: str) -> bool:
+    return url.split("://", 1)[0].lower() in ("http", "https") if "://" in url else False
+
+
+def _is_ancestor(repo: pygit2.Repository, older: pygit2.Oid, newer: pygit2.Oid) -> bool:
+    return older == newer or bool(repo.descendant_of(newer, older))
+
+
+def _files_under(tree: pygit2.Tree, prefix: str) -> dict[str, pygit2.Oid]:
+    """Every file under the folder `prefix` of `tree`: path -> blob id."""
+    try:
+        top = tree[prefix.rstrip("/")]
+    except KeyError:
+        return {}
+    found: dict[str, pygit2.Oid] = {}
+    folders: list[tuple[str, pygit2.Object]] = [(prefix, top)]
+    while folders:
+        path, folder = folders.pop()
+        if not isinstance(folder, pygit2.Tree):
+            continue
+        for entry in folder:
+            name = f"{path}{entry.name}"
+            if isinstance(entry, pygit2.Tree):
+                folders.append((f"{name}/", entry))
+            else:
+                found[name] = entry.id
+    return found
+
+
+class _CredentialsRefused(Exception):
+    """The remote asked for credentials this controller does not have, or refused them."""
+
+
+class _Callbacks(pygit2.RemoteCallbacks):
+    """What libgit2 asks of a fetch or push: the token (from memory, once: a second request
+    means the remote refused it), and what the remote says and refuses."""
+
+    def __init__(self, credentials: Credentials, url: str):
+        super().__init__()
+        self.given = credentials
+        self.url = url
+        self.asked = 0
+        self.said: list[str] = []
+        self.refused: dict[str, str] = {}
+
+    def credentials(
+        self, url: str, username_from_url: str | None, allowed_types: CredentialType
+    ) -> pygit2.UserPass:
+        self.asked += 1
+        if self.asked > 1:
+            raise _CredentialsRefused(
+                "Authentication failed: the remote refused the token (HTTP 401); check "
+                "HPO_CONTROLLER_GIT_TOKEN (or the mounted secret) and the user name"
+            )
+        if not allowed_types & CredentialType.USERPASS_PLAINTEXT:
+            raise _CredentialsRefused(
+                "the remote asks for a kind of credentials other than a token"
+            )
+        token, username = self.given.token, self.given.username
+        if token is None:  # a URL that holds user and password
+            userinfo = urlsplit(self.url)
+            token, username = userinfo.password, userinfo.username or username
+        if token is None:
+            raise _CredentialsRefused(
+                "Authentication failed: the remote asks for credentials and none are set; "
+                "set HPO_CONTROLLER_GIT_TOKEN (or HPO_CONTROLLER_GIT_TOKEN_FILE, or mount the "
+                "Secret at HPO_CONTROLLER_GIT_CREDENTIALS)"
+            )
+        return pygit2.UserPass(username, token)
+
+    def sideband_progress(self, string: str) -> None:
+        self.said.append(string)
+
+    def push_update_reference(self, refname: str, message: str | None) -> None:
+        if message:
+            self.refused[refname] = message
+
+
 @dataclass
 class Publisher:
     """Publishes the status files under `prefix` (`status/<env>/`): onto `ref` locally
-    and, where `remote` is set, to the same branch there."""
+    and, where `remote` is set, to the same branch there.
+
+    Commits are made in-process (libgit2, through pygit2) from an index in memory, and the
+    ref moves by compare-and-swap. A remote over HTTPS is fetched from and pushed to
+    in-process too, the token handed over in memory when the remote asks; an SSH or local
+    remote goes through git's command line (OpenSSH checks the host's key against
+    known_hosts; a local remote's hooks run as a server's would)."""
 
     root: Path
     ref: str
@@ -168,6 +274,7 @@ class Publisher:
         if not self.prefix.endswith("/") or self.prefix.startswith("/"):
             raise ValueError(f"{self.prefix!r} is not a folder of the repository")
         self._helper: tempfile.TemporaryDirectory[str] | None = None
+        self._identity: tuple[tuple[str, str], tuple[str, str]] | None = None
 
     def __enter__(self) -> Publisher:
         return self
@@ -195,15 +302,148 @@ class Publisher:
             script.chmod(0o700)
         return str(Path(self._helper.name) / "askpass")
 
-    # -- git ---------------------------------------------------------------------------
+    # -- the repository ----------------------------------------------------------------
 
-    def _env(self, index: str | None = None) -> dict[str, str]:
+    def _repository(self) -> pygit2.Repository:
+        """The repository, opened afresh: each call sees what other processes wrote."""
+        try:
+            return pygit2.Repository(str(self.root))
+        except pygit2.GitError as err:
+            raise ControllerError(f"{self.root} is not a git repository ({err})") from err
+
+    def _tip(self, repo: pygit2.Repository, ref: str) -> pygit2.Oid | None:
+        found = repo.references.get(ref)
+        if found is None:
+            return None
+        target = found.resolve().target
+        return target if isinstance(target, pygit2.Oid) else None
+
+    def _signatures(self) -> tuple[pygit2.Signature, pygit2.Signature]:
+        """Author and committer: `author` for both, else git's own identity (its config
+        and GIT_AUTHOR_* / GIT_COMMITTER_* variables, as `git var` reads them)."""
+        if self._identity is None:
+            if self.author is not None:
+                name, _, email = self.author.rpartition(" <")
+                self._identity = ((name, email.rstrip(">")),) * 2
+            else:
+                found = []
+                for role in ("GIT_AUTHOR_IDENT", "GIT_COMMITTER_IDENT"):
+                    said = self._git("var", role, check=False)
+                    if said.returncode != 0:
+                        raise ControllerError(
+                            "git has no identity to commit the results as: set the "
+                            "environment's commit_author, or `git config user.name` and "
+                            "`git config user.email`"
+                        )
+                    name, _, rest = said.stdout.strip().rpartition(" <")
+                    found.append((name, rest.partition(">")[0]))
+                self._identity = (found[0], found[1])
+        (author_name, author_email), (name, email) = self._identity
+        return pygit2.Signature(author_name, author_email), pygit2.Signature(name, email)
+
+    def _own(self, path: str) -> str:
+        if not path.startswith(self.prefix) or ".." in path.split("/"):
+            raise ValueError(f"{path!r} lies outside {self.prefix}")
+        return path
+
+    # -- commits -----------------------------------------------------------------------
+
+    def commit(self, files: Mapping[str, str], message: str) -> str | None:
+        """Commit `files` (path in the repository under `prefix` -> text) onto the local
+        status ref; the commit, None when they are already so. A commit made meanwhile by
+        another process on the same ref is kept: this one goes on top of it."""
+        repo = self._repository()
+        try:
+            blobs: dict[str, pygit2.Oid | None] = {
+                self._own(path): repo.create_blob(text.encode("utf-8"))
+                for path, text in files.items()
+            }
+            while True:
+                tip = self._tip(repo, self.ref)
+                made = self._commit_on(repo, tip, blobs, message)
+                if made is None:
+                    return None
+                if self._move(repo, self.ref, made, tip):
+                    self.pending = self.remote is not None
+                    return str(made)
+                time.sleep(random.uniform(0.0, FIRST_BACKOFF))
+        except (pygit2.GitError, OSError) as err:
+            raise ControllerError(
+                f"cannot store the results in {self.root}/.git ({err}); {self.ref} is as it "
+                "was: free space on the disk, or make .git writable, and run again"
+            ) from err
+
+    @staticmethod
+    def _move(
+        repo: pygit2.Repository, ref: str, to: pygit2.Oid, expected: pygit2.Oid | None
+    ) -> bool:
+        """Point `ref` at `to` if it still points at `expected` (None: does not exist);
+        whether it moved. Another writer's move (or its lock) in between: False."""
+        try:
+            if expected is None:
+                repo.references.create(ref, to)
+                return True
+            found = repo.references.get(ref)
+            if found is None or found.target != expected:
+                return False
+            found.set_target(to)  # libgit2 checks the old value under the ref's lock
+            return True
+        except pygit2.AlreadyExistsError:
+            return False
+        except pygit2.GitError as err:
+            if "does not match" in str(err) or "lock" in str(err):
+                return False
+            raise
+
+    def _commit_on(
+        self,
+        repo: pygit2.Repository,
+        parent: pygit2.Oid | None,
+        blobs: Mapping[str, pygit2.Oid | None],
+        message: str,
+    ) -> pygit2.Oid | None:
+        """A commit of `parent`'s tree with `blobs` (path -> blob id, None: removed) in it;
+        None if that changes nothing."""
+        index = pygit2.Index()
+        parent_commit = repo[parent] if parent is not None else None
+        if isinstance(parent_commit, pygit2.Commit):
+            index.read_tree(parent_commit.tree)
+        for path, blob in sorted(blobs.items()):
+            if blob is None:
+                if path in index:
+                    index.remove(path)
+            else:
+                index.add(pygit2.IndexEntry(path, blob, FileMode.BLOB))
+        tree = index.write_tree(repo)
+        if isinstance(parent_commit, pygit2.Commit) and tree == parent_commit.tree_id:
+            return None
+        author, committer = self._signatures()
+        parents = [parent] if parent is not None else []
+        return repo.create_commit(None, author, committer, message, tree, parents)
+
+    def read(self, path: str) -> str | None:
+        """A file as the local status ref holds it (None: not there)."""
+        repo = self._repository()
+        tip = self._tip(repo, self.ref)
+        commit = repo[tip] if tip is not None else None
+        if not isinstance(commit, pygit2.Commit):
+            return None
+        try:
+            found = commit.tree[path]
+        except KeyError:
+            return None
+        return found.data.decode("utf-8") if isinstance(found, pygit2.Blob) else None
+
+    # -- the command line (SSH and local remotes, git's identity) ----------------------
+
+    def _env(self, network: bool) -> dict[str, str]:
+        """The environment of a git process: credentials only for one that reaches the
+        remote."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("HPO_CONTROLLER_GIT_")}
-        env |= identity(self.author)
         env["GIT_TERMINAL_PROMPT"] = "0"
-        if index is not None:
-            env["GIT_INDEX_FILE"] = index
         creds = self.credentials
+        if not network:
+            return env
         if creds.token:
             env |= {
                 "GIT_ASKPASS": self._askpass(),
@@ -221,15 +461,12 @@ class Publisher:
             env["GIT_SSH_COMMAND"] = f"ssh -i {key} -o IdentitiesOnly=yes {hosts}"
         return env
 
-    def _git(
-        self, *args: str, index: str | None = None, check: bool = True, stdin: str | None = None
-    ) -> subprocess.CompletedProcess[str]:
+    def _git(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
             ["git", "-C", str(self.root), *args],
-            input=stdin,
             capture_output=True,
             text=True,
-            env=self._env(index),
+            env=self._env(network=args[0] in ("fetch", "push")),
             check=False,
         )
         if check and result.returncode != 0:
@@ -237,77 +474,29 @@ class Publisher:
             raise ControllerError(f"git {args[0]} failed: {said}")
         return result
 
-    def _tip(self, ref: str) -> str | None:
-        found = self._git("rev-parse", "-q", "--verify", f"{ref}^{{commit}}", check=False)
-        return found.stdout.strip() or None
+    # -- the remote --------------------------------------------------------------------
 
-    def _own(self, path: str) -> str:
-        if not path.startswith(self.prefix) or ".." in path.split("/"):
-            raise ValueError(f"{path!r} lies outside {self.prefix}")
-        return path
-
-    # -- commits -----------------------------------------------------------------------
-
-    def commit(self, files: Mapping[str, str], message: str) -> str | None:
-        """Commit `files` (path in the repository under `prefix` -> text) onto the local
-        status ref; the commit, None when they are already so. A commit made meanwhile by
-        another process on the same ref is kept: this one goes on top of it."""
+    def _remote_of(self, repo: pygit2.Repository) -> pygit2.Remote | None:
+        """The remote to reach in-process (over HTTPS); None: through git's command line."""
+        assert self.remote is not None
         try:
-            blobs: dict[str, str | None] = {
-                self._own(path): self._git(
-                    "hash-object", "-w", "--stdin", stdin=text
-                ).stdout.strip()
-                for path, text in files.items()
-            }
-        except ControllerError as err:
-            raise ControllerError(
-                f"cannot store the results in {self.root}/.git ({err}); {self.ref} is as it "
-                "was: free space on the disk, or make .git writable, and run again"
-            ) from err
-        while True:
-            tip = self._tip(self.ref)
-            made = self._commit_on(tip, blobs, message)
-            if made is None:
-                return None
-            moved = self._git("update-ref", self.ref, made, tip or _ZERO, check=False)
-            if moved.returncode == 0:
-                self.pending = self.remote is not None
-                return made
-            time.sleep(random.uniform(0.0, FIRST_BACKOFF))
-
-    def _commit_on(
-        self, parent: str | None, blobs: Mapping[str, str | None], message: str
-    ) -> str | None:
-        """A commit of `parent`'s tree with `blobs` (path -> blob id, None: removed) in it;
-        None if that changes nothing."""
-        handle, index = tempfile.mkstemp(prefix="hpo-status-index-")
-        os.close(handle)
-        os.unlink(index)
-        try:
-            if parent:
-                self._git("read-tree", parent, index=index)
-            for path, blob in sorted(blobs.items()):
-                if blob is None:
-                    self._git("update-index", "--force-remove", "--", path, index=index)
-                else:
-                    cacheinfo = f"100644,{blob},{path}"
-                    self._git("update-index", "--add", "--cacheinfo", cacheinfo, index=index)
-            tree = self._git("write-tree", index=index).stdout.strip()
-        finally:
-            for leftover in (index, f"{index}.lock"):
-                if os.path.exists(leftover):
-                    os.unlink(leftover)
-        if parent and tree == self._git("rev-parse", f"{parent}^{{tree}}").stdout.strip():
+            named: pygit2.Remote | None = repo.remotes[self.remote]
+        except (KeyError, ValueError, pygit2.GitError):
+            named = None
+        url = (named.push_url or named.url) if named is not None else self.remote
+        if not url or not _over_https(url):
             return None
-        parents = ["-p", parent] if parent else []
-        return self._git("commit-tree", tree, *parents, "-m", message).stdout.strip()
+        return named if named is not None else repo.remotes.create_anonymous(url)
 
-    def read(self, path: str) -> str | None:
-        """A file as the local status ref holds it (None: not there)."""
-        shown = self._git("show", f"{self.ref}:{path}", check=False)
-        return shown.stdout if shown.returncode == 0 else None
+    def _callbacks(self, remote: pygit2.Remote) -> _Callbacks:
+        return _Callbacks(self.credentials, remote.push_url or remote.url or "")
 
-    # -- pushing -----------------------------------------------------------------------
+    def _failure(self, err: Exception, callbacks: _Callbacks | None = None) -> str:
+        said = "; ".join(
+            [*(line.strip() for line in (callbacks.said if callbacks else []) if line.strip()),
+             str(err)]
+        )  # fmt: skip
+        return self.credentials.redact(said)
 
     def sync(self) -> None:
         """Take what the remote's status branch has where this ref has nothing of its own
@@ -321,27 +510,23 @@ class Publisher:
                 self.say(f"{self.shown_remote} cannot be reached now ({fetched}); going on with "
                          f"what {self.ref} holds here")  # fmt: skip
             return
-        remote_tip, local_tip = self._tip(tracking), self._tip(self.ref)
+        repo = self._repository()
+        remote_tip, local_tip = self._tip(repo, tracking), self._tip(repo, self.ref)
         if remote_tip is None or remote_tip == local_tip:
             return
-        behind = (
-            local_tip is None
-            or self._git(
-                "merge-base", "--is-ancestor", local_tip, remote_tip, check=False
-            ).returncode
-            == 0
-        )
-        if behind:
-            self._git("update-ref", self.ref, remote_tip, local_tip or _ZERO)
+        if local_tip is None or _is_ancestor(repo, local_tip, remote_tip):
+            if not self._move(repo, self.ref, remote_tip, local_tip):
+                self.pending = True  # committed here meanwhile: goes on top at the next push
         else:
             self.pending = True  # its own commits go on top at the next push
 
     def _ahead_of(self, tracking: str) -> bool:
         """Whether this ref holds the remote's tip as last seen, and more."""
-        seen, local = self._tip(tracking), self._tip(self.ref)
+        repo = self._repository()
+        seen, local = self._tip(repo, tracking), self._tip(repo, self.ref)
         if seen is None or local is None or seen == local:
             return False
-        return self._git("merge-base", "--is-ancestor", seen, local, check=False).returncode == 0
+        return _is_ancestor(repo, seen, local)
 
     def _tracking(self) -> str:
         return f"refs/hpo-remote/{self.ref.removeprefix('refs/heads/')}"
@@ -349,6 +534,27 @@ class Publisher:
     def _fetch(self, tracking: str) -> str:
         """Fetch the remote's branch into `tracking`: "fetched", "missing" (not there), or
         why the remote cannot be reached. ControllerError for anything else."""
+        assert self.remote is not None
+        repo = self._repository()
+        remote = self._remote_of(repo)
+        if remote is None:
+            return self._fetch_with_git(tracking)
+        before = self._tip(repo, tracking)
+        if before is not None:  # so that afterwards the ref says whether the remote has it
+            repo.references.delete(tracking)
+        callbacks = self._callbacks(remote)
+        try:
+            remote.fetch([f"+{self.ref}:{tracking}"], callbacks=callbacks, proxy=True)
+        except (pygit2.GitError, _CredentialsRefused) as err:
+            if before is not None and self._tip(repo, tracking) is None:
+                repo.references.create(tracking, before)
+            said = self._failure(err, callbacks)
+            if not isinstance(err, _CredentialsRefused) and _unreachable(said):
+                return said
+            raise ControllerError(f"fetch from {self.shown_remote} failed: {said}") from err
+        return "fetched" if self._tip(self._repository(), tracking) is not None else "missing"
+
+    def _fetch_with_git(self, tracking: str) -> str:
         assert self.remote is not None
         fetched = self._git(
             "fetch", "--quiet", "--no-tags", self.remote, f"+{self.ref}:{tracking}", check=False
@@ -359,9 +565,42 @@ class Publisher:
         if "couldn't find remote ref" in fetched.stderr:
             self._git("update-ref", "-d", tracking, check=False)
             return "missing"
-        if any(sign in fetched.stderr for sign in _UNREACHABLE):
+        if _unreachable(fetched.stderr):
             return said.splitlines()[-1] if said else "unreachable"
         raise ControllerError(f"git fetch from {self.shown_remote} failed: {said}")
+
+    def _send(self) -> str | None:
+        """Push the local ref once: None when the remote took it; what was said when it
+        was refused or could not be reached (worth another try). ControllerError for
+        anything else."""
+        assert self.remote is not None
+        repo = self._repository()
+        remote = self._remote_of(repo)
+        if remote is None:
+            pushed = self._git(
+                "push", "--porcelain", self.remote, f"{self.ref}:{self.ref}", check=False
+            )
+            if pushed.returncode == 0:
+                return None
+            said = self.credentials.redact((pushed.stderr + pushed.stdout).strip())
+            if _rejected(said) or _unreachable(said):
+                return said
+            raise ControllerError(f"git push to {self.shown_remote} failed: {said}")
+        callbacks = self._callbacks(remote)
+        try:
+            remote.push([f"{self.ref}:{self.ref}"], callbacks=callbacks, proxy=True)
+        except (pygit2.GitError, _CredentialsRefused) as err:
+            said = self._failure(err, callbacks)
+            if not isinstance(err, _CredentialsRefused) and (_rejected(said) or _unreachable(said)):
+                return said
+            raise ControllerError(f"push to {self.shown_remote} failed: {said}") from err
+        if callbacks.refused:
+            lines = [f"remote: {line.strip()}" for line in callbacks.said if line.strip()]
+            lines += [
+                f"!\t{name}\t[remote rejected] ({why})" for name, why in callbacks.refused.items()
+            ]
+            return self.credentials.redact("\n".join(lines))
+        return None
 
     def push(self, message: str) -> bool:
         """Push the local status ref; where the remote's branch moved, this ref's own
@@ -381,18 +620,15 @@ class Publisher:
             if fetched == "fetched":
                 self._rebase_onto(tracking, message)
             if fetched in ("known", "fetched", "missing"):
-                pushed = self._git(
-                    "push", "--porcelain", self.remote, f"{self.ref}:{self.ref}", check=False
-                )
-                if pushed.returncode == 0:
+                refused = self._send()
+                if refused is None:
                     self.pending, self.kept = False, None
-                    tip = self._tip(self.ref)
+                    repo = self._repository()
+                    tip = self._tip(repo, self.ref)
                     if tip is not None:
-                        self._git("update-ref", tracking, tip, check=False)
+                        repo.references.create(tracking, tip, force=True)
                     return True
-                last = self.credentials.redact((pushed.stderr + pushed.stdout).strip())
-                if not any(sign in last for sign in (*_REJECTED, *_UNREACHABLE)):
-                    raise ControllerError(f"git push to {self.shown_remote} failed: {last}")
+                last = refused
             else:
                 last = fetched
             # Refused once (someone else landed first): go again on top at once; from the
@@ -411,29 +647,38 @@ class Publisher:
     def _rebase_onto(self, tracking: str, message: str) -> None:
         """Where the remote's branch has commits this ref lacks, make this ref the remote's
         tip plus what this ref changed under `prefix` since they parted: linear history,
-        nothing of anyone else's lost, nothing outside `prefix` touched."""
-        remote_tip, local_tip = self._tip(tracking), self._tip(self.ref)
+        nothing of anyone else's lost, nothing outside `prefix` touched. A commit made here
+        meanwhile leaves the ref as it is, for the next try."""
+        repo = self._repository()
+        remote_tip, local_tip = self._tip(repo, tracking), self._tip(repo, self.ref)
         if remote_tip is None or remote_tip == local_tip:
             return
         if local_tip is None:
-            self._git("update-ref", self.ref, remote_tip, _ZERO)
+            self._move(repo, self.ref, remote_tip, None)
             return
-        if (
-            self._git("merge-base", "--is-ancestor", remote_tip, local_tip, check=False).returncode
-            == 0
-        ):
+        if _is_ancestor(repo, remote_tip, local_tip):
             return  # the remote's tip is behind this ref: a fast-forward
-        base = self._git("merge-base", local_tip, remote_tip, check=False).stdout.strip()
-        if base:  # what this ref changed since the two parted
-            listed = self._git(
-                "diff", "--name-only", "--no-renames", base, local_tip, "--", self.prefix
-            )
+        local = repo[local_tip]
+        assert isinstance(local, pygit2.Commit)
+        mine = _files_under(local.tree, self.prefix)
+        base = repo.merge_base(local_tip, remote_tip)
+        base_commit = repo[base] if base is not None else None
+        if isinstance(base_commit, pygit2.Commit):  # what this ref changed since they parted
+            before = _files_under(base_commit.tree, self.prefix)
+            changed: dict[str, pygit2.Oid | None] = {
+                path: mine.get(path)
+                for path in {*mine, *before}
+                if mine.get(path) != before.get(path)
+            }
         else:  # the remote's branch was rewritten: this ref's files are what it has
-            listed = self._git("ls-tree", "-r", "--name-only", local_tip, "--", self.prefix)
-        blobs: dict[str, str | None] = {}
-        for path in listed.stdout.split("\n"):
-            if path:
-                found = self._git("rev-parse", "-q", "--verify", f"{local_tip}:{path}", check=False)
-                blobs[self._own(path)] = found.stdout.strip() or None
-        made = self._commit_on(remote_tip, blobs, message) or remote_tip
-        self._git("update-ref", self.ref, made, local_tip)
+            changed = dict(mine)
+        made = self._commit_on(repo, remote_tip, changed, message) or remote_tip
+        self._move(repo, self.ref, made, local_tip)
+
+
+def _rejected(said: str) -> bool:
+    return any(sign in said for sign in _REJECTED)
+
+
+def _unreachable(said: str) -> bool:
+    return any(sign.lower() in said.lower() for sign in _UNREACHABLE)
