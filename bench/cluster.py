@@ -52,6 +52,7 @@ def main() -> int:
     simulation = ClusterSimulation(fake, runner=loss_runner).start()
     experiments = fake.kind_of("kubeflow.org/v1beta1", "Experiment")
     ends: dict[str, float] = {}  # trial -> when its workload's status said it ended
+    last_end: dict[str, float] = {}  # experiment -> its latest trial's end
     gaps: list[float] = []
     created_at: dict[str, list[float]] = {}
     lock = threading.Lock()
@@ -65,15 +66,18 @@ def main() -> int:
         with lock:
             if event == "ADDED":
                 created_at.setdefault(owner, []).append(now)
-                finished = [t for trial, t in ends.items() if trial.rsplit("-", 1)[0] == owner]
                 index = int(name.rsplit("-", 1)[1])
-                if index > options.parallel and finished:
-                    gaps.append(now - max(finished))
-            elif event == "MODIFIED" and any(
-                c.get("type") in ("Complete", "Failed")
-                for c in (body.get("status") or {}).get("conditions") or []
+                if index > options.parallel and owner in last_end:
+                    gaps.append(now - last_end[owner])
+            elif (
+                event == "MODIFIED"
+                and any(
+                    c.get("type") in ("Complete", "Failed")
+                    for c in (body.get("status") or {}).get("conditions") or []
+                )
+                and name not in ends
             ):
-                ends.setdefault(name, now)
+                ends[name] = last_end[owner] = now
 
     fake.listeners.append(heard)
     work = Path(tempfile.mkdtemp(prefix="hpo-bench-cluster-"))

@@ -23,7 +23,6 @@ counts what was asked, by verb."""
 from __future__ import annotations
 
 import bisect
-import copy
 import functools
 import json
 import re
@@ -170,10 +169,20 @@ def _terms(selector: str) -> list[str]:
     return terms
 
 
+def copied(value: Any) -> Any:
+    """A deep copy of a JSON document (dicts, lists and scalars): what copy.deepcopy gives,
+    several times faster."""
+    if isinstance(value, dict):
+        return {key: copied(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [copied(item) for item in value]
+    return value
+
+
 def merge_patch(target: Any, patch: Any) -> Any:
     """RFC 7386."""
     if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
+        return copied(patch)
     result = dict(target) if isinstance(target, dict) else {}
     for key, value in patch.items():
         if value is None:
@@ -185,7 +194,7 @@ def merge_patch(target: Any, patch: Any) -> Any:
 
 def json_patch(document: Any, operations: list[dict[str, Any]]) -> Any:
     """RFC 6902: add, remove, replace, test."""
-    document = copy.deepcopy(document)
+    document = copied(document)
     for operation in operations:
         parts = [p.replace("~1", "/").replace("~0", "~") for p in operation["path"].split("/")[1:]]
         parent = document
@@ -214,7 +223,10 @@ def json_patch(document: Any, operations: list[dict[str, Any]]) -> Any:
 
 
 class FakeKubernetes:
-    """The store, the watchers and the HTTP server around them."""
+    """The store, the watchers and the HTTP server around them. A stored object is never
+    changed in place: each change stores a new one. So the event log, lists and answers
+    share stored objects without copying them, and answers are written outside the lock;
+    what leaves through the Python API (get, items, create, update, listeners) is a copy."""
 
     def __init__(self, history: int = 100_000, bookmark_every: float = 0.5):
         self.mutex = threading.RLock()
@@ -286,17 +298,17 @@ class FakeKubernetes:
 
     def create(self, kind: Kind, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
         with self.lock:
-            return self._create(kind, namespace, copy.deepcopy(body))
+            return copied(self._create(kind, namespace, copied(body)))
 
     def get(self, kind: Kind, namespace: str, name: str) -> dict[str, Any] | None:
         with self.lock:
             found = self.objects.get(self._key(kind, namespace, name))
-            return copy.deepcopy(found) if found is not None else None
+            return copied(found) if found is not None else None
 
     def items(self, kind: Kind, namespace: str | None = None) -> list[dict[str, Any]]:
         with self.lock:
             return [
-                copy.deepcopy(o)
+                copied(o)
                 for (g, p, ns, _), o in sorted(self.objects.items())
                 if (g, p) == (kind.group, kind.plural) and namespace in (None, ns)
             ]
@@ -310,9 +322,9 @@ class FakeKubernetes:
             current = self.objects.get(self._key(kind, namespace, name))
             if current is None:
                 return None
-            edited = copy.deepcopy(current)
+            edited = copied(current)
             change(edited)
-            return self._store(kind, namespace, edited, "MODIFIED")
+            return copied(self._store(kind, namespace, edited, "MODIFIED"))
 
     def delete(self, kind: Kind, namespace: str, name: str) -> None:
         with self.lock:
@@ -408,7 +420,7 @@ class FakeKubernetes:
             and not metadata.get("finalizers")
         ):
             self._remove(kind, namespace, metadata["name"])
-            return copy.deepcopy(body)
+            return body
         metadata["resourceVersion"] = self._bump()
         key = self._key(kind, namespace, metadata["name"])
         self.objects[key] = body
@@ -417,13 +429,13 @@ class FakeKubernetes:
             if owner.get("uid"):
                 self._dependents.setdefault(owner["uid"], set()).add(key)
         self._event(event, kind, body)
-        return copy.deepcopy(body)
+        return body
 
     def _event(self, event: str, kind: Kind, body: dict[str, Any]) -> None:
         version = int(body["metadata"]["resourceVersion"])
-        self.events.append((version, event, kind.group, kind.plural, copy.deepcopy(body)))
+        self.events.append((version, event, kind.group, kind.plural, body))
         for listener in self.listeners:
-            listener(event, kind, copy.deepcopy(body))
+            listener(event, kind, copied(body))
         if len(self.events) > self.history:
             dropped = self.events[: len(self.events) - self.history]
             self.oldest = dropped[-1][0]
@@ -437,17 +449,17 @@ class FakeKubernetes:
             raise ApiError(404, "NotFound", f'{kind.plural}.{kind.group} "{name}" not found')
         if current["metadata"].get("finalizers"):
             if not current["metadata"].get("deletionTimestamp"):
-                edited = copy.deepcopy(current)
+                edited = copied(current)
                 edited["metadata"]["deletionTimestamp"] = now()
                 return self._store(kind, namespace, edited, "MODIFIED")
-            return copy.deepcopy(current)
+            return current
         return self._remove(kind, namespace, name)
 
     def _remove(self, kind: Kind, namespace: str, name: str) -> dict[str, Any]:
         key = self._key(kind, namespace, name)
-        gone = self.objects.pop(key)
+        stored = self.objects.pop(key)
         self._of_kind.get(key[:2], {}).pop(key[2:], None)
-        gone["metadata"]["resourceVersion"] = self._bump()
+        gone = {**stored, "metadata": {**stored["metadata"], "resourceVersion": self._bump()}}
         self._event("DELETED", kind, gone)
         if kind.plural == "pods" and not kind.group:
             self._wake_logs(namespace, name)  # its followed logs end
@@ -497,7 +509,7 @@ class FakeKubernetes:
             if current is None:
                 raise ApiError(404, "NotFound", f'{kind.plural}.{kind.group} "{name}" not found')
             if method == "GET":
-                return copy.deepcopy(current)
+                return current
             if method == "DELETE":
                 return self._delete(kind, namespace, name)
             if method == "PUT":
@@ -520,7 +532,7 @@ class FakeKubernetes:
                     "the object has been modified; please apply your changes to the latest "
                     "version and try again",
                 )
-            result = copy.deepcopy(current)
+            result = copied(current)
             if sub == "status":
                 if "status" in edited:
                     result["status"] = edited["status"]
@@ -528,7 +540,7 @@ class FakeKubernetes:
                     result.pop("status", None)
             else:
                 kept_status = current.get("status")
-                result = copy.deepcopy(edited)
+                result = copied(edited)
                 protected = current["metadata"]
                 result.setdefault("metadata", {})
                 for key in ("uid", "creationTimestamp", "namespace", "name", "generation"):
@@ -545,7 +557,7 @@ class FakeKubernetes:
                     result["metadata"]["generation"] = protected.get("generation", 1) + 1
                 result["apiVersion"], result["kind"] = current["apiVersion"], current["kind"]
             if result == current:
-                return copy.deepcopy(current)  # no change: no new resourceVersion, as real
+                return current  # no change: no new resourceVersion, as real
             return self._store(kind, namespace, result, "MODIFIED")
 
     def _list(self, kind: Kind, namespace: str | None, query: dict[str, str]) -> dict[str, Any]:
@@ -558,7 +570,7 @@ class FakeKubernetes:
                 raise ApiError(400, "BadRequest", f"field selector {fields!r} not supported")
             wanted_name = found.group(1)
         items = [
-            copy.deepcopy(body)
+            body
             for (ns, name), body in sorted(self._of_kind.get((kind.group, kind.plural), {}).items())
             if (namespace is None or ns == namespace)
             and select(body["metadata"].get("labels") or {}, selector)
@@ -607,7 +619,7 @@ class FakeKubernetes:
                         and (namespace is None or body["metadata"].get("namespace") == namespace)
                         and select(body["metadata"].get("labels") or {}, selector)
                     ):
-                        out.append({"type": event, "object": copy.deepcopy(body)})
+                        out.append({"type": event, "object": body})
                 position = self.version
                 if bookmarks and time.monotonic() - last_bookmark >= self.bookmark_every:
                     out.append(

@@ -436,7 +436,7 @@ class KubernetesExecutor:
 
     def _report(self, trial: str, exit: TrialExit, ended: bool = False) -> None:
         """Tell the engine of the exit, once. A workload that `ended` has its output read
-        to the end first, and is deleted (unless retained) before the exit is told."""
+        to the end first, and is deleted (unless retained) once the exit is told."""
         with self._lock:
             if trial in self._reported:
                 return
@@ -452,12 +452,12 @@ class KubernetesExecutor:
         with self._lock:
             if self._pods is not None:
                 self._pods.pop(trial, None)  # its pods' later events come and go
+        self._exits.put(exit)  # the engine may start its successor while it is deleted
         if ended and resource is not None and not self.retain:
             try:
                 self.kube.delete(resource, self.namespace, trial, propagation="Foreground")
             except KubeError as err:
                 log.warning("trial %s: could not delete its %s: %s", trial, resource.kind, err)
-        self._exits.put(exit)
 
 
 def _why(found: Any) -> tuple[str, str]:
