@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -126,6 +127,7 @@ def main() -> int:
     simulation.stop()
     requests = dict(fake.requests)
     fake.close()
+    shutil.rmtree(work, ignore_errors=True)  # the controller's logs and state
 
     trials = sum(len(times) for times in created_at.values())  # the workloads created
     reads = sum(requests.get(v, 0) for v in READS)
