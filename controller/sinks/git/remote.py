@@ -491,12 +491,10 @@ class Publisher:
     def _callbacks(self, remote: pygit2.Remote) -> _Callbacks:
         return _Callbacks(self.credentials, remote.push_url or remote.url or "")
 
-    def _failure(self, err: Exception, callbacks: _Callbacks | None = None) -> str:
-        said = "; ".join(
-            [*(line.strip() for line in (callbacks.said if callbacks else []) if line.strip()),
-             str(err)]
-        )  # fmt: skip
-        return self.credentials.redact(said)
+    def _failure(self, err: Exception, callbacks: _Callbacks) -> str:
+        """What the remote said, then the error, on one line with the token blanked."""
+        said = [line.strip() for line in callbacks.said if line.strip()]
+        return self.credentials.redact("; ".join([*said, str(err)]))
 
     def sync(self) -> None:
         """Take what the remote's status branch has where this ref has nothing of its own
