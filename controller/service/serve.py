@@ -611,15 +611,21 @@ class Server:
         if sink is None:
             return
         logical = _logical(experiment)
+        message = commit_message(
+            logical, record, self.settings.environment, self.settings.namespace, sink.target
+        )
         with self._git_lock:
             try:
                 sink.write(logical.name, result_files(logical, record, self.settings.environment))
-                message = commit_message(
-                    logical, record, self.settings.environment, self.settings.namespace, sink.target
-                )
-                sink.commit(logical.name, message)
+                sink.commit(logical.name, message, push=False)
             except ControllerError as err:
                 log.warning("%s: results not committed yet: %s", logical.name, err)
+        # Outside the lock: experiments that commit while a push is under way go out
+        # together with the next one.
+        try:
+            sink.push_pending(message)
+        except ControllerError as err:
+            log.warning("%s: results not pushed yet: %s", logical.name, err)
         self._tell_pushed()
 
     def _push_kept(self) -> None:
@@ -634,11 +640,10 @@ class Server:
             f"Environment: {environment}\n"
             + "".join(f"{key}: {value}\n" for key, value in sink.target.trailers)
         )
-        with self._git_lock:
-            try:
-                sink.push_pending(message)
-            except ControllerError as err:
-                log.warning("results not pushed yet: %s", err)
+        try:
+            sink.push_pending(message)  # the Publisher lets one push go at a time
+        except ControllerError as err:
+            log.warning("results not pushed yet: %s", err)
         self._tell_pushed()
 
     def _tell_pushed(self) -> None:

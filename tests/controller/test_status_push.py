@@ -285,6 +285,62 @@ def test_many_writers_at_once_lose_nothing(tmp_path: Path, remote: Remote) -> No
     assert len(git(remote.path, "log", "--format=%s", "main").splitlines()) == 16  # start + 15
 
 
+def test_experiments_of_one_controller_share_pushes(tmp_path: Path, remote: Remote) -> None:
+    """Ten experiments' threads commit at once through one Publisher, twice each: every
+    status lands, each call returns once the remote has its commit, and the experiments
+    whose commits went out with another's push do not push again."""
+    status = remote.publisher(remote.controller(tmp_path, "c"))
+    start = threading.Barrier(10)
+    seen: list[tuple[str, str]] = []
+
+    def experiment(index: int) -> None:
+        path = f"{PREFIX}e{index}.yaml"
+        start.wait()
+        for update in range(2):
+            status.commit({path: f"update {update}\n"}, f"e{index} {update} [skip ci]")
+            assert status.push(f"e{index} [skip ci]")
+            seen.append((path, git(remote.path, "show", f"{REF}:{path}")))
+
+    threads = [threading.Thread(target=experiment, args=(i,)) for i in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(seen) == 20
+    assert all(text.startswith("update ") for _, text in seen)  # each found on the remote
+    assert files_on(remote.path) == {f"{PREFIX}e{i}.yaml": "update 1\n" for i in range(10)}
+    assert not status.pending
+    assert status.tries < 20  # fewer pushes than commits: they were shared
+    assert git(remote.path, "rev-list", "--merges", REF) == ""
+
+
+def test_a_push_that_fails_fails_for_every_commit_it_carried(
+    tmp_path: Path, remote: Remote
+) -> None:
+    """Threads that waited on a push which could not reach the remote are told at once
+    that their results are kept, not made to try again one after the other."""
+    status = remote.publisher(remote.controller(tmp_path, "c"), attempts=3)  # 1 backoff
+    results: list[bool] = []
+    start = threading.Barrier(5)
+
+    def experiment(index: int) -> None:
+        status.commit({f"{PREFIX}e{index}.yaml": "1\n"}, f"e{index}")
+        start.wait()
+        results.append(status.push(f"e{index}"))
+
+    with remote.away():
+        threads = [threading.Thread(target=experiment, args=(i,)) for i in range(5)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert results == [False] * 5
+    assert status.tries == 3  # one push, its three attempts, for all five
+    assert status.pending and status.kept is not None
+    assert status.push("kept")  # the remote is back: the next push takes them all
+    assert len(files_on(remote.path)) == 5
+
+
 def test_a_token_never_shows_and_is_never_written(tmp_path: Path) -> None:
     secret = "ghp_PLANTEDSECRET0123456789"
     repo = clone(tmp_path, remote_with_main(tmp_path), "c")

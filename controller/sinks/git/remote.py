@@ -14,6 +14,11 @@ bounded number of times; after that the results stay on the local ref and go out
 next publish. Each environment has its own status branch, so controllers of different
 environments never wait on each other.
 
+Within one controller, experiments commit at once and push one at a time: a push carries
+every commit the ref holds when it is sent, so an experiment whose commit went out with
+another's push returns as soon as that push lands instead of pushing again (a group
+commit). Ten experiments that checkpoint together cost one or two pushes, not ten.
+
 A remote over HTTPS is reached in-process through libgit2, which asks for the token when
 the remote does and gets it from memory. An SSH or local remote goes through git's command
 line: the token (if any) through `GIT_ASKPASS` (a helper that prints it from its own
@@ -28,6 +33,7 @@ import random
 import shlex
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -245,7 +251,9 @@ class _Callbacks(pygit2.RemoteCallbacks):
 @dataclass
 class Publisher:
     """Publishes the status files under `prefix` (`status/<env>/`): onto `ref` locally
-    and, where `remote` is set, to the same branch there.
+    and, where `remote` is set, to the same branch there. Safe to share between threads:
+    commits are made concurrently (the ref moves by compare-and-swap), pushes one at a
+    time, each carrying every commit made before it.
 
     Commits are made in-process (libgit2, through pygit2) from an index in memory, and the
     ref moves by compare-and-swap. A remote over HTTPS is fetched from and pushed to
@@ -264,6 +272,7 @@ class Publisher:
     pending: bool = False  # local commits the remote does not have yet
     kept: str | None = None  # why the last push left them here (None: it did not)
     tries: int = 0  # push attempts made, all told
+    pushes: int = 0  # pushes finished (each of one or more attempts), landed or not
 
     def __post_init__(self) -> None:
         if not self.ref.startswith("refs/heads/"):
@@ -275,6 +284,14 @@ class Publisher:
             raise ValueError(f"{self.prefix!r} is not a folder of the repository")
         self._helper: tempfile.TemporaryDirectory[str] | None = None
         self._identity: tuple[tuple[str, str], tuple[str, str]] | None = None
+        # Changes made here for the remote, counted; how many of them a push has landed;
+        # how many the last push carried. `_state` guards them, `pending` and `pushes`;
+        # `_pushing` lets one push go at a time, `_committing` one commit (a commit of
+        # another process is met by compare-and-swap).
+        self._made = self._landed = self._last_sent = 0
+        self._state = threading.Lock()
+        self._pushing = threading.Lock()
+        self._committing = threading.Lock()
 
     def __enter__(self) -> Publisher:
         return self
@@ -358,20 +375,33 @@ class Publisher:
                 self._own(path): repo.create_blob(text.encode("utf-8"))
                 for path, text in files.items()
             }
-            while True:
-                tip = self._tip(repo, self.ref)
-                made = self._commit_on(repo, tip, blobs, message)
-                if made is None:
-                    return None
-                if self._move(repo, self.ref, made, tip):
-                    self.pending = self.remote is not None
-                    return str(made)
-                time.sleep(random.uniform(0.0, FIRST_BACKOFF))
+            with self._committing:
+                return self._commit_blobs(repo, blobs, message)
         except (pygit2.GitError, OSError) as err:
             raise ControllerError(
                 f"cannot store the results in {self.root}/.git ({err}); {self.ref} is as it "
                 "was: free space on the disk, or make .git writable, and run again"
             ) from err
+
+    def _commit_blobs(
+        self, repo: pygit2.Repository, blobs: Mapping[str, pygit2.Oid | None], message: str
+    ) -> str | None:
+        while True:
+            tip = self._tip(repo, self.ref)
+            made = self._commit_on(repo, tip, blobs, message)
+            if made is None:
+                return None
+            if self._move(repo, self.ref, made, tip):
+                self._changed()
+                return str(made)
+            time.sleep(random.uniform(0.0, FIRST_BACKOFF))  # another process moved it
+
+    def _changed(self) -> None:
+        """The local ref holds a change the remote lacks."""
+        if self.remote is not None:
+            with self._state:
+                self._made += 1
+                self.pending = True
 
     @staticmethod
     def _move(
@@ -514,9 +544,9 @@ class Publisher:
             return
         if local_tip is None or _is_ancestor(repo, local_tip, remote_tip):
             if not self._move(repo, self.ref, remote_tip, local_tip):
-                self.pending = True  # committed here meanwhile: goes on top at the next push
+                self._changed()  # committed here meanwhile: goes on top at the next push
         else:
-            self.pending = True  # its own commits go on top at the next push
+            self._changed()  # its own commits go on top at the next push
 
     def _ahead_of(self, tracking: str) -> bool:
         """Whether this ref holds the remote's tip as last seen, and more."""
@@ -603,9 +633,33 @@ class Publisher:
     def push(self, message: str) -> bool:
         """Push the local status ref; where the remote's branch moved, this ref's own
         changes under `prefix` are made again on top of it first (`message`). Whether the
-        remote has them; False after the bounded retries (they stay local, `pending`)."""
+        remote has every change made here before the call; False after the bounded
+        retries (they stay local, `pending`). One push goes at a time: a call that waited
+        on another's push whose ref carried its changes returns that push's outcome."""
         if self.remote is None:
             return True
+        with self._state:
+            wanted, seen = self._made, self.pushes
+        with self._pushing:
+            with self._state:
+                if self._landed >= wanted:
+                    return True  # carried by a push that landed while this one waited
+                if self.pushes > seen and self._last_sent >= wanted:
+                    return False  # carried by a push that just failed: kept, said
+                sent = self._made
+            landed = self._push(message)
+            with self._state:
+                self.pushes += 1
+                self._last_sent = sent
+                if landed:
+                    self._landed = max(self._landed, sent)
+                    if self._made == sent:
+                        self.pending = False
+            return landed
+
+    def _push(self, message: str) -> bool:
+        """One push with its retries, as `push` describes."""
+        assert self.remote is not None
         tracking = self._tracking()
         backoff = FIRST_BACKOFF
         last = ""
@@ -620,7 +674,7 @@ class Publisher:
             if fetched in ("known", "fetched", "missing"):
                 refused = self._send()
                 if refused is None:
-                    self.pending, self.kept = False, None
+                    self.kept = None
                     repo = self._repository()
                     tip = self._tip(repo, self.ref)
                     if tip is not None:
@@ -646,7 +700,12 @@ class Publisher:
         """Where the remote's branch has commits this ref lacks, make this ref the remote's
         tip plus what this ref changed under `prefix` since they parted: linear history,
         nothing of anyone else's lost, nothing outside `prefix` touched. A commit made here
-        meanwhile leaves the ref as it is, for the next try."""
+        meanwhile (by another process: this one's wait) leaves the ref as it is, for the
+        next try."""
+        with self._committing:
+            self._rebase_locked(tracking, message)
+
+    def _rebase_locked(self, tracking: str, message: str) -> None:
         repo = self._repository()
         remote_tip, local_tip = self._tip(repo, tracking), self._tip(repo, self.ref)
         if remote_tip is None or remote_tip == local_tip:

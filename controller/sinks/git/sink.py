@@ -123,7 +123,10 @@ class GitStatusSink:
         with self._written_lock:
             self._written.setdefault(experiment, set()).update(self.folder / n for n in files)
 
-    def commit(self, experiment: str, message: str) -> str | None:
+    def commit(self, experiment: str, message: str, push: bool = True) -> str | None:
+        """Commit the experiment's result files where the results go, and push them where
+        they go to a remote (`push=False`: leave that to `push_pending`, which a caller
+        makes outside its own lock so that its experiments' pushes can share one)."""
         # The status is always among them: the run loop writes it, the summary separately.
         with self._written_lock:
             written = set(self._written.get(experiment, ()))
@@ -138,7 +141,7 @@ class GitStatusSink:
             if (self.files_root / path).is_file()
         }
         made = self.publisher.commit(texts, message)
-        if made is not None or self.publisher.pending:
+        if push and (made is not None or self.publisher.pending):
             self.publisher.push(message)
         return made
 
