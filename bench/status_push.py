@@ -1,26 +1,29 @@
 """Status pushes under contention: N controllers, one per environment as hpo-controller
 runs them (each a process of its own, as each is a pod of its own), each publishing the
-status of 10 experiments to its environment's status branch (`hpo-status/env-N`), while 5
-people push commits to main of the same remote, served over loopback HTTP (git's
+status of 10 running experiments to its environment's status branch (`hpo-status/env-N`),
+while 5 people push commits to main of the same remote, served over loopback HTTP (git's
 http-backend behind a server that asks for a token, in a process of its own as a forge
 is). Against the floor measured in the same run: the same number of plain `git push`
 calls of one-file commits from one clone, one at a time, with no one else pushing.
 
-    python bench/status_push.py [--controllers 10] [--updates 5] [--every 1] [--shared]
+    python bench/status_push.py [--controllers 10] [--rounds 10] [--interval 1] [--shared]
 
-A controller's experiments run on threads of their own, as `hpo-controller serve` runs
-them, and each experiment's status changes every `--every` seconds (at a phase of its
-own), 60 times as often as the default commit interval. `--every 0`: each experiment
-publishes again as soon as its last change landed (a flood: every controller pushes all
-the time). The same changes are also made with plain git (one clone per controller, a
-commit and a push per change, on the same schedule) with the people pushing.
+A controller publishes as `hpo-controller serve` does (controller/service/checkpoints.py
+and the Publisher): its experiments, on threads of their own, hand over a new status as
+often as the engine saves one (each second, at a phase of its own); at most once every
+`--interval` seconds (the commit interval: 1 s, the shortest an environment may set, 60
+times as often as the default) a round makes one commit of every experiment that changed
+and pushes it, the first round at a random phase as serve's. Experiments end at times of
+their own, over the second half of the run, each with a commit of its last status, pushed
+at once (with any others made meanwhile).
+The same rounds are also made with plain git (one clone per controller: the 10 files in
+one commit, one push a round) with the people pushing.
 
-Reports pushes and changes per second, p50/p99 of the time from a status change (when it
-was due) to its landing on the remote, the push attempts per landed push, and checks that
-nothing was lost: every experiment's last status is on its status branch, every person's
-commit on main, and no status branch has a merge commit. `--shared` puts every controller
-on one status branch instead (a stress case: controllers of one environment never run at
-once).
+Reports pushes and commits per second, p50/p99 of the time from a status commit to its
+landing on the remote, the push attempts per landed push, and checks that nothing was
+lost: every experiment's last status is on its status branch, every person's commit on
+main, and no status branch has a merge commit. `--shared` puts every controller on one
+status branch instead (a stress case: controllers of one environment never run at once).
 """
 
 from __future__ import annotations
@@ -41,6 +44,8 @@ from statistics import quantiles
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from controller.engine.loop import SAVE_INTERVAL  # noqa: E402
+from controller.service.checkpoints import Checkpoints  # noqa: E402
 from controller.sinks.git.remote import Credentials, Publisher  # noqa: E402
 from tests.controller.gitserver import serving  # noqa: E402
 
@@ -133,72 +138,87 @@ def floor(forge: Forge, url: str, scratch: Path, count: int) -> tuple[list[float
     return times, spent / count
 
 
-def schedule(index: int, updates: int, every: float) -> list[tuple[float, int, int]]:
-    """When each of a controller's status changes is due, seconds after "go": (due,
-    experiment, update), in time order; each experiment at a phase of its own."""
-    chance = random.Random(index)
-    phases = [chance.uniform(0, every) for _ in range(10)]
-    return sorted((phases[e] + u * every, e, u) for e in range(10) for u in range(updates))
+CHANGE_EVERY = SAVE_INTERVAL  # an experiment's status is handed over as often as the engine saves
 
 
-def publish(index: int, url: str, scratch: Path, updates: int, every: float, shared: bool) -> None:
+def publish(
+    index: int, url: str, scratch: Path, rounds: int, interval: float, shared: bool
+) -> None:
     """One controller (`--controller`): clone, say so, wait for "go", then run its 10
-    experiments on threads of their own, each publishing its status `updates` times (due
-    every `every` seconds; 0: at once after the last landed), as serve's experiments
-    commit (one at a time) and push (together where a push is under way); print a
-    report."""
+    experiments, each for between half of `rounds` commit intervals and all of them, and
+    commit each one's last status at its end, as serve does; print a report."""
     repo = clone(url, scratch / f"controller-{index}")
     git(repo, "remote", "set-url", "origin", url)  # the token comes from the credentials
     creds = Credentials(token=TOKEN, username="bench")
     ref, prefix = ref_of(index, shared), prefix_of(index)
     latencies: list[float] = []
-    late: list[str] = []
-    due = schedule(index, updates, every)
-    committing = threading.Lock()  # serve commits under one lock, pushes outside it
+    late = [0]
+    lock = threading.Lock()
+    message = f"{prefix}: results [skip ci]"
     with Publisher(repo, ref, prefix, remote="origin", credentials=creds) as status:
         status.sync()  # as the controller does before its first experiment
+
+        def commit(batch: dict[str, str]) -> None:
+            """As serve's: one commit of every experiment in `batch`, then a push (which
+            carries other threads' commits made meanwhile, as theirs may carry this)."""
+            start = time.perf_counter()
+            made = status.commit(batch, f"{prefix}: {len(batch)} experiments [skip ci]")
+            landed = status.push(message)
+            with lock:
+                if not landed:
+                    late[0] += 1
+                elif made is not None:
+                    latencies.extend([time.perf_counter() - start] * len(batch))
+
+        checkpoints: Checkpoints[str] = Checkpoints(interval, commit)
+        last: dict[str, str] = {}
         print("ready", flush=True)
         sys.stdin.readline()
         go = time.perf_counter()
+        chance = random.Random(index)  # experiments end at times of their own, in the
+        lasting = [rounds * interval * chance.uniform(0.5, 1.0) for _ in range(10)]  # 2nd half
 
         def experiment(number: int) -> None:
             path = f"{prefix}e{number}.yaml"
-            for when, _, update in (d for d in due if d[1] == number):
-                time.sleep(max(0.0, go + when - time.perf_counter()))
-                start = max(go + when, time.perf_counter()) if every else time.perf_counter()
-                with committing:
-                    status.commit({path: f"update {update}\n"}, f"{path} [skip ci]")
-                if not status.push(f"{path} [skip ci]"):
-                    late.append(path)
-                latencies.append(time.perf_counter() - start)
+            time.sleep(chance.uniform(0, CHANGE_EVERY))  # each at a phase of its own
+            update = 0
+            while time.perf_counter() < go + lasting[number]:
+                last[path] = f"update {update}\n"
+                checkpoints.offer(path, last[path])
+                update += 1
+                time.sleep(CHANGE_EVERY)
+            checkpoints.close(path)  # its end: the final commit, from its own thread
+            commit({path: last[path]})
 
         threads = [threading.Thread(target=experiment, args=(e,)) for e in range(10)]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
-        for _ in range(5):  # as a controller's next status would
-            if not status.pending or status.push("[skip ci]"):
+        checkpoints.close()
+        for _ in range(5):  # what a failed push kept goes out, as serve's next try
+            if not status.pending:
                 break
-        report = {"latencies": latencies, "late": late, "tries": status.tries}
-        print(json.dumps({**report, "pushes": status.pushes}))
+            commit({})
+        report = {"latencies": latencies, "late": late[0], "tries": status.tries}
+        print(json.dumps({**report, "pushes": status.pushes, "last": last}))
 
 
-def solo(forge: Forge, url: str, scratch: Path, updates: int, every: float) -> float:
-    """What one status change costs in CPU to publish, controller and server together,
-    one controller on the bench's schedule with no one else pushing."""
+def solo(forge: Forge, url: str, scratch: Path, rounds: int, interval: float) -> float:
+    """What one status commit costs in CPU to make and push, controller and server
+    together, one controller in rounds as the bench's with no one else pushing."""
     before = cpu()
     worker = subprocess.Popen(
         [PYTHON, __file__, "--controller", "999", "--url", url, "--scratch", str(scratch),
-         "--updates", str(updates), "--every", str(every)],
+         "--rounds", str(rounds), "--interval", str(interval)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert worker.stdout is not None
     worker.stdout.readline()  # ready
     setup, served = process_cpu(worker.pid), forge.cpu()  # its start and its clone
-    worker.communicate("go\n")
+    report = json.loads(worker.communicate("go\n")[0])
     spent = cpu() - before - setup + forge.cpu() - served
-    return spent / (10 * updates)
+    return spent / len(report["latencies"])
 
 
 def process_cpu(pid: int) -> float:
@@ -212,34 +232,35 @@ def contended(
     url: str,
     scratch: Path,
     controllers: int,
-    updates: int,
-    every: float,
+    rounds: int,
+    interval: float,
     shared: bool,
     plain: bool = False,
 ) -> dict[str, object]:
     """The controllers and the people at once; `plain`: plain `git commit` and `git push`
-    of the same files on the same schedule from the same number of clones instead (each to
-    a branch of its own), to tell what sharing the machine costs from what publishing
-    does."""
+    of the same rounds from the same number of clones instead (each to a branch of its
+    own), to tell what sharing the machine costs from what publishing does."""
     latencies: list[float] = []
     tries, pushes = [0], [0]
-    late: list[str] = []  # kept locally at first, for a later push
+    late = [0]  # pushes that kept their commits locally for a later one
+    last: dict[str, str] = {}  # each experiment's last status, as its controller made it
     lock = threading.Lock()
     done = threading.Event()
 
     def plain_writer(index: int) -> None:
         repo = clone(url, scratch / f"plain-{index}")
-        go = time.perf_counter()
-        for when, experiment, update in schedule(index, updates, every):
-            time.sleep(max(0.0, go + when - time.perf_counter()))
-            start = max(go + when, time.perf_counter()) if every else time.perf_counter()
-            path = f"e{experiment}.yaml"
-            (repo / path).write_text(f"update {update}\n")
-            git(repo, "add", path)
-            git(repo, "commit", "--quiet", "-m", path)
+        go = time.perf_counter() + random.Random(index).uniform(0, interval)  # as serve's
+        for update in range(rounds):
+            time.sleep(max(0.0, go + (update + 1) * interval - time.perf_counter()))
+            start = time.perf_counter()
+            for experiment in range(10):
+                (repo / f"e{experiment}.yaml").write_text(f"update {update}\n")
+            git(repo, "add", "--all")
+            git(repo, "commit", "--quiet", "-m", f"round {update}")
             git(repo, "push", "--quiet", "origin", f"HEAD:refs/heads/plain-{index}")
+            now = time.perf_counter()
             with lock:
-                latencies.append(time.perf_counter() - start)
+                latencies.extend([now - start] * 10)
                 tries[0] += 1
                 pushes[0] += 1
 
@@ -248,7 +269,7 @@ def contended(
         when told to, and reports its latencies."""
         worker = subprocess.Popen(
             [PYTHON, __file__, "--controller", str(index), "--url", url, "--scratch",
-             str(scratch), "--updates", str(updates), "--every", str(every),
+             str(scratch), "--rounds", str(rounds), "--interval", str(interval),
              *(["--shared"] if shared else [])],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
@@ -262,7 +283,8 @@ def contended(
         worker.wait()
         with lock:
             latencies.extend(report["latencies"])
-            late.extend(report["late"])
+            late[0] += report["late"]
+            last.update(report["last"])
             tries[0] += report["tries"]
             pushes[0] += report["pushes"]
 
@@ -321,7 +343,8 @@ def contended(
         "latencies": latencies,
         "tries": tries[0],
         "pushes": pushes[0],
-        "late": late,
+        "late": late[0],
+        "last": last,
         "elapsed": elapsed,
         "people": pushed_by_people[0],
     }
@@ -330,9 +353,9 @@ def contended(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--controllers", type=int, default=10)
-    parser.add_argument("--updates", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=10, help="commit intervals to run")
     parser.add_argument(
-        "--every", type=float, default=1.0, help="seconds between an experiment's changes"
+        "--interval", type=float, default=1.0, help="the commit interval, in seconds"
     )
     parser.add_argument("--show", action="store_true", help="print every latency")
     parser.add_argument("--shared", action="store_true", help="one status branch for all")
@@ -345,7 +368,7 @@ def main() -> None:
         return serve(args.serve)
     if args.controller is not None:
         return publish(
-            args.controller, args.url, args.scratch, args.updates, args.every, args.shared
+            args.controller, args.url, args.scratch, args.rounds, args.interval, args.shared
         )
     with tempfile.TemporaryDirectory(prefix="bench-push-") as scratch_name:
         scratch = Path(scratch_name)
@@ -359,10 +382,10 @@ def main() -> None:
             git(seed, "add", "README.md")
             git(seed, "commit", "--quiet", "-m", "start")
             git(seed, "push", "--quiet", "origin", "HEAD:main")
-            count = args.controllers * 10 * args.updates
+            count = args.controllers * args.rounds
             base_times, per_push = floor(forge, url, scratch, count)
-            per_change = solo(forge, url, scratch, args.updates, args.every)
-            load = (url, scratch, args.controllers, args.updates, args.every)
+            per_change = solo(forge, url, scratch, args.rounds, args.interval)
+            load = (url, scratch, args.controllers, args.rounds, args.interval)
             shared_machine = contended(*load, shared=False, plain=True)
             run = contended(*load, shared=args.shared)
         finally:
@@ -374,19 +397,14 @@ def main() -> None:
             for ref in refs
             for path in git(remote, "ls-tree", "-r", "--name-only", ref).split()
         }
-        expected = {
-            f"{prefix_of(c)}e{e}.yaml": f"update {args.updates - 1}\n"
-            for c in range(args.controllers)
-            for e in range(10)
-        }
+        expected: dict[str, str] = run["last"]  # type: ignore[assignment]
         merges = [m for ref in refs for m in git(remote, "rev-list", "--merges", ref).split()]
         notes = len(git(remote, "log", "--format=%s", "main").splitlines()) - 1
     if args.show:
         print(sorted(round(x, 3) for x in latencies))
     lost = [path for path in expected if landed.get(path) != expected[path]]
-    late = len(run["late"])  # type: ignore[arg-type]
+    late = int(run["late"])  # type: ignore[call-overload]
     ratio = p(latencies, 99) / p(base_times, 99)
-    pace = f"each due every {args.every:g} s" if args.every else "each as soon as the last landed"
     elapsed = float(run["elapsed"])  # type: ignore[arg-type]
     pushes, tries = int(run["pushes"]), int(run["tries"])  # type: ignore[call-overload]
     print(
@@ -394,31 +412,34 @@ def main() -> None:
         f"p99 {p(base_times, 99) * 1000:.0f} ms"
     )
     print(
-        f"{args.controllers} controllers x 10 experiments x {args.updates} status changes "
-        f"({pace}) with {PEOPLE} people pushing to main: {len(latencies) / elapsed:.1f} "
-        f"changes/s in {pushes / elapsed:.1f} pushes/s; change to landing p50 "
+        f"{args.controllers} controllers x 10 running experiments, {args.rounds} commit "
+        f"intervals of {args.interval:g} s, with {PEOPLE} people pushing to main: "
+        f"{len(latencies)} status commits ({len(latencies) / elapsed:.1f}/s) in {pushes} "
+        f"pushes ({pushes / elapsed:.1f}/s); commit to landing p50 "
         f"{p(latencies, 50) * 1000:.0f} ms, p99 {p(latencies, 99) * 1000:.0f} ms "
         f"({ratio:.1f}x the floor's p99, target <= {TARGET:g}x: "
         f"{'MET' if ratio <= TARGET else 'NOT MET'}); {tries / max(pushes, 1):.2f} push "
-        "attempts per landed push"
+        "attempts per push"
     )
     cores = os.cpu_count() or 1
     print(
-        f"one plain push costs {per_push * 1000:.1f} ms of CPU (client and server); "
-        f"publishing one status change {per_change * 1000:.1f} ms (one controller on the "
-        f"same schedule, alone); {args.controllers} controllers' changes at this pace keep "
+        f"one plain push costs {per_push * 1000:.1f} ms of CPU (client and server); a "
+        f"status commit, with its share of its round's push, {per_change * 1000:.1f} ms "
+        f"(one controller alone, in the same rounds); {args.controllers} controllers keep "
         f"{len(latencies) * per_change / elapsed / cores:.0%} of {cores} cores busy"
     )
     plain: list[float] = shared_machine["latencies"]  # type: ignore[assignment]
     people = int(run["people"]) + int(shared_machine["people"])  # type: ignore[call-overload]
     print(
-        f"the same changes as plain git commits and pushes, one clone per controller (each "
-        f"its own branch), with the people: p50 {p(plain, 50) * 1000:.0f} ms, p99 "
-        f"{p(plain, 99) * 1000:.0f} ms; the controllers' p99 is "
+        f"the same rounds with git's command line (a commit and a push a round), one "
+        f"clone per controller (each its own branch), with the people: p50 "
+        f"{p(plain, 50) * 1000:.0f} ms, p99 {p(plain, 99) * 1000:.0f} ms; the controllers' "
+        "p99 is "
         f"{p(latencies, 99) / p(plain, 99):.1f}x that"
     )
     print(
-        f"lost: {len(lost)} statuses ({late} landed with a later push); "
+        f"lost: {len(lost)} of {len(expected)} experiments' last statuses ({late} pushes "
+        "left theirs for a later one); "
         f"people's commits on main: {notes} of {people}; "
         f"merge commits on the status branches: {len(merges)}"
     )

@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -30,6 +29,7 @@ from controller.executors.local.warmstart import WarmPool
 from controller.layout import Layout
 from controller.ports import EnvironmentSpec, ResultsTarget
 from controller.service import runlock
+from controller.service.checkpoints import Checkpoints, engine_checkpoint
 from controller.sinks.git.repo import GitRepo
 from controller.sinks.git.sink import GitStatusSink, corrupt_status
 from controller.sources.overlay import OverlaySource
@@ -265,16 +265,17 @@ class _Run:
         executor = LocalExecutor(
             sink.repo.root, layout.logs(experiment.name), warm=self.pool, on_exit=journal.exited
         )
-        checkpoints = Checkpoints(
-            sink.target.interval,
-            lambda record: _commit(
-                sink, experiment, record, layout.environment, self.spec.namespace
-            ),
-        )
+
+        def commit(batch: dict[str, tuple[Experiment, ExperimentRecord]]) -> None:
+            for _, record in batch.values():  # this one experiment's
+                _commit(sink, experiment, record, layout.environment, self.spec.namespace)
+
+        checkpoints: Checkpoints[tuple[Experiment, ExperimentRecord]]
+        checkpoints = Checkpoints(sink.target.interval, commit)
         options = Options(
             config_maps=self.spec.config_maps,
             previous=start.previous,
-            checkpoint=checkpoints,
+            checkpoint=engine_checkpoint(checkpoints, experiment),
             on_change=self.watch(experiment) if self.watch else None,
             volume=layout.volume(experiment.name),
             journal=journal,
@@ -344,57 +345,6 @@ def _commit(
     return sink.commit(experiment.name, message)
 
 
-class Checkpoints:
-    """Commits the results as a run goes (`commit(record)`), at most once every `interval`
-    seconds (the environment's commit_interval), so that what a killed controller had
-    finished is in git; the end of the run makes one more, outside this, after `close()`.
-    The commit (the summary, its pictures, git, a push) runs on a thread of its own: the
-    run loop hands over a copy of the record and goes on. A copy handed over while one is
-    being committed waits, and a later one replaces it: the latest is committed next. A
-    commit that fails is logged; the next one, or the final one, carries its changes."""
-
-    def __init__(self, interval: float, commit: Callable[[ExperimentRecord], object]):
-        self.interval, self.commit = interval, commit
-        self.last = time.monotonic()
-        self._lock = threading.Lock()
-        self._waiting: ExperimentRecord | None = None
-        self._worker: threading.Thread | None = None
-
-    def __call__(self, record: ExperimentRecord) -> None:
-        now = time.monotonic()
-        if now - self.last < self.interval or record.completion_time:
-            return
-        self.last = now
-        copy = replace(record, trials=list(record.trials))  # its trials are frozen records
-        with self._lock:
-            self._waiting = copy
-            if self._worker is not None:
-                return  # the worker takes it when it is done with the one before
-            self._worker = threading.Thread(target=self._work, name="checkpoint", daemon=True)
-            self._worker.start()
-
-    def _work(self) -> None:
-        while True:
-            with self._lock:
-                record, self._waiting = self._waiting, None
-                if record is None:
-                    self._worker = None
-                    return
-            try:
-                self.commit(record)
-            except ControllerError as err:
-                log.warning("%s: results not committed yet: %s", record.name, err)
-            except Exception:  # a bug: said, and the run goes on to its final commit
-                log.exception("%s: internal error committing the results", record.name)
-
-    def close(self) -> None:
-        """Wait for the commit under way and the one waiting, if any."""
-        with self._lock:
-            worker = self._worker
-        if worker is not None:
-            worker.join()
-
-
 def commit_message(
     experiment: Experiment,
     record: ExperimentRecord,
@@ -406,19 +356,43 @@ def commit_message(
     best result, `[skip ci]`, as results are data, not code), then the trailers that name
     the experiment and the environment's own. A template's {field}s are replaced as text:
     nothing in it is evaluated."""
-    counts = tally(record.trials)
-    fields = {
-        "summary": summary_line(experiment, record),
-        "experiment": experiment.name,
-        "namespace": namespace or "default",
-        "environment": environment,
-        "trials": str(len(record.trials)),
-        "tally": ", ".join(f"{n} {state.lower()}" for state, n in sorted(counts.items())),
-    }
+    return round_message([(experiment, record)], environment, namespace, target)
+
+
+def round_message(
+    parts: list[tuple[Experiment, ExperimentRecord]],
+    environment: str,
+    namespace: str | None,
+    target: ResultsTarget | None = None,
+) -> str:
+    """The message of one commit of several experiments' results: for one, its own (see
+    `commit_message`); for more, a line that counts them (`[skip ci]` where each one's
+    message has it), then each one's message, then an `Experiment:` trailer for each and
+    the environment's own."""
+    shown = namespace or "default"
     template = (target.message if target else None) or DEFAULT_COMMIT_MESSAGE
-    body = _FIELD.sub(lambda m: fields.get(m.group(1), m.group(0)), template).rstrip("\n")
+
+    def body_of(experiment: Experiment, record: ExperimentRecord) -> str:
+        counts = tally(record.trials)
+        fields = {
+            "summary": summary_line(experiment, record),
+            "experiment": experiment.name,
+            "namespace": shown,
+            "environment": environment,
+            "trials": str(len(record.trials)),
+            "tally": ", ".join(f"{n} {state.lower()}" for state, n in sorted(counts.items())),
+        }
+        return _FIELD.sub(lambda m: fields.get(m.group(1), m.group(0)), template)
+
+    bodies = [body_of(experiment, record) for experiment, record in parts]
+    body = bodies[0].rstrip("\n")
+    if len(bodies) > 1:
+        skip = " [skip ci]" if all("[skip ci]" in b for b in bodies) else ""
+        body = f"status/{environment}: {len(bodies)} experiments{skip}\n\n" + "\n\n".join(
+            b.strip("\n") for b in bodies
+        )
     trailers = [
-        ("Experiment", f"{fields['namespace']}/{experiment.name}"),
+        *(("Experiment", f"{shown}/{experiment.name}") for experiment, _ in parts),
         ("Environment", environment),
         *(target.trailers if target else ()),
     ]

@@ -26,7 +26,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,9 +41,10 @@ from controller.executors.kubernetes.pushing import PushReceiver, push_key
 from controller.kube.api import EXPERIMENTS, TRIALS, Kube, KubeError, Object
 from controller.kube.watching import SharedWatches, Watcher
 from controller.ports import ResultsTarget
+from controller.service.checkpoints import Checkpoints, engine_checkpoint
 from controller.service.leader import Leadership
 from controller.service.monitoring import Endpoints, Monitor
-from controller.service.run import Checkpoints, commit_message
+from controller.service.run import round_message
 from controller.sinks.cluster.status import ExperimentStatusSink
 from controller.sinks.git.repo import GitRepo
 from controller.sinks.git.sink import GitStatusSink
@@ -188,6 +189,7 @@ class Server:
         self._leaving = threading.Event()  # shutting down or lost the lease: no new runs
         self._git: GitStatusSink | None = None
         self._git_lock = threading.Lock()
+        self._checkpoints: Checkpoints[tuple[Experiment, ExperimentRecord]] | None = None
         self._pushes: PushReceiver | None = None
         self._trials: Watcher | None = None  # mirroring: Katib's Trials
         self._workloads: SharedWatches | None = None  # every run's workloads, a watch a kind
@@ -259,7 +261,7 @@ class Server:
             stop.wait(0.2)
             if retry is not None and time.monotonic() - last_try >= retry:
                 last_try = time.monotonic()
-                self._push_kept()
+                self._push()
             if self.settings.mirror:
                 self._mirror_changed()
         self._leaving.set()
@@ -457,12 +459,11 @@ class Server:
                 relay_image=self.settings.relay_image,
                 shared=self._workloads,
             )
-            checkpoints = self._checkpoint(experiment)
             options = Options(
                 config_maps=config_maps_for(self.kube, experiment),
                 previous=start.previous,
                 on_change=lambda record: self._changed(run, record, sink),
-                checkpoint=checkpoints,
+                checkpoint=self._checkpoint(experiment),
             )
             engine = Engine(experiment, self.settings.environment, executor, sink, options)
             run.executor, run.engine = executor, engine
@@ -473,8 +474,8 @@ class Server:
                 record = engine.run()
             finally:
                 executor.shutdown()
-                if checkpoints is not None:
-                    checkpoints.close()
+                if self._checkpoints is not None:
+                    self._checkpoints.close(run.name)
             run.record = record  # its last state is counted: the final save was observed
             self._commit(experiment, record)
         except ControllerError as err:
@@ -593,55 +594,68 @@ class Server:
         repo = GitRepo.initialised(root)
         self._git = GitStatusSink(repo, self.settings.environment, target, log.info)
         self._git.start()
+        # Every running experiment's results in rounds: one commit, one push for all.
+        self._checkpoints = Checkpoints(target.interval, self._commit_round)
 
     def _close_git(self) -> None:
+        if self._checkpoints is not None:
+            self._checkpoints.close()
+            self._checkpoints = None
         if self._git is not None:
             self._git.close()
             self._git = None
 
-    def _checkpoint(self, experiment: Experiment) -> Checkpoints | None:
-        if self._git is None:
+    def _checkpoint(self, experiment: Experiment) -> Callable[[ExperimentRecord], None] | None:
+        if self._checkpoints is None:
             return None
-        return Checkpoints(self._git.target.interval, lambda r: self._commit(experiment, r))
+        return engine_checkpoint(self._checkpoints, experiment)
 
     def _commit(self, experiment: Experiment, record: ExperimentRecord) -> None:
-        """The results in git under the experiment's logical name; a failure is logged and
-        kept for the next commit (the Publisher keeps what it could not push)."""
+        """The results of one experiment in git, pushed with whatever else waits."""
+        self._commit_round({experiment.name: (experiment, record)})
+
+    def _commit_round(self, batch: dict[str, tuple[Experiment, ExperimentRecord]]) -> None:
+        """The results of the experiments in `batch` in one commit, each under its logical
+        name, then pushed; a failure is logged and kept for the next commit (the
+        Publisher keeps what it could not push)."""
         sink = self._git
         if sink is None:
             return
-        logical = _logical(experiment)
-        message = commit_message(
-            logical, record, self.settings.environment, self.settings.namespace, sink.target
-        )
+        parts = [(_logical(experiment), record) for experiment, record in batch.values()]
+        environment, namespace = self.settings.environment, self.settings.namespace
         with self._git_lock:
+            written = []
+            for logical, record in parts:
+                try:
+                    sink.write(logical.name, result_files(logical, record, environment))
+                    written.append((logical, record))
+                except ControllerError as err:
+                    log.warning("%s: results not committed yet: %s", logical.name, err)
+            names = [logical.name for logical, _ in written]
             try:
-                sink.write(logical.name, result_files(logical, record, self.settings.environment))
-                sink.commit(logical.name, message, push=False)
+                if written:
+                    message = round_message(written, environment, namespace, sink.target)
+                    sink.commit_many(names, message, push=False)
             except ControllerError as err:
-                log.warning("%s: results not committed yet: %s", logical.name, err)
-        # Outside the lock: experiments that commit while a push is under way go out
-        # together with the next one.
-        try:
-            sink.push_pending(message)
-        except ControllerError as err:
-            log.warning("%s: results not pushed yet: %s", logical.name, err)
-        self._tell_pushed()
+                log.warning("%s: results not committed yet: %s", ", ".join(names), err)
+        self._push()
 
-    def _push_kept(self) -> None:
-        """Results an earlier push left on the local status branch go out again (at the
-        commit interval, while nothing else is committed)."""
+    def _push(self) -> None:
+        """What the local status branch holds and the remote lacks goes out (after a
+        round of commits; at the commit interval, results an earlier push left here). The
+        Publisher lets one push go at a time, outside the commit lock: experiments that
+        commit while a push is under way go out together with the next one."""
         sink = self._git
         if sink is None:
             return
         environment = self.settings.environment
-        message = (
-            f"status/{environment}: results kept from an earlier push [skip ci]\n\n"
+        message = (  # for the commit that carries them on top where others moved the branch
+            f"status/{environment}: results [skip ci]\n\n"
             f"Environment: {environment}\n"
             + "".join(f"{key}: {value}\n" for key, value in sink.target.trailers)
         )
         try:
-            sink.push_pending(message)  # the Publisher lets one push go at a time
+            sink.push_pending(message)
         except ControllerError as err:
             log.warning("results not pushed yet: %s", err)
         self._tell_pushed()

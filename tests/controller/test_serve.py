@@ -259,6 +259,52 @@ def test_a_deleted_experiment_goes_once_its_results_are_committed(tmp_path: Path
         cluster.close()
 
 
+def test_running_experiments_are_committed_and_pushed_together(tmp_path: Path) -> None:
+    """Three experiments run at once: while their trials run, they are committed at the
+    commit interval in rounds, one commit and one push for the experiments that changed,
+    the commit naming each (a line that counts them, each one's message, a trailer each)."""
+    remote = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "--bare", "--quiet", str(remote)], check=True)
+    pushes = tmp_path / "pushes"
+    hook = remote / "hooks" / "post-receive"
+    hook.write_text(f"#!/bin/sh\necho pushed >> '{pushes}'\n")
+    hook.chmod(0o755)
+    gate = threading.Event()
+    cluster = Cluster(held_by(gate))
+    names = ["first", "second", "third"]
+
+    def log(format: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(remote), "log", f"--format={format}", "hpo-status/prod"],
+            capture_output=True, text=True, check=False,
+        ).stdout  # fmt: skip
+
+    def landed() -> set[str]:
+        return set(log("%(trailers:key=Experiment,valueonly)").split())
+
+    try:
+        target = ResultsTarget(mode="status-branch", remote=str(remote), interval=1.0)
+        _, stop = cluster.server(tmp_path / "work", results=target)
+        for name in names:
+            cluster.fake.create(cluster.experiments, NAMESPACE, experiment_object(name, 4))
+        cluster.wait(lambda: {f"{NAMESPACE}/{n}" for n in names} <= landed())
+        assert all(committed_status(remote, n)["experiment"] == n for n in names)
+        assert all(not cluster.ended(n) for n in names)  # committed while they run
+        subjects = log("%s").splitlines()
+        assert len(subjects) < len(names)  # a round took more than one
+        assert len(pushes.read_text().splitlines()) == len(subjects)  # one push a commit
+        shared = log("%B").split("status/prod: ")[1]
+        assert shared.startswith(("2 experiments [skip ci]", "3 experiments [skip ci]"))
+        assert shared.count("trials: ") >= 2  # each one's own message beneath
+        gate.set()
+        for name in names:
+            cluster.wait(lambda name=name: cluster.ended(name))
+        stop.set()
+    finally:
+        gate.set()
+        cluster.close()
+
+
 def test_results_a_remote_refuses_are_kept_said_on_the_object_and_pushed_later(
     tmp_path: Path,
 ) -> None:

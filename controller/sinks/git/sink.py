@@ -123,21 +123,28 @@ class GitStatusSink:
         with self._written_lock:
             self._written.setdefault(experiment, set()).update(self.folder / n for n in files)
 
-    def commit(self, experiment: str, message: str, push: bool = True) -> str | None:
+    def commit(self, experiment: str, message: str) -> str | None:
         """Commit the experiment's result files where the results go, and push them where
-        they go to a remote (`push=False`: leave that to `push_pending`, which a caller
-        makes outside its own lock so that its experiments' pushes can share one)."""
-        # The status is always among them: the run loop writes it, the summary separately.
+        they go to a remote; the commit, None when nothing changed."""
+        return self.commit_many([experiment], message)
+
+    def commit_many(self, experiments: list[str], message: str, push: bool = True) -> str | None:
+        """One commit of several experiments' result files (as `commit`); `push=False`
+        leaves the push to `push_pending`, which a caller makes outside its own lock so
+        that commits made meanwhile go out with it."""
+        paths: set[Path] = set()
         with self._written_lock:
-            written = set(self._written.get(experiment, ()))
-        paths = sorted({*written, self.relative_path(experiment)})
+            for experiment in experiments:
+                paths.update(self._written.get(experiment, ()))
+        # The status is always among them: the run loop writes it, the summary separately.
+        paths.update(self.relative_path(experiment) for experiment in experiments)
         if self.target.mode == "none":
             return None
         if self.publisher is None:
-            return self.repo.commit_paths(paths, message, self.target.author)
+            return self.repo.commit_paths(sorted(paths), message, self.target.author)
         texts = {
             path.as_posix(): (self.files_root / path).read_text(encoding="utf-8")
-            for path in paths
+            for path in sorted(paths)
             if (self.files_root / path).is_file()
         }
         made = self.publisher.commit(texts, message)
