@@ -16,6 +16,7 @@ controllers make it by default (counted from its object model and its config def
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import shutil
@@ -81,6 +82,15 @@ def main() -> int:
                 ends[name] = last_end[owner] = now
 
     fake.listeners.append(heard)
+    received: dict[str, float] = {}  # trial -> when its workload's create reached the server
+
+    def arrived(method: str, path: str, raw: bytes, at: float) -> None:
+        if method == "POST" and path.endswith("/jobs"):
+            name = json.loads(raw)["metadata"]["name"]
+            with lock:
+                received[name] = at
+
+    fake.arrivals.append(arrived)
     work = Path(tempfile.mkdtemp(prefix="hpo-bench-cluster-"))
     environment = {**os.environ, "HPO_RESULTS": "none"}
     controller = subprocess.Popen(
@@ -124,6 +134,9 @@ def main() -> int:
     ]
     recorded = sum(int(status.get("trials", 0)) for status in statuses)
     observed = [gap for status in statuses for gap in successor_gaps(status, options.parallel)]
+    reacted = [
+        gap for status in statuses for gap in successor_gaps(status, options.parallel, received)
+    ]
     simulation.stop()
     requests = dict(fake.requests)
     fake.close()
@@ -150,6 +163,11 @@ def main() -> int:
         print(f"a trial's end observed by the controller to its successor created (the "
               f"create answered), from the trials' own times: p50 {c50:.0f} ms, p99 "
               f"{c99:.0f} ms ({len(observed)} successors)")  # fmt: skip
+    if len(reacted) > 2:
+        r50, r99 = (quantiles(reacted, n=100)[i] * 1000 for i in (49, 98))
+        print(f"a trial's end observed by the controller to its successor's create reaching "
+              f"the API server (the request read, not yet answered): p50 {r50:.0f} ms, p99 "
+              f"{r99:.0f} ms ({len(reacted)} successors)")  # fmt: skip
     floor_writes = 2 + options.experiments / trials  # create, delete; one final status each
     print(
         f"floor: {floor_writes:.2f} writes per trial (its workload's create and delete, "
@@ -166,15 +184,22 @@ def main() -> int:
     return 0
 
 
-def successor_gaps(status: dict[str, Any], parallel: int) -> list[float]:
+def successor_gaps(
+    status: dict[str, Any], parallel: int, received: dict[str, float] | None = None
+) -> list[float]:
     """For each trial started after the first `parallel`: its startTime (set once its
-    create was answered) less the completionTime (set when the controller heard of the
-    end) of the latest trial that ended before it started."""
+    create was answered; or, from `received`, when its create reached the API server)
+    less the completionTime (set when the controller heard of the end) of the latest trial
+    that ended before it started."""
     trials = status.get("trialRecords") or []
     ends = sorted(_at(t["completionTime"]) for t in trials if t.get("completionTime"))
     gaps = []
     for trial in sorted(trials, key=lambda t: _at(t.get("startTime") or ""))[parallel:]:
         started = _at(trial.get("startTime") or "")
+        if received is not None:
+            if trial["name"] not in received:
+                continue
+            started = received[trial["name"]]
         before = [end for end in ends if end <= started]
         if before:
             gaps.append(started - before[-1])

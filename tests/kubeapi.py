@@ -248,6 +248,9 @@ class FakeKubernetes:
         self.watch_generation = 0
         # Called with (type, kind, object) for every change, under the lock: keep it short.
         self.listeners: list[Any] = []
+        # Called with (method, path, body bytes, time.time()) as each request has been read,
+        # before it is handled (outside the lock): when a client's request arrived.
+        self.arrivals: list[Any] = []
         self.kinds = {(k.group, k.version, k.plural): k for k in KINDS}
         self.server = _Server(("127.0.0.1", 0), _handler(self))
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -755,6 +758,8 @@ def _handler(fake: FakeKubernetes) -> type[BaseHTTPRequestHandler]:
             path, query = self._query()
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
+            for arrived in fake.arrivals:
+                arrived(method, path, raw, time.time())
             watching = query.get("watch") in ("true", "1")
             verb = {
                 "GET": "watch" if watching else "get",

@@ -19,8 +19,10 @@ import pytest
 from controller.core.records import ExperimentRecord, TrialState
 from controller.engine.loop import run_experiment
 from controller.errors import ControllerError
-from controller.executors.kubernetes.executor import KubernetesExecutor
+from controller.executors.kubernetes import following
+from controller.executors.kubernetes.executor import EXPERIMENT_LABEL, KubernetesExecutor
 from controller.kube.api import Kube, Resource
+from controller.kube.watching import SharedWatches
 from controller.ports import TrialExecutor
 from controller.sinks.git.repo import GitRepo
 from controller.sinks.git.sink import GitStatusSink
@@ -369,9 +371,12 @@ def test_a_collector_that_does_not_run_in_the_cluster_is_said_before_any_trial(
         KubernetesExecutor(kube, spec, "team", tmp_path)
 
 
-def _hand_run_job(tmp_path: Path) -> tuple[FakeKubernetes, KubernetesExecutor, str, Path]:
+def _hand_run_job(
+    tmp_path: Path, shared: bool = False
+) -> tuple[FakeKubernetes, KubernetesExecutor, str, Path]:
     """A Job trial started with no simulated cluster: the test plays the job controller
-    and the kubelet itself, step by step."""
+    and the kubelet itself, step by step. `shared`: the executor hears of pods through a
+    shared watch (as under serve) rather than listing them."""
     from controller.core.trialspec import Command
 
     fake = FakeKubernetes(bookmark_every=0.2).start()
@@ -379,15 +384,48 @@ def _hand_run_job(tmp_path: Path) -> tuple[FakeKubernetes, KubernetesExecutor, s
     template = spec.spec.trial_template
     assert template is not None and template.trial_spec is not None
     job = copy.deepcopy(template.trial_spec)
-    executor = executor_for(Kube.connect(fake.url), spec, tmp_path)
+    kube = Kube.connect(fake.url)
+    watches = SharedWatches(kube, "team", EXPERIMENT_LABEL) if shared else None
+    executor = executor_for(kube, spec, tmp_path, shared=watches)
     trial = f"{spec.name}-0001"
     path = executor.start(trial, Command((), (), None, manifest=lambda: job))
+    labels = {"katib.kubeflow.org/trial": trial, EXPERIMENT_LABEL: spec.name}
     pod = {
-        "metadata": {"name": f"{trial}-pod", "labels": {"katib.kubeflow.org/trial": trial}},
+        "metadata": {"name": f"{trial}-pod", "labels": labels},
         "spec": {"containers": [{"name": template.primary_container_name}]},
     }
     fake.create(fake.kind_of("v1", "Pod"), "team", pod)
     return fake, executor, trial, path
+
+
+def test_a_pod_that_starts_late_is_followed_as_soon_as_the_watch_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under serve the follower waits for its pod on the shared watch's word, not on a
+    poll: with the pause between looks made a minute long, a container that starts has
+    its first line in the file at once, not at the next look."""
+    monkeypatch.setattr(following, "POLL", 60.0)
+    monkeypatch.setattr(following, "CACHED_CAP", 60.0)
+    fake, executor, trial, path = _hand_run_job(tmp_path, shared=True)
+    pod, name = f"{trial}-pod", executor.primary
+    try:
+        time.sleep(1.0)  # the follower has looked, found no started container, and waits
+        fake.log("team", pod, name, "loss=0.9")
+        _container(fake, pod, name, {"running": {}}, 0)
+        started = time.monotonic()
+        while not path.read_text() and time.monotonic() - started < 10:
+            time.sleep(0.01)
+        took = time.monotonic() - started
+        fake.end_log("team", pod, name)
+        _container(fake, pod, name, {"terminated": {"exitCode": 0}}, 0)
+        _complete(fake, trial)
+        exited = executor.next_exit(timeout=15)
+    finally:
+        executor.shutdown()
+        fake.close()
+    assert took < 2.0
+    assert exited is not None and exited.exit_code == 0
+    assert path.read_text().splitlines() == ["loss=0.9"]
 
 
 def _container(

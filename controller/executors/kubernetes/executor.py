@@ -363,6 +363,9 @@ class KubernetesExecutor:
                 self._pods.get(trial, {}).pop(name, None)
             else:
                 self._pods.setdefault(trial, {})[name] = body
+            followers = self._followers.get(trial, [])
+        for follower in followers:
+            follower.poke()
 
     def _ensure_watching(self, resource: Resource) -> None:
         """Its workloads of that kind watched: through the controller's shared watch of

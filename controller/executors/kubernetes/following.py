@@ -23,6 +23,7 @@ from controller.kube.api import PODS, Kube, KubeError, Object
 log = logging.getLogger("hpo-controller")
 FINISH_WAIT = 10.0  # seconds an ended trial's last lines are waited for
 POLL = 0.2
+CACHED_CAP = 2.0  # the longest pause between looks at a cache that says when it changes
 
 
 class LogFollower:
@@ -36,18 +37,22 @@ class LogFollower:
         path: Path,
         pods: Callable[[], list[Object]] | None = None,
     ):
-        """`pods`: the trial's primary pods from a watch's cache (None: listed through
-        the API, with a growing pause between looks)."""
+        """`pods`: the trial's primary pods from a watch's cache, whose keeper calls
+        `poke()` when they change (None: listed through the API, with a growing pause
+        between looks)."""
         self.kube, self.namespace, self.trial = kube, namespace, trial
         self.selector, self.container, self.path = selector, container, path
         self.pods = pods
-        self._cap = POLL if pods is not None else 2.0  # a look at a cache costs nothing
+        # A cache's keeper wakes the follower when the pod changes: the pause between
+        # looks is then only a safety net.
+        self._cap = CACHED_CAP if pods is not None else 2.0
         self.last = ""  # the timestamp of the last line written
         self.restarts = 0
         self.pod: str | None = None
         self.gone = False  # the pod followed is no longer there
         self._stopped = threading.Event()
         self._ended = threading.Event()  # the workload ended: read to the end, then stop
+        self._changed = threading.Event()  # worth another look: the pod changed, or ended
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"logs-{trial}", daemon=True)
 
@@ -57,10 +62,16 @@ class LogFollower:
     def finish(self) -> None:
         """The trial ended: wait (a while) until its output is all in the file."""
         self._ended.set()
+        self._changed.set()
         self._done.wait(FINISH_WAIT)
+
+    def poke(self) -> None:
+        """The trial's pods changed (the cache's keeper says): look again now."""
+        self._changed.set()
 
     def stop(self) -> None:
         self._stopped.set()
+        self._changed.set()
 
     def _run(self) -> None:
         try:
@@ -74,7 +85,8 @@ class LogFollower:
     def _follow(self, out: BinaryIO) -> None:
         delay = POLL
         while not self._stopped.is_set():
-            ended = self._ended.is_set()  # before the look: an end after it looks again
+            self._changed.clear()  # before the look: a change after it looks again
+            ended = self._ended.is_set()
             try:
                 state = self._state()
             except KubeError:  # the API, not the pod: look again
@@ -94,7 +106,7 @@ class LogFollower:
             if state is None:  # no pod yet, or not started: wait
                 if ended:  # the workload ended with no started container of ours
                     return
-                delay = self._pause(self._ended, delay)  # an end looks once more at once
+                delay = self._pause(self._changed, delay)  # a change or an end: at once
                 continue
             restarts, terminated = state
             if restarts > self.restarts:  # the earlier container's end, then the new one
