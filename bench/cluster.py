@@ -6,9 +6,11 @@ time and peak memory are its own, and every request it makes is counted by the s
     python bench/cluster.py [--experiments 100] [--trials 20] [--parallel 10]
 
 Reports API requests per trial (reads and writes apart), the controller's CPU seconds and
-peak RSS, and the time from a trial's end (its workload's status saying so) to the
-creation of its successor, p50/p99. Beside them, in the same report: a floor of the bare
-calls a trial needs (create its workload, delete it: two writes, and its share of each
+peak RSS, and the time from a trial's end to the creation of its successor, p50/p99: from
+its workload's status saying so to the successor stored, as the API server sees both; and
+from the end the controller observed (the completionTime it records) to the successor's
+create read by the API server, and answered. Beside them, in the same report: a floor of
+the bare calls a trial needs (create its workload, delete it: two writes, and its share of each
 experiment's final status patch), and Katib's cost per experiment and per trial as its
 controllers make it by default (counted from its object model and its config defaults,
 `pkg/apis/config/v1beta1/defaults.go`: Katib's controller does not run here)."""
@@ -133,10 +135,13 @@ def main() -> int:
         (fake.get(experiments, NAMESPACE, name) or {}).get("status") or {} for name in names
     ]
     recorded = sum(int(status.get("trials", 0)) for status in statuses)
-    observed = [gap for status in statuses for gap in successor_gaps(status, options.parallel)]
-    reacted = [
-        gap for status in statuses for gap in successor_gaps(status, options.parallel, received)
-    ]
+    # From the end the controller observed (the completionTime it recorded) to the
+    # successor's create read by the API server, and to that create answered (the
+    # successor's startTime).
+    reactions = {
+        what: [gap for status in statuses for gap in successor_gaps(status, options.parallel, at)]
+        for what, at in (("reached", received), ("answered", None))
+    }
     simulation.stop()
     requests = dict(fake.requests)
     fake.close()
@@ -158,16 +163,17 @@ def main() -> int:
           f"{own.ru_utime + own.ru_stime:.1f} CPU seconds")  # fmt: skip
     print(f"a trial's end to its successor's creation, seen by the API server: p50 {p50:.0f} "
           f"ms, p99 {p99:.0f} ms ({len(gaps)} successors)")  # fmt: skip
-    if len(observed) > 2:
-        c50, c99 = (quantiles(observed, n=100)[i] * 1000 for i in (49, 98))
-        print(f"a trial's end observed by the controller to its successor created (the "
-              f"create answered), from the trials' own times: p50 {c50:.0f} ms, p99 "
-              f"{c99:.0f} ms ({len(observed)} successors)")  # fmt: skip
-    if len(reacted) > 2:
-        r50, r99 = (quantiles(reacted, n=100)[i] * 1000 for i in (49, 98))
-        print(f"a trial's end observed by the controller to its successor's create reaching "
-              f"the API server (the request read, not yet answered): p50 {r50:.0f} ms, p99 "
-              f"{r99:.0f} ms ({len(reacted)} successors)")  # fmt: skip
+    shown = {
+        what: (quantiles(gaps, n=100)[49] * 1000, quantiles(gaps, n=100)[98] * 1000)
+        for what, gaps in reactions.items()
+        if len(gaps) > 2
+    }
+    if len(shown) == 2:
+        print("a trial's end observed by the controller to its successor's create read by "
+              f"the API server: p50 {shown['reached'][0]:.0f} ms, p99 "
+              f"{shown['reached'][1]:.0f} ms; to that create answered: p50 "
+              f"{shown['answered'][0]:.0f} ms, p99 {shown['answered'][1]:.0f} ms "
+              f"({len(reactions['answered'])} successors)")  # fmt: skip
     floor_writes = 2 + options.experiments / trials  # create, delete; one final status each
     print(
         f"floor: {floor_writes:.2f} writes per trial (its workload's create and delete, "
@@ -185,21 +191,21 @@ def main() -> int:
 
 
 def successor_gaps(
-    status: dict[str, Any], parallel: int, received: dict[str, float] | None = None
+    status: dict[str, Any], parallel: int, at: dict[str, float] | None = None
 ) -> list[float]:
     """For each trial started after the first `parallel`: its startTime (set once its
-    create was answered; or, from `received`, when its create reached the API server)
-    less the completionTime (set when the controller heard of the end) of the latest trial
-    that ended before it started."""
+    create was answered; or `at` the trial, a wall-clock time the API server saw) less the
+    completionTime (set when the controller heard of the end) of the latest trial that
+    ended before it started."""
     trials = status.get("trialRecords") or []
     ends = sorted(_at(t["completionTime"]) for t in trials if t.get("completionTime"))
     gaps = []
     for trial in sorted(trials, key=lambda t: _at(t.get("startTime") or ""))[parallel:]:
         started = _at(trial.get("startTime") or "")
-        if received is not None:
-            if trial["name"] not in received:
+        if at is not None:
+            if trial["name"] not in at:
                 continue
-            started = received[trial["name"]]
+            started = at[trial["name"]]
         before = [end for end in ends if end <= started]
         if before:
             gaps.append(started - before[-1])

@@ -289,6 +289,19 @@ def test_a_name_taken_by_another_experiments_object_is_a_clear_error(
     executor.shutdown()
 
 
+def test_a_create_the_cluster_refuses_stops_the_experiment_with_its_words(
+    cluster: tuple[FakeKubernetes, ClusterSimulation, Kube], tmp_path: Path
+) -> None:
+    """An admission webhook or a quota says no: the run stops with the cluster's words, and
+    nothing is left behind."""
+    fake, _, kube = cluster
+    fake.fail("POST", r"/jobs$", status=403, times=100)
+    spec = katib_example(KINDS["Job"], trials=4)
+    with pytest.raises(ControllerError, match=r"the cluster refused its Job: .*injected"):
+        run(spec, executor_for(kube, spec, tmp_path), tmp_path)
+    assert fake.items(fake.kind_of("batch/v1", "Job"), "team") == []
+
+
 def test_logs_are_followed_while_the_trial_runs(tmp_path: Path) -> None:
     """Real processes in the simulated pods: the output reaches the local file while the
     trial runs, so median stopping can read it."""
