@@ -122,14 +122,17 @@ class Kube:
         content_type: str = "application/json",
         stream: bool = False,
         timeout: float | tuple[float, float | None] | None = None,
+        answer: bool = True,
     ) -> Any:
         """One request; a dropped connection, a 429 or a 5xx is tried again (RETRIES times,
         backed off). A create whose answer was lost may have been made: the caller's 409
-        says so. Streams are not retried here: their readers resume on their own."""
+        says so. Streams are not retried here: their readers resume on their own.
+        `answer=False`: the answer's body is read and not decoded (None), for a caller
+        that does not look at it."""
         attempts = 1 if stream else RETRIES + 1
         for attempt in range(attempts):
             try:
-                return self._once(method, path, query, body, content_type, stream, timeout)
+                return self._once(method, path, query, body, content_type, stream, timeout, answer)
             except KubeError as err:
                 if not err.is_temporary or attempt == attempts - 1:
                     raise
@@ -145,6 +148,7 @@ class Kube:
         content_type: str,
         stream: bool,
         timeout: float | tuple[float, float | None] | None,
+        answer: bool = True,
     ) -> Any:
         from kubernetes.client.exceptions import ApiException
 
@@ -185,7 +189,7 @@ class Kube:
         if stream:
             return response.response
         raw = response.read()
-        return json.loads(raw) if raw else None
+        return json.loads(raw) if raw and answer else None
 
     # -- verbs -----------------------------------------------------------------------------
 
@@ -206,9 +210,10 @@ class Kube:
         found = self._call("GET", resource.path(namespace), query)
         return list(found.get("items") or []), str(found["metadata"].get("resourceVersion", ""))
 
-    def create(self, resource: Resource, namespace: str | None, body: Object) -> Object:
-        created: Object = self._call("POST", resource.path(namespace), body=body)
-        return created
+    def create(self, resource: Resource, namespace: str | None, body: Object) -> None:
+        """Create the object (the server's answer, the object as stored, is not decoded:
+        nothing here looks at it)."""
+        self._call("POST", resource.path(namespace), body=body, answer=False)
 
     def replace(
         self,
@@ -229,15 +234,16 @@ class Kube:
         name: str,
         patch: Any,
         sub: str | None = None,
-    ) -> Object:
-        """A JSON merge patch (RFC 7386)."""
-        patched: Object = self._call(
+    ) -> None:
+        """A JSON merge patch (RFC 7386); the patched object the server answers with is
+        not decoded (a status patch's answer holds every trial's record)."""
+        self._call(
             "PATCH",
             resource.path(namespace, name, sub),
             body=patch,
             content_type="application/merge-patch+json",
+            answer=False,
         )
-        return patched
 
     def delete(
         self, resource: Resource, namespace: str | None, name: str, propagation: str = "Background"
@@ -252,6 +258,7 @@ class Kube:
                     "apiVersion": "v1",
                     "propagationPolicy": propagation,
                 },
+                answer=False,
             )
         except KubeError as err:
             if err.is_not_found:

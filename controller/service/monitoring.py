@@ -63,26 +63,37 @@ class Monitor:
             registry=r,
         )
         self._lock = threading.Lock()
+        # Each metric's child for a set of label values, found once: prometheus_client's
+        # labels() builds and looks up its key under a lock of its own at every call.
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         self._seen: dict[tuple[str, str], dict[str, TrialState]] = {}
         self._states: dict[tuple[str, str], str] = {}  # experiment -> its last condition
+
+    def _of(self, metric: Counter | Gauge | Histogram, *values: str) -> Any:
+        """The metric's child for these label values."""
+        key = (id(metric), values)
+        child = self._children.get(key)
+        if child is None:  # two threads may both ask: labels() gives both the same child
+            child = self._children[key] = metric.labels(*values)
+        return child
 
     # -- experiments ------------------------------------------------------------------------
 
     def experiment_created(self, namespace: str) -> None:
-        self.experiments["created"].labels(namespace).inc()
+        self._of(self.experiments["created"], namespace).inc()
 
     def experiment_deleted(self, namespace: str, name: str) -> None:
         """The object is gone, and its trials with it."""
-        self.experiments["deleted"].labels(namespace).inc()
+        self._of(self.experiments["deleted"], namespace).inc()
         with self._lock:
             state = self._states.pop((namespace, name), None)
             trials = self._seen.pop((namespace, name), {})
         if state is not None:
-            self.experiments_current.labels(namespace, state).dec()
+            self._of(self.experiments_current, namespace, state).dec()
         for trial_state in trials.values():
-            self.trials_current.labels(namespace, trial_state.value).dec()
+            self._of(self.trials_current, namespace, trial_state.value).dec()
         if trials:
-            self.trials["deleted"].labels(namespace).inc(len(trials))
+            self._of(self.trials["deleted"], namespace).inc(len(trials))
 
     def experiment_state(self, namespace: str, name: str, state: str) -> None:
         """The experiment's last condition is now `state` (Created, Running, Succeeded,
@@ -93,10 +104,10 @@ class Monitor:
                 return
             self._states[(namespace, name)] = state
         if before is not None:
-            self.experiments_current.labels(namespace, before).dec()
-        self.experiments_current.labels(namespace, state).inc()
+            self._of(self.experiments_current, namespace, before).dec()
+        self._of(self.experiments_current, namespace, state).inc()
         if state in ("Succeeded", "Failed"):
-            self.experiments[state.lower()].labels(namespace).inc()
+            self._of(self.experiments[state.lower()], namespace).inc()
 
     # -- trials -----------------------------------------------------------------------------
 
@@ -105,7 +116,7 @@ class Monitor:
         with self._lock:
             self._seen[(namespace, record.name)] = {t.name: t.state for t in record.trials}
         for trial in record.trials:
-            self.trials_current.labels(namespace, trial.state.value).inc()
+            self._of(self.trials_current, namespace, trial.state.value).inc()
 
     def observe(self, namespace: str, record: ExperimentRecord) -> None:
         """Count what changed since the record was last seen."""
@@ -118,17 +129,17 @@ class Monitor:
                 seen[trial.name] = trial.state
         for trial, before in changes:
             if before is None:
-                self.trials["created"].labels(namespace).inc()
+                self._of(self.trials["created"], namespace).inc()
             else:
-                self.trials_current.labels(namespace, before.value).dec()
-            self.trials_current.labels(namespace, trial.state.value).inc()
+                self._of(self.trials_current, namespace, before.value).dec()
+            self._of(self.trials_current, namespace, trial.state.value).inc()
             counted = _TRIAL_COUNTERS.get(trial.state)
             if counted is not None:
-                self.trials[counted].labels(namespace).inc()
+                self._of(self.trials[counted], namespace).inc()
             if not trial.state.is_active and trial.start_time and trial.completion_time:
                 seconds = _seconds(trial.start_time, trial.completion_time)
                 if seconds is not None:
-                    self.trial_seconds.labels(namespace, trial.state.value).observe(seconds)
+                    self._of(self.trial_seconds, namespace, trial.state.value).observe(seconds)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
