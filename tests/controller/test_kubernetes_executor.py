@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from controller.core.records import ExperimentRecord, TrialState
+from controller.core.records import ExperimentRecord, TrialExit, TrialState
 from controller.engine.loop import run_experiment
 from controller.errors import ControllerError
 from controller.executors.kubernetes import following
@@ -429,10 +429,7 @@ def test_a_pod_that_starts_late_is_followed_as_soon_as_the_watch_says_so(
         while not path.read_text() and time.monotonic() - started < 10:
             time.sleep(0.01)
         took = time.monotonic() - started
-        fake.end_log("team", pod, name)
-        _container(fake, pod, name, {"terminated": {"exitCode": 0}}, 0)
-        _complete(fake, trial)
-        exited = executor.next_exit(timeout=15)
+        exited = _end(fake, executor, trial, restarts=0)
     finally:
         executor.shutdown()
         fake.close()
@@ -450,6 +447,18 @@ def _container(
         }
 
     fake.update(fake.kind_of("v1", "Pod"), "team", pod, change)
+
+
+def _end(
+    fake: FakeKubernetes, executor: KubernetesExecutor, trial: str, restarts: int
+) -> TrialExit | None:
+    """The hand-run job's container ends well, its log closed, then the job completes;
+    the exit the executor reports."""
+    pod, name = f"{trial}-pod", executor.primary
+    fake.end_log("team", pod, name)
+    _container(fake, pod, name, {"terminated": {"exitCode": 0}}, restarts)
+    _complete(fake, trial)
+    return executor.next_exit(timeout=15)
 
 
 def _complete(fake: FakeKubernetes, trial: str) -> None:
@@ -472,10 +481,7 @@ def test_a_restarted_container_is_read_to_its_end_before_its_successor(tmp_path:
         fake.restart_log("team", pod, name)
         _container(fake, pod, name, {"running": {}}, 1)
         fake.log("team", pod, name, "loss=0.5")
-        fake.end_log("team", pod, name)
-        _container(fake, pod, name, {"terminated": {"exitCode": 0}}, 1)
-        _complete(fake, trial)
-        exited = executor.next_exit(timeout=15)
+        exited = _end(fake, executor, trial, restarts=1)
     finally:
         executor.shutdown()
         fake.close()
