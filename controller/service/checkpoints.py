@@ -31,6 +31,7 @@ from controller.errors import ControllerError
 from generator.katib.models import Experiment
 
 log = logging.getLogger("hpo-controller")
+_PHASES = random.Random()  # of its own: draws here leave the random module's state alone
 
 T = TypeVar("T")
 
@@ -39,7 +40,7 @@ class Checkpoints(Generic[T]):
     def __init__(self, interval: float, commit: Callable[[dict[str, T]], object]):
         self.interval, self.commit = interval, commit
         # When the last round began (the first: a random phase within one more interval).
-        self.last = time.monotonic() + random.uniform(0.0, interval)
+        self.last = time.monotonic() + _PHASES.uniform(0.0, interval)
         self._changed = threading.Condition()
         self._waiting: dict[str, T] = {}
         self._committing: set[str] = set()

@@ -385,21 +385,19 @@ def test_a_collector_that_does_not_run_in_the_cluster_is_said_before_any_trial(
 
 
 def _hand_run_job(
-    tmp_path: Path, shared: bool = False
+    tmp_path: Path, fake: FakeKubernetes | None = None, shared: SharedWatches | None = None
 ) -> tuple[FakeKubernetes, KubernetesExecutor, str, Path]:
     """A Job trial started with no simulated cluster: the test plays the job controller
-    and the kubelet itself, step by step. `shared`: the executor hears of pods through a
-    shared watch (as under serve) rather than listing them."""
+    and the kubelet itself, step by step. `shared`: the watches the executor hears of pods
+    through (as under serve) rather than listing them."""
     from controller.core.trialspec import Command
 
-    fake = FakeKubernetes(bookmark_every=0.2).start()
+    fake = fake or FakeKubernetes(bookmark_every=0.2).start()
     spec = katib_example(KINDS["Job"], trials=1)
     template = spec.spec.trial_template
     assert template is not None and template.trial_spec is not None
     job = copy.deepcopy(template.trial_spec)
-    kube = Kube.connect(fake.url)
-    watches = SharedWatches(kube, "team", EXPERIMENT_LABEL) if shared else None
-    executor = executor_for(kube, spec, tmp_path, shared=watches)
+    executor = executor_for(Kube.connect(fake.url), spec, tmp_path, shared=shared)
     trial = f"{spec.name}-0001"
     path = executor.start(trial, Command((), (), None, manifest=lambda: job))
     labels = {"katib.kubeflow.org/trial": trial, EXPERIMENT_LABEL: spec.name}
@@ -419,7 +417,9 @@ def test_a_pod_that_starts_late_is_followed_as_soon_as_the_watch_says_so(
     its first line in the file at once, not at the next look."""
     monkeypatch.setattr(following, "POLL", 60.0)
     monkeypatch.setattr(following, "CACHED_CAP", 60.0)
-    fake, executor, trial, path = _hand_run_job(tmp_path, shared=True)
+    fake = FakeKubernetes(bookmark_every=0.2).start()
+    watches = SharedWatches(Kube.connect(fake.url), "team", EXPERIMENT_LABEL)
+    fake, executor, trial, path = _hand_run_job(tmp_path, fake, watches)
     pod, name = f"{trial}-pod", executor.primary
     try:
         time.sleep(1.0)  # the follower has looked, found no started container, and waits
@@ -432,6 +432,7 @@ def test_a_pod_that_starts_late_is_followed_as_soon_as_the_watch_says_so(
         exited = _end(fake, executor, trial, restarts=0)
     finally:
         executor.shutdown()
+        watches.stop()  # before the server goes: no watch outlives the test
         fake.close()
     assert took < 2.0
     assert exited is not None and exited.exit_code == 0
