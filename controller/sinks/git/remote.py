@@ -14,10 +14,10 @@ bounded number of times; after that the results stay on the local ref and go out
 next publish. Each environment has its own status branch, so controllers of different
 environments never wait on each other.
 
-Within one controller, experiments commit at once and push one at a time: a push carries
-every commit the ref holds when it is sent, so an experiment whose commit went out with
+Within one controller, threads commit one after the other and push one at a time: a push
+carries every commit the ref holds when it is sent, so a thread whose commit went out with
 another's push returns as soon as that push lands instead of pushing again (a group
-commit). Ten experiments that checkpoint together cost one or two pushes, not ten.
+commit). Experiments that end together cost one or two pushes, not one each.
 
 A remote over HTTPS is reached in-process through libgit2, which asks for the token when
 the remote does and gets it from memory. An SSH or local remote goes through git's command
@@ -252,8 +252,8 @@ class _Callbacks(pygit2.RemoteCallbacks):
 class Publisher:
     """Publishes the status files under `prefix` (`status/<env>/`): onto `ref` locally
     and, where `remote` is set, to the same branch there. Safe to share between threads:
-    commits are made concurrently (the ref moves by compare-and-swap), pushes one at a
-    time, each carrying every commit made before it.
+    their commits go one at a time (another process's are met by compare-and-swap), and
+    their pushes one at a time, each carrying every commit made before it.
 
     Commits are made in-process (libgit2, through pygit2) from an index in memory, and the
     ref moves by compare-and-swap. A remote over HTTPS is fetched from and pushed to
