@@ -474,8 +474,9 @@ class Server:
                 record = engine.run()
             finally:
                 executor.shutdown()
-                if self._checkpoints is not None:
-                    self._checkpoints.close(run.name)
+                checkpoints = self._checkpoints  # read once: the git sink may be closing
+                if checkpoints is not None:
+                    checkpoints.close(run.name)
             run.record = record  # its last state is counted: the final save was observed
             self._commit(experiment, record)
         except ControllerError as err:
@@ -606,9 +607,8 @@ class Server:
             self._git = None
 
     def _checkpoint(self, experiment: Experiment) -> Callable[[ExperimentRecord], None] | None:
-        if self._checkpoints is None:
-            return None
-        return engine_checkpoint(self._checkpoints, experiment)
+        checkpoints = self._checkpoints
+        return None if checkpoints is None else engine_checkpoint(checkpoints, experiment)
 
     def _commit(self, experiment: Experiment, record: ExperimentRecord) -> None:
         """The results of one experiment in git, pushed with whatever else waits."""
