@@ -18,7 +18,6 @@ controllers make it by default (counted from its object model and its config def
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import shutil
@@ -86,9 +85,9 @@ def main() -> int:
     fake.listeners.append(heard)
     received: dict[str, float] = {}  # trial -> when its workload's create reached the server
 
-    def arrived(method: str, path: str, raw: bytes, at: float) -> None:
+    def arrived(method: str, path: str, body: Any, at: float) -> None:
         if method == "POST" and path.endswith("/jobs"):
-            name = json.loads(raw)["metadata"]["name"]
+            name = body["metadata"]["name"]
             with lock:
                 received[name] = at
 

@@ -248,8 +248,8 @@ class FakeKubernetes:
         self.watch_generation = 0
         # Called with (type, kind, object) for every change, under the lock: keep it short.
         self.listeners: list[Any] = []
-        # Called with (method, path, body bytes, time.time()) as each request has been read,
-        # before it is handled (outside the lock): when a client's request arrived.
+        # Called with (method, path, parsed body, when it was read: time.time()) for each
+        # request the server handles, before it handles it (outside the lock).
         self.arrivals: list[Any] = []
         self.kinds = {(k.group, k.version, k.plural): k for k in KINDS}
         self.server = _Server(("127.0.0.1", 0), _handler(self))
@@ -758,8 +758,7 @@ def _handler(fake: FakeKubernetes) -> type[BaseHTTPRequestHandler]:
             path, query = self._query()
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
-            for arrived in fake.arrivals:
-                arrived(method, path, raw, time.time())
+            read_at = time.time()
             watching = query.get("watch") in ("true", "1")
             verb = {
                 "GET": "watch" if watching else "get",
@@ -778,6 +777,8 @@ def _handler(fake: FakeKubernetes) -> type[BaseHTTPRequestHandler]:
                 return
             try:
                 body = json.loads(raw) if raw else None
+                for arrived in fake.arrivals:
+                    arrived(method, path, body, read_at)
                 if method == "GET" and path.endswith("/log"):
                     found = _PATH.match(path)
                     assert found is not None

@@ -24,6 +24,7 @@ log = logging.getLogger("hpo-controller")
 FINISH_WAIT = 10.0  # seconds an ended trial's last lines are waited for
 POLL = 0.2
 CACHED_CAP = 2.0  # the longest pause between looks at a cache that says when it changes
+LISTED_CAP = 2.0  # the longest pause between looks through the API (a request each)
 
 
 class LogFollower:
@@ -45,7 +46,7 @@ class LogFollower:
         self.pods = pods
         # A cache's keeper wakes the follower when the pod changes: the pause between
         # looks is then only a safety net.
-        self._cap = CACHED_CAP if pods is not None else 2.0
+        self._cap = CACHED_CAP if pods is not None else LISTED_CAP
         self.last = ""  # the timestamp of the last line written
         self.restarts = 0
         self.pod: str | None = None
