@@ -709,6 +709,11 @@ class FakeKubernetes:
 class _Server(ThreadingHTTPServer):
     request_queue_size = 128  # many clients connect at once, as to a real API server
     daemon_threads = True
+    connections = 0  # accepted so far (each is served by a thread of its own)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self.connections += 1
+        super().process_request(request, client_address)
 
 
 def _version_of(body: dict[str, Any]) -> str:
@@ -751,8 +756,9 @@ def _handler(fake: FakeKubernetes) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(b"0\r\n\r\n")
                 self.wfile.flush()
             except (BrokenPipeError, ConnectionResetError):
-                pass
-            self.close_connection = True
+                self.close_connection = True
+            # A stream that ended whole leaves its connection open for the client's next
+            # request, as a real API server does.
 
         def _any(self, method: str) -> None:
             path, query = self._query()

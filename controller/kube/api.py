@@ -13,6 +13,7 @@ import json
 import random
 import time
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -84,6 +85,12 @@ class KubeError(ControllerError):
         return self.status in (0, 429) or self.status >= 500
 
 
+# Connections kept open to the API server. Every experiment's run, every followed log
+# and every watch holds one while its request lasts; beyond the pool, each request opens
+# a connection of its own and drops it after (the client's default keeps 5 per core).
+POOL = 256
+
+
 class Kube:
     """Calls on one API server; safe from several threads."""
 
@@ -98,6 +105,7 @@ class Kube:
         if host is not None:
             configuration = client.Configuration()
             configuration.host = host
+            configuration.connection_pool_maxsize = POOL
             return cls(client.ApiClient(configuration))
         try:
             config.load_incluster_config()  # type: ignore[no-untyped-call]
@@ -109,7 +117,9 @@ class Kube:
                     "no Kubernetes API to talk to: not in a pod, and no kubeconfig "
                     f"({err}); set KUBECONFIG or run in the cluster"
                 ) from err
-        return cls(client.ApiClient())
+        configuration = client.Configuration.get_default_copy()
+        configuration.connection_pool_maxsize = POOL
+        return cls(client.ApiClient(configuration))
 
     # -- one request -----------------------------------------------------------------------
 
@@ -287,8 +297,8 @@ class Kube:
         response = self._call(
             "GET", resource.path(namespace), query, stream=True, timeout=(10, timeout + 30)
         )
-        try:
-            for line in _lines(response):
+        with _streamed(response) as lines:
+            for line in lines:
                 event = json.loads(line)
                 kind, body = event.get("type"), event.get("object") or {}
                 if kind == "ERROR":
@@ -298,8 +308,6 @@ class Kube:
                         str(body.get("message") or ""),
                     )
                 yield str(kind), body
-        finally:
-            response.release_conn()
 
     def log(
         self,
@@ -325,10 +333,28 @@ class Kube:
         response = self._call(
             "GET", PODS.path(namespace, pod, "log"), query, stream=True, timeout=(10, None)
         )
-        try:
-            yield from _lines(response)
-        finally:
-            response.release_conn()
+        with _streamed(response) as lines:
+            yield from lines
+
+
+@contextmanager
+def _streamed(response: Any) -> Iterator[Iterator[str]]:
+    """A streamed answer's lines. Its connection goes back to the pool once the answer
+    has been read to its end; one left part-read is closed (what is left of the answer
+    would otherwise be read as the next request's)."""
+    whole = False
+
+    def lines() -> Iterator[str]:
+        nonlocal whole
+        yield from _lines(response)
+        whole = True
+
+    try:
+        yield lines()
+    finally:
+        if not whole:
+            response.close()
+        response.release_conn()
 
 
 def _lines(response: Any) -> Iterator[str]:
