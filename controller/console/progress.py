@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import queue
 import sys
 import threading
 import time
@@ -56,57 +57,64 @@ class BatchedStreamHandler(logging.Handler):
     after it, then a thread of the handler's writes them all at once; warnings and errors
     go out at once, with whatever waited before them. A trial that starts and one that ends
     cost a write a few times a second instead of a write (and a wake-up of whoever reads
-    the stream) per line."""
+    the stream) per line.
+
+    A line is formatted on the thread that logs it and queued without taking the
+    handler's lock: a hundred experiments' threads log at once, and a lock held while a
+    line is formatted made them wait in turn for each other (and for the interpreter's
+    lock that its holder was waiting for). The lock is only taken to write."""
 
     def __init__(self, stream: TextIO, delay: float = FLUSH_DELAY):
         super().__init__()
         self.stream, self.delay = stream, delay
-        self.pending: list[str] = []
-        assert self.lock is not None
-        self._due = threading.Condition(self.lock)
+        self._lines: queue.SimpleQueue[str] = queue.SimpleQueue()
+        self._due = threading.Event()  # lines wait for the writer thread
         self._writer: threading.Thread | None = None
+        self._starting = threading.Lock()
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        """As logging's, without the handler's lock around `emit`."""
+        wanted = bool(self.filter(record))
+        if wanted:
+            self.emit(record)
+        return wanted
 
     def emit(self, record: logging.LogRecord) -> None:
-        """Called with the handler's lock held."""
         try:
-            first = not self.pending
-            self.pending.append(self.format(record) + "\n")
+            self._lines.put(self.format(record) + "\n")
             if record.levelno >= logging.WARNING:
-                self._write()
-            elif first:
-                self._wake_writer()
+                self.flush()
+            elif not self._due.is_set():  # (set by another line already: it will be written)
+                self._due.set()
+                if self._writer is None:
+                    self._start_writer()
         except Exception:
             self.handleError(record)
 
     def flush(self) -> None:
-        """Write what waits now."""
-        with self._due:
-            self._write()
+        """Write what waits now, in the order it was logged."""
+        with self.lock:  # type: ignore[union-attr]
+            text = []
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    text.append(self._lines.get_nowait())
+            if text:
+                with contextlib.suppress(OSError):  # a closed pipe: nobody is reading
+                    self.stream.write("".join(text))
+                    self.stream.flush()
 
-    def _wake_writer(self) -> None:
-        if self._writer is None:
-            self._writer = threading.Thread(target=self._write_later, name="log", daemon=True)
-            self._writer.start()
-        else:
-            self._due.notify()
+    def _start_writer(self) -> None:
+        with self._starting:
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._write_later, name="log", daemon=True)
+                self._writer.start()
 
     def _write_later(self) -> None:
-        with self._due:
-            while True:
-                while not self.pending:
-                    self._due.wait()
-                due = time.monotonic() + self.delay
-                while self.pending and (left := due - time.monotonic()) > 0:
-                    self._due.wait(left)
-                self._write()
-
-    def _write(self) -> None:
-        if not self.pending:
-            return
-        text, self.pending = "".join(self.pending), []
-        with contextlib.suppress(OSError):  # a closed pipe: nobody is reading
-            self.stream.write(text)
-            self.stream.flush()
+        while True:
+            self._due.wait()
+            time.sleep(self.delay)
+            self._due.clear()  # before the lines are taken: one logged after sets it again
+            self.flush()
 
 
 def flush_log(log: logging.Logger) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -116,3 +117,34 @@ def test_a_run_has_written_all_it_said_when_it_returns(
         [f"loop-{n:04d}", word] for n in (1, 2, 3) for word in ("started", "Succeeded")
     ]
     assert len(stream.writes) == 1
+
+
+def test_lines_logged_while_a_write_is_under_way_do_not_wait_for_it(
+    logger: logging.Logger,
+) -> None:
+    """A thread that logs queues its line: it waits neither for the handler's lock nor for
+    a write that holds it."""
+    writing, release = threading.Event(), threading.Event()
+
+    class Slow(Writes):
+        def write(self, text: str) -> int:
+            writing.set()
+            release.wait(10)
+            return super().write(text)
+
+    stream = Slow()
+    handler = BatchedStreamHandler(stream, delay=60)
+    logger.addHandler(handler)
+    logger.info("first")
+    flushing = threading.Thread(target=handler.flush)
+    flushing.start()
+    assert writing.wait(10)  # the flush holds the lock, in the middle of its write
+    logged = threading.Thread(target=lambda: [logger.info(f"line {i}") for i in range(100)])
+    logged.start()
+    logged.join(5)
+    alive = logged.is_alive()
+    release.set()
+    flushing.join(10)
+    assert not alive  # the hundred lines were queued while the write was held up
+    handler.flush()
+    assert stream.writes == ["first\n", "".join(f"line {i}\n" for i in range(100))]
