@@ -55,9 +55,7 @@ def main() -> int:
     simulation = ClusterSimulation(fake, runner=loss_runner).start()
     experiments = fake.kind_of("kubeflow.org/v1beta1", "Experiment")
     ends: dict[str, float] = {}  # trial -> when its workload's status said it ended
-    last_end: dict[str, float] = {}  # experiment -> its latest trial's end
-    gaps: list[float] = []
-    created_at: dict[str, list[float]] = {}
+    created_at: dict[str, list[float]] = {}  # experiment -> when each workload was stored
     lock = threading.Lock()
 
     def heard(event: str, kind: Any, body: dict[str, Any]) -> None:
@@ -69,9 +67,6 @@ def main() -> int:
         with lock:
             if event == "ADDED":
                 created_at.setdefault(owner, []).append(now)
-                index = int(name.rsplit("-", 1)[1])
-                if index > options.parallel and owner in last_end:
-                    gaps.append(now - last_end[owner])
             elif (
                 event == "MODIFIED"
                 and any(
@@ -80,18 +75,22 @@ def main() -> int:
                 )
                 and name not in ends
             ):
-                ends[name] = last_end[owner] = now
+                ends[name] = now
 
     fake.listeners.append(heard)
     received: dict[str, float] = {}  # trial -> when its workload's create reached the server
+    answered: dict[str, float] = {}  # trial -> when that create was answered
 
-    def arrived(method: str, path: str, body: Any, at: float) -> None:
-        if method == "POST" and path.endswith("/jobs"):
-            name = body["metadata"]["name"]
-            with lock:
-                received[name] = at
+    def noted(times: dict[str, float]) -> Any:
+        def note(method: str, path: str, body: Any, at: float) -> None:
+            if method == "POST" and path.endswith("/jobs"):
+                with lock:
+                    times[body["metadata"]["name"]] = at
 
-    fake.arrivals.append(arrived)
+        return note
+
+    fake.arrivals.append(noted(received))
+    fake.departures.append(noted(answered))
     work = Path(tempfile.mkdtemp(prefix="hpo-bench-cluster-"))
     environment = {**os.environ, "HPO_RESULTS": "none"}
     controller = subprocess.Popen(
@@ -134,12 +133,13 @@ def main() -> int:
         (fake.get(experiments, NAMESPACE, name) or {}).get("status") or {} for name in names
     ]
     recorded = sum(int(status.get("trials", 0)) for status in statuses)
-    # From the end the controller observed (the completionTime it recorded) to the
-    # successor's create read by the API server, and to that create answered (the
-    # successor's startTime).
+    succeeded = sum(int(status.get("trialsSucceeded", 0)) for status in statuses)
+    # From the end the controller observed (the completionTime it recorded when its watch
+    # told it) to the successor's create read by the API server, and to that create
+    # answered.
     reactions = {
         what: [gap for status in statuses for gap in successor_gaps(status, options.parallel, at)]
-        for what, at in (("reached", received), ("answered", None))
+        for what, at in (("reached", received), ("answered", answered))
     }
     simulation.stop()
     requests = dict(fake.requests)
@@ -149,6 +149,16 @@ def main() -> int:
     trials = sum(len(times) for times in created_at.values())  # the workloads created
     reads = sum(requests.get(v, 0) for v in READS)
     writes = sum(requests.get(v, 0) for v in WRITES)
+    by_owner: dict[str, list[float]] = {}
+    for name, at in ends.items():
+        by_owner.setdefault(name.rsplit("-", 1)[0], []).append(at)
+    gaps = [
+        made - end
+        for owner, times in created_at.items()
+        for end, made in zip(
+            sorted(by_owner.get(owner, [])), sorted(times)[options.parallel :], strict=False
+        )
+    ]
     p50, p99 = (quantiles(gaps, n=100)[i] * 1000 for i in (49, 98)) if len(gaps) > 2 else (0, 0)
     cpu = usage.ru_utime + usage.ru_stime
     rss = usage.ru_maxrss / 1024
@@ -157,7 +167,8 @@ def main() -> int:
     print(f"API requests per trial: {reads / trials:.2f} reads, {writes / trials:.2f} writes "
           f"(by verb: {', '.join(f'{k} {v}' for k, v in sorted(requests.items()))})")  # fmt: skip
     print(f"controller: {cpu:.1f} CPU seconds, peak RSS {rss:.0f} MB (one process); "
-          f"{recorded} trials recorded in the Experiments' status")  # fmt: skip
+          f"{recorded} trials recorded in the Experiments' status, {succeeded} succeeded "
+          "with their metrics")  # fmt: skip
     print(f"the fake API server and the simulated cluster (this process): "
           f"{own.ru_utime + own.ru_stime:.1f} CPU seconds")  # fmt: skip
     print(f"a trial's end to its successor's creation, seen by the API server: p50 {p50:.0f} "
@@ -189,26 +200,17 @@ def main() -> int:
     return 0
 
 
-def successor_gaps(
-    status: dict[str, Any], parallel: int, at: dict[str, float] | None = None
-) -> list[float]:
-    """For each trial started after the first `parallel`: its startTime (set once its
-    create was answered; or `at` the trial, a wall-clock time the API server saw) less the
-    completionTime (set when the controller heard of the end) of the latest trial that
-    ended before it started."""
+def successor_gaps(status: dict[str, Any], parallel: int, at: dict[str, float]) -> list[float]:
+    """For each trial started after the first `parallel`, in order: the time `at` has for
+    it (wall-clock, as the API server saw its create) less the completionTime (set when the
+    controller's watch told it of the end) of the trial whose slot it took: the n-th trial
+    to end in the experiment makes room for its n-th successor."""
     trials = status.get("trialRecords") or []
     ends = sorted(_at(t["completionTime"]) for t in trials if t.get("completionTime"))
-    gaps = []
-    for trial in sorted(trials, key=lambda t: _at(t.get("startTime") or ""))[parallel:]:
-        started = _at(trial.get("startTime") or "")
-        if at is not None:
-            if trial["name"] not in at:
-                continue
-            started = at[trial["name"]]
-        before = [end for end in ends if end <= started]
-        if before:
-            gaps.append(started - before[-1])
-    return gaps
+    successors = sorted(trials, key=lambda t: int(t["name"].rsplit("-", 1)[1]))[parallel:]
+    return [
+        at[t["name"]] - end for end, t in zip(ends, successors, strict=False) if t["name"] in at
+    ]
 
 
 def _at(text: str) -> float:

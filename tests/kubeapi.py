@@ -251,6 +251,8 @@ class FakeKubernetes:
         # Called with (method, path, parsed body, when it was read: time.time()) for each
         # request the server handles, before it handles it (outside the lock).
         self.arrivals: list[Any] = []
+        # Called the same way once a request's answer has been written (not for streams).
+        self.departures: list[Any] = []
         self.kinds = {(k.group, k.version, k.plural): k for k in KINDS}
         self.server = _Server(("127.0.0.1", 0), _handler(self))
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -814,6 +816,8 @@ def _handler(fake: FakeKubernetes) -> type[BaseHTTPRequestHandler]:
                 content_type = self.headers.get("Content-Type", "")
                 result = fake.handle(method, path, query, body, content_type)
                 self._send(201 if method == "POST" else 200, result)
+                for departed in fake.departures:
+                    departed(method, path, body, time.time())
             except ApiError as err:
                 self._send(err.code, err.body())
             except (KeyError, IndexError, ValueError, TypeError) as err:

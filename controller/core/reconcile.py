@@ -221,22 +221,25 @@ def _room(spec: ExperimentSpec, finished: int, active: int, capacity: int | None
     return min(parallel, spec.max_trial_count - finished) - active
 
 
-def replaceable_unread(spec: ExperimentSpec, tally: Tally, capacity: int | None = None) -> bool:
+def replaceable_unread(
+    spec: ExperimentSpec, tally: Tally, capacity: int | None = None, unread: int = 1
+) -> bool:
     """Whether a trial that has just ended (still active in `tally`) may be replaced before
-    its result is read: whatever its result, the experiment goes on (there is no goal to
-    reach; one more failure stays below maxFailedTrialCount; it is not the last trial of
-    maxTrialCount) and, once it counts as finished, a slot is free. Then the run loop
-    starts the next trial first and reads the result after."""
+    its result is read, where `unread` trials (it among them) have ended with their results
+    unread: whatever their results, the experiment goes on (there is no goal to reach; as
+    many more failures stay below maxFailedTrialCount; they are not the last trials of
+    maxTrialCount) and, once they count as finished, a slot is free. Then the run loop
+    starts the next trial first and reads the results after."""
     objective = spec.objective
     if objective is not None and objective.goal is not None:
         return False
-    finished = tally.finished + 1
+    finished = tally.finished + unread
     limit = spec.max_failed_trial_count
-    if limit is not None and tally.failed + 1 >= limit:
+    if limit is not None and tally.failed + unread >= limit:
         return False
     if spec.max_trial_count is not None and finished >= spec.max_trial_count:
         return False
-    return _room(spec, finished, len(tally.active) - 1, capacity) > 0
+    return _room(spec, finished, len(tally.active) - unread, capacity) > 0
 
 
 def restartable(spec: ExperimentSpec, trials: Sequence[TrialRecord], done: Completion) -> bool:

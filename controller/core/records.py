@@ -26,13 +26,16 @@ class Suggestion:
 class TrialExit:
     """A trial's process (or workload) ended: its exit code, whether it was stopped for
     running past its deadline (activeDeadlineSeconds), and for a workload whose status
-    says it failed, the reason and message its condition gave."""
+    says it failed, the reason and message its condition gave; `at`: when the executor saw
+    it end, where that comes before the run hears of it (a workload's end, seen in the
+    cluster while its output is still read), as Katib's status writes times."""
 
     trial: str
     exit_code: int
     deadline_exceeded: bool = False
     reason: str = ""
     message: str = ""
+    at: str | None = None
 
 
 class TrialState(StrEnum):

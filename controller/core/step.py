@@ -15,8 +15,10 @@ and returns the actions; `started` records a trial the engine has started. The r
   lookahead of algorithms that do not learn from results, less the suggestions held, and
   never for more than maxTrialCount leaves room for.
 - Replacement order: a trial that exits is replaced before its result is read where no
-  result of it can end the run (`replaceable_unread`); otherwise its result is read first.
-  The algorithm hears of finished trials after their slots are filled again.
+  result of it (nor of the other exited trials whose results are unread) can end the run
+  (`replaceable_unread`); otherwise its result is read first. Several trials may have
+  exited unread at once (an engine may hear of every exit that came before it reads their
+  results). The algorithm hears of finished trials after their slots are filled again.
 - A run may hand the next trial to an executor that can start it the moment a running
   trial exits (`Offer`); it is withdrawn before the loop fills a slot itself or completes.
 - Early stopping: on `Reports`, running trials whose reports break the rule are stopped
@@ -285,7 +287,9 @@ class RunState:
     early: dict[str, str] = field(default_factory=dict)  # stopped early -> why
     offered: TrialRecord | None = None  # handed to the executor by an Offer
     offer_taken: bool = False  # a Withdraw found it started
-    replacement: TrialRecord | None = None  # started in an exited trial's slot, unannounced
+    unread: set[str] = field(default_factory=set)  # exited, their results not read yet
+    # exited trial -> the trial started in its slot, announced once its result is read
+    replacements: dict[str, TrialRecord] = field(default_factory=dict)
     halting: bool = False
     wanted: list[str] = field(init=False)  # the metrics the trials report, objective first
 
@@ -448,26 +452,29 @@ def _suggested(state: RunState, event: SuggestionsReady) -> list[Action]:
 
 def _exited(state: RunState, event: TrialExited) -> list[Action]:
     """A trial ended: its slot filled before its result is read, where that is safe."""
+    state.unread.add(event.trial)
     if event.successor is not None:  # the executor started the offered trial in its slot
         assert state.offered is not None and state.offered.name == event.successor.name
         state.offered, state.offer_taken = None, False
-        state.replacement = _add(state, event.successor)
+        state.replacements[event.trial] = _add(state, event.successor)
         return []
     if (
         state.ready
         and state.offered is None
         and state.record.completion is None
         and not state.halting
-        and replaceable_unread(state.spec, state.tally, state.capacity)
+        and replaceable_unread(state.spec, state.tally, state.capacity, len(state.unread))
     ):
-        state.replacement = _add(state, _next_trial(state, state.ready.pop(0)))
-        return [Start(state.replacement, announce=False)]
+        replacement = _add(state, _next_trial(state, state.ready.pop(0)))
+        state.replacements[event.trial] = replacement
+        return [Start(replacement, announce=False)]
     return []
 
 
 def _result(state: RunState, event: TrialResult) -> list[Action]:
     """An exited trial's result: its final record, then the next turn."""
     name = event.exit.trial
+    state.unread.discard(name)
     halted = state.halting and name in state.stopping and name not in state.early
     if halted and event.exit.exit_code != 0:  # stopped by the halt: it runs again on resume
         state.tally.forget(name)
@@ -487,9 +494,9 @@ def _result(state: RunState, event: TrialResult) -> list[Action]:
     _put(state, index, finished)
     state.unheard.append(finished)
     actions: list[Action] = [Ended(finished)]
-    if state.replacement is not None:
-        actions.append(Announce(state.replacement))
-        state.replacement = None
+    replacement = state.replacements.pop(name, None)
+    if replacement is not None:
+        actions.append(Announce(replacement))
     return actions + _plan(state)
 
 

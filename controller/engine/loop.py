@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from controller.algorithms.base import SuggesterFactory, TrialSuggester, as_trial_suggester
 from controller.algorithms.registry import RESULT_INDEPENDENT, make_suggester, trial_workspace
@@ -66,6 +66,19 @@ class HandOver(Protocol):
 
     def successor_of(self, trial: str) -> str | None:
         """The held trial that `trial`'s exit started, asked once per exit."""
+        ...
+
+
+@runtime_checkable
+class Settling(Protocol):
+    """An executor that tells a trial's exit before its output is all in its files (a
+    workload whose end is seen in the cluster while its log is still being read), so that
+    the trial's successor starts at once. Optional: the run waits for `settle` before it
+    reads the trial's result."""
+
+    def settle(self, trial: str, interruptible: bool = False) -> bool:
+        """Return once the exited trial's output is all in its files (True);
+        `interruptible`: return False as soon as another exit waits to be heard."""
         ...
 
 
@@ -147,6 +160,7 @@ class Engine:
             options,
         )
         self.clock = options.clock
+        self.settle = executor.settle if isinstance(executor, Settling) else None
         self.journal = options.journal
         self.hand_over = options.hand_over
         factory, goal = options.suggester_factory, spec.objective.type
@@ -310,9 +324,28 @@ class Engine:
             values = {name: self.launch.reports(name).get(metric, []) for name in names}
             self.apply(step.react(self.state, step.Reports(values)))
 
-    def exited(self, exited: TrialExit) -> None:
-        """A trial ended: its slot filled where the step says, then its result read."""
-        ended_at = self.clock()
+    def exited(self, first: TrialExit) -> None:
+        """Trials ended: each slot filled where the step says, then each result read.
+        Where the executor tells exits before their output is all in (`Settling`), an
+        exit told while the run waits for another trial's output is heard at once, so
+        that no trial's successor waits for another trial's output."""
+        unread = [self.hear(first)]
+        while unread:
+            if self.settle is not None:
+                while (more := self.executor.next_exit(timeout=0)) is not None:
+                    unread.append(self.hear(more))
+                if not self.settle(unread[0][0].trial, interruptible=True):
+                    continue  # another exit came: its slot first
+            exited, ended_at = unread.pop(0)
+            logs, metrics = self.launch.logs[exited.trial], self.launch.metrics[exited.trial]
+            summaries, note = self.collector.summaries(logs, metrics)
+            result = step.TrialResult(exited, summaries, ended_at, note)
+            self.apply(step.react(self.state, result))
+
+    def hear(self, exited: TrialExit) -> tuple[TrialExit, str]:
+        """A trial's exit, its result not read yet: its slot filled where the step says;
+        the exit and when it ended."""
+        ended_at = exited.at or self.clock()
         successor = None
         name = None if self.hand_over is None else self.hand_over.successor_of(exited.trial)
         if name is not None:  # its slot filled from the hand-over already
@@ -321,10 +354,7 @@ class Engine:
             successor = self.launch.running(prepared, log_path, ended_at)
             self.offered = None
         self.apply(step.react(self.state, step.TrialExited(exited.trial, successor)))
-        logs, metrics = self.launch.logs[exited.trial], self.launch.metrics[exited.trial]
-        summaries, note = self.collector.summaries(logs, metrics)
-        result = step.TrialResult(exited, summaries, ended_at, note)
-        self.apply(step.react(self.state, result))
+        return exited, ended_at
 
     def receive(self) -> None:
         """Hand the algorithm's answer to the step."""

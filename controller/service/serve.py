@@ -38,6 +38,7 @@ from controller.engine.loop import Engine, Options, utc_now
 from controller.errors import ControllerError
 from controller.executors.kubernetes.executor import EXPERIMENT_LABEL, KubernetesExecutor
 from controller.executors.kubernetes.pushing import PushReceiver, push_key
+from controller.executors.kubernetes.requesting import Requests
 from controller.kube.api import EXPERIMENTS, TRIALS, Kube, KubeError, Object
 from controller.kube.watching import SharedWatches, Watcher
 from controller.ports import ResultsTarget
@@ -58,6 +59,9 @@ log = logging.getLogger("hpo-controller")
 
 FINALIZER = "hpo-gen.io/results"
 SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+# Threads that create and delete every experiment's workloads: the successors of trials
+# that end together are created together, each create a request to the API server.
+REQUESTERS = 16
 
 
 @dataclass(frozen=True)
@@ -193,6 +197,7 @@ class Server:
         self._pushes: PushReceiver | None = None
         self._trials: Watcher | None = None  # mirroring: Katib's Trials
         self._workloads: SharedWatches | None = None  # every run's workloads, a watch a kind
+        self._requests: Requests | None = None  # every run's workloads' creates, deletes
         self._mirrored: dict[str, _Mirrored] = {}
         self._dirty: set[str] = set()
         self.endpoints: Endpoints | None = None
@@ -235,6 +240,7 @@ class Server:
         lost = threading.Event()
         self._open_git()
         self._workloads = SharedWatches(self.kube, self.settings.namespace, EXPERIMENT_LABEL)
+        self._requests = Requests(REQUESTERS)
         watcher = Watcher(
             self.kube,
             EXPERIMENTS,
@@ -276,6 +282,9 @@ class Server:
         self._watcher = None
         self._workloads.stop()
         self._workloads = None
+        if self._requests is not None:
+            self._requests.shutdown()  # the deletes asked last
+            self._requests = None
         self._close_git()
         with self._lock:
             if self._pushes is not None:
@@ -458,6 +467,7 @@ class Server:
                 pushes=self._push_receiver() if _pushes_metrics(experiment) else None,
                 relay_image=self.settings.relay_image,
                 shared=self._workloads,
+                requests=self._requests,
             )
             options = Options(
                 config_maps=config_maps_for(self.kube, experiment),

@@ -255,6 +255,8 @@ def test_a_restarted_controller_adopts_running_trials_instead_of_creating_them_a
         path = second.start(f"{spec.name}-0001", Command((), (), None, manifest=lambda: job))
         release.set()
         exited = second.next_exit(timeout=10)
+        assert exited is not None
+        second.settle(exited.trial)  # its output all read, as the run waits for
         second.shutdown()
         assert exited is not None and exited.exit_code == 0
         assert "loss=0.25" in path.read_text()
@@ -284,8 +286,9 @@ def test_a_name_taken_by_another_experiments_object_is_a_clear_error(
     job = copy.deepcopy(template.trial_spec)
     from controller.core.trialspec import Command
 
+    executor.start(f"{spec.name}-0001", Command((), (), None, manifest=lambda: job))
     with pytest.raises(ControllerError, match="is not this experiment's"):
-        executor.start(f"{spec.name}-0001", Command((), (), None, manifest=lambda: job))
+        executor.next_exit(timeout=10)  # the run hears of it at its next look for an exit
     executor.shutdown()
 
 
@@ -329,6 +332,7 @@ def test_logs_are_followed_while_the_trial_runs(tmp_path: Path) -> None:
             exited = executor.next_exit(timeout=0.1)
             if exited is None:
                 seen.append(path.read_text().count("loss="))
+        executor.settle(exited.trial)
         executor.shutdown()
         assert any(0 < count < 30 for count in seen)  # part of it, while it ran
         assert path.read_text().count("loss=") == 30  # every line, once
@@ -459,7 +463,10 @@ def _end(
     fake.end_log("team", pod, name)
     _container(fake, pod, name, {"terminated": {"exitCode": 0}}, restarts)
     _complete(fake, trial)
-    return executor.next_exit(timeout=15)
+    exited = executor.next_exit(timeout=15)
+    if exited is not None:
+        executor.settle(exited.trial)  # its output all read, as the run waits for
+    return exited
 
 
 def _complete(fake: FakeKubernetes, trial: str) -> None:
@@ -503,6 +510,8 @@ def test_a_log_that_vanishes_ends_the_output_with_a_note_and_the_trial_on_its_st
         time.sleep(0.5)
         _complete(fake, trial)
         exited = executor.next_exit(timeout=15)
+        if exited is not None:
+            executor.settle(exited.trial)
     finally:
         executor.shutdown()
         fake.close()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from controller.core.reconcile import (
@@ -175,6 +176,7 @@ def test_a_finished_trial_does_not_change() -> None:
     st.lists(st.sampled_from(FINAL), max_size=8),
     st.integers(1, 4),
     st.none() | st.integers(1, 4),
+    st.integers(1, 2),
 )
 def test_a_trial_is_replaced_unread_exactly_when_no_result_of_it_matters(
     max_trials: int | None,
@@ -184,10 +186,12 @@ def test_a_trial_is_replaced_unread_exactly_when_no_result_of_it_matters(
     finished: list[TrialState],
     running: int,
     capacity: int | None,
+    unread: int,
 ) -> None:
     """replaceable_unread says yes exactly when every result the ending trial may have
-    (a failure, no metric, a success of any value) leaves the experiment running with a
-    slot to fill."""
+    (a failure, no metric, a success of any value), with every result of the other trials
+    that ended unread before it, leaves the experiment running with a slot to fill."""
+    assume(unread <= running)
     chosen = spec(max_trials=max_trials, parallel=parallel, max_failed=max_failed)
     if not goal:
         assert chosen.objective is not None
@@ -198,16 +202,20 @@ def test_a_trial_is_replaced_unread_exactly_when_no_result_of_it_matters(
     tally = Tally.of(chosen, records)
     if reconcile(chosen, tally, capacity=capacity).completion is not None:
         return  # complete already: the loop replaces nothing
-    ending = records[-1]
     readings = [(), *[(MetricSummary("accuracy", v, v, v),) for v in (0.0, 0.95, 1.0)]]
     outcomes = [
-        TrialRecord(ending.name, (), state=state, metrics=metrics)
-        for state in (S, F, MU, TrialState.EARLY_STOPPED)
-        for metrics in readings
+        [
+            TrialRecord(ending.name, (), state=state, metrics=metrics)
+            for state in (S, F, MU, TrialState.EARLY_STOPPED)
+            for metrics in readings
+        ]
+        for ending in records[len(records) - unread :]
     ]
 
-    def goes_on(outcome: TrialRecord) -> bool:
-        decision = reconcile(chosen, [*records[:-1], outcome], capacity=capacity)
+    def goes_on(ended: tuple[TrialRecord, ...]) -> bool:
+        kept = records[: len(records) - unread]
+        decision = reconcile(chosen, [*kept, *ended], capacity=capacity)
         return decision.completion is None and decision.start > 0
 
-    assert replaceable_unread(chosen, tally, capacity) == all(map(goes_on, outcomes))
+    expected = all(map(goes_on, itertools.product(*outcomes)))
+    assert replaceable_unread(chosen, tally, capacity, unread) == expected

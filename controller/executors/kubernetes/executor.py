@@ -14,7 +14,18 @@ container that restarts is read to its end through `previous`; a log that vanish
 said in the trial's output file and the trial ends on its object's status as any other.
 
 A trial whose object exists already when it is started (the controller restarted while it
-ran) is adopted, not created again: its exit is reported when its status says so."""
+ran) is adopted, not created again: its exit is reported when its status says so.
+
+`start` hands the create to the controller's request threads (`requesting`) and returns:
+the run goes on to its next event while the API server answers, so the successors of
+trials that end together are created together, not each after the last one's answer, and
+a trial that takes an ended trial's slot is created before other experiments' first
+trials. A create the cluster refuses stops the run with the cluster's words at its next
+look for an exit; a stop waits for the trial's create first.
+
+An ended workload's exit is told at once, with the time its end was seen, while its
+output is still being read to the end: the run starts the successor, then waits for the
+output (`settle`) before it reads the result; the workload is deleted after."""
 
 from __future__ import annotations
 
@@ -22,16 +33,20 @@ import copy
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 from controller.core import step
 from controller.core.records import TrialExit
 from controller.core.trialspec import Command, Demand
+from controller.engine.loop import utc_now
 from controller.errors import ControllerError
-from controller.executors.kubernetes.following import LogFollower
+from controller.executors.kubernetes.following import FINISH_WAIT, LogFollower
 from controller.executors.kubernetes.pushing import PushReceiver
+from controller.executors.kubernetes.requesting import DELETE, FIRST, REPLACEMENT, Requests
 from controller.executors.kubernetes.shaping import (
     RELAY_CONTAINER,
     add_environment,
@@ -59,6 +74,7 @@ UNLIMITED = 1_000_000  # "as many as the engine starts": the scheduler queues th
 # API; its reports, pushed to the controller's endpoint (`pushing`); or the output of the
 # relay sidecar that reads its metrics file or event files (`controller.metrics.relay`).
 CLUSTER_COLLECTORS = ("StdOut", "Push", "File", "TensorFlowEvent")
+REQUESTERS = 4  # threads that create and delete its workloads, where none are shared
 
 
 class KubernetesExecutor:
@@ -68,7 +84,8 @@ class KubernetesExecutor:
     template's `retain`); `pushes`: the endpoint Push trials report to; `relay_image`: the
     image of the sidecar that relays File and TensorFlowEvent metrics (the controller's);
     `shared`: the watches of the controller's experiments, one per kind (None: this
-    executor watches its own workloads)."""
+    executor watches its own workloads); `requests`: the threads that create and delete
+    workloads, shared by the controller's experiments (None: threads of its own)."""
 
     workloads = True  # creates each trial's object; its output comes back through the API
 
@@ -84,6 +101,7 @@ class KubernetesExecutor:
         pushes: PushReceiver | None = None,
         relay_image: str | None = None,
         shared: SharedWatches | None = None,
+        requests: Requests | None = None,
     ):
         template = experiment.spec.trial_template
         if template is None:
@@ -120,12 +138,21 @@ class KubernetesExecutor:
         self.owner = owner
         self.retain = template.retain if retain is None else retain
         self.template = template
-        self._exits: queue.Queue[TrialExit | None] = queue.Queue()
+        # Exits; None: a wake-up; an error: a create the cluster refused (the run stops).
+        self._exits: queue.Queue[TrialExit | ControllerError | None] = queue.Queue()
+        self._own_requests = requests is None
+        self._requests = requests or Requests(REQUESTERS, name=f"requests-{experiment.name}")
+        self._creating: dict[str, Future[None]] = {}
+        self._told = 0  # exits told: a trial started after one takes an ended trial's slot
         self._lock = threading.RLock()
         self._running: dict[str, Resource] = {}  # trial -> its workload's kind
         self._stopping: set[str] = set()
         self._reported: set[str] = set()
         self._followers: dict[str, list[LogFollower]] = {}
+        # Trials whose workloads ended, told before their output is all read: their
+        # followers, the workload to delete once it is, and how long it is waited for.
+        self._ending: dict[str, tuple[list[LogFollower], Resource | None, float]] = {}
+        self._settling = threading.Condition()  # a following ended, or an exit was told
         self._watchers: dict[Resource, Watcher | Subscription] = {}
         self._shared = shared
         # With shared watches, the trials' pods come from one watch of pods too (their
@@ -167,30 +194,68 @@ class KubernetesExecutor:
         log_path = self.logs / f"{trial}.log"
         log_path.write_bytes(b"")
         followers.append(
-            LogFollower(self.kube, self.namespace, trial, selector, self.primary, log_path, pods)
+            LogFollower(
+                self.kube,
+                self.namespace,
+                trial,
+                selector,
+                self.primary,
+                log_path,
+                pods,
+                then=self._changed,
+            )
         )
         with self._lock:  # known before it exists: an end seen at once waits for its output
             self._running[trial] = resource
             self._reported.discard(trial)
             self._stopping.discard(trial)
             self._followers[trial] = followers
+            kind = REPLACEMENT if self._told else FIRST
+            self._creating[trial] = self._requests.submit(
+                kind, self._create, trial, resource, body, followers
+            )
+        return log_path
+
+    def _create(
+        self, trial: str, resource: Resource, body: Object, followers: list[LogFollower]
+    ) -> None:
+        """On a request thread: create the workload (or adopt the one that exists),
+        then follow its output. A refusal is told to the run through the exits."""
         try:
-            self.kube.create(resource, self.namespace, body)
-        except KubeError as err:
-            if not err.is_conflict:
-                with self._lock:
-                    self._running.pop(trial, None)
-                    self._followers.pop(trial, None)
-                raise ControllerError(
-                    f"trial {trial}: the cluster refused its {resource.kind}: {err.detail}"
-                ) from err
-            self._adopt(trial, resource)
+            try:
+                self.kube.create(resource, self.namespace, body)
+            except KubeError as err:
+                if not err.is_conflict:
+                    raise ControllerError(
+                        f"trial {trial}: the cluster refused its {resource.kind}: {err.detail}"
+                    ) from err
+                self._adopt(trial, resource)
+        except ControllerError as err:
+            with self._lock:
+                self._running.pop(trial, None)
+                self._followers.pop(trial, None)
+                self._creating.pop(trial, None)
+            self._exits.put(err)
+            return
+        except BaseException as err:  # a bug: the run stops and says so
+            with self._lock:
+                self._creating.pop(trial, None)
+            self._exits.put(ControllerError(f"trial {trial}: its create failed: {err!r}"))
+            raise
         for follower in followers:
             follower.start()
+        with self._lock:
+            self._creating.pop(trial, None)
         existing = self._watchers[resource].get(self.namespace, trial)
         if existing is not None:
             self._judge(existing)  # adopted, and finished already
-        return log_path
+
+    def _created(self, trial: str) -> None:
+        """Wait for the trial's create, if it is under way."""
+        with self._lock:
+            creating = self._creating.get(trial)
+        if creating is not None:
+            creating.exception()  # (what went wrong is told through the exits)
 
     def trial_file(self, trial: str, suffix: str) -> Path:
         path = self.logs / f"{trial}{suffix}"
@@ -205,6 +270,7 @@ class KubernetesExecutor:
         """Delete the workload (its pods with it); its exit is reported once it is gone.
         Detached (the controller is shutting down), the workload is left running and
         adopted by the next controller."""
+        self._created(trial)  # a delete before the create would leave the workload behind
         with self._lock:
             resource = self._running.get(trial)
             if resource is None or trial in self._reported:
@@ -224,9 +290,12 @@ class KubernetesExecutor:
 
     def next_exit(self, timeout: float | None = None) -> TrialExit | None:
         try:
-            return self._exits.get(timeout=timeout)
+            exit = self._exits.get(timeout=timeout)
         except queue.Empty:
             return None
+        if isinstance(exit, ControllerError):
+            raise exit
+        return exit
 
     def wake(self) -> None:
         self._exits.put(None)
@@ -236,8 +305,13 @@ class KubernetesExecutor:
 
     def shutdown(self) -> None:
         with self._lock:
+            creating = list(self._creating)
+        for trial in creating:
+            self._created(trial)
+        with self._lock:
             running = [t for t in self._running if t not in self._reported]
             detached = self._detached
+            ending, self._ending = dict(self._ending), {}
         if not detached:
             for trial in running:
                 self.stop(trial)
@@ -245,9 +319,15 @@ class KubernetesExecutor:
             watcher.stop()
         if self._pods_watch is not None:
             self._pods_watch.stop()
-        for followers in list(self._followers.values()):
+        for followers in [*self._followers.values(), *(f for f, _, _ in ending.values())]:
             for follower in followers:
                 follower.stop()
+        if not detached and not self.retain:  # ended, their results unread: done with
+            for trial, (_, resource, _) in ending.items():
+                if resource is not None:
+                    self._delete(trial, resource)
+        if self._own_requests:
+            self._requests.shutdown()  # once the deletes it was handed are made
 
     # -- beyond the port -----------------------------------------------------------------
 
@@ -290,7 +370,14 @@ class KubernetesExecutor:
                 f"{body.get('kind')} has one; use the StdOut or Push collector for it"
             )
         return LogFollower(
-            self.kube, self.namespace, trial, selector, RELAY_CONTAINER, Path(metrics_file), pods
+            self.kube,
+            self.namespace,
+            trial,
+            selector,
+            RELAY_CONTAINER,
+            Path(metrics_file),
+            pods,
+            then=self._changed,
         )
 
     def _resource(self, manifest: Mapping[str, Any]) -> Resource:
@@ -430,37 +517,73 @@ class KubernetesExecutor:
         failed = gjson.evaluate(failure, body)
         if gjson.holding(failed):
             reason, message = _why(failed)
-            exit = TrialExit(name, FAILED_EXIT, reason == "DeadlineExceeded", reason, message)
+            exit = TrialExit(
+                name, FAILED_EXIT, reason == "DeadlineExceeded", reason, message, utc_now()
+            )
         elif gjson.holds(success, body):
-            exit = TrialExit(name, 0)
+            exit = TrialExit(name, 0, at=utc_now())
         else:
             return
         self._report(name, exit, ended=True)
 
+    def settle(self, trial: str, interruptible: bool = False) -> bool:
+        """Wait (a while) until the ended trial's output is all in its files; then its
+        workload is deleted (unless retained), on a request thread. `interruptible`:
+        return False instead, as soon as another exit waits to be heard."""
+        with self._lock:
+            followers, resource, deadline = self._ending.get(trial, ([], None, 0.0))
+        with self._settling:
+            while not all(follower.done for follower in followers):
+                if interruptible and not self._exits.empty():
+                    return False
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._settling.wait(left)
+        with self._lock:
+            self._ending.pop(trial, None)
+            if self._pods is not None:
+                self._pods.pop(trial, None)  # its pods' later events come and go
+        for follower in followers:
+            follower.stop()
+        if resource is not None and not self.retain:
+            self._requests.submit(DELETE, self._delete, trial, resource)
+        return True
+
+    def _changed(self) -> None:
+        with self._settling:
+            self._settling.notify_all()
+
+    def _delete(self, trial: str, resource: Resource) -> None:
+        try:
+            self.kube.delete(resource, self.namespace, trial, propagation="Foreground")
+        except KubeError as err:
+            log.warning("trial %s: could not delete its %s: %s", trial, resource.kind, err)
+
     def _report(self, trial: str, exit: TrialExit, ended: bool = False) -> None:
-        """Tell the engine of the exit, once. A workload that `ended` has its output read
-        to the end first, and is deleted (unless retained) once the exit is told."""
+        """Tell the engine of the exit, once. A workload that `ended` is told at once, its
+        output still being read to the end: the run waits for that (`settle`) before it
+        reads the result, and the workload is deleted after."""
         with self._lock:
             if trial in self._reported:
                 return
             self._reported.add(trial)  # told once, whatever else comes meanwhile
+            self._told += 1
             resource = self._running.get(trial)
             followers = self._followers.pop(trial, [])
+            if ended:
+                self._ending[trial] = (followers, resource, time.monotonic() + FINISH_WAIT)
+            elif self._pods is not None:
+                self._pods.pop(trial, None)  # its pods' later events come and go
         if self.pushes is not None:
             self.pushes.forget(self.namespace, trial)
         for follower in followers:
             if ended:
-                follower.finish()  # its last lines are in the file before the exit is told
-            follower.stop()
-        with self._lock:
-            if self._pods is not None:
-                self._pods.pop(trial, None)  # its pods' later events come and go
-        self._exits.put(exit)  # the engine may start its successor while it is deleted
-        if ended and resource is not None and not self.retain:
-            try:
-                self.kube.delete(resource, self.namespace, trial, propagation="Foreground")
-            except KubeError as err:
-                log.warning("trial %s: could not delete its %s: %s", trial, resource.kind, err)
+                follower.end()  # its last lines are read meanwhile
+            else:
+                follower.stop()
+        self._exits.put(exit)
+        self._changed()  # a run waiting for another trial's output hears of it
 
 
 def _why(found: Any) -> tuple[str, str]:

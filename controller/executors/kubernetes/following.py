@@ -37,10 +37,11 @@ class LogFollower:
         container: str,
         path: Path,
         pods: Callable[[], list[Object]] | None = None,
+        then: Callable[[], None] | None = None,
     ):
         """`pods`: the trial's primary pods from a watch's cache, whose keeper calls
         `poke()` when they change (None: listed through the API, with a growing pause
-        between looks)."""
+        between looks); `then`: called once the following is over (`done`)."""
         self.kube, self.namespace, self.trial = kube, namespace, trial
         self.selector, self.container, self.path = selector, container, path
         self.pods = pods
@@ -55,16 +56,26 @@ class LogFollower:
         self._ended = threading.Event()  # the workload ended: read to the end, then stop
         self._changed = threading.Event()  # worth another look: the pod changed, or ended
         self._done = threading.Event()
+        self._then = then
         self._thread = threading.Thread(target=self._run, name=f"logs-{trial}", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
-    def finish(self) -> None:
-        """The trial ended: wait (a while) until its output is all in the file."""
+    def end(self) -> None:
+        """The trial ended: read its output to the end, then stop."""
         self._ended.set()
         self._changed.set()
+
+    def finish(self) -> None:
+        """The trial ended: wait (a while) until its output is all in the file."""
+        self.end()
         self._done.wait(FINISH_WAIT)
+
+    @property
+    def done(self) -> bool:
+        """Whether the following is over: the output is all in the file, or it stopped."""
+        return self._done.is_set()
 
     def poke(self) -> None:
         """The trial's pods changed (the cache's keeper says): look again now."""
@@ -82,6 +93,8 @@ class LogFollower:
             log.warning("trial %s: its output cannot be kept: %s", self.trial, err)
         finally:
             self._done.set()
+            if self._then is not None:
+                self._then()
 
     def _follow(self, out: BinaryIO) -> None:
         delay = POLL
