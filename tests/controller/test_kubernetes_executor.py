@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from controller.core.records import ExperimentRecord, TrialExit, TrialState
-from controller.engine.loop import run_experiment
+from controller.engine.loop import run_experiment, utc_now
 from controller.errors import ControllerError
 from controller.executors.kubernetes import following
 from controller.executors.kubernetes.executor import EXPERIMENT_LABEL, KubernetesExecutor
@@ -519,3 +519,40 @@ def test_a_log_that_vanishes_ends_the_output_with_a_note_and_the_trial_on_its_st
     lines = path.read_text().splitlines()
     assert lines[0] == "loss=0.9"
     assert lines[-1] == "[hpo-controller] the trial's pod is gone; its log ends here"
+
+
+def test_an_exit_is_told_at_once_and_its_output_is_read_to_the_end_before_the_result(
+    tmp_path: Path,
+) -> None:
+    """The workload's end is told as soon as the watch says so, with the time it was seen,
+    while the container's last lines are still coming; settle returns once they are all
+    in the file (and gives way to another exit where asked). The pod stays known until
+    then: the follower does not take it for gone."""
+    fake = FakeKubernetes(bookmark_every=0.2).start()
+    watches = SharedWatches(Kube.connect(fake.url), "team", EXPERIMENT_LABEL)
+    fake, executor, trial, path = _hand_run_job(tmp_path, fake, watches)
+    pod, name = f"{trial}-pod", executor.primary
+    try:
+        fake.log("team", pod, name, "loss=0.9")
+        _container(fake, pod, name, {"running": {}}, 0)
+        while not path.read_text():
+            time.sleep(0.01)
+        before = utc_now()
+        _complete(fake, trial)  # the job says it ended; its log is still open
+        exited = executor.next_exit(timeout=15)
+        assert exited is not None and exited.exit_code == 0
+        assert exited.at is not None and before <= exited.at <= utc_now()
+        executor.wake()  # something else waits to be heard: settle gives way
+        assert executor.settle(trial, interruptible=True) is False
+        assert executor.next_exit(timeout=0) is None
+        fake.drop_watches()  # the follow breaks: it looks for its pod again, and resumes
+        time.sleep(0.5)
+        fake.log("team", pod, name, "loss=0.5")
+        fake.end_log("team", pod, name)
+        _container(fake, pod, name, {"terminated": {"exitCode": 0}}, 0)
+        assert executor.settle(trial, interruptible=True) is True
+    finally:
+        executor.shutdown()
+        watches.stop()
+        fake.close()
+    assert path.read_text().splitlines() == ["loss=0.9", "loss=0.5"]

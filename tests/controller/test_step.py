@@ -235,6 +235,39 @@ def test_an_exited_trial_is_replaced_before_its_result_is_read_where_no_result_c
     ]
 
 
+def test_exits_heard_together_are_each_replaced_and_each_result_announces_its_own() -> None:
+    """Two trials exit before either result is read: both slots are filled at once, and
+    each result, when read, announces the trial that took its slot."""
+    state = state_of(spec(max_trials=10, max_failed=None), [R, R], ready=2)
+    first = step.react(state, step.TrialExited("run-0001"))
+    start_all(state, first)
+    second = step.react(state, step.TrialExited("run-0002"))
+    start_all(state, second)
+    assert kinds(first) == ["Start run-0003"] and kinds(second) == ["Start run-0004"]
+    results = [
+        step.react(state, step.TrialResult(TrialExit(name, 0), (), "t"))
+        for name in ("run-0002", "run-0001")
+    ]
+    assert kinds(results[0])[:2] == ["Ended run-0002", "Announce run-0004"]
+    assert kinds(results[1])[:2] == ["Ended run-0001", "Announce run-0003"]
+
+
+def test_of_exits_heard_together_only_those_no_result_can_end_the_run_are_replaced() -> None:
+    """maxFailedTrialCount 2: one unread exit may fail, two may fail the run. The second
+    exit's slot waits for its result."""
+    state = state_of(spec(max_trials=10, parallel=3, max_failed=2), [R, R, R], ready=2)
+    first = step.react(state, step.TrialExited("run-0001"))
+    start_all(state, first)
+    assert kinds(first) == ["Start run-0004"]
+    assert step.react(state, step.TrialExited("run-0002")) == []
+    reported = (MetricSummary("accuracy", 0.5, 0.5, 0.5),)
+    ended = step.react(state, step.TrialResult(TrialExit("run-0001", 0), reported, "t"))
+    assert kinds(ended)[:2] == ["Ended run-0001", "Announce run-0004"]
+    assert "Start run-0005" not in kinds(ended)  # run-0002 still holds its slot
+    ended = step.react(state, step.TrialResult(TrialExit("run-0002", 0), reported, "t"))
+    assert kinds(ended)[:2] == ["Ended run-0002", "Start run-0005"]
+
+
 @pytest.mark.parametrize(
     "experiment,states",
     [
