@@ -192,7 +192,7 @@ def serve(
     import threading
 
     from controller.kube.api import Kube
-    from controller.service.serve import Server, ServeSettings
+    from controller.service.serve import SWITCH_INTERVAL, Server, ServeSettings
 
     configure_logging(log_format, quiet=False)
     quiet_optuna()
@@ -212,6 +212,7 @@ def serve(
         if work is not None:
             given["work"] = work
         settings = ServeSettings.from_environment(os.environ, **given)
+        sys.setswitchinterval(SWITCH_INTERVAL)
         Server(Kube.connect(kube_api), settings).serve(stop)
     except ControllerError as err:
         click.echo(f"hpo-controller: {err}", err=True)
