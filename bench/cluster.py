@@ -6,13 +6,16 @@ time and peak memory are its own, and every request it makes is counted by the s
     python bench/cluster.py [--experiments 100] [--trials 20] [--parallel 10]
 
 Reports API requests per trial (reads and writes apart), the controller's CPU seconds and
-peak RSS, and the time from a trial's end to the creation of its successor, p50/p99: from
-its workload's status saying so to the successor stored, as the API server sees both; and
-from the end the controller observed (the completionTime it records) to the successor's
-create read by the API server, and answered. Beside them, in the same report: a floor of
-the bare calls a trial needs (create its workload, delete it: two writes, and its share of each
-experiment's final status patch), and Katib's cost per experiment and per trial as its
-controllers make it by default (counted from its object model and its config defaults,
+peak RSS, and the time from a trial's end to the creation of its successor, p50/p99. A
+successor is the trial that takes an ended trial's slot: an experiment's n-th trial to end
+makes room for its n-th trial after the first `parallel`. The time is measured from its
+workload's status saying so to the successor stored, as the API server sees both; and
+from the end the controller observed (the completionTime it records when its watch tells
+it) to the successor's create read by the API server, and answered (the fake server notes
+both). Beside them, in the same report: a floor of the bare calls a trial needs (create
+its workload, delete it: two writes, and its share of each experiment's final status
+patch), and Katib's cost per experiment and per trial as its controllers make it by
+default (counted from its object model and its config defaults,
 `pkg/apis/config/v1beta1/defaults.go`: Katib's controller does not run here)."""
 
 from __future__ import annotations
