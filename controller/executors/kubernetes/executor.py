@@ -44,7 +44,7 @@ from controller.core.records import TrialExit
 from controller.core.trialspec import Command, Demand
 from controller.engine.loop import utc_now
 from controller.errors import ControllerError
-from controller.executors.kubernetes.following import FINISH_WAIT, LogFollower
+from controller.executors.kubernetes.following import LogFollower
 from controller.executors.kubernetes.pushing import PushReceiver
 from controller.executors.kubernetes.requesting import DELETE, FIRST, REPLACEMENT, Requests
 from controller.executors.kubernetes.shaping import (
@@ -75,6 +75,7 @@ UNLIMITED = 1_000_000  # "as many as the engine starts": the scheduler queues th
 # relay sidecar that reads its metrics file or event files (`controller.metrics.relay`).
 CLUSTER_COLLECTORS = ("StdOut", "Push", "File", "TensorFlowEvent")
 REQUESTERS = 4  # threads that create and delete its workloads, where none are shared
+FINISH_WAIT = 10.0  # seconds an ended trial's last lines are waited for, from its end
 
 
 class KubernetesExecutor:

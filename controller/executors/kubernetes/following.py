@@ -21,7 +21,6 @@ from typing import Any, BinaryIO
 from controller.kube.api import PODS, Kube, KubeError, Object
 
 log = logging.getLogger("hpo-controller")
-FINISH_WAIT = 10.0  # seconds an ended trial's last lines are waited for
 POLL = 0.2
 CACHED_CAP = 2.0  # the longest pause between looks at a cache that says when it changes
 LISTED_CAP = 2.0  # the longest pause between looks through the API (a request each)
@@ -66,11 +65,6 @@ class LogFollower:
         """The trial ended: read its output to the end, then stop."""
         self._ended.set()
         self._changed.set()
-
-    def finish(self) -> None:
-        """The trial ended: wait (a while) until its output is all in the file."""
-        self.end()
-        self._done.wait(FINISH_WAIT)
 
     @property
     def done(self) -> bool:
