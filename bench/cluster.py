@@ -58,7 +58,8 @@ def main() -> int:
     simulation = ClusterSimulation(fake, runner=loss_runner).start()
     experiments = fake.kind_of("kubeflow.org/v1beta1", "Experiment")
     ends: dict[str, float] = {}  # trial -> when its workload's status said it ended
-    created_at: dict[str, list[float]] = {}  # experiment -> when each workload was stored
+    # experiment -> (trial's number, when its workload was stored), for each trial
+    created_at: dict[str, list[tuple[int, float]]] = {}
     lock = threading.Lock()
 
     def heard(event: str, kind: Any, body: dict[str, Any]) -> None:
@@ -69,7 +70,7 @@ def main() -> int:
         now = time.monotonic()
         with lock:
             if event == "ADDED":
-                created_at.setdefault(owner, []).append(now)
+                created_at.setdefault(owner, []).append((int(name.rsplit("-", 1)[1]), now))
             elif (
                 event == "MODIFIED"
                 and any(
@@ -159,7 +160,9 @@ def main() -> int:
         made - end
         for owner, times in created_at.items()
         for end, made in zip(
-            sorted(by_owner.get(owner, [])), sorted(times)[options.parallel :], strict=False
+            sorted(by_owner.get(owner, [])),
+            [at for _, at in sorted(times)[options.parallel :]],
+            strict=False,
         )
     ]
     p50, p99 = (quantiles(gaps, n=100)[i] * 1000 for i in (49, 98)) if len(gaps) > 2 else (0, 0)
