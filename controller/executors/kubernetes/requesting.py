@@ -3,7 +3,7 @@ every experiment it runs, so that a run's next event need not wait for the API s
 answer. Requests are taken in three classes, each in the order asked:
 
 1. creates of trials that take an ended trial's slot: an experiment under way keeps its
-   trials running (its successors are created within a round trip of its ends);
+   trials running (its successors wait for no other experiment's first trials);
 2. the other creates: the first trials of an experiment that has just started, which the
    API server takes as it has room (100 experiments synced at once ask for 1,000);
 3. deletes of ended trials' workloads, which nothing waits for."""
@@ -22,6 +22,8 @@ _END = 3  # after everything asked before the shutdown
 
 
 class Requests:
+    """`threads` threads taking requests from one queue, in the order above."""
+
     def __init__(self, threads: int, name: str = "requests"):
         self._queue: queue.PriorityQueue[tuple[int, int, Any]] = queue.PriorityQueue()
         self._order = itertools.count()
