@@ -556,3 +556,31 @@ def test_an_exit_is_told_at_once_and_its_output_is_read_to_the_end_before_the_re
         watches.stop()
         fake.close()
     assert path.read_text().splitlines() == ["loss=0.9", "loss=0.5"]
+
+
+def test_a_workload_whose_end_comes_before_its_pod_s_events_waits_for_them_not_the_api(
+    tmp_path: Path,
+) -> None:
+    """The workload's end and its pod's changes come on different watches. Where the end
+    comes first, the follower waits a moment for the pod's events instead of listing the
+    trial's pods through the API, and reads the output to its end."""
+    fake = FakeKubernetes(bookmark_every=0.2).start()
+    watches = SharedWatches(Kube.connect(fake.url), "team", EXPERIMENT_LABEL)
+    fake, executor, trial, path = _hand_run_job(tmp_path, fake, watches)
+    pod, name = f"{trial}-pod", executor.primary
+    try:
+        fake.log("team", pod, name, "loss=0.9")
+        fake.end_log("team", pod, name)
+        time.sleep(0.5)  # the follower has looked: no started container yet
+        listed = fake.requests["get"]
+        _complete(fake, trial)  # the workload's end is heard first
+        exited = executor.next_exit(timeout=15)
+        assert exited is not None and exited.exit_code == 0
+        _container(fake, pod, name, {"terminated": {"exitCode": 0}}, 0)  # then its pod's
+        assert executor.settle(trial)
+        assert fake.requests["get"] == listed  # no pod listed through the API
+    finally:
+        executor.shutdown()
+        watches.stop()
+        fake.close()
+    assert path.read_text().splitlines() == ["loss=0.9"]

@@ -451,7 +451,7 @@ class KubernetesExecutor:
                 self._pods.get(trial, {}).pop(name, None)
             else:
                 self._pods.setdefault(trial, {})[name] = body
-            followers = self._followers.get(trial, [])
+            followers = self._followers.get(trial) or self._ending.get(trial, ([], None, 0))[0]
         for follower in followers:
             follower.poke()
 

@@ -24,6 +24,10 @@ log = logging.getLogger("hpo-controller")
 POLL = 0.2
 CACHED_CAP = 2.0  # the longest pause between looks at a cache that says when it changes
 LISTED_CAP = 2.0  # the longest pause between looks through the API (a request each)
+# How long a follower whose workload ended waits for the cache to show its started
+# container before it asks the API (the pod's events come on another watch than the
+# workload's, and usually a moment later).
+CACHE_GRACE = 1.0
 
 
 class LogFollower:
@@ -92,6 +96,7 @@ class LogFollower:
 
     def _follow(self, out: BinaryIO) -> None:
         delay = POLL
+        graced = False  # waited for the cache once the workload ended
         while not self._stopped.is_set():
             self._changed.clear()  # before the look: a change after it looks again
             ended = self._ended.is_set()
@@ -105,7 +110,11 @@ class LogFollower:
                 return
             if state is None and ended and self.pods is not None:
                 # The workload's end may come before its pod's events (another watch):
-                # the API says whether the pod is there.
+                # they are waited for a moment, then the API says whether the pod is there.
+                if not graced:
+                    graced = True
+                    self._changed.wait(CACHE_GRACE)
+                    continue
                 try:
                     state = self._state(listed=True)
                 except KubeError:
