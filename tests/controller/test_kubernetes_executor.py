@@ -6,6 +6,7 @@ the cluster cost no trial."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import sys
 import threading
@@ -413,6 +414,23 @@ def _hand_run_job(
     return fake, executor, trial, path
 
 
+@contextlib.contextmanager
+def _served_job(
+    tmp_path: Path,
+) -> Iterator[tuple[FakeKubernetes, KubernetesExecutor, str, Path]]:
+    """A hand-run Job trial whose executor hears of pods through shared watches, as under
+    serve; everything stopped after, the server last."""
+    fake = FakeKubernetes(bookmark_every=0.2).start()
+    watches = SharedWatches(Kube.connect(fake.url), "team", EXPERIMENT_LABEL)
+    fake, executor, trial, path = _hand_run_job(tmp_path, fake, watches)
+    try:
+        yield fake, executor, trial, path
+    finally:
+        executor.shutdown()
+        watches.stop()  # before the server goes: no watch outlives the test
+        fake.close()
+
+
 def test_a_pod_that_starts_late_is_followed_as_soon_as_the_watch_says_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -528,11 +546,8 @@ def test_an_exit_is_told_at_once_and_its_output_is_read_to_the_end_before_the_re
     while the container's last lines are still coming; settle returns once they are all
     in the file (and gives way to another exit where asked). The pod stays known until
     then: the follower does not take it for gone."""
-    fake = FakeKubernetes(bookmark_every=0.2).start()
-    watches = SharedWatches(Kube.connect(fake.url), "team", EXPERIMENT_LABEL)
-    fake, executor, trial, path = _hand_run_job(tmp_path, fake, watches)
-    pod, name = f"{trial}-pod", executor.primary
-    try:
+    with _served_job(tmp_path) as (fake, executor, trial, path):
+        pod, name = f"{trial}-pod", executor.primary
         fake.log("team", pod, name, "loss=0.9")
         _container(fake, pod, name, {"running": {}}, 0)
         while not path.read_text():
@@ -551,10 +566,6 @@ def test_an_exit_is_told_at_once_and_its_output_is_read_to_the_end_before_the_re
         fake.end_log("team", pod, name)
         _container(fake, pod, name, {"terminated": {"exitCode": 0}}, 0)
         assert executor.settle(trial, interruptible=True) is True
-    finally:
-        executor.shutdown()
-        watches.stop()
-        fake.close()
     assert path.read_text().splitlines() == ["loss=0.9", "loss=0.5"]
 
 
@@ -564,11 +575,8 @@ def test_a_workload_whose_end_comes_before_its_pod_s_events_waits_for_them_not_t
     """The workload's end and its pod's changes come on different watches. Where the end
     comes first, the follower waits a moment for the pod's events instead of listing the
     trial's pods through the API, and reads the output to its end."""
-    fake = FakeKubernetes(bookmark_every=0.2).start()
-    watches = SharedWatches(Kube.connect(fake.url), "team", EXPERIMENT_LABEL)
-    fake, executor, trial, path = _hand_run_job(tmp_path, fake, watches)
-    pod, name = f"{trial}-pod", executor.primary
-    try:
+    with _served_job(tmp_path) as (fake, executor, trial, path):
+        pod, name = f"{trial}-pod", executor.primary
         fake.log("team", pod, name, "loss=0.9")
         fake.end_log("team", pod, name)
         time.sleep(0.5)  # the follower has looked: no started container yet
@@ -579,8 +587,4 @@ def test_a_workload_whose_end_comes_before_its_pod_s_events_waits_for_them_not_t
         _container(fake, pod, name, {"terminated": {"exitCode": 0}}, 0)  # then its pod's
         assert executor.settle(trial)
         assert fake.requests["get"] == listed  # no pod listed through the API
-    finally:
-        executor.shutdown()
-        watches.stop()
-        fake.close()
     assert path.read_text().splitlines() == ["loss=0.9"]
