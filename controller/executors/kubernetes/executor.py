@@ -144,7 +144,6 @@ class KubernetesExecutor:
         self._own_requests = requests is None
         self._requests = requests or Requests(REQUESTERS, name=f"requests-{experiment.name}")
         self._creating: dict[str, Future[None]] = {}
-        self._told = 0  # exits told: a trial started after one takes an ended trial's slot
         self._lock = threading.RLock()
         self._running: dict[str, Resource] = {}  # trial -> its workload's kind
         self._stopping: set[str] = set()
@@ -211,7 +210,8 @@ class KubernetesExecutor:
             self._reported.discard(trial)
             self._stopping.discard(trial)
             self._followers[trial] = followers
-            kind = REPLACEMENT if self._told else FIRST
+            # once an exit has been told, a trial started takes an ended trial's slot
+            kind = REPLACEMENT if self._reported else FIRST
             self._creating[trial] = self._requests.submit(
                 kind, self._create, trial, resource, body, followers
             )
@@ -569,7 +569,6 @@ class KubernetesExecutor:
             if trial in self._reported:
                 return
             self._reported.add(trial)  # told once, whatever else comes meanwhile
-            self._told += 1
             resource = self._running.get(trial)
             followers = self._followers.pop(trial, [])
             if ended:
