@@ -69,6 +69,12 @@ REQUESTERS = 16
 # wake-ups added up to most of the time from a trial's end to its successor's creation,
 # and the requests fell behind.
 SWITCH_INTERVAL = 0.001
+# Experiments set up at once (each read, checked, its status read back, its executor and
+# algorithm made), the others waiting their turn: 100 Experiments synced together would
+# otherwise all compute at once, and the successors of the first ones' ended trials
+# would wait for the interpreter behind them. Two: one computes while the other waits for
+# the API server.
+STARTING = 2
 
 
 @dataclass(frozen=True)
@@ -167,6 +173,14 @@ class _Run:
     experiment: Experiment | None = None
     status: ExperimentStatusSink | None = None
     done: threading.Event = field(default_factory=threading.Event)
+    stopped: threading.Event = field(default_factory=threading.Event)
+
+    def stop(self) -> None:
+        """Stop the run, or, where it waits for its turn to be set up, keep it from
+        starting."""
+        self.stopped.set()  # before the engine is looked at: `_prepare` sets it, then looks
+        if self.engine is not None:
+            self.engine.request_stop()
 
 
 @dataclass
@@ -196,6 +210,7 @@ class Server:
         )
         self.runs: dict[str, _Run] = {}
         self._lock = threading.RLock()
+        self._starting = threading.Semaphore(STARTING)
         self._watcher: Watcher | None = None
         self._leaving = threading.Event()  # shutting down or lost the lease: no new runs
         self._git: GitStatusSink | None = None
@@ -328,13 +343,13 @@ class Server:
         with self._lock:
             current = self.runs.get(name)
         if kind == "DELETED":
-            if current is not None and current.engine is not None:
-                current.engine.request_stop()
+            if current is not None:
+                current.stop()
             self.monitor.experiment_deleted(self.settings.namespace, name)
             return
         if metadata.get("deletionTimestamp"):
-            if current is not None and current.engine is not None:
-                current.engine.request_stop()  # its finalizer runs when the run has stopped
+            if current is not None:
+                current.stop()  # its finalizer runs when the run has stopped
             if FINALIZER in (metadata.get("finalizers") or []):
                 threading.Thread(target=self._finalize, args=(body, current), daemon=True).start()
             return
@@ -435,58 +450,13 @@ class Server:
     # -- one experiment --------------------------------------------------------------------------
 
     def _run(self, run: _Run, body: Object) -> None:
-        namespace = self.settings.namespace
         try:
-            try:
-                experiment = experiment_of(body)
-            except InvalidExperiment as err:
-                self._refuse(run.name, str(err))
+            with self._starting:  # set up in turn: the runs under way keep the interpreter
+                stopped = self._leaving.is_set() or run.stopped.is_set()
+                prepared = None if stopped else self._prepare(run, body)
+            if prepared is None:
                 return
-            run.experiment = experiment
-            self._add_finalizer(run.name)
-            run.status = sink = ExperimentStatusSink(
-                self.kube,
-                namespace,
-                run.name,
-                self.settings.work,
-                experiment=experiment,
-                environment=self.settings.environment,
-            )
-            try:
-                document = sink.read(run.name)
-                start = resume_point(experiment, document, rerun=False)
-            except StatusError as err:
-                log.warning(
-                    "%s: its status cannot be resumed from (%s); starting afresh", run.name, err
-                )
-                start = resume_point(experiment, None, rerun=False)
-            if start.finished is not None:
-                self.monitor.experiment_state(namespace, run.name, start.finished.condition)
-                return
-            if start.previous is not None:
-                self.monitor.baseline(namespace, start.previous)
-            executor = KubernetesExecutor(
-                self.kube,
-                experiment,
-                namespace,
-                self.settings.work / "logs" / namespace / run.name,
-                owner=body,
-                pushes=self._push_receiver() if _pushes_metrics(experiment) else None,
-                relay_image=self.settings.relay_image,
-                shared=self._workloads,
-                requests=self._requests,
-            )
-            options = Options(
-                config_maps=config_maps_for(self.kube, experiment),
-                previous=start.previous,
-                on_change=lambda record: self._changed(run, record, sink),
-                checkpoint=self._checkpoint(experiment),
-            )
-            engine = Engine(experiment, self.settings.environment, executor, sink, options)
-            run.executor, run.engine = executor, engine
-            if self._leaving.is_set():
-                executor.detach()
-                engine.request_stop()
+            experiment, executor, engine = prepared
             try:
                 record = engine.run()
             finally:
@@ -503,6 +473,66 @@ class Server:
             log.exception("%s: internal error", run.name)
         finally:
             run.done.set()
+
+    def _prepare(
+        self, run: _Run, body: Object
+    ) -> tuple[Experiment, KubernetesExecutor, Engine] | None:
+        """The experiment read and checked, its finalizer set, its status read back, its
+        executor and engine made; None where it does not run (refused, or finished)."""
+        namespace = self.settings.namespace
+        try:
+            experiment = experiment_of(body)
+        except InvalidExperiment as err:
+            self._refuse(run.name, str(err))
+            return None
+        run.experiment = experiment
+        self._add_finalizer(run.name)
+        run.status = sink = ExperimentStatusSink(
+            self.kube,
+            namespace,
+            run.name,
+            self.settings.work,
+            experiment=experiment,
+            environment=self.settings.environment,
+        )
+        try:
+            document = sink.read(run.name)
+            start = resume_point(experiment, document, rerun=False)
+        except StatusError as err:
+            log.warning(
+                "%s: its status cannot be resumed from (%s); starting afresh", run.name, err
+            )
+            start = resume_point(experiment, None, rerun=False)
+        if start.finished is not None:
+            self.monitor.experiment_state(namespace, run.name, start.finished.condition)
+            return None
+        if start.previous is not None:
+            self.monitor.baseline(namespace, start.previous)
+        executor = KubernetesExecutor(
+            self.kube,
+            experiment,
+            namespace,
+            self.settings.work / "logs" / namespace / run.name,
+            owner=body,
+            pushes=self._push_receiver() if _pushes_metrics(experiment) else None,
+            relay_image=self.settings.relay_image,
+            shared=self._workloads,
+            requests=self._requests,
+        )
+        options = Options(
+            config_maps=config_maps_for(self.kube, experiment),
+            previous=start.previous,
+            on_change=lambda record: self._changed(run, record, sink),
+            checkpoint=self._checkpoint(experiment),
+        )
+        engine = Engine(experiment, self.settings.environment, executor, sink, options)
+        run.executor, run.engine = executor, engine
+        if self._leaving.is_set():
+            executor.detach()
+            engine.request_stop()
+        if run.stopped.is_set():  # deleted while it was set up
+            engine.request_stop()
+        return experiment, executor, engine
 
     def _changed(self, run: _Run, record: ExperimentRecord, sink: ExperimentStatusSink) -> None:
         run.record = record

@@ -19,7 +19,8 @@ import pytest
 
 from controller.kube.api import Kube
 from controller.ports import ResultsTarget
-from controller.service.serve import FINALIZER, Server, ServeSettings
+from controller.service import serve
+from controller.service.serve import FINALIZER, STARTING, Server, ServeSettings
 from generator.files import yamlio
 from tests.kubeapi import FakeKubernetes
 from tests.kubesim import ClusterSimulation, loss_runner, random_experiment
@@ -151,6 +152,47 @@ def test_an_experiment_object_runs_to_its_end_with_its_status_in_katibs_shape(
     assert 'katib_trial_succeeded_total{namespace="team"} 4.0' in text
     assert 'katib_experiments_current{namespace="team",status="Succeeded"} 1.0' in text
     assert 'hpo_trial_duration_seconds_count{namespace="team",state="Succeeded"} 4.0' in text
+    stop.set()
+
+
+def test_experiments_synced_together_are_set_up_in_turn_and_one_deleted_meanwhile_never_starts(
+    cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Set-ups are held open by a gate (in their config maps' read): no more than STARTING
+    at once; an Experiment deleted while it waits its turn creates no trial."""
+    gate, entered, lock = threading.Event(), [], threading.Lock()
+    at_once = [0, 0]  # now, most
+
+    def config_maps(kube: Kube, experiment: Any) -> Any:
+        with lock:
+            entered.append(experiment.name)
+            at_once[0] += 1
+            at_once[1] = max(at_once)
+        gate.wait(30)
+        with lock:
+            at_once[0] -= 1
+        return real(kube, experiment)
+
+    real = serve.config_maps_for
+    monkeypatch.setattr(serve, "config_maps_for", config_maps)
+    server, stop = cluster.server(tmp_path)
+    names = [f"exp-{i}" for i in range(STARTING + 3)]
+    for name in names:
+        cluster.fake.create(cluster.experiments, NAMESPACE, experiment_object(name, trials=2))
+    cluster.wait(lambda: len(entered) == STARTING)
+    time.sleep(0.3)  # the others wait their turn
+    assert len(entered) == STARTING
+    waiting = next(name for name in names if name not in entered)
+    cluster.wait(lambda: waiting in server.runs)
+    cluster.fake.delete(cluster.experiments, NAMESPACE, waiting)  # no finalizer yet: gone
+    cluster.wait(lambda: server.runs[waiting].stopped.is_set())
+    gate.set()
+    others = [name for name in names if name != waiting]
+    cluster.wait(lambda: all(cluster.ended(name) for name in others))
+    assert at_once[1] == STARTING
+    assert waiting not in entered
+    assert not any(job.startswith(f"{waiting}-") for job in cluster.created_jobs)
+    assert all(cluster.status(name)["trialsSucceeded"] == 2 for name in others)
     stop.set()
 
 
