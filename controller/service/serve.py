@@ -166,6 +166,7 @@ class _Run:
 
     name: str
     generation: int
+    uid: str = ""
     thread: threading.Thread | None = None
     engine: Engine | None = None
     executor: KubernetesExecutor | None = None
@@ -353,13 +354,18 @@ class Server:
             if FINALIZER in (metadata.get("finalizers") or []):
                 threading.Thread(target=self._finalize, args=(body, current), daemon=True).start()
             return
-        if current is not None and (not current.done.is_set() or current.generation == generation):
-            return  # running, or done for this spec
-        if kind == "ADDED" and current is None and not (body.get("status") or {}):
+        uid = str(metadata.get("uid") or "")
+        renamed = current is not None and current.uid != uid
+        if current is not None and not renamed:
+            if not current.done.is_set() or current.generation == generation:
+                return  # running, or done for this spec
+        elif current is not None:
+            current.stop()  # its object is gone (its deletion unseen), another has its name
+        if kind == "ADDED" and (current is None or renamed) and not (body.get("status") or {}):
             self.monitor.experiment_created(self.settings.namespace)
-        run = _Run(name, generation)
+        run = _Run(name, generation, uid)
         run.thread = threading.Thread(
-            target=self._run, args=(run, body), daemon=True, name=f"experiment-{name}"
+            target=self._run, args=(run, body, current), daemon=True, name=f"experiment-{name}"
         )
         with self._lock:
             self.runs[name] = run
@@ -449,8 +455,12 @@ class Server:
 
     # -- one experiment --------------------------------------------------------------------------
 
-    def _run(self, run: _Run, body: Object) -> None:
+    def _run(self, run: _Run, body: Object, before: _Run | None = None) -> None:
+        """Run the experiment, once the run `before` it under its name (another object's,
+        or an earlier generation's) has ended."""
         try:
+            if before is not None:
+                before.done.wait()
             with self._starting:  # set up in turn: the runs under way keep the interpreter
                 stopped = self._leaving.is_set() or run.stopped.is_set()
                 prepared = None if stopped else self._prepare(run, body)

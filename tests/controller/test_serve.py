@@ -196,6 +196,23 @@ def test_experiments_synced_together_are_set_up_in_turn_and_one_deleted_meanwhil
     stop.set()
 
 
+def test_an_experiment_deleted_and_created_again_under_its_name_runs_again(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    """A new object (a new uid) under a finished run's name and generation is a new
+    experiment, as it would be to a controller that started after it was made."""
+    _, stop = cluster.server(tmp_path)
+    cluster.fake.create(cluster.experiments, NAMESPACE, experiment_object(trials=2))
+    cluster.wait(lambda: cluster.ended("random"))
+    cluster.fake.delete(cluster.experiments, NAMESPACE, "random")
+    cluster.wait(lambda: cluster.fake.get(cluster.experiments, NAMESPACE, "random") is None)
+    cluster.fake.create(cluster.experiments, NAMESPACE, experiment_object(trials=2))
+    cluster.wait(lambda: cluster.ended("random"))
+    assert cluster.status("random")["trialsSucceeded"] == 2
+    assert len(cluster.created_jobs) == 4
+    stop.set()
+
+
 def test_a_new_controller_resumes_without_running_any_trial_twice(tmp_path: Path) -> None:
     gate = threading.Event()
     cluster = Cluster(held_by(gate))
