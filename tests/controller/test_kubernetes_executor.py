@@ -267,6 +267,62 @@ def test_a_restarted_controller_adopts_running_trials_instead_of_creating_them_a
         fake.close()
 
 
+def test_a_workload_an_earlier_experiment_of_its_name_left_is_replaced_not_adopted(
+    tmp_path: Path,
+) -> None:
+    """Deleted and made again, an Experiment finds its first trial's name taken by the
+    earlier object's workload, failed and not yet collected: that one is deleted and the
+    trial made anew, its own result read; the earlier one's is not taken for it."""
+    fake = FakeKubernetes(bookmark_every=0.2).start()
+    spec = katib_example(KINDS["Job"], trials=1)
+    trial = f"{spec.name}-0001"
+    jobs = fake.kind_of("batch/v1", "Job")
+    experiments = fake.kind_of("kubeflow.org/v1beta1", "Experiment")
+    owner = fake.create(
+        experiments,
+        "team",
+        {
+            "apiVersion": "kubeflow.org/v1beta1",
+            "kind": "Experiment",
+            "metadata": {"name": spec.name},
+        },
+    )
+    earlier = {"apiVersion": "kubeflow.org/v1beta1", "kind": "Experiment", "name": spec.name}
+    fake.create(
+        jobs,
+        "team",
+        {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {
+                "name": trial,
+                "labels": {EXPERIMENT_LABEL: spec.name},
+                "ownerReferences": [{**earlier, "uid": "an-earlier-uid"}],
+            },
+            "spec": {"template": {"spec": {"containers": []}}},
+            "status": {"conditions": [{"type": "Failed", "status": "True"}]},
+        },
+    )
+    simulation = ClusterSimulation(fake, runner=lambda _: (["loss=0.25"], 0)).start()
+    try:
+        executor = executor_for(Kube.connect(fake.url), spec, tmp_path, owner=owner)
+        template = spec.spec.trial_template
+        assert template is not None and template.trial_spec is not None
+        job = copy.deepcopy(template.trial_spec)
+        from controller.core.trialspec import Command
+
+        path = executor.start(trial, Command((), (), None, manifest=lambda: job))
+        exited = executor.next_exit(timeout=20)
+        assert exited is not None and exited.exit_code == 0
+        executor.settle(exited.trial)
+        executor.shutdown()
+        assert "loss=0.25" in path.read_text()
+        assert simulation.pods_made == 1
+    finally:
+        simulation.stop()
+        fake.close()
+
+
 def test_a_name_taken_by_another_experiments_object_is_a_clear_error(
     cluster: tuple[FakeKubernetes, ClusterSimulation, Kube], tmp_path: Path
 ) -> None:

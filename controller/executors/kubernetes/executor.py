@@ -14,7 +14,9 @@ container that restarts is read to its end through `previous`; a log that vanish
 said in the trial's output file and the trial ends on its object's status as any other.
 
 A trial whose object exists already when it is started (the controller restarted while it
-ran) is adopted, not created again: its exit is reported when its status says so.
+ran) is adopted, not created again: its exit is reported when its status says so. One
+that an earlier Experiment of the same name left (deleted and made again before the
+garbage collector came) is deleted and made anew; its events are not the trial's.
 
 `start` hands the create to the controller's request threads (`requesting`) and returns:
 the run goes on to its next event while the API server answers, so the successors of
@@ -76,6 +78,9 @@ UNLIMITED = 1_000_000  # "as many as the engine starts": the scheduler queues th
 CLUSTER_COLLECTORS = ("StdOut", "Push", "File", "TensorFlowEvent")
 REQUESTERS = 4  # threads that create and delete its workloads, where none are shared
 FINISH_WAIT = 10.0  # seconds an ended trial's last lines are waited for, from its end
+# A workload an earlier Experiment of the same name left: how long it is waited for to
+# go, and how often it is looked for meanwhile.
+LEFTOVER_WAIT, LEFTOVER_POLL = 60.0, 0.5
 
 
 class KubernetesExecutor:
@@ -223,14 +228,7 @@ class KubernetesExecutor:
         """On a request thread: create the workload (or adopt the one that exists),
         then follow its output. A refusal is told to the run through the exits."""
         try:
-            try:
-                self.kube.create(resource, self.namespace, body)
-            except KubeError as err:
-                if not err.is_conflict:
-                    raise ControllerError(
-                        f"trial {trial}: the cluster refused its {resource.kind}: {err.detail}"
-                    ) from err
-                self._adopt(trial, resource)
+            adopted = self._make(trial, resource, body)
         except ControllerError as err:
             with self._lock:
                 self._running.pop(trial, None)
@@ -247,9 +245,49 @@ class KubernetesExecutor:
             follower.start()
         with self._lock:
             self._creating.pop(trial, None)
-        existing = self._watchers[resource].get(self.namespace, trial)
-        if existing is not None:
-            self._judge(existing)  # adopted, and finished already
+        if adopted is not None:  # it may have finished already: its events came before
+            known = self._watchers[resource].get(self.namespace, trial)
+            self._judge(known if known is not None and _uid(known) == _uid(adopted) else adopted)
+
+    def _make(self, trial: str, resource: Resource, body: Object) -> Object | None:
+        """Create the workload; the one of its name that exists already where it is this
+        Experiment's (the controller restarted while it ran: adopted, and returned). One
+        that an earlier Experiment of the same name left (deleted and made again, its
+        workloads not yet collected) is deleted, as the garbage collector would, and the
+        create made again once it is gone, its pods first (foreground): no pod of it is
+        taken for the new trial's."""
+        ends = time.monotonic() + LEFTOVER_WAIT
+        while True:
+            try:
+                self.kube.create(resource, self.namespace, body)
+                return None
+            except KubeError as err:
+                if not err.is_conflict:
+                    raise ControllerError(
+                        f"trial {trial}: the cluster refused its {resource.kind}: {err.detail}"
+                    ) from err
+            existing = self.kube.get(resource, self.namespace, trial)
+            if existing is None:
+                continue  # gone meanwhile
+            labels = (existing.get("metadata") or {}).get("labels") or {}
+            if labels.get(EXPERIMENT_LABEL) != self.name:
+                raise ControllerError(
+                    f"trial {trial}: a {resource.kind} of that name exists in namespace "
+                    f"{self.namespace} and is not this experiment's; delete it or rename the "
+                    "experiment"
+                )
+            if self._owned(existing):
+                log.info("%s: adopted its running %s", trial, resource.kind)
+                return existing
+            if time.monotonic() > ends:
+                raise ControllerError(
+                    f"trial {trial}: the {resource.kind} of that name that an earlier "
+                    f"Experiment {self.name!r} left in namespace {self.namespace} is still "
+                    f"there after {LEFTOVER_WAIT:.0f} s; delete it"
+                )
+            log.info("%s: deleting the %s an earlier %s left", trial, resource.kind, self.name)
+            self.kube.delete(resource, self.namespace, trial, propagation="Foreground")
+            time.sleep(LEFTOVER_POLL)
 
     def _created(self, trial: str) -> None:
         """Wait for the trial's create, if it is under way."""
@@ -480,23 +518,20 @@ class KubernetesExecutor:
         with self._lock:
             self._watchers.setdefault(resource, view)
 
-    def _adopt(self, trial: str, resource: Resource) -> None:
-        existing = self.kube.get(resource, self.namespace, trial)
-        labels = ((existing or {}).get("metadata") or {}).get("labels") or {}
-        if existing is None or labels.get(EXPERIMENT_LABEL) != self.name:
-            raise ControllerError(
-                f"trial {trial}: a {resource.kind} of that name exists in namespace "
-                f"{self.namespace} and is not this experiment's; delete it or rename the "
-                "experiment"
-            )
-        log.info("%s: adopted its running %s", trial, resource.kind)
+    def _owned(self, body: Object) -> bool:
+        """Whether the workload is this Experiment object's (not an earlier one's of the
+        same name); any of the experiment's, where the executor has no owner."""
+        if self.owner is None:
+            return True
+        references = (body.get("metadata") or {}).get("ownerReferences") or []
+        return _uid(self.owner) in {str(r.get("uid")) for r in references}
 
     def _on_workload(self, kind: str, body: Object) -> None:
         name = str((body.get("metadata") or {}).get("name", ""))
         with self._lock:
             known = name in self._running and name not in self._reported
             stopping = name in self._stopping
-        if not known:
+        if not known or not self._owned(body):
             return
         if kind == "DELETED":
             self._report(
@@ -584,6 +619,10 @@ class KubernetesExecutor:
                 follower.stop()
         self._exits.put(exit)
         self._changed()  # a run waiting for another trial's output hears of it
+
+
+def _uid(body: Object) -> str:
+    return str((body.get("metadata") or {}).get("uid") or "")
 
 
 def _why(found: Any) -> tuple[str, str]:
