@@ -51,7 +51,7 @@ from controller.sinks.git.repo import GitRepo
 from controller.sinks.git.sink import GitStatusSink
 from controller.sources.cluster import InvalidExperiment, config_maps_for, experiment_of
 from controller.sources.katib import completion_of, experiment_of_trial, record_of
-from generator.katib.identity import NAME_LABEL
+from generator.katib.identity import NAME_LABEL, spec_digest
 from generator.katib.models import Experiment, ObjectMeta
 from generator.katib.status import StatusError
 
@@ -167,6 +167,7 @@ class _Run:
     name: str
     generation: int
     uid: str = ""
+    digest: str = ""  # of its spec but the budget, as the object had it
     thread: threading.Thread | None = None
     engine: Engine | None = None
     executor: KubernetesExecutor | None = None
@@ -175,11 +176,16 @@ class _Run:
     status: ExperimentStatusSink | None = None
     done: threading.Event = field(default_factory=threading.Event)
     stopped: threading.Event = field(default_factory=threading.Event)
+    leave_running: bool = False
 
-    def stop(self) -> None:
+    def stop(self, leave_running: bool = False) -> None:
         """Stop the run, or, where it waits for its turn to be set up, keep it from
-        starting."""
+        starting. `leave_running`: its trials' workloads are left running, for the run
+        that takes over from it to adopt."""
+        self.leave_running = leave_running
         self.stopped.set()  # before the engine is looked at: `_prepare` sets it, then looks
+        if self.executor is not None and leave_running:
+            self.executor.detach()
         if self.engine is not None:
             self.engine.request_stop()
 
@@ -355,15 +361,27 @@ class Server:
                 threading.Thread(target=self._finalize, args=(body, current), daemon=True).start()
             return
         uid = str(metadata.get("uid") or "")
+        digest = spec_digest(body.get("spec") or {})
         renamed = current is not None and current.uid != uid
         if current is not None and not renamed:
-            if not current.done.is_set() or current.generation == generation:
-                return  # running, or done for this spec
+            if current.generation == generation:
+                return  # running, or done, for this spec
+            if not current.done.is_set():
+                if current.digest != digest:
+                    log.warning(
+                        "%s: its spec changed beyond maxTrialCount, parallelTrialCount and "
+                        "maxFailedTrialCount, which Katib does not allow; the run goes on with "
+                        "the spec it started with (a new search is a new Experiment)",
+                        name,
+                    )
+                    current.generation = generation  # said once
+                    return
+                current.stop(leave_running=True)  # the budget changed: a run resumes on it
         elif current is not None:
             current.stop()  # its object is gone (its deletion unseen), another has its name
         if kind == "ADDED" and (current is None or renamed) and not (body.get("status") or {}):
             self.monitor.experiment_created(self.settings.namespace)
-        run = _Run(name, generation, uid)
+        run = _Run(name, generation, uid, digest)
         run.thread = threading.Thread(
             target=self._run, args=(run, body, current), daemon=True, name=f"experiment-{name}"
         )
@@ -540,7 +558,9 @@ class Server:
         if self._leaving.is_set():
             executor.detach()
             engine.request_stop()
-        if run.stopped.is_set():  # deleted while it was set up
+        if run.stopped.is_set():  # deleted, or its budget changed, while it was set up
+            if run.leave_running:
+                executor.detach()
             engine.request_stop()
         return experiment, executor, engine
 
