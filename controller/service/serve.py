@@ -361,7 +361,8 @@ class Server:
                 threading.Thread(target=self._finalize, args=(body, current), daemon=True).start()
             return
         uid = str(metadata.get("uid") or "")
-        digest = spec_digest(body.get("spec") or {})
+        spec = body.get("spec")
+        digest = spec_digest(spec) if isinstance(spec, dict) else ""  # not one: refused later
         renamed = current is not None and current.uid != uid
         if current is not None and not renamed:
             if current.generation == generation:

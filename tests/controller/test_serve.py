@@ -329,6 +329,12 @@ def test_an_invalid_experiment_object_gets_a_failed_condition_that_says_why(
     (condition,) = cluster.status("bad")["conditions"]
     assert condition["reason"] == "ExperimentInvalid"
     assert "feasibleSpace" in condition["message"]
+    odd = experiment_object(name="odd")
+    odd["spec"] = "not a mapping"  # a CRD without its schema lets any shape through
+    cluster.fake.create(cluster.experiments, NAMESPACE, odd)
+    cluster.wait(lambda: cluster.ended("odd"))
+    (condition,) = cluster.status("odd")["conditions"]
+    assert condition["reason"] == "ExperimentInvalid"
     assert cluster.created_jobs == []
     stop.set()
 
