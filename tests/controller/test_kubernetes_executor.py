@@ -20,6 +20,7 @@ import pytest
 from controller.core.records import ExperimentRecord, TrialExit, TrialState
 from controller.engine.loop import run_experiment, utc_now
 from controller.errors import ControllerError
+from controller.executors.kubernetes import executor as executor_module
 from controller.executors.kubernetes import following
 from controller.executors.kubernetes.executor import EXPERIMENT_LABEL, KubernetesExecutor
 from controller.kube.api import Kube, Resource
@@ -321,6 +322,43 @@ def test_a_workload_an_earlier_experiment_of_its_name_left_is_replaced_not_adopt
     finally:
         simulation.stop()
         fake.close()
+
+
+def test_a_leftover_workload_that_stays_in_the_way_is_a_clear_error(
+    cluster: tuple[FakeKubernetes, ClusterSimulation, Kube],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An earlier Experiment's workload that a finalizer of someone else's keeps: the run
+    stops, saying which workload is in the way and what to do."""
+    fake, _, kube = cluster
+    monkeypatch.setattr(executor_module, "LEFTOVER_WAIT", 1.0)
+    spec = katib_example(KINDS["Job"], trials=1)
+    experiments = fake.kind_of("kubeflow.org/v1beta1", "Experiment")
+    owner = fake.create(experiments, "team", {"metadata": {"name": spec.name}})
+    fake.create(
+        fake.kind_of("batch/v1", "Job"),
+        "team",
+        {
+            "metadata": {
+                "name": f"{spec.name}-0001",
+                "labels": {EXPERIMENT_LABEL: spec.name},
+                "ownerReferences": [{"kind": "Experiment", "uid": "an-earlier-uid"}],
+                "finalizers": ["example.com/keep"],
+            },
+            "spec": {"template": {"spec": {"containers": []}}},
+        },
+    )
+    executor = executor_for(kube, spec, tmp_path, owner=owner)
+    template = spec.spec.trial_template
+    assert template is not None and template.trial_spec is not None
+    job = copy.deepcopy(template.trial_spec)
+    from controller.core.trialspec import Command
+
+    executor.start(f"{spec.name}-0001", Command((), (), None, manifest=lambda: job))
+    with pytest.raises(ControllerError, match=r"earlier Experiment .* still in the way"):
+        executor.next_exit(timeout=10)
+    executor.shutdown()
 
 
 def test_a_name_taken_by_another_experiments_object_is_a_clear_error(

@@ -267,27 +267,27 @@ class KubernetesExecutor:
                         f"trial {trial}: the cluster refused its {resource.kind}: {err.detail}"
                     ) from err
             existing = self.kube.get(resource, self.namespace, trial)
-            if existing is None:
-                continue  # gone meanwhile
-            labels = (existing.get("metadata") or {}).get("labels") or {}
-            if labels.get(EXPERIMENT_LABEL) != self.name:
-                raise ControllerError(
-                    f"trial {trial}: a {resource.kind} of that name exists in namespace "
-                    f"{self.namespace} and is not this experiment's; delete it or rename the "
-                    "experiment"
-                )
-            if self._owned(existing):
-                log.info("%s: adopted its running %s", trial, resource.kind)
-                return existing
+            if existing is not None:
+                labels = (existing.get("metadata") or {}).get("labels") or {}
+                if labels.get(EXPERIMENT_LABEL) != self.name:
+                    raise ControllerError(
+                        f"trial {trial}: a {resource.kind} of that name exists in namespace "
+                        f"{self.namespace} and is not this experiment's; delete it or rename "
+                        "the experiment"
+                    )
+                if self._owned(existing):
+                    log.info("%s: adopted its running %s", trial, resource.kind)
+                    return existing
             if time.monotonic() > ends:
                 raise ControllerError(
                     f"trial {trial}: the {resource.kind} of that name that an earlier "
                     f"Experiment {self.name!r} left in namespace {self.namespace} is still "
-                    f"there after {LEFTOVER_WAIT:.0f} s; delete it"
+                    f"in the way after {LEFTOVER_WAIT:.0f} s; delete it"
                 )
-            log.info("%s: deleting the %s an earlier %s left", trial, resource.kind, self.name)
-            self.kube.delete(resource, self.namespace, trial, propagation="Foreground")
-            time.sleep(LEFTOVER_POLL)
+            if existing is not None:  # (one gone meanwhile: the create is made again)
+                log.info("%s: deleting the %s an earlier %s left", trial, resource.kind, self.name)
+                self.kube.delete(resource, self.namespace, trial, propagation="Foreground")
+                time.sleep(LEFTOVER_POLL)
 
     def _created(self, trial: str) -> None:
         """Wait for the trial's create, if it is under way."""
