@@ -239,40 +239,12 @@ def test_a_new_controller_resumes_without_running_any_trial_twice(tmp_path: Path
         cluster.close()
 
 
-def test_a_budget_raised_while_the_experiment_runs_is_run_to_with_no_trial_twice(
-    tmp_path: Path,
-) -> None:
-    """maxTrialCount raised on the object in place (a new generation, as a sync of a budget
-    change in git makes it) while trials run: the run takes it up and runs to the new
-    budget; the trials that ran meanwhile are kept, not made again."""
-    gate = threading.Event()
-    cluster = Cluster(held_by(gate))
-    try:
-        _, stop = cluster.server(tmp_path)
-        cluster.fake.create(cluster.experiments, NAMESPACE, experiment_object(trials=4))
-        cluster.wait(lambda: len(cluster.created_jobs) == 2)
-
-        def raised(body: dict[str, Any]) -> None:
-            body["spec"]["maxTrialCount"] = 6
-            body["metadata"]["generation"] += 1
-
-        cluster.fake.update(cluster.experiments, NAMESPACE, "random", raised)
-        time.sleep(0.5)
-        gate.set()
-        cluster.wait(lambda: cluster.ended("random"))
-        status = cluster.status("random")
-        assert status["trials"] == 6 and status["trialsSucceeded"] == 6
-        assert status["conditions"][-1]["reason"] == "ExperimentMaxTrialsReached"
-        assert sorted(cluster.created_jobs) == sorted(set(cluster.created_jobs))
-        assert len(cluster.created_jobs) == 6
-        stop.set()
-    finally:
-        cluster.close()
-
-
-def test_a_search_changed_in_place_while_it_runs_is_not_taken_up(tmp_path: Path) -> None:
-    """Katib's webhook refuses a change beyond the budget; where one reaches the object
-    anyway, the run goes on with the spec it started with, its trials untouched."""
+def changed_while_running(
+    tmp_path: Path, change: Callable[[dict[str, Any]], None]
+) -> tuple[dict[str, Any], list[str]]:
+    """An experiment of 4 trials, 2 at a time, changed in place by `change` (a new
+    generation, as a sync makes it) while its first two trials run: its status once it
+    has ended, and the Jobs created."""
     gate = threading.Event()
     cluster = Cluster(held_by(gate))
     try:
@@ -281,20 +253,41 @@ def test_a_search_changed_in_place_while_it_runs_is_not_taken_up(tmp_path: Path)
         cluster.wait(lambda: len(cluster.created_jobs) == 2)
 
         def changed(body: dict[str, Any]) -> None:
-            body["spec"]["objective"]["type"] = "maximize"
-            body["spec"]["maxTrialCount"] = 6
+            change(body["spec"])
             body["metadata"]["generation"] += 1
 
         cluster.fake.update(cluster.experiments, NAMESPACE, "random", changed)
         time.sleep(0.5)
         gate.set()
         cluster.wait(lambda: cluster.ended("random"))
-        status = cluster.status("random")
-        assert status["trials"] == 4 and status["trialsSucceeded"] == 4
-        assert len(cluster.created_jobs) == 4
         stop.set()
+        return cluster.status("random"), list(cluster.created_jobs)
     finally:
         cluster.close()
+
+
+def test_a_budget_raised_while_the_experiment_runs_is_run_to_with_no_trial_twice(
+    tmp_path: Path,
+) -> None:
+    """The run takes the raised maxTrialCount up and runs to it; the trials that ran
+    meanwhile are kept, not made again."""
+    status, jobs = changed_while_running(tmp_path, lambda spec: spec.update(maxTrialCount=6))
+    assert status["trials"] == 6 and status["trialsSucceeded"] == 6
+    assert status["conditions"][-1]["reason"] == "ExperimentMaxTrialsReached"
+    assert len(jobs) == len(set(jobs)) == 6
+
+
+def test_a_search_changed_in_place_while_it_runs_is_not_taken_up(tmp_path: Path) -> None:
+    """Katib's webhook refuses a change beyond the budget; where one reaches the object
+    anyway, the run goes on with the spec it started with, its trials untouched."""
+
+    def search_changed(spec: dict[str, Any]) -> None:
+        spec["objective"]["type"] = "maximize"
+        spec["maxTrialCount"] = 6
+
+    status, jobs = changed_while_running(tmp_path, search_changed)
+    assert status["trials"] == 4 and status["trialsSucceeded"] == 4
+    assert len(jobs) == 4
 
 
 def test_two_replicas_never_lead_at_once_and_the_standby_takes_over(
