@@ -367,16 +367,14 @@ class Server:
         if current is not None and not renamed:
             if current.generation == generation:
                 return  # running, or done, for this spec
+            # An object refused before it ran may be mended in any way; one that ran may
+            # change as Katib lets it: its budget, to a valid one.
+            refused = None if current.experiment is None else _refused_change(current, body, digest)
+            if refused is not None:
+                log.warning("%s: %s; its spec stays the one it ran with", name, refused)
+                current.generation = generation  # said once
+                return
             if not current.done.is_set():
-                if current.digest != digest:
-                    log.warning(
-                        "%s: its spec changed beyond maxTrialCount, parallelTrialCount and "
-                        "maxFailedTrialCount, which Katib does not allow; the run goes on with "
-                        "the spec it started with (a new search is a new Experiment)",
-                        name,
-                    )
-                    current.generation = generation  # said once
-                    return
                 current.stop(leave_running=True)  # the budget changed: a run resumes on it
         elif current is not None:
             current.stop()  # its object is gone (its deletion unseen), another has its name
@@ -751,6 +749,21 @@ class Server:
                     run.status.write(run.name, {})
                 except ControllerError as err:
                     log.warning("%s: %s", run.name, err)
+
+
+def _refused_change(run: _Run, body: Object, digest: str) -> str | None:
+    """Why a change to a running Experiment's spec is not taken up, as Katib's webhook
+    would refuse it (None: it is a valid change of the budget)."""
+    if run.digest != digest:
+        return (
+            "its spec changed beyond maxTrialCount, parallelTrialCount and "
+            "maxFailedTrialCount, which Katib does not allow (a new search is a new Experiment)"
+        )
+    try:
+        experiment_of(body)
+    except InvalidExperiment as err:
+        return f"its new budget is not valid: {err}"
+    return None
 
 
 def _pushes_metrics(experiment: Experiment) -> bool:

@@ -290,6 +290,15 @@ def test_a_search_changed_in_place_while_it_runs_is_not_taken_up(tmp_path: Path)
     assert len(jobs) == 4
 
 
+def test_an_invalid_budget_set_while_it_runs_is_not_taken_up(tmp_path: Path) -> None:
+    """maxTrialCount lowered below parallelTrialCount, which Katib's webhook refuses: the
+    run goes on with the budget it had."""
+    status, jobs = changed_while_running(tmp_path, lambda spec: spec.update(maxTrialCount=1))
+    assert status["trials"] == 4 and status["trialsSucceeded"] == 4
+    assert status["conditions"][-1]["reason"] == "ExperimentMaxTrialsReached"
+    assert len(jobs) == 4
+
+
 def test_two_replicas_never_lead_at_once_and_the_standby_takes_over(
     cluster: Cluster, tmp_path: Path
 ) -> None:
@@ -322,13 +331,31 @@ def test_an_invalid_experiment_object_gets_a_failed_condition_that_says_why(
     (condition,) = cluster.status("bad")["conditions"]
     assert condition["reason"] == "ExperimentInvalid"
     assert "feasibleSpace" in condition["message"]
+
+    def mended(body: dict[str, Any]) -> None:
+        body["spec"]["parameters"][0]["feasibleSpace"] = {"min": "0.01", "max": "0.05"}
+        body["metadata"]["generation"] += 1
+
+    cluster.fake.update(cluster.experiments, NAMESPACE, "bad", mended)  # in place, any way
+    cluster.wait(lambda: cluster.status("bad")["conditions"][-1]["type"] == "Succeeded")
+    assert cluster.status("bad")["trialsSucceeded"] == 4
+    made = len(cluster.created_jobs)
+
+    def searched_anew(body: dict[str, Any]) -> None:  # once it has run: as Katib refuses
+        body["spec"]["objective"]["type"] = "maximize"
+        body["metadata"]["generation"] += 1
+
+    cluster.fake.update(cluster.experiments, NAMESPACE, "bad", searched_anew)
+    time.sleep(0.5)
+    assert len(cluster.created_jobs) == made
+    assert cluster.status("bad")["conditions"][-1]["type"] == "Succeeded"
     odd = experiment_object(name="odd")
     odd["spec"] = "not a mapping"  # a CRD without its schema lets any shape through
     cluster.fake.create(cluster.experiments, NAMESPACE, odd)
     cluster.wait(lambda: cluster.ended("odd"))
     (condition,) = cluster.status("odd")["conditions"]
     assert condition["reason"] == "ExperimentInvalid"
-    assert cluster.created_jobs == []
+    assert not any(job.startswith("odd-") for job in cluster.created_jobs)
     stop.set()
 
 
