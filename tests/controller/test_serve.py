@@ -277,6 +277,16 @@ def test_a_budget_raised_while_the_experiment_runs_is_run_to_with_no_trial_twice
     assert len(jobs) == len(set(jobs)) == 6
 
 
+def test_parallelism_lowered_below_the_trials_running_loses_and_repeats_none(
+    tmp_path: Path,
+) -> None:
+    """Two trials run when parallelTrialCount goes to 1: the run resumed on it adopts them
+    in turn; every trial is recorded once."""
+    status, jobs = changed_while_running(tmp_path, lambda s: s.update(parallelTrialCount=1))
+    assert status["trials"] == 4 and status["trialsSucceeded"] == 4
+    assert len(jobs) == len(set(jobs)) == 4
+
+
 def test_a_search_changed_in_place_while_it_runs_is_not_taken_up(tmp_path: Path) -> None:
     """Katib's webhook refuses a change beyond the budget; where one reaches the object
     anyway, the run goes on with the spec it started with, its trials untouched."""
