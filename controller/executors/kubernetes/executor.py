@@ -520,11 +520,13 @@ class KubernetesExecutor:
 
     def _owned(self, body: Object) -> bool:
         """Whether the workload is this Experiment object's (not an earlier one's of the
-        same name); any of the experiment's, where the executor has no owner."""
-        if self.owner is None:
+        same name); any of the experiment's, where the executor has no owner (or one
+        not stored yet, without a uid)."""
+        owner = _uid(self.owner) if self.owner is not None else ""
+        if not owner:
             return True
         references = (body.get("metadata") or {}).get("ownerReferences") or []
-        return _uid(self.owner) in {str(r.get("uid")) for r in references}
+        return owner in {str(r.get("uid")) for r in references if isinstance(r, dict)}
 
     def _on_workload(self, kind: str, body: Object) -> None:
         name = str((body.get("metadata") or {}).get("name", ""))
