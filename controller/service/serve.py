@@ -326,10 +326,7 @@ class Server:
         with self._lock:
             runs = list(self.runs.values())
         for run in runs:
-            if run.executor is not None:
-                run.executor.detach()
-            if run.engine is not None:
-                run.engine.request_stop()
+            run.stop(leave_running=True)
         for run in runs:
             if run.thread is not None:
                 run.thread.join(timeout=60)
@@ -555,12 +552,9 @@ class Server:
         engine = Engine(experiment, self.settings.environment, executor, sink, options)
         run.executor, run.engine = executor, engine
         if self._leaving.is_set():
-            executor.detach()
-            engine.request_stop()
-        if run.stopped.is_set():  # deleted, or its budget changed, while it was set up
-            if run.leave_running:
-                executor.detach()
-            engine.request_stop()
+            run.stop(leave_running=True)
+        elif run.stopped.is_set():  # deleted, or its budget changed, while it was set up
+            run.stop(run.leave_running)
         return experiment, executor, engine
 
     def _changed(self, run: _Run, record: ExperimentRecord, sink: ExperimentStatusSink) -> None:
